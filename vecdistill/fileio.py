@@ -1,0 +1,73 @@
+"""Atomic file output: write to a temporary file beside the target, then rename.
+
+A reader never sees a half-written output, and a crash leaves the previous file intact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import OutputError
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator:
+    """Open a temporary file next to ``path``; on success rename it over ``path``.
+
+    ``mode`` is ``"w"`` (text) or ``"wb"`` (binary). On any exception the temporary file
+    is removed and ``path`` is left untouched.
+    """
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {target}: folder {parent} does not exist; create it first")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror}; choose a writable folder") from None
+    binary = "b" in mode
+    try:
+        with os.fdopen(fd, mode, encoding=None if binary else encoding) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (UTF-8)."""
+    with atomic_open(path, "w") as handle:
+        handle.write(text)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_open(path, "wb") as handle:
+        handle.write(data)
+
+
+def check_output_path(path: str | os.PathLike, overwrite: bool = True) -> Path:
+    """Check before a long run that ``path`` can be written; return it as a Path.
+
+    Raises :class:`OutputError` when the folder is missing or not writable, or when the
+    file exists and ``overwrite`` is False.
+    """
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise OutputError(f"output {target} is a folder; give a file name")
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {target}: folder {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"cannot write {target}: folder {parent} is not writable")
+    if target.exists() and not overwrite:
+        raise OutputError(f"{target} exists; pass --overwrite to replace it")
+    return target
