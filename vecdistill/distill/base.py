@@ -45,3 +45,25 @@ def sanitize(grad: Tensor, clip: float | None = None) -> tuple[Tensor, bool]:
     if clip is not None and clip > 0:
         grad = grad.clamp(-clip, clip)
     return grad, False
+
+
+class Objective:
+    """The calling convention of every objective (SDS, SDI, DDS, PDS, VSD).
+
+    Construction binds the prior, the prompt(s) and a config dataclass:
+    ``SDS(prior, prompt, config)``, ``DDS(prior, source, target, config)``...
+    A call computes one step's gradient::
+
+        result = objective(x0, progress, generator, reference=None)
+
+    ``x0``: [B, ...] the prior's encoding of the current render (requires grad).
+    ``progress``: optimisation progress in [0, 1] (for annealed timestep schedules).
+    ``generator``: the ``torch.Generator`` all randomness (t, noise) is drawn from.
+    ``reference``: [B, ...] x0 of the reference image (editing methods: the source branch
+    uses it; it may change per call, e.g. per NeRF view); ignored by SDS/SDI/VSD.
+    """
+
+    prior = None
+
+    def __call__(self, x0: Tensor, progress: float, generator: torch.Generator, reference: Tensor | None = None) -> DistillResult:
+        raise NotImplementedError
