@@ -1,0 +1,83 @@
+"""Environment checks behind ``vecdistill doctor`` (no printing here: a report dict)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import platform
+import time
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _importable(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+        return True
+    except Exception:
+        return False
+
+
+def run_checks(load_prior: bool = True) -> dict:
+    """Collect versions, devices, optional backends, the cache dir and an embedded-prior
+    load test. Returns ``{"ok": bool, "problems": [str], "checks": {section: {name: value}}}``."""
+    problems: list[str] = []
+    versions = {"python": platform.python_version()}
+    for dist in ("vecdistill", "torch", "diffusers", "transformers", "peft", "svgpathtools", "cairosvg", "click", "fonttools", "ray"):
+        v = _version(dist)
+        versions[dist] = v or "not installed"
+        if v is None and dist not in ("ray",):
+            problems.append(f"{dist} is not installed (pip install -e .)")
+
+    devices: dict[str, str] = {"cpu": platform.processor() or platform.machine()}
+    try:
+        import torch
+
+        devices["torch threads"] = str(torch.get_num_threads())
+        if torch.cuda.is_available():
+            for i in range(torch.cuda.device_count()):
+                devices[f"cuda:{i}"] = torch.cuda.get_device_name(i)
+        else:
+            devices["cuda"] = "not available (CPU only)"
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            devices["mps"] = "available"
+    except Exception as exc:  # torch broken: report, do not crash
+        problems.append(f"torch does not import: {exc}")
+
+    backends = {
+        "rasterizer (ours)": "ok" if _importable("vecdistill.raster") else "missing",
+        "pydiffvg": "available" if _importable("pydiffvg") else "not installed (optional, --backend diffvg)",
+        "ray": "available" if _importable("ray") else "not installed (optional: pip install vecdistill[ray])",
+        "cairosvg": "ok" if _importable("cairosvg") else "missing (needs the cairo library)",
+    }
+    if backends["cairosvg"] != "ok":
+        problems.append("cairosvg cannot load the cairo library (apt-get install libcairo2)")
+
+    prior: dict[str, str] = {}
+    try:
+        from .cache import cache_dir
+
+        prior["cache dir"] = str(cache_dir())
+    except Exception as exc:
+        prior["cache dir"] = f"unknown ({exc})"
+    if load_prior:
+        try:
+            start = time.perf_counter()
+            from .priors import load_prior as _load
+
+            p = _load(None)
+            prior["embedded prior"] = f"ok ({p.describe().get('name')}, {time.perf_counter() - start:.2f} s)"
+        except Exception as exc:
+            prior["embedded prior"] = f"failed: {exc}"
+            problems.append(f"the embedded prior does not load: {exc}")
+    return {
+        "ok": not problems,
+        "problems": problems,
+        "checks": {"versions": versions, "devices": devices, "backends": backends, "prior": prior},
+    }
