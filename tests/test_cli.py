@@ -1,0 +1,43 @@
+"""The CLI shell: fast help, one-line errors, exit codes."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from vecdistill.cli import COMMANDS
+
+
+def run(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "vecdistill.cli", *args], capture_output=True, text=True, timeout=120, **kw)
+
+
+def test_help_lists_every_command_without_importing_torch():
+    code = "import sys; from vecdistill.cli import main; sys.argv=['vecdistill','--help']\n" \
+           "try:\n main()\nexcept SystemExit: pass\nprint('TORCH' if 'torch' in sys.modules else 'LIGHT')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    for name in COMMANDS:
+        assert name in out
+    assert out.strip().endswith("LIGHT")
+
+
+def test_unknown_command_is_one_line_exit_2():
+    r = run("frobnicate")
+    assert r.returncode == 2
+    assert r.stderr.startswith("error:") and "Traceback" not in r.stderr
+
+
+def test_doctor_json_reports_versions_and_backends():
+    r = run("doctor", "--json", "--skip-prior")
+    report = json.loads(r.stdout)
+    assert report["checks"]["versions"]["torch"].startswith("2.")
+    assert "pydiffvg" in report["checks"]["backends"]
+    assert r.returncode == (0 if report["ok"] else 1)
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_registered_command_imports(name):
+    r = run(name, "--help")
+    assert r.returncode == 0, r.stderr
+    assert "Usage:" in r.stdout
