@@ -1,0 +1,59 @@
+"""Fuzzing the SVG loader and the rasterizer (issue 9).
+
+Property: every input either loads into a Scene or raises our own SVGError with a one-line
+message; a loaded scene writes back to SVG and rasterizes to a finite image in [0, 1]. No other
+exception, no hang (hypothesis' deadline bounds each example).
+
+``VECDISTILL_FUZZ_EXAMPLES`` sets the examples per property (CI default: 150).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+
+from vecdistill.errors import VecdistillError
+
+from .strategies import SAMPLES, mutated_samples, svg_documents
+
+EXAMPLES = int(os.environ.get("VECDISTILL_FUZZ_EXAMPLES", "150"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=5000, derandomize=True,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def _check(text: str) -> None:
+    from vecdistill.raster import rasterize
+    from vecdistill.svg.parse import load_svg
+    from vecdistill.svg.write import to_svg_string
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scene = load_svg(text)
+    except VecdistillError as exc:
+        message = str(exc)
+        assert message and "\n" not in message, f"error message must be one line: {message!r}"
+        return
+    again = to_svg_string(scene)
+    assert again.startswith("<svg") or again.startswith("<?xml")
+    image = rasterize(scene, 24, 24)
+    assert image.shape == (3, 24, 24)
+    assert torch.isfinite(image).all()
+    assert image.min() >= 0 and image.max() <= 1
+
+
+@FUZZ
+@given(svg_documents())
+def test_generated_documents_load_or_fail_cleanly(text):
+    _check(text)
+
+
+@pytest.mark.skipif(not SAMPLES, reason="no committed icon samples")
+@FUZZ
+@given(mutated_samples())
+def test_mutated_real_icons_load_or_fail_cleanly(text):
+    _check(text)
