@@ -19,7 +19,6 @@ import copy
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Union
 
 import torch
 
@@ -190,7 +189,7 @@ class RadialGradient(Gradient):
         return out
 
 
-Paint = Union[Solid, LinearGradient, RadialGradient]
+Paint = Solid | LinearGradient | RadialGradient
 
 
 # --------------------------------------------------------------------------------------
@@ -317,7 +316,7 @@ class Group:
         self.opacity = _scalar(self.opacity)
 
 
-Node = Union[Path, Group]
+Node = Path | Group
 
 
 @dataclass
