@@ -6,7 +6,9 @@ its licence file (the Debian package's copyright file, with the full licence tex
 
 from __future__ import annotations
 
+import functools
 import os
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,16 +76,25 @@ def resolve_font(font: str | os.PathLike | None) -> Path:
 
 def load_font(font: str | os.PathLike | None = None):
     """Open ``font`` (bundled name, TTF/OTF path, or None for the default) as a
-    ``fontTools.ttLib.TTFont``. Collections (.ttc) open their first font.
+    ``fontTools.ttLib.TTFont``. Collections (.ttc) open their first font. The
+    object is cached and shared: treat it as read-only.
 
     Raises :class:`InputError` for a missing or unreadable file or a font without outlines.
     """
+    path = resolve_font(font)
+    stat = path.stat()
+    return _open_font(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _open_font(path: str, mtime_ns: int, size: int):
+    """Open and check a font file (cached per file version; callers only read it)."""
     from fontTools.ttLib import TTFont, TTLibError
 
-    path = resolve_font(font)
     try:
-        tt = TTFont(str(path), fontNumber=0, lazy=False)
-    except (TTLibError, OSError, AssertionError, ValueError, KeyError, IndexError, TypeError) as exc:
+        tt = TTFont(path, fontNumber=0)
+        tt.getBestCmap()
+    except (TTLibError, OSError, AssertionError, ValueError, KeyError, IndexError, TypeError, struct.error) as exc:
         raise InputError(f"cannot read font {path}: {exc}; give a valid TTF or OTF file") from None
     if "glyf" not in tt and "CFF " not in tt and "CFF2" not in tt:
         raise InputError(f"font {path} has no glyph outlines (no glyf/CFF table); choose another font")
