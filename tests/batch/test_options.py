@@ -1,0 +1,46 @@
+"""Per-job options (CSV text or JSON values) -> a pipeline config dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from vecdistill.batch.options import build_config
+from vecdistill.errors import InputError
+
+
+@dataclass
+class DemoConfig:
+    steps: int = 100
+    guidance_scale: float = 7.5
+    augment: bool = True
+    t_range: tuple[float, float] = (0.02, 0.98)
+    method: str = "sds"
+    size: int | None = None
+    seed: int = 0
+    colors: list = field(default_factory=lambda: [1, 2])
+
+
+def test_csv_text_becomes_typed_fields():
+    config = build_config(DemoConfig, {"steps": "12", "guidance_scale": "3", "augment": "false",
+                                       "t_range": "0.1,0.5", "method": "vsd", "size": "32"})
+    assert config == DemoConfig(steps=12, guidance_scale=3.0, augment=False, t_range=(0.1, 0.5),
+                                method="vsd", size=32)
+    assert isinstance(config.guidance_scale, float)
+    assert build_config(DemoConfig, {"t_range": "[0.2, 0.4]"}).t_range == (0.2, 0.4)
+
+
+def test_json_values_pass_through_and_fixed_values_win():
+    config = build_config(DemoConfig, {"steps": 7, "t_range": [0.1, 0.2], "seed": 99, "prompt": "x"},
+                          skip=("prompt",), fixed={"seed": 3, "device": "cpu"})
+    assert (config.steps, config.t_range, config.seed) == (7, (0.1, 0.2), 3)
+
+
+def test_unknown_options_and_bad_values_are_input_errors():
+    with pytest.raises(InputError, match="unknown option 'stpes'.*steps"):
+        build_config(DemoConfig, {"stpes": "3"}, command="make")
+    with pytest.raises(InputError, match="steps"):
+        build_config(DemoConfig, {"steps": "many"})
+    with pytest.raises(InputError, match="augment must be true or false"):
+        build_config(DemoConfig, {"augment": "maybe"})
