@@ -1,0 +1,147 @@
+"""The shared optimisation loop, tested with a toy renderer and an image-fitting objective."""
+
+import math
+
+import pytest
+import torch
+
+from vecdistill.distill.base import DistillResult
+from vecdistill.errors import NumericalError
+from vecdistill.pipelines.config import LoopConfig, lr_factor
+from vecdistill.pipelines.loop import STAGES, default_groups, optimize
+from vecdistill.pipelines.losses import FitImage
+from vecdistill.svg.scene import Path, Solid
+
+from .loop_helpers import blob_render, blob_scene, target_image
+
+
+@pytest.fixture(name="target_image")
+def _target_image():
+    return target_image()
+
+
+def cfg(**kw):
+    base = dict(steps=60, size=16, augment=False, lr_points=0.3, lr_colors=0.05, lr_warmup=0.0, reinit_every=0)
+    base.update(kw)
+    return LoopConfig(**base)
+
+
+def run(scene, objective, config, seed=0, **kw):
+    return optimize(scene, objective, config, torch.Generator().manual_seed(seed), encode=lambda x: x, render=blob_render, **kw)
+
+
+def test_fitting_lowers_the_loss_and_times_every_stage(target_image):
+    scene = blob_scene()
+    result = run(scene, FitImage(target_image), cfg())
+    assert result.history[-1] < 0.5 * result.history[0]
+    assert set(result.timings) == set(STAGES)
+    assert result.timings["render"] > 0 and result.timings["backward"] > 0
+    assert result.steps_done == 60 and not result.interrupted and result.skipped == 0
+
+
+def test_same_seed_same_result_with_augmentation(target_image):
+    outs = []
+    for seed in (1, 1, 2):
+        scene = blob_scene()
+        run(scene, FitImage(target_image), cfg(augment=True, steps=15), seed=seed)
+        outs.append(torch.cat([p.points.flatten() for p in scene.paths()]))
+    assert torch.equal(outs[0], outs[1])
+    assert not torch.equal(outs[0], outs[2])
+
+
+class FlakyObjective:
+    """FitImage, except that the listed steps return a NaN loss."""
+
+    def __init__(self, target, bad_steps):
+        self.fit = FitImage(target)
+        self.bad = set(bad_steps)
+        self.calls = 0
+
+    def __call__(self, x0, progress, generator, reference=None):
+        r = self.fit(x0, progress, generator)
+        step, self.calls = self.calls, self.calls + 1
+        if step in self.bad:
+            return DistillResult(loss=r.loss * float("nan"), grad=r.grad, t=r.t, prior_calls=0)
+        return r
+
+
+def test_nonfinite_step_is_skipped_and_leaves_parameters_unchanged(target_image):
+    scene = blob_scene()
+    seen = []
+
+    def record(report):
+        seen.append((report.step, report.skipped, scene.paths()[0].points.detach().clone()))
+
+    result = run(scene, FlakyObjective(target_image, {3}), cfg(steps=6), callbacks=[record])
+    assert result.skipped == 1
+    assert [s for s, skipped, _ in seen if skipped] == [3]
+    assert torch.equal(seen[2][2], seen[3][2])  # step 3 did not move anything
+    assert not torch.equal(seen[3][2], seen[4][2])
+    assert math.isfinite(result.final_loss)
+
+
+def test_a_run_of_nonfinite_steps_raises_numerical_error(target_image):
+    with pytest.raises(NumericalError, match="not finite"):
+        run(blob_scene(), FlakyObjective(target_image, range(100)), cfg(steps=20, max_skipped=4))
+
+
+def test_keyboard_interrupt_ends_the_loop_with_the_best_so_far(target_image):
+    scene = blob_scene()
+
+    def stop(report):
+        if report.step == 9:
+            raise KeyboardInterrupt
+
+    result = run(scene, FitImage(target_image), cfg(), callbacks=[stop])
+    assert result.interrupted and result.steps_done == 9
+    assert len(result.history) == 10
+    assert 0 <= result.best_step <= 9
+    # the best scene is a detached copy, not the live one
+    assert result.best_scene.paths()[0].points is not scene.paths()[0].points
+
+
+def test_learning_rates_follow_warmup_then_cosine(target_image):
+    seen = []
+
+    def hook(state):
+        seen.append({g["name"]: g["lr"] for g in state.optimizer.param_groups} if state.step else None)
+
+    config = cfg(steps=20, lr_warmup=0.25, lr_final=0.1)
+    run(blob_scene(), FitImage(target_image), config, hooks=[hook])
+    # the lr is set after hooks run, so hook at step k sees step k-1's rate
+    rates = [s["points"] for s in seen[1:]]
+    expected = [config.lr_points * lr_factor(k, 20, 0.25, 0.1) for k in range(19)]
+    assert rates == pytest.approx(expected)
+    assert lr_factor(0, 20, 0.25, 0.1) < lr_factor(5, 20, 0.25, 0.1) == pytest.approx(1.0)
+    assert lr_factor(19, 20, 0.25, 0.1) == pytest.approx(0.1)
+
+
+def test_groups_with_zero_rate_are_frozen(target_image):
+    scene = blob_scene()
+    before = [p.points.clone() for p in scene.paths()]
+    run(scene, FitImage(target_image), cfg(lr_points=0.0, steps=10))
+    assert all(torch.equal(b, p.points) for b, p in zip(before, scene.paths()))
+    assert "points" not in default_groups(scene, cfg(lr_points=0.0))
+
+
+def test_a_hook_can_add_paths_that_are_then_optimised(target_image):
+    scene = blob_scene(n=1)
+    new = Path.circle((4.0, 12.0), 2.0, fill=Solid(torch.tensor([0.9, 0.9, 0.1, 1.0])))
+    start = new.points.clone()
+
+    def add(state):
+        if state.step == 5:
+            state.scene.root.children.append(new)
+            state.add_params("points", [new.points])
+            state.add_params("colors", [new.fill.color])
+
+    run(scene, FitImage(target_image), cfg(steps=30), hooks=[add])
+    assert scene.num_paths() == 2
+    assert not torch.equal(new.points, start)
+
+
+def test_colours_are_clamped_to_unit_range(target_image):
+    scene = blob_scene()
+    run(scene, FitImage(target_image * 0 - 5), cfg(lr_colors=0.5, steps=20))
+    cols = torch.stack([p.fill.color for p in scene.paths()])
+    assert cols.min() >= 0 and cols.max() <= 1 and cols.min() == 0
