@@ -101,6 +101,19 @@ class Prior(ABC):
     def _encode_prompt(self, text: str, negative: str) -> PromptCondition:
         """Uncached prompt encoding; implementations raise PromptError for bad prompts."""
 
+    # -- VSD: a trainable copy of the noise predictor -------------------------------------
+    def trainable_noise_model(self, sample_shape: Sequence[int], rank: int = 4, condition_dim: int = 0) -> torch.nn.Module:
+        """A trainable noise predictor initialised to equal this prior's (VSD's "LoRA" model).
+
+        Returns a module called as ``model(x_t, t, cond, condition=None) -> eps`` (``condition``:
+        optional [B, condition_dim] camera / particle features) with ``model.trainable_parameters()``.
+        Default: the frozen prediction plus a small zero-initialised residual network
+        (:class:`vecdistill.priors.residual.ResidualNoiseModel`); network priors override it
+        (DiffusersPrior: a peft LoRA on the UNet attention layers)."""
+        from .residual import ResidualNoiseModel
+
+        return ResidualNoiseModel(self, sample_shape, rank=rank, condition_dim=condition_dim)
+
     # -- schedule helpers ---------------------------------------------------------------
     def abar(self, t: Tensor) -> Tensor:
         """abar_t for integer ``t`` (any shape), float32 on ``t``'s device."""
