@@ -1,12 +1,14 @@
 """A job kind for testing the batch machinery without a diffusion model: ``echo`` writes its
 options to ``<stem>.txt``; option ``sleep`` (seconds) makes it slow, ``fail`` makes it raise
-(``fail: "input"`` an InputError, anything else a ValueError, like a pipeline bug).
+(``fail: "input"`` an InputError, ``"crash"`` kills the process, anything else a
+ValueError, like a pipeline bug).
 
 Defined here, not in the product. ``counting_loader`` stands in for ``load_prior``."""
 
 from __future__ import annotations
 
 import json
+import os
 import time
 
 from vecdistill.batch.worker import JobKind
@@ -29,6 +31,8 @@ def run_echo(job, ctx):
     if sleep:
         time.sleep(sleep)
     fail = job.options.get("fail")
+    if fail == "crash":  # the worker process dies (out of memory, segfault...)
+        os._exit(3)
     if fail == "input":
         raise InputError(f"cannot do {job.options.get('prompt')!r}")
     if fail:

@@ -44,3 +44,23 @@ def test_unknown_options_and_bad_values_are_input_errors():
         build_config(DemoConfig, {"steps": "many"})
     with pytest.raises(InputError, match="augment must be true or false"):
         build_config(DemoConfig, {"augment": "maybe"})
+
+
+@dataclass
+class Orbit:
+    elevation: tuple[float, float] = (0.0, 30.0)
+    distance: float = 2.0
+
+
+@dataclass
+class NestedConfig:
+    steps: int = 10
+    orbit: Orbit = field(default_factory=Orbit)
+
+
+def test_nested_configs_from_json_objects_or_dotted_columns():
+    assert build_config(NestedConfig, {"orbit": {"distance": 3}}).orbit == Orbit(distance=3.0)
+    config = build_config(NestedConfig, {"orbit.elevation": "10,20", "orbit.distance": "2.5", "steps": "4"})
+    assert config == NestedConfig(steps=4, orbit=Orbit(elevation=(10.0, 20.0), distance=2.5))
+    with pytest.raises(InputError, match="unknown option 'height'"):
+        build_config(NestedConfig, {"orbit.height": "1"})

@@ -104,8 +104,26 @@ def run_word(job: Job, ctx: JobContext) -> dict:
     return _info(manifest)
 
 
+# -- nerf (text to 3D) ----------------------------------------------------------------
+_NERF = ("vecdistill.pipelines.nerf_make", "NerfMakeConfig", ("prompt",))
+
+
+def check_nerf(job: Job) -> None:
+    _config(job, *_NERF, device="cpu")
+
+
+def run_nerf(job: Job, ctx: JobContext) -> dict:
+    from ..pipelines.nerf_make import make
+
+    config = _config(job, *_NERF, device=ctx.device)
+    # resume: a job interrupted in an earlier run continues from its checkpoint
+    _, manifest = make(str(job.options["prompt"]), ctx.output(""), config=config, prior=ctx.prior, resume=True)
+    return _info(manifest)
+
+
 KINDS: dict[str, JobKind] = {
     "make": JobKind("make", run_make, required=("prompt",), check=check_make),
     "edit": JobKind("edit", run_edit, required=("svg", "target"), input_files=("svg",), check=check_edit),
     "word": JobKind("word", run_word, required=("text", "concept"), check=check_word),
+    "nerf": JobKind("nerf", run_nerf, required=("prompt",), check=check_nerf),
 }

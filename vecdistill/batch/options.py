@@ -3,7 +3,9 @@
 Option names are the config's field names (the same names as the command's TOML keys and
 flags, with ``_`` for ``-``). CSV cells arrive as strings and are converted to the type of
 the field's default: ``"true"``/``"false"`` for booleans, ``"0.1,0.9"`` or ``"[0.1, 0.9]"``
-for tuples. Unknown options are an InputError that lists the known ones.
+for tuples. A field holding a dataclass (a NeRF config's ``orbit``, ``render``...) takes a
+JSON object or dotted names (``orbit.elevation``). Unknown options are an InputError that
+lists the known ones.
 """
 
 from __future__ import annotations
@@ -47,8 +49,11 @@ def _type_from_annotation(annotation: Any) -> type:
 
 
 def coerce(name: str, value: Any, field: dataclasses.Field) -> Any:
-    """``value`` (a string from CSV, or a JSON value) converted for ``field``."""
+    """``value`` (a string from CSV, or a JSON value) converted for ``field``; a mapping for
+    a field holding a dataclass (e.g. a NeRF config's ``orbit``) builds that dataclass."""
     sample = _sample(field)
+    if dataclasses.is_dataclass(sample) and isinstance(value, Mapping):
+        return build_config(type(sample), value, command=name)
     if isinstance(sample, (tuple, list)):
         items = value
         if isinstance(value, str):
@@ -72,6 +77,25 @@ def coerce(name: str, value: Any, field: dataclasses.Field) -> Any:
     return _scalar(value, kind, name)
 
 
+def _nest(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"orbit.elevation": x}`` -> ``{"orbit": {"elevation": x}}`` (CSV columns for
+    nested configs); a mapping given whole is merged with dotted keys."""
+    nested: dict[str, Any] = {}
+    for name, value in options.items():
+        head, dot, rest = name.partition(".")
+        if not dot:
+            if isinstance(value, Mapping) and isinstance(nested.get(name), dict):
+                nested[name].update(value)
+            else:
+                nested[name] = value
+            continue
+        group = nested.setdefault(head, {})
+        if not isinstance(group, dict):
+            raise InputError(f"option {head} is not a group of options; {name} cannot be set")
+        group[rest] = value
+    return nested
+
+
 def build_config(config_class: type, options: Mapping[str, Any], *, skip: Iterable[str] = (),
                  fixed: Mapping[str, Any] | None = None, command: str = "") -> Any:
     """An instance of the dataclass ``config_class`` from job ``options``.
@@ -83,7 +107,7 @@ def build_config(config_class: type, options: Mapping[str, Any], *, skip: Iterab
     fields = {f.name: f for f in dataclasses.fields(config_class)}
     skip = set(skip)
     values: dict[str, Any] = {}
-    for name, value in options.items():
+    for name, value in _nest(options).items():
         if name in skip or name in (fixed or {}):
             continue
         if name not in fields:

@@ -76,18 +76,12 @@ def resolve_device(device: str | None) -> str:
 
 
 def load_prior_by_name(model: str | None, device: str, dtype: str | None):
-    """The default loader: :func:`vecdistill.priors.load_prior` with a dtype name
-    (``"float16"``, ``"bfloat16"``, ``"float32"`` or None for the prior's default)."""
-    import torch
-
+    """The default loader: :func:`vecdistill.priors.load_prior` with the device and dtype
+    given by name as on the command line (``"cuda:1"``, ``"float16"``; None = default)."""
+    from ..pipelines.common import parse_device, parse_dtype
     from ..priors import load_prior
 
-    torch_dtype = None
-    if dtype:
-        torch_dtype = getattr(torch, str(dtype).replace("torch.", ""), None)
-        if not isinstance(torch_dtype, torch.dtype):
-            raise InputError(f"unknown dtype {dtype!r}: use float32, float16 or bfloat16")
-    return load_prior(model, device, torch_dtype)
+    return load_prior(model, device=parse_device(device), dtype=parse_dtype(dtype))
 
 
 class ModelCache:

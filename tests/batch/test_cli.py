@@ -1,0 +1,31 @@
+"""``vecdistill batch`` on the command line: one-line errors, Ray optional."""
+
+import subprocess
+import sys
+
+
+def cli(*args, prelude="", **kw):
+    code = f"{prelude}\nfrom vecdistill.cli import main\nmain({list(args)!r})"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, **kw)
+
+
+def test_engine_ray_without_ray_says_how_to_install_it(tmp_path):
+    jobs = tmp_path / "prompts.txt"
+    jobs.write_text("a red heart\n")
+    r = cli("batch", str(jobs), str(tmp_path / "out"), "--engine", "ray",
+            prelude="import sys; sys.modules['ray'] = None  # as if Ray were not installed")
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == ["error: --engine ray needs Ray: pip install vecdistill[ray] "
+                                             "(or use --engine local)"]
+
+
+def test_bad_jobs_are_one_line_errors_with_exit_2(tmp_path):
+    r = cli("batch", str(tmp_path / "missing.txt"), str(tmp_path / "out"))
+    assert r.returncode == 2 and r.stderr.startswith("error: jobs file") and "Traceback" not in r.stderr
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text("command,prompt,stpes\nmake,a cat,3\n")
+    r = cli("batch", str(jobs), str(tmp_path / "out"))
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith("error: jobs.csv line 2: unknown option 'stpes'") and len(r.stderr.splitlines()) == 1
+    r = cli("batch", str(jobs), str(tmp_path / "out"), "--seeds", "3-1")
+    assert r.returncode == 2 and "bad seeds" in r.stderr

@@ -1,0 +1,63 @@
+"""The Ray engine on a local Ray instance (2 CPUs, loopback) that this module starts once
+and stops at the end."""
+
+import json
+
+import pytest
+
+from vecdistill.batch.manifest import MANIFEST_NAME, read_records
+from vecdistill.commands.batch import run_command
+
+from . import helpers
+
+ray = pytest.importorskip("ray")
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    import ray.cloudpickle
+
+    ray.cloudpickle.register_pickle_by_value(helpers)  # the test kind is not installed on workers
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+             _node_ip_address="127.0.0.1")
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+        ray.cloudpickle.unregister_pickle_by_value(helpers)
+
+
+def test_ray_batch_two_workers_each_load_once_failures_recorded(local_ray, tmp_path):
+    (tmp_path / "logo.svg").write_text("<svg id='logo'/>")
+    rows = [{"command": "echo", "prompt": f"job {i}", "sleep": 0.4} for i in range(6)]
+    rows += [{"command": "echo", "prompt": "a bug", "fail": "yes"},
+             {"command": "echo", "prompt": "crash", "fail": "crash"},
+             {"command": "echo", "prompt": "logo", "svg": "logo.svg"}]
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    outdir = tmp_path / "out"
+    code = run_command(str(jobs), str(outdir), engine="ray", workers=2, device="cpu", quiet=True,
+                       kinds=helpers.KINDS, loader=helpers.counting_loader)
+    assert code == 1  # some jobs failed
+    records, bad = read_records(outdir / MANIFEST_NAME)
+    assert bad == 0 and len(records) == 9
+    status = {r["options"]["prompt"]: r for r in records}
+    assert status["a bug"]["status"] == "failed" and status["a bug"]["error"] == "ValueError: boom"
+    assert status["crash"]["status"] == "failed" and "worker died" in status["crash"]["error"]
+    ok = [r for r in records if r["status"] == "ok"]
+    assert len(ok) == 7
+    for r in ok:  # outputs came back to the driver's OUTDIR
+        assert json.loads((outdir / r["outputs"]["txt"]).read_text())["prompt"] == r["options"]["prompt"]
+    assert json.loads((outdir / status["logo"]["outputs"]["txt"]).read_text())["svg_text"] == "<svg id='logo'/>"
+    workers = {r["worker"] for r in ok}
+    assert len(workers) >= 2  # spread over the actors
+    for worker in workers:  # each actor loaded its model once for all its jobs
+        assert max(r["model_loads"] for r in ok if r["worker"] == worker) == 1
+    # a rerun skips everything that finished, on Ray too
+    again = run_command(str(jobs), str(outdir), engine="ray", workers=2, device="cpu", quiet=True,
+                        kinds=helpers.KINDS, loader=helpers.counting_loader)
+    assert again == 0
+    records, _ = read_records(outdir / MANIFEST_NAME)
+    assert [r["status"] for r in records[9:]] == ["skipped"] * 9
