@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 
 def cli(*args, prelude="", **kw):
     code = f"{prelude}\nfrom vecdistill.cli import main\nmain({list(args)!r})"
@@ -29,3 +31,18 @@ def test_bad_jobs_are_one_line_errors_with_exit_2(tmp_path):
     assert r.stderr.startswith("error: jobs.csv line 2: unknown option 'stpes'") and len(r.stderr.splitlines()) == 1
     r = cli("batch", str(jobs), str(tmp_path / "out"), "--seeds", "3-1")
     assert r.returncode == 2 and "bad seeds" in r.stderr
+
+
+def test_set_gives_every_job_an_option_unless_its_row_sets_it(tmp_path):
+    from vecdistill.batch.jobs import parse_jobs
+    from vecdistill.commands.batch import parse_settings
+    from vecdistill.errors import InputError
+
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text("prompt,steps\na cat,\na dog,7\n")
+    defaults = parse_settings(("Steps=50", "paths = 4"))
+    by_prompt = {j.options["prompt"]: j.options for j in parse_jobs(jobs, "0", defaults)}
+    assert by_prompt["a cat"] == {"prompt": "a cat", "steps": "50", "paths": "4"}
+    assert by_prompt["a dog"]["steps"] == "7"
+    with pytest.raises(InputError, match="NAME=VALUE"):
+        parse_settings(("steps",))

@@ -183,7 +183,7 @@ def parse_jobs(path: str | Path, seeds: str | Iterable[int] = "0",
             raise InputError(f"{origin}: seed must be a whole number") from None
         except InputError as exc:
             raise InputError(f"{origin}: {exc}") from None
-        options = {**(defaults or {}), **row}
+        options = {**{_normalise_key(k): v for k, v in (defaults or {}).items()}, **row}
         for seed in row_seeds:
             job = Job(command, dict(sorted(options.items())), seed, origin, base_dir)
             jobs.setdefault(job.id, job)

@@ -47,11 +47,16 @@ def _config(job: Job, module: str, class_name: str, consumed: tuple[str, ...], d
                         fixed=_fixed(job, device), command=job.command)
 
 
+#: manifest entries the batch records itself (or that name a worker's scratch folder)
+_NOT_INFO = ("command", "seed", "output", "argv")
+
+
 def _info(manifest: Any) -> dict:
-    """The scalar entries of a pipeline's manifest (final loss, path count, ...)."""
+    """The scalar entries of a pipeline's manifest (final loss, path count, steps done...)."""
     if not isinstance(manifest, Mapping):
         return {}
-    return {k: v for k, v in manifest.items() if isinstance(v, (int, float, str, bool)) or v is None}
+    return {k: v for k, v in manifest.items()
+            if k not in _NOT_INFO and (isinstance(v, (int, float, str, bool)) or v is None)}
 
 
 # -- make ---------------------------------------------------------------------------------

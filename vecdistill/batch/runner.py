@@ -98,9 +98,9 @@ def run_batch(jobs: list[Job], outdir: str | Path, engine: Engine, kinds: Mappin
             record = make_record(job, result["status"], outputs=result.get("outputs"),
                                  seconds=result.get("seconds", 0.0), error=result.get("error"),
                                  worker=result.get("worker", ""), info=result.get("info"))
-            for extra in ("model_loads", "traceback"):
+            for extra in ("model_loads", "load_seconds", "traceback"):
                 if extra in result:
-                    record[extra] = result[extra]
+                    record[extra] = round(result[extra], 3) if extra == "load_seconds" else result[extra]
             manifest.append(record)
             if result["status"] == "ok":
                 summary.ok += 1

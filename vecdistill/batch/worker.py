@@ -88,13 +88,15 @@ class ModelCache:
     """The priors a worker has loaded, keyed by (model, device, dtype); least recently used
     ones are dropped beyond ``capacity`` (a GPU holds one Stable Diffusion comfortably).
 
-    ``loads`` counts how many times the loader ran (what batching saves)."""
+    ``loads`` counts how many times the loader ran (what batching saves) and
+    ``load_seconds`` the wall time they took."""
 
     def __init__(self, loader: Callable[[str | None, str, str | None], Any] | None = None,
                  capacity: int = 1) -> None:
         self.loader = loader or load_prior_by_name
         self.capacity = max(1, int(capacity))
         self.loads = 0
+        self.load_seconds = 0.0
         self._models: OrderedDict[tuple, Any] = OrderedDict()
 
     def get(self, model: str | None, device: str, dtype: str | None = None) -> Any:
@@ -104,7 +106,9 @@ class ModelCache:
             return self._models[key]
         while len(self._models) >= self.capacity:
             self._models.popitem(last=False)
+        start = time.perf_counter()
         prior = self.loader(model, device, dtype)
+        self.load_seconds += time.perf_counter() - start
         self.loads += 1
         self._models[key] = prior
         return prior
@@ -140,13 +144,15 @@ def execute_job(job: Job, kinds: Mapping[str, JobKind], workdir: str | Path, cac
     """Run one job and describe the attempt.
 
     Returns ``{"status": "ok"|"failed", "outputs": {...}, "seconds", "error", "info",
-    "worker", "model_loads"}`` (``model_loads``: how many models this worker has loaded so
-    far) (plus ``"traceback"`` for errors that are not VecdistillErrors, i.e. bugs).
+    "worker", "model_loads", "load_seconds"}`` (``model_loads``: how many models this
+    worker has loaded so far; ``load_seconds``: the part of ``seconds`` spent loading a
+    model for this job, 0 when the cached one served) (plus ``"traceback"`` for errors that are not VecdistillErrors, i.e. bugs).
     ``outputs`` are relative to ``workdir``. ``inputs`` overrides where input files are
     read (remote workers receive copies); by default they resolve against the JOBS file.
     Only KeyboardInterrupt (and SystemExit) propagate.
     """
     start = time.perf_counter()
+    loaded_before = cache.load_seconds
     workdir = Path(workdir)
     result: dict = {"status": "failed", "outputs": {}, "error": None, "info": {},
                     "worker": worker or worker_name()}
@@ -171,4 +177,5 @@ def execute_job(job: Job, kinds: Mapping[str, JobKind], workdir: str | Path, cac
     result["outputs"] = collect_outputs(job, workdir)
     result["seconds"] = time.perf_counter() - start
     result["model_loads"] = cache.loads
+    result["load_seconds"] = cache.load_seconds - loaded_before
     return result

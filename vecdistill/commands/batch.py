@@ -29,10 +29,24 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def parse_settings(settings: tuple[str, ...]) -> dict[str, str]:
+    """``("steps=50", "paths=16")`` -> ``{"steps": "50", "paths": "16"}`` (--set options)."""
+    from ..errors import InputError
+
+    values = {}
+    for item in settings:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise InputError(f"--set {item!r}: write it as NAME=VALUE, e.g. --set steps=100")
+        values[key.strip()] = value.strip()
+    return values
+
+
 def run_command(jobs_file: str, outdir: str, *, seeds: str = "0", engine: str = "local",
                 address: str | None = None, workers: int = 2, gpus_per_worker: float = 0.0,
                 cpus_per_worker: float = 1.0, model: str | None = None, device: str = "auto",
-                dtype: str | None = None, quiet: bool = False, retry_failed: bool = False,
+                dtype: str | None = None, settings: tuple[str, ...] = (), quiet: bool = False,
+                retry_failed: bool = False,
                 kinds: Mapping | None = None, loader: Callable | None = None) -> int:
     """What the command does; returns the exit code (0 all ok, 1 some job failed).
 
@@ -44,7 +58,8 @@ def run_command(jobs_file: str, outdir: str, *, seeds: str = "0", engine: str = 
 
     if kinds is None:
         from ..batch.kinds import KINDS as kinds
-    defaults = {key: value for key, value in (("model", model), ("dtype", dtype)) if value}
+    defaults = parse_settings(settings)
+    defaults.update({key: value for key, value in (("model", model), ("dtype", dtype)) if value})
     jobs = parse_jobs(jobs_file, seeds, defaults)
     if engine == "ray":
         from ..batch.ray_engine import RayEngine
@@ -97,6 +112,9 @@ def run_command(jobs_file: str, outdir: str, *, seeds: str = "0", engine: str = 
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
 @click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16"]), default=None,
               help="Model precision (default: the prior's own).")
+@click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
+              help="An option for every job that does not set it itself, e.g. --set steps=100 "
+                   "(repeatable; names as in CSV columns).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--retry-failed", is_flag=True, help="Run jobs that failed in an earlier run again.")
 def batch(jobs_file: str, outdir: str, **options) -> None:
