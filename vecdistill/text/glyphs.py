@@ -279,7 +279,8 @@ def word_scene(text: str, font: str | os.PathLike | None = None, size: float = 1
     ``size``: the em size in user units. ``margin``: blank border around the ink, as a
     fraction of ``size``. The viewBox starts at (0, 0) and is the ink's bounding box plus
     the margin. Returns the scene and its :class:`WordLayout` (``extra["letters"]`` maps
-    text index -> path id, for letters with an outline).
+    text index -> path id, for letters with an outline; ``extra["cubic"]``: whether the
+    font's outlines are cubic (CFF) rather than quadratic (TrueType)).
     """
     if size <= 0:
         raise InputError(f"size must be positive, got {size}")
@@ -306,6 +307,7 @@ def word_scene(text: str, font: str | os.PathLike | None = None, size: float = 1
     height = float(hi[1] - lo[1]) + 2 * pad
     layout.extra["letters"] = letters
     layout.extra["scale"] = scale
+    layout.extra["cubic"] = "CFF " in tt or "CFF2" in tt  # CFF outlines are cubic
     layout.extra["origin"] = [float(shift[0]), float(shift[1])]  # user position of pen 0, baseline
     scene = Scene(Group(children=list(paths), id="word"), width=width, height=height,
                   view_box=(0.0, 0.0, width, height))
