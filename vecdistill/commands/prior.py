@@ -1,0 +1,63 @@
+"""``vecdistill prior``: inspect the embedded icon prior (what prompts it understands)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.group("prior")
+def prior() -> None:
+    """Inspect the embedded icon prior (the default when no --model is given)."""
+
+
+@prior.command("captions")
+@click.argument("query", required=False, default="")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of text.")
+def captions(query: str, as_json: bool) -> None:
+    """List the icons the embedded prior knows: all of them, or those QUERY matches (the
+    same caption matching a prompt gets, best matches first), with their SVG file name,
+    short name, Unicode name, aliases and keywords."""
+    from ..priors.captions import CaptionIndex
+    from ..priors.icons import IconSet
+
+    icon_set = IconSet.load()
+    index = CaptionIndex(icon_set.icons)
+    weights: dict[int, float] = {}
+    if query.strip():
+        found = index.require(query)
+        weights = found.weights
+        order = sorted(weights, key=lambda i: (-weights[i], icon_set.icons[i].name))
+    else:
+        order = list(range(len(icon_set)))
+    rows = []
+    for i in order:
+        icon = icon_set.icons[i]
+        row = {
+            "file": icon.file,
+            "emoji": icon.emoji,
+            "name": icon.name,
+            "unicode_names": list(icon.unicode_names),
+            "aliases": list(icon.aliases),
+            "keywords": list(icon.keywords),
+        }
+        if weights:
+            row["weight"] = round(weights[i], 6)
+        rows.append(row)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    width = max(len(r["file"]) for r in rows)
+    for r in rows:
+        extra = [n for n in (*r["unicode_names"], *r["aliases"]) if n != r["name"]]
+        line = f"{r['file']:<{width}}  {r['name']}"
+        if extra:
+            line += f"  ({'; '.join(dict.fromkeys(extra))})"
+        if r["keywords"]:
+            line += f"  [{', '.join(r['keywords'])}]"
+        if weights:
+            line += f"  p={r['weight']:.3g}"
+        click.echo(line)
+    what = f"match {query!r}" if query.strip() else "in the embedded prior"
+    click.echo(f"{len(rows)} icon(s) {what}", err=True)

@@ -1,0 +1,183 @@
+"""Caption matching: which icons of the embedded set a prompt is about.
+
+Prompts and captions are compared as sets of normalised words: lower case, split on
+anything that is not a letter or digit, plurals reduced to the singular by simple English
+rules (``cats`` -> ``cat``, ``cherries`` -> ``cherry``, ``boxes`` -> ``box``), and filler
+words dropped (``a``, ``the``, ``icon``, ``emoji``, ``flat``, ``vector``... see
+:data:`STOPWORDS`). The same normalisation is applied to both sides.
+
+The rule (:meth:`CaptionIndex.match`), with W the prompt's words:
+
+1. **exact**: W equals the words of the icon's short name, an alias (shortcode) or its
+   Unicode name ("red heart", "heart", "heavy black heart" all name U+2764).
+2. **name**: W is contained in the words of the icon's names and aliases ("cat" in
+   "grinning cat").
+3. **keyword**: W is contained in the words of its names, aliases and keywords
+   ("kitten" -> cat face, whose keywords include "kitten").
+4. **partial** (only when no icon is in tiers 1-3): the icons sharing the most informative
+   words with the prompt, scored by the sum of the inverse document frequencies
+   ``log(N / n_w)`` of the shared words (rare words such as "elephant" outweigh common
+   ones such as "blue").
+
+The condition gives the best non-empty tier 95 % of the probability, spread evenly over
+its icons, and the icons of the lower non-empty tiers 1-3 the remaining 5 %, spread evenly
+(so an exact match dominates; tier 4 is used alone). A prompt with no word in common with
+any icon matches nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..errors import PromptError
+from .icons import Icon
+
+STOPWORDS = frozenset(
+    """a an the of with and or in on at for to by from into its it this that is are be
+    icon icons emoji emojis svg vector flat simple minimal minimalist illustration drawing
+    logo style clipart clip art image picture graphic design colorful colourful cartoon
+    cute nice beautiful high quality detailed wearing holding big small little""".split()
+)
+
+BEST_TIER_MASS = 0.95
+TIERS = ("exact", "name", "keyword", "partial")
+
+_WORD_RE = re.compile(r"[a-z0-9]+")
+_KEEP_S = ("ss", "us", "is", "os")
+
+
+def singular(word: str) -> str:
+    """A crude English singular: enough to make "cats", "cherries", "boxes" meet "cat",
+    "cherry", "box". Applied to prompts and captions alike, so its mistakes cancel."""
+    if len(word) <= 3 or word.endswith(_KEEP_S):
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "xes", "zes", "ches", "shes")):
+        return word[:-2]
+    if word.endswith("s"):
+        return word[:-1]
+    return word
+
+
+def words(text: str) -> frozenset[str]:
+    """The normalised words of ``text`` (see the module docstring)."""
+    tokens = _WORD_RE.findall(text.lower().replace("\u2019", "").replace("'", ""))
+    return frozenset(singular(t) for t in tokens if t not in STOPWORDS)
+
+
+@dataclass(frozen=True)
+class CaptionMatch:
+    """What a prompt matched.
+
+    ``tier``: the best tier's name (see the module docstring). ``primary``: indices of the
+    icons of that tier; ``secondary``: indices of lower-tier icons. ``weights``: index ->
+    probability (sums to 1). ``captions``: the short names of the primary icons."""
+
+    tier: str
+    primary: tuple[int, ...]
+    secondary: tuple[int, ...]
+    weights: dict[int, float]
+    captions: tuple[str, ...]
+
+
+class CaptionIndex:
+    """Matches prompts against the captions of a list of icons."""
+
+    def __init__(self, icons: Sequence[Icon]) -> None:
+        self.icons = tuple(icons)
+        self._phrases: list[set[frozenset[str]]] = []
+        self._names: list[frozenset[str]] = []
+        self._all: list[frozenset[str]] = []
+        for icon in self.icons:
+            phrases = {words(c) for c in icon.captions} - {frozenset()}
+            names = frozenset().union(*phrases) if phrases else frozenset()
+            keywords = frozenset().union(*(words(k) for k in icon.keywords)) if icon.keywords else frozenset()
+            self._phrases.append(phrases)
+            self._names.append(names)
+            self._all.append(names | keywords)
+        df = Counter(w for vocab in self._all for w in vocab)
+        n = len(self.icons)
+        self._idf = {w: math.log((n + 1) / c) for w, c in df.items()}
+
+    @property
+    def vocabulary(self) -> set[str]:
+        return set(self._idf)
+
+    def match(self, prompt: str) -> CaptionMatch | None:
+        """The icons ``prompt`` is about, or None if it matches nothing (see the module
+        docstring for the rule). A prompt without any word (empty, or only filler words)
+        matches nothing."""
+        want = words(prompt)
+        if not want:
+            return None
+        tiers: list[list[int]] = [[], [], []]
+        for i in range(len(self.icons)):
+            if want in self._phrases[i]:
+                tiers[0].append(i)
+            elif want <= self._names[i]:
+                tiers[1].append(i)
+            elif want <= self._all[i]:
+                tiers[2].append(i)
+        non_empty = [k for k in range(3) if tiers[k]]
+        if non_empty:
+            best = non_empty[0]
+            primary = tiers[best]
+            secondary = [i for k in non_empty[1:] for i in tiers[k]]
+            mass = BEST_TIER_MASS if secondary else 1.0
+            weights = {i: mass / len(primary) for i in primary}
+            weights.update({i: (1 - mass) / len(secondary) for i in secondary})
+            return self._result(TIERS[best], primary, secondary, weights)
+        scores = [sum(self._idf[w] for w in want & self._all[i]) for i in range(len(self.icons))]
+        top = max(scores)
+        if top <= 0:
+            return None
+        primary = [i for i, s in enumerate(scores) if s >= top - 1e-9]
+        return self._result("partial", primary, [], {i: 1.0 / len(primary) for i in primary})
+
+    def _result(self, tier: str, primary: list[int], secondary: list[int], weights: dict[int, float]) -> CaptionMatch:
+        return CaptionMatch(tier, tuple(primary), tuple(secondary), weights, tuple(self.icons[i].name for i in primary))
+
+    def require(self, prompt: str) -> CaptionMatch:
+        """:meth:`match`, raising :class:`PromptError` with close captions if nothing
+        matches."""
+        found = self.match(prompt)
+        if found is None:
+            close = self.suggest(prompt)
+            hint = f"close captions: {', '.join(repr(c) for c in close)}; " if close else ""
+            raise PromptError(
+                f"no caption of the embedded icon prior matches {prompt!r}; {hint}"
+                "list them with `vecdistill prior captions [QUERY]`, or pass --model for a Stable Diffusion model"
+            )
+        return found
+
+    def suggest(self, prompt: str, n: int = 5) -> list[str]:
+        """Up to ``n`` short names close to ``prompt`` (difflib ratio on the whole phrase,
+        then on its single words against the vocabulary)."""
+        names = sorted({icon.name for icon in self.icons})
+        text = " ".join(sorted(words(prompt))) or prompt.lower()
+        found = difflib.get_close_matches(prompt.lower().strip(), names, n=n, cutoff=0.5)
+        found += [c for c in difflib.get_close_matches(text, names, n=n, cutoff=0.5) if c not in found]
+        vocab = sorted(self.vocabulary)
+        for word in sorted(words(prompt)) or [prompt.lower()]:
+            for close in difflib.get_close_matches(word, vocab, n=2, cutoff=0.75):
+                for i, icon in enumerate(self.icons):
+                    if close in self._names[i] and icon.name not in found:
+                        found.append(icon.name)
+                        break
+        return found[:n]
+
+    def search(self, query: str) -> list[int]:
+        """Indices of the icons a listing for ``query`` shows: those ``match`` selects
+        (primary and secondary), or all icons for an empty query."""
+        if not query.strip():
+            return list(range(len(self.icons)))
+        found = self.match(query)
+        if found is None:
+            return []
+        return sorted(found.weights, key=lambda i: (-found.weights[i], self.icons[i].name))

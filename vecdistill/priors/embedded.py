@@ -1,0 +1,202 @@
+"""The embedded default prior: the exact diffusion model of a bundled, captioned icon set.
+
+The data distribution is the empirical distribution of the bundled Twemoji icons
+(:mod:`vecdistill.priors.icons`) rendered on white at ``resolution`` x ``resolution``, in
+pixel space scaled to [-1, 1]. Its noise prediction is exact, not learnt
+(:mod:`vecdistill.priors.empirical`): ``x0_hat`` is the softmax-weighted mean of the icons
+and ``eps = (x_t - sqrt(abar) x0_hat) / sqrt(1 - abar)``. The schedule is Stable Diffusion
+1.5's (scaled linear betas 0.00085..0.012, 1000 steps), so the objectives' timestep ranges
+mean the same as with SD.
+
+Prompts select icons by caption (:mod:`vecdistill.priors.captions`, which states the rule):
+the condition is the matched icons with their weights, the unconditional branch all icons
+(or, with a negative prompt that matches icons, those icons, as Stable Diffusion uses the
+negative prompt in place of the empty one). ``PromptCondition.info["matched"]`` lists the
+captions matched. Classifier-free guidance then works as with any prior.
+
+Cost: the icon matrix is N x 3 R^2 floats (1251 icons at 64^2: 61.5 MB in float32); a noise
+prediction is two matrix products with it (see ``benchmarks/embedded_prior_bench.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import InputError
+from .base import Prior, PromptCondition
+from .captions import CaptionIndex, CaptionMatch
+from .empirical import EmpiricalDenoiser
+from .gmm import scaled_linear_alphas_cumprod
+from .icons import IconSet, cache_file, rendered_icons
+
+Tensor = torch.Tensor
+
+MIN_RESOLUTION, MAX_RESOLUTION = 8, 512
+
+
+@dataclass(eq=False, frozen=True)
+class IconCondition:
+    """A condition of the embedded prior: ``log_weights`` [N] (log probabilities of the
+    icons, ``-inf`` for icons left out) in the prior's compute dtype on its device, and the
+    ``captions`` it stands for."""
+
+    log_weights: Tensor
+    captions: tuple[str, ...]
+
+
+class EmbeddedPrior(Prior):
+    """The exact prior of the bundled icon set (see the module docstring).
+
+    ``resolution``: the working size R (images are R x R; ``image_size == (R, R)``).
+    ``device``: where the icon matrix lives and predictions run. ``dtype``: the requested
+    precision; computations run in float32 (float64 if ``dtype`` is float64) and
+    predictions come back in the input's dtype. ``cache_dir``: where renders are cached
+    (default :func:`vecdistill.cache.cache_dir`). ``icon_set``: another set (e.g. a subset
+    for tests; default the bundled one).
+    """
+
+    name = "embedded-icons"
+
+    def __init__(
+        self,
+        resolution: int = 64,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype | None = torch.float32,
+        cache_dir: str | Path | None = None,
+        *,
+        icon_set: IconSet | None = None,
+    ) -> None:
+        super().__init__()
+        resolution = int(resolution)
+        if not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION:
+            raise InputError(f"embedded prior resolution must be in [{MIN_RESOLUTION}, {MAX_RESOLUTION}], got {resolution}")
+        self.resolution = resolution
+        self.image_size = (resolution, resolution)
+        self.device = torch.device(device)
+        self.dtype = dtype if dtype is not None else torch.float32
+        self.compute_dtype = torch.float64 if self.dtype == torch.float64 else torch.float32
+        self.alphas_cumprod = scaled_linear_alphas_cumprod().to(self.device)
+
+        self.icon_set = icon_set if icon_set is not None else IconSet.load()
+        self.captions = CaptionIndex(self.icon_set.icons)
+        self.cache_path = cache_file(self.icon_set, resolution, cache_dir)
+        pixels, self.loaded_from_cache = rendered_icons(self.icon_set, resolution, cache_dir)
+        points = pixels.reshape(len(self.icon_set), -1).to(self.device, self.compute_dtype) * (2 / 255) - 1
+        self.denoiser = EmpiricalDenoiser(points)
+        self._all = IconCondition(torch.zeros(len(self.icon_set), dtype=self.compute_dtype, device=self.device), ("(all icons)",))
+
+    # -- images <-> model space ---------------------------------------------------------
+    def encode(self, images: Tensor) -> Tensor:
+        """Images [B, 3, H, W] in [0, 1] -> x0 = 2 images - 1 at R x R (bilinear,
+        antialiased resize when H, W differ from R); differentiable, dtype kept."""
+        if images.dim() != 4 or images.shape[1] != 3:
+            raise InputError(f"the embedded prior encodes images [B, 3, H, W], got shape {tuple(images.shape)}")
+        if tuple(images.shape[-2:]) != self.image_size:
+            images = F.interpolate(images, size=self.image_size, mode="bilinear", antialias=True, align_corners=False)
+        return images * 2 - 1
+
+    # -- prompts ------------------------------------------------------------------------
+    def _condition(self, found: CaptionMatch) -> IconCondition:
+        log_w = torch.full((len(self.icon_set),), float("-inf"), dtype=self.compute_dtype)
+        for index, weight in found.weights.items():
+            log_w[index] = torch.tensor(weight, dtype=torch.float64).log()
+        return IconCondition(log_w.to(self.device), found.captions)
+
+    def match(self, prompt: str) -> CaptionMatch:
+        """The caption match of ``prompt``; raises PromptError with close captions if none."""
+        return self.captions.require(prompt)
+
+    def _encode_prompt(self, text: str, negative: str) -> PromptCondition:
+        info: dict[str, Any] = {}
+        if text.strip():
+            found = self.match(text)
+            cond = self._condition(found)
+            info.update(matched=list(found.captions), tier=found.tier, secondary=[self.icon_set.icons[i].name for i in found.secondary])
+        else:
+            cond = self._all
+            info.update(matched=["(all icons)"], tier="unconditional", secondary=[])
+        uncond = self._all
+        if negative.strip():
+            neg = self.captions.match(negative)
+            if neg is None:
+                info["negative_matched"] = []
+                info["negative_note"] = "the negative prompt matches no caption; the unconditional branch uses all icons"
+            else:
+                uncond = self._condition(neg)
+                info["negative_matched"] = list(neg.captions)
+        return PromptCondition(text=text, negative=negative, cond=cond, uncond=uncond, info=info)
+
+    def icons_for(self, prompt: str) -> tuple[Tensor, list[str]]:
+        """The icons ``prompt`` matches best (its best tier): images [K, 3, R, R] in [0, 1]
+        (float32, on the prior's device) and their short names."""
+        found = self.match(prompt)
+        index = torch.tensor(found.primary, dtype=torch.long, device=self.device)
+        images = (self.denoiser.points(index).float() + 1) / 2
+        return images.view(-1, 3, *self.image_size).clamp(0, 1), list(found.captions)
+
+    def all_icons(self) -> Tensor:
+        """Every icon as images [N, 3, R, R] in [0, 1] (float32, on the prior's device)."""
+        return ((self.denoiser.points().float() + 1) / 2).view(-1, 3, *self.image_size).clamp(0, 1)
+
+    # -- noise prediction ---------------------------------------------------------------
+    def predict_noise(self, x_t: Tensor, t: Tensor, cond: Any) -> Tensor:
+        """Exact eps(x_t, t, cond): ``x_t`` [B, 3, R, R], ``t`` [B] (or scalar) int64,
+        ``cond`` an :class:`IconCondition`. Returns [B, 3, R, R] in ``x_t``'s dtype."""
+        return self.predict_noise_many([x_t], [t], [cond])[0]
+
+    def predict_noise_many(self, x_t: Sequence[Tensor], t: Sequence[Tensor], conds: Sequence[Any]) -> list[Tensor]:
+        """All predictions in one pass: one pair of matrix products for every sample of every
+        (x_t, t, cond) triple."""
+        flat, abar, log_weights, rows = self._batch(x_t, t, conds)
+        eps = self.denoiser.noise(flat, abar, log_weights, rows)
+        return self._split(eps, x_t)
+
+    def predict_x0_many(self, x_t: Sequence[Tensor], t: Sequence[Tensor], conds: Sequence[Any]) -> list[Tensor]:
+        """The exact posterior means E[x0 | x_t, cond] (same arguments as
+        :meth:`predict_noise_many`), in model space [-1, 1]."""
+        flat, abar, log_weights, rows = self._batch(x_t, t, conds)
+        return self._split(self.denoiser.posterior_mean(flat, abar, log_weights, rows), x_t)
+
+    def _batch(self, x_t: Sequence[Tensor], t: Sequence[Tensor], conds: Sequence[Any]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Flatten the triples: samples [M, D], abar [M], the distinct conditions' log
+        weights [G, N] and each sample's condition row [M] (compute dtype, on device)."""
+        if not (len(x_t) == len(t) == len(conds)) or not x_t:
+            raise ValueError("predict_noise_many needs as many x_t, t and conds, at least one")
+        dim = 3 * self.resolution * self.resolution
+        flats, abars, rows, unique = [], [], [], {}
+        for x, tt, c in zip(x_t, t, conds):
+            if not isinstance(c, IconCondition):
+                raise InputError("the embedded prior needs conditions from its own encode_prompt")
+            if x[0].numel() != dim:
+                raise InputError(f"the embedded prior works on [B, 3, {self.resolution}, {self.resolution}] samples, got {tuple(x.shape)}")
+            b = x.shape[0]
+            tt = torch.as_tensor(tt, device=self.device).reshape(-1)
+            if tt.numel() == 1:
+                tt = tt.expand(b)
+            elif tt.numel() != b:
+                raise ValueError(f"t has {tt.numel()} timesteps for a batch of {b}")
+            flats.append(x.reshape(b, dim).to(self.device, self.compute_dtype))
+            abars.append(self.alphas_cumprod[tt.long()].to(self.compute_dtype))
+            g = unique.setdefault(id(c), (len(unique), c))[0]
+            rows.append(torch.full((b,), g, dtype=torch.long, device=self.device))
+        log_weights = torch.stack([c.log_weights for _, c in sorted(unique.values(), key=lambda v: v[0])])
+        return torch.cat(flats), torch.cat(abars), log_weights, torch.cat(rows)
+
+    def _split(self, out: Tensor, like: Sequence[Tensor]) -> list[Tensor]:
+        pieces, start = [], 0
+        for x in like:
+            b = x.shape[0]
+            pieces.append(out[start:start + b].reshape(x.shape).to(device=x.device, dtype=x.dtype))
+            start += b
+        return pieces
+
+    def describe(self) -> dict:
+        info = super().describe()
+        info.update(icons=len(self.icon_set), icon_set=self.icon_set.digest()[:12], cache=str(self.cache_path))
+        return info

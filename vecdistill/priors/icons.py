@@ -1,0 +1,202 @@
+"""The bundled, captioned icon set of the embedded prior, and its renders.
+
+The set lives in ``vecdistill/data/icons/`` (package data, rebuilt by
+``scripts/build_icon_set.py``): ``svg/*.svg`` (Twemoji, CC-BY 4.0, see ``LICENSE.md`` there)
+and ``captions.json`` (CLDR short names and keywords from emojibase-data, Unicode names,
+GitHub shortcodes). :func:`rendered_icons` renders every icon once with cairosvg on a white
+background at a working resolution and caches the pixels in the user cache folder
+(:mod:`vecdistill.cache`), keyed by the resolution and a hash of the set's contents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..cache import cache_dir as user_cache_dir
+from ..cache import load_cached, save_cached
+from ..errors import InputError, ModelError
+
+Tensor = torch.Tensor
+
+CACHE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Icon:
+    """One icon: its SVG ``file`` name (in the set's ``svg/`` folder) and its captions.
+
+    ``name``: the CLDR short name ("red heart"); ``unicode_names``: the character name for
+    single code points ("heavy black heart"); ``keywords``: CLDR keywords; ``aliases``:
+    shortcodes with spaces ("heart"); ``group``: emojibase's group number."""
+
+    file: str
+    emoji: str
+    codepoints: str
+    name: str
+    unicode_names: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    group: int = -1
+
+    @property
+    def captions(self) -> tuple[str, ...]:
+        """The phrases that name this icon, most specific first (no duplicates)."""
+        seen: dict[str, None] = {}
+        for text in (self.name, *self.aliases, *self.unicode_names):
+            seen.setdefault(text, None)
+        return tuple(seen)
+
+
+def default_icon_folder() -> Path:
+    """The folder of the bundled set (``vecdistill/data/icons``)."""
+    return Path(str(resources.files("vecdistill").joinpath("data", "icons")))
+
+
+class IconSet:
+    """An ordered, immutable list of :class:`Icon` with their SVG sources in ``folder/svg``."""
+
+    def __init__(self, icons: Sequence[Icon], folder: str | Path) -> None:
+        if not icons:
+            raise InputError("an icon set needs at least one icon")
+        self.icons: tuple[Icon, ...] = tuple(icons)
+        self.folder = Path(folder)
+        self._digest: str | None = None
+
+    @classmethod
+    def load(cls, folder: str | Path | None = None) -> IconSet:
+        """Read ``captions.json`` of ``folder`` (default: the bundled set)."""
+        folder = Path(folder) if folder is not None else default_icon_folder()
+        manifest_path = folder / "captions.json"
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            icons = [
+                Icon(
+                    file=item["file"],
+                    emoji=item.get("emoji", ""),
+                    codepoints=item.get("codepoints", ""),
+                    name=item["name"],
+                    unicode_names=tuple(item.get("unicode_names", ())),
+                    keywords=tuple(item.get("keywords", ())),
+                    aliases=tuple(item.get("aliases", ())),
+                    group=int(item.get("group", -1)),
+                )
+                for item in manifest["icons"]
+            ]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelError(
+                f"the embedded icon set at {folder} is missing or damaged ({exc}); "
+                "reinstall vecdistill or rebuild it with scripts/build_icon_set.py"
+            ) from None
+        return cls(icons, folder)
+
+    def __len__(self) -> int:
+        return len(self.icons)
+
+    def subset(self, keep: Iterable[str] | Callable[[Icon], bool]) -> IconSet:
+        """The icons whose file name is in ``keep`` (in this set's order), or for which the
+        predicate ``keep(icon)`` is true."""
+        if callable(keep):
+            chosen = [icon for icon in self.icons if keep(icon)]
+        else:
+            names = set(keep)
+            unknown = names - {icon.file for icon in self.icons}
+            if unknown:
+                raise InputError(f"no icon file(s) {sorted(unknown)} in the icon set")
+            chosen = [icon for icon in self.icons if icon.file in names]
+        return IconSet(chosen, self.folder)
+
+    def svg_path(self, icon: Icon) -> Path:
+        return self.folder / "svg" / icon.file
+
+    def svg_bytes(self, icon: Icon) -> bytes:
+        try:
+            return self.svg_path(icon).read_bytes()
+        except OSError as exc:
+            raise ModelError(f"icon {icon.file} of the embedded set cannot be read ({exc.strerror}); reinstall vecdistill") from None
+
+    def digest(self) -> str:
+        """SHA-256 (hex) of the file names and SVG contents, in order: the cache key."""
+        if self._digest is None:
+            h = hashlib.sha256()
+            for icon in self.icons:
+                h.update(icon.file.encode() + b"\0")
+                h.update(self.svg_bytes(icon) + b"\0")
+            self._digest = h.hexdigest()
+        return self._digest
+
+
+def render_svg_bytes(svg: bytes, size: int) -> np.ndarray:
+    """Render an SVG document to ``size`` x ``size`` pixels on white with cairosvg.
+
+    Returns uint8 [size, size, 3] RGB (cairo's antialiasing, the viewBox scaled to fit)."""
+    from cairosvg.parser import Tree
+    from cairosvg.surface import PNGSurface
+
+    surface = PNGSurface(Tree(bytestring=svg), None, 96, output_width=size, output_height=size, background_color="white")
+    image = surface.cairo
+    image.flush()
+    stride = image.get_stride()
+    # cairo ARGB32 is native-endian: bytes B, G, R, A on little-endian machines
+    data = np.ndarray((size, stride // 4, 4), np.uint8, image.get_data())[:, :size]
+    order = [2, 1, 0] if np.little_endian else [1, 2, 3]
+    return np.ascontiguousarray(data[..., order])
+
+
+def render_icons(icon_set: IconSet, size: int) -> Tensor:
+    """Render every icon of the set: uint8 [N, 3, size, size] on the CPU."""
+    out = torch.empty((len(icon_set), 3, size, size), dtype=torch.uint8)
+    for i, icon in enumerate(icon_set.icons):
+        try:
+            pixels = render_svg_bytes(icon_set.svg_bytes(icon), size)
+        except ModelError:
+            raise
+        except Exception as exc:  # cairosvg raises many types for a bad document
+            raise ModelError(f"icon {icon.file} of the embedded set cannot be rendered ({exc}); rebuild the set") from None
+        out[i] = torch.from_numpy(pixels).permute(2, 0, 1)
+    return out
+
+
+def cache_file(icon_set: IconSet, size: int, folder: str | Path | None = None) -> Path:
+    """Where the renders of ``icon_set`` at ``size`` are cached."""
+    base = Path(folder) if folder is not None else user_cache_dir()
+    return base / f"embedded-icons-{size}px-{icon_set.digest()[:20]}.pt"
+
+
+def rendered_icons(icon_set: IconSet, size: int, folder: str | Path | None = None) -> tuple[Tensor, bool]:
+    """The icons rendered at ``size`` (uint8 [N, 3, size, size], CPU) and whether they came
+    from the cache. A missing, corrupt or mismatching cache file is (re)built and written
+    atomically; an unwritable cache folder only means nothing is saved."""
+    path = cache_file(icon_set, size, folder)
+    payload = load_cached(path)
+    if payload is not None and _valid(payload, icon_set, size):
+        return payload["pixels"], True
+    pixels = render_icons(icon_set, size)
+    save_cached(path, {
+        "format": CACHE_FORMAT,
+        "digest": icon_set.digest(),
+        "size": size,
+        "files": [icon.file for icon in icon_set.icons],
+        "pixels": pixels,
+    })
+    return pixels, False
+
+
+def _valid(payload: dict, icon_set: IconSet, size: int) -> bool:
+    pixels = payload.get("pixels")
+    return (
+        payload.get("format") == CACHE_FORMAT
+        and payload.get("digest") == icon_set.digest()
+        and payload.get("size") == size
+        and payload.get("files") == [icon.file for icon in icon_set.icons]
+        and isinstance(pixels, torch.Tensor)
+        and pixels.dtype == torch.uint8
+        and tuple(pixels.shape) == (len(icon_set), 3, size, size)
+    )
