@@ -26,11 +26,20 @@ def test_bad_jobs_are_one_line_errors_with_exit_2(tmp_path):
     assert r.returncode == 2 and r.stderr.startswith("error: jobs file") and "Traceback" not in r.stderr
     jobs = tmp_path / "jobs.csv"
     jobs.write_text("command,prompt,stpes\nmake,a cat,3\n")
-    r = cli("batch", str(jobs), str(tmp_path / "out"))
-    assert r.returncode == 2, r.stderr
-    assert r.stderr.startswith("error: jobs.csv line 2: unknown option 'stpes'") and len(r.stderr.splitlines()) == 1
     r = cli("batch", str(jobs), str(tmp_path / "out"), "--seeds", "3-1")
-    assert r.returncode == 2 and "bad seeds" in r.stderr
+    assert r.returncode == 2 and r.stderr.startswith("error: bad seeds") and len(r.stderr.splitlines()) == 1
+
+
+def test_an_unknown_make_option_is_reported_with_its_line_before_running(tmp_path):
+    from vecdistill.commands.batch import run_command
+    from vecdistill.errors import InputError
+
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text("command,prompt,stpes\nmake,a cat,3\nmake,a dog,3\nmake,a cow,\n")
+    with pytest.raises(InputError, match=r"^jobs.csv line 2: unknown option 'stpes' for make jobs; "
+                                         r"known: .*steps.* \(and 1 more problem\)$"):
+        run_command(str(jobs), str(tmp_path / "out"), quiet=True)
+    assert not (tmp_path / "out").exists()
 
 
 def test_set_gives_every_job_an_option_unless_its_row_sets_it(tmp_path):

@@ -69,7 +69,8 @@ def validate_jobs(jobs: list[Job], kinds: Mapping[str, JobKind]) -> None:
             if problem not in problems:
                 problems.append(problem)
     if problems:
-        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        extra = len(problems) - 1
+        more = f" (and {extra} more problem{'s' if extra > 1 else ''})" if extra else ""
         raise InputError(problems[0] + more)
 
 
