@@ -15,7 +15,18 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 
 from ..fileio import atomic_write_text
-from .scene import ClipPath, Gradient, Group, LinearGradient, Path, RadialGradient, Scene, Solid
+from .bbox import node_bbox
+from .scene import (
+    Affine,
+    ClipPath,
+    Gradient,
+    Group,
+    LinearGradient,
+    Path,
+    RadialGradient,
+    Scene,
+    Solid,
+)
 
 SVG_NS = "http://www.w3.org/2000/svg"
 
@@ -68,6 +79,8 @@ def path_data(path: Path, precision: int = 3) -> str:
             idx = list(range(p, p + k + 1))
             if closed and j == nseg - 1:
                 idx[-1] = first  # the closing segment ends at the first anchor
+                if k == 0 and nseg > 1 and xy(p - 1) != xy(first):
+                    break  # a closing line is what Z draws
             cmd = letters[k]
             coords = " ".join(xy(i) for i in idx)
             out.append((cmd if cmd != last_cmd else " ") + coords)
@@ -104,7 +117,8 @@ class _Writer:
     def __init__(self, precision: int):
         self.precision = precision
         self.ids: set[str] = set()
-        self.names: dict[int, str] = {}  # id(object) -> its id in the file
+        self.names: dict[int, str] = {}  # id(gradient) -> its id in the file
+        self.clip_names: dict[tuple, str] = {}  # (id(clip), bbox or nothing) -> id
         self.defs: list[str] = []
         self.counter = 0
 
@@ -164,20 +178,34 @@ class _Writer:
         self.defs.append(f"<{tag}{_attrs(attrs)}>{''.join(stops)}</{tag}>")
         return name
 
-    def clip(self, clip: ClipPath) -> str:
-        name, new = self._name(clip, "c")
-        if not new:
-            return name
-        inner = clip.clip_path and f"url(#{self.clip(clip.clip_path)})"
+    def clip(self, clip: ClipPath, owner: Path | Group) -> str:
+        """The id of ``clip`` as applied to ``owner``. objectBoundingBox clips are written
+        in user space with ``owner``'s bounding box folded into their transform (same
+        picture; cairosvg only understands such clips on rectangles)."""
+        units, transform = clip.units, clip.transform
+        key: tuple = (id(clip),)
+        if units == "objectBoundingBox":
+            box = node_bbox(owner)
+            if box is not None and box[2] > 0 and box[3] > 0:
+                units = "userSpaceOnUse"
+                transform = Affine(box[2], 0, 0, box[3], box[0], box[1]) @ transform
+                key = (id(clip), box)
+        if key in self.clip_names:
+            return self.clip_names[key]
+        want = clip.id if clip.id and clip.id not in self.ids else None
+        name = want or self._fresh("c")
+        self.ids.add(name)
+        self.clip_names[key] = name
+        inner = clip.clip_path and f"url(#{self.clip(clip.clip_path, owner)})"
         attrs = [
             ("id", name),
-            ("clipPathUnits", clip.units if clip.units != "userSpaceOnUse" else None),
-            ("transform", _transform_attr(clip.transform, self.precision)),
+            ("clipPathUnits", units if units != "userSpaceOnUse" else None),
+            ("transform", _transform_attr(transform, self.precision)),
             ("clip-path", inner),
         ]
         children = []
         for child in clip.children:
-            child_clip = child.clip_path and f"url(#{self.clip(child.clip_path)})"
+            child_clip = child.clip_path and f"url(#{self.clip(child.clip_path, child)})"
             children.append(
                 "<path"
                 + _attrs(
@@ -227,7 +255,7 @@ class _Writer:
         pairs += [
             ("opacity", self.opacity(float(path.opacity))),
             ("transform", _transform_attr(path.transform, self.precision)),
-            ("clip-path", path.clip_path and f"url(#{self.clip(path.clip_path)})"),
+            ("clip-path", path.clip_path and f"url(#{self.clip(path.clip_path, path)})"),
         ]
         pairs += [(k, v) for k, v in path.attrs.items() if k not in _WRITTEN]
         return f"<path{_attrs(pairs)}/>"
@@ -238,7 +266,7 @@ class _Writer:
             ("id", group.id),
             ("transform", _transform_attr(group.transform, self.precision)),
             ("opacity", self.opacity(float(group.opacity))),
-            ("clip-path", group.clip_path and f"url(#{self.clip(group.clip_path)})"),
+            ("clip-path", group.clip_path and f"url(#{self.clip(group.clip_path, group)})"),
         ]
         pairs += [(k, v) for k, v in group.attrs.items() if k not in _WRITTEN]
         return f"<g{_attrs(pairs)}>{body}</g>"
@@ -270,7 +298,7 @@ def to_svg_string(scene: Scene, precision: int = 3) -> str:
     root_pairs = [
         ("transform", _transform_attr(root.transform, precision)),
         ("opacity", w.opacity(float(root.opacity))),
-        ("clip-path", root.clip_path and f"url(#{w.clip(root.clip_path)})"),
+        ("clip-path", root.clip_path and f"url(#{w.clip(root.clip_path, root)})"),
     ]
     if any(v is not None for _, v in root_pairs):
         body = f"<g{_attrs(root_pairs)}>{body}</g>"
