@@ -1,0 +1,222 @@
+"""Bezier flattening: the paths of a scene as polylines, vectorised over all paths.
+
+Every segment (line, quadratic, cubic) is degree-elevated to a cubic (exact: the same
+parametric curve) and evaluated at ``n`` uniform parameters. ``n`` is chosen per segment
+from its canvas-space control polygon so that the chord error stays below ``tol`` pixels:
+for a cubic, ``|B''(t)| <= 6 max(|P0 - 2P1 + P2|, |P1 - 2P2 + P3|) = 6M`` and the error of
+the chord over a parameter step ``h`` is at most ``h^2 |B''| / 8``, so
+``n = ceil(sqrt(0.75 M / tol))``. A segment whose control polygon lies entirely outside the
+canvas keeps ``n = 1``: its chord has the same winding contribution inside the canvas.
+
+The choice of ``n`` is not differentiated (it is piecewise constant); the vertices are a
+linear function of the control points, so gradients reach the points exactly.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import InputError
+from ..svg.scene import Path
+
+Tensor = torch.Tensor
+
+# Degree elevation to cubic control points from the gathered points
+# [start, c1 (or end), c2 (or end), end] of a line (0), quadratic (1) or cubic (2).
+_ELEVATE = torch.tensor(
+    [
+        [[1, 0, 0, 0], [2 / 3, 1 / 3, 0, 0], [1 / 3, 2 / 3, 0, 0], [0, 1, 0, 0]],
+        [[1, 0, 0, 0], [1 / 3, 2 / 3, 0, 0], [0, 2 / 3, 1 / 3, 0], [0, 0, 1, 0]],
+        [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]],
+    ],
+    dtype=torch.float64,
+)
+
+
+@dataclass
+class PathLayout:
+    """Integer tables describing one path's segments (cached per path).
+
+    ``seg_index``: [S, 4] int64 local point indices [start, c1, c2, end] (padded with end);
+    ``seg_degree``: [S] 0/1/2; ``seg_subpath``: [S] local subpath index;
+    ``seg_last_open``: [S] bool, last segment of an open subpath; ``closed``: [Q] bool;
+    ``num_points``: P.
+    """
+
+    seg_index: Tensor
+    seg_degree: Tensor
+    seg_subpath: Tensor
+    seg_last_open: Tensor
+    closed: Tensor
+    num_points: int
+
+
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def path_layout(path: Path) -> PathLayout:
+    """The segment tables of ``path`` (cached while its segments/subpaths are unchanged).
+
+    Raises :class:`InputError` if the point count does not match the segment layout.
+    """
+    key = (id(path.segments), path.segments._version, tuple(path.subpaths), path.points.shape[0])
+    hit = _CACHE.get(path)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    kinds = [int(k) for k in path.segments.tolist()]
+    if any(k not in (0, 1, 2) for k in kinds):
+        raise InputError("path segments must hold 0 (line), 1 (quadratic) or 2 (cubic) control points")
+    idx, deg, sub, last_open, closed = [], [], [], [], []
+    s0 = p0 = 0
+    for q, (nseg, is_closed) in enumerate(path.subpaths):
+        seg_kinds = kinds[s0 : s0 + nseg]
+        npts = sum(k + 1 for k in seg_kinds) + (0 if is_closed else 1)
+        a = p0
+        for j, k in enumerate(seg_kinds):
+            end = a + k + 1
+            if is_closed and j == nseg - 1:
+                end = p0
+            ctrl = [a + 1 + i for i in range(k)]
+            row = [a] + ctrl + [end] * (3 - k)
+            idx.append(row)
+            deg.append(k)
+            sub.append(q)
+            last_open.append((not is_closed) and j == nseg - 1)
+            a = a + k + 1
+        closed.append(bool(is_closed))
+        s0 += nseg
+        p0 += npts
+    if s0 != len(kinds) or p0 != path.points.shape[0]:
+        raise InputError(
+            f"path {path.id or ''} has {path.points.shape[0]} points but its segments/subpaths "
+            f"describe {p0} points and {s0} of {len(kinds)} segments; rebuild the path"
+        )
+    layout = PathLayout(
+        torch.tensor(idx, dtype=torch.long).reshape(-1, 4),
+        torch.tensor(deg, dtype=torch.long),
+        torch.tensor(sub, dtype=torch.long),
+        torch.tensor(last_open, dtype=torch.bool),
+        torch.tensor(closed, dtype=torch.bool),
+        int(path.points.shape[0]),
+    )
+    _CACHE[path] = (key, layout)
+    return layout
+
+
+@dataclass
+class Polylines:
+    """Flattened subpaths of many path instances, concatenated.
+
+    ``verts``: [V, 2] local (path user-unit) vertices, differentiable; ``vert_sub``: [V]
+    subpath id; ``sub_inst``: [Q] instance of each subpath; ``sub_closed``: [Q] bool;
+    ``sub_start``/``sub_count``: [Q] first vertex and vertex count. A closed subpath does not
+    repeat its first vertex; an open one ends with its last anchor.
+    """
+
+    verts: Tensor
+    vert_sub: Tensor
+    sub_inst: Tensor
+    sub_closed: Tensor
+    sub_start: Tensor
+    sub_count: Tensor
+
+
+def apply_affine(mats: Tensor, pts: Tensor) -> Tensor:
+    """``mats``: [N, 2, 3] (or broadcastable), ``pts``: [N, 2] -> [N, 2]."""
+    return torch.einsum("nij,nj->ni", mats[..., :2], pts) + mats[..., 2]
+
+
+def segment_counts(ctrl_canvas: Tensor, width: int, height: int, tol: float, max_count: int) -> Tensor:
+    """Vertices per cubic so that the chord error is below ``tol`` px.
+
+    ``ctrl_canvas``: [S, 4, 2] cubic control points in pixels (detached) -> [S] int64 >= 1.
+    """
+    d1 = ctrl_canvas[:, 0] - 2 * ctrl_canvas[:, 1] + ctrl_canvas[:, 2]
+    d2 = ctrl_canvas[:, 1] - 2 * ctrl_canvas[:, 2] + ctrl_canvas[:, 3]
+    m = torch.maximum(d1.norm(dim=-1), d2.norm(dim=-1))
+    n = torch.ceil(torch.sqrt(0.75 * m / tol)).clamp(1, max_count)
+    lo = ctrl_canvas.amin(dim=1)
+    hi = ctrl_canvas.amax(dim=1)
+    outside = (hi[:, 0] < 0) | (hi[:, 1] < 0) | (lo[:, 0] > width) | (lo[:, 1] > height)
+    n = torch.where(outside, torch.ones_like(n), n)
+    return torch.nan_to_num(n, nan=1.0).long()
+
+
+def flatten(
+    paths: list[Path],
+    inst_path: list[int],
+    inst_mats: Tensor,
+    width: int,
+    height: int,
+    tol: float,
+    max_count: int = 1024,
+) -> Polylines:
+    """Flatten path instances to polylines in local coordinates.
+
+    ``paths``: the distinct paths; ``inst_path``: [I] index into ``paths`` per instance;
+    ``inst_mats``: [I, 2, 3] local -> canvas pixel transforms (counts are chosen in canvas
+    pixels, so each instance gets its own resolution). Returns :class:`Polylines`.
+    """
+    device = inst_mats.device
+    dtype = inst_mats.dtype
+    layouts = [path_layout(p) for p in paths]
+    pts_off = [0]
+    for lay in layouts:
+        pts_off.append(pts_off[-1] + lay.num_points)
+    all_pts = torch.cat([p.points.to(dtype) for p in paths]).to(device)
+    if not bool(torch.isfinite(all_pts.detach()).all()):
+        raise InputError("a path has non-finite (NaN or infinite) control points; fix the geometry")
+
+    # instance segment tables
+    seg_index, seg_degree, seg_inst, seg_sub, seg_last_open, sub_closed, sub_inst = [], [], [], [], [], [], []
+    nsub = 0
+    for i, pi in enumerate(inst_path):
+        lay = layouts[pi]
+        seg_index.append(lay.seg_index + pts_off[pi])
+        seg_degree.append(lay.seg_degree)
+        seg_sub.append(lay.seg_subpath + nsub)
+        seg_last_open.append(lay.seg_last_open)
+        sub_closed.append(lay.closed)
+        q = lay.closed.shape[0]
+        sub_inst.append(torch.full((q,), i, dtype=torch.long))
+        seg_inst.append(torch.full((lay.seg_degree.shape[0],), i, dtype=torch.long))
+        nsub += q
+    seg_index = torch.cat(seg_index).to(device)
+    seg_degree = torch.cat(seg_degree).to(device)
+    seg_inst = torch.cat(seg_inst).to(device)
+    seg_sub = torch.cat(seg_sub).to(device)
+    seg_last_open = torch.cat(seg_last_open).to(device)
+    sub_closed = torch.cat(sub_closed).to(device)
+    sub_inst = torch.cat(sub_inst).to(device)
+
+    gathered = all_pts[seg_index]  # [S, 4, 2]
+    elev = _ELEVATE.to(device=device, dtype=dtype)[seg_degree]  # [S, 4, 4]
+    ctrl = torch.einsum("sij,sjk->sik", elev, gathered)  # local cubic control points
+    with torch.no_grad():
+        cc = apply_affine(inst_mats[seg_inst].unsqueeze(1).expand(-1, 4, -1, -1).reshape(-1, 2, 3),
+                          ctrl.reshape(-1, 2)).reshape(-1, 4, 2)
+        counts = segment_counts(cc, width, height, tol, max_count)
+    n_eval = counts + seg_last_open.long()
+    seg_rep = torch.repeat_interleave(torch.arange(counts.shape[0], device=device), n_eval)
+    starts = torch.cumsum(n_eval, 0) - n_eval
+    j = torch.arange(seg_rep.shape[0], device=device) - starts[seg_rep]
+    t = (j.to(dtype) / counts[seg_rep].to(dtype)).unsqueeze(-1)
+    s = 1 - t
+    basis = torch.cat([s**3, 3 * s * s * t, 3 * s * t * t, t**3], dim=-1)  # [V, 4]
+    verts = torch.einsum("vi,vik->vk", basis, ctrl[seg_rep])
+    vert_sub = seg_sub[seg_rep]
+    sub_count = torch.zeros(nsub, dtype=torch.long, device=device).index_add_(
+        0, vert_sub, torch.ones_like(vert_sub)
+    )
+    sub_start = torch.cumsum(sub_count, 0) - sub_count
+    return Polylines(verts, vert_sub, sub_inst, sub_closed, sub_start, sub_count)
+
+
+def tolerance_scale(mats: Tensor) -> Tensor:
+    """Largest singular value of each [2, 2] linear part of ``mats`` [N, 2, 3] -> [N]."""
+    a = mats[:, :2, :2].detach()
+    return torch.linalg.matrix_norm(a, ord=2).clamp_min(1e-12)
+

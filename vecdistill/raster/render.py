@@ -1,0 +1,482 @@
+"""The rasterizer: scenes -> images, differentiable, vectorised over paths and images.
+
+Pipeline for a batch of B images (B scenes, or B views of one scene):
+
+1. walk each scene in paint order into *layers* (a path's fill, a path's stroke), grouped by
+   isolation level (a group with opacity < 1 or a clip, or a path with opacity < 1 painting
+   both fill and stroke, is composited on its own first, as SVG specifies);
+2. flatten every path instance once (:mod:`.flatten`), in local coordinates, with the
+   segment counts chosen in canvas pixels;
+3. fills: the flattened subpaths, implicitly closed; strokes: their outline polygons
+   (:mod:`.stroke`), built in local units (exact under any affine transform);
+4. one coverage pass over all layers and clip shapes (:mod:`.coverage`): exact area
+   coverage per pixel of each layer's bounding box;
+5. paint (:mod:`.paint`), clip masks, then "over" compositing (:mod:`.composite`) onto the
+   background.
+
+Cost grows with the pixels inside the layers' bounding boxes and the number of edge pieces,
+not with canvas size x number of paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from ..errors import InputError
+from ..svg.scene import IDENTITY, Affine, ClipPath, Group, Path, Scene, Solid
+from . import composite, coverage, paint
+from .flatten import Polylines, apply_affine, flatten, tolerance_scale
+from .stroke import CAPS, JOINS, StrokeStyle, stroke_outline
+
+Tensor = torch.Tensor
+
+DEFAULT_TOLERANCE = 1.0 / 256.0
+
+
+@dataclass
+class _Layer:
+    inst: int
+    kind: str  # "fill" | "stroke" | "clip"
+    b: int
+    order: int = 0
+    level: int = 0
+    paint: object = None
+    opacity: Tensor | None = None
+    clip: int = -1  # index into clip uses
+    evenodd: bool = False
+
+
+@dataclass
+class _ClipUse:
+    b: int
+    layers: list[int] = field(default_factory=list)
+    nested: int = -1
+
+
+@dataclass
+class _Level:
+    b: int
+    parent: int  # -1 for a root
+    order: int
+    opacity: Tensor | None
+    clip: int = -1
+
+
+class _Builder:
+    """Collects instances, layers, clip uses and levels from scenes."""
+
+    def __init__(self, dtype, device):
+        self.dtype, self.device = dtype, device
+        self.paths: list[Path] = []
+        self._path_index: dict[int, int] = {}
+        self.inst_path: list[int] = []
+        self.inst_affine: list[tuple[float, ...]] = []
+        self.inst_b: list[int] = []
+        self.inst_bbox_of: list[tuple[int, Affine] | None] = []  # clip children in obb units
+        self.layers: list[_Layer] = []
+        self.clips: list[_ClipUse] = []
+        self.levels: list[_Level] = []
+        self.order = 0
+
+    def _instance(self, path: Path, t: Affine, b: int, bbox_of=None) -> int:
+        key = id(path)
+        if key not in self._path_index:
+            self._path_index[key] = len(self.paths)
+            self.paths.append(path)
+        self.inst_path.append(self._path_index[key])
+        self.inst_affine.append(t.as_tuple())
+        self.inst_b.append(b)
+        self.inst_bbox_of.append(bbox_of)
+        return len(self.inst_path) - 1
+
+    def _next_order(self) -> int:
+        self.order += 1
+        return self.order
+
+    def clip_use(self, clip: ClipPath, context: Affine, b: int, bbox_inst: list[int]) -> int:
+        """Register a clip applied in user space ``context`` (-> canvas). ``bbox_inst``:
+        instances whose local bounding box defines objectBoundingBox units."""
+        use = _ClipUse(b)
+        idx = len(self.clips)
+        self.clips.append(use)
+        base = context @ clip.transform
+        for child in clip.children:
+            if not isinstance(child, Path) or child.points.shape[0] == 0:
+                continue
+            if clip.units == "objectBoundingBox":
+                inst = self._instance(child, IDENTITY, b, (bbox_inst, clip.transform @ child.transform, context))
+            else:
+                inst = self._instance(child, base @ child.transform, b)
+            layer = _Layer(inst, "clip", b, evenodd=child.fill_rule == "evenodd")
+            self.layers.append(layer)
+            use.layers.append(len(self.layers) - 1)
+        if clip.clip_path is not None:
+            use.nested = self.clip_use(clip.clip_path, context, b, bbox_inst)
+        return idx
+
+    def group(self, group: Group, parent: Affine, b: int, level: int) -> None:
+        t = parent @ group.transform
+        for child in group.children:
+            if isinstance(child, Group):
+                isolate = child.clip_path is not None or float(child.opacity) != 1.0
+                if isolate:
+                    lv = _Level(b, level, self._next_order(), child.opacity)
+                    self.levels.append(lv)
+                    lid = len(self.levels) - 1
+                    start = len(self.inst_path)
+                    self.group(child, t, b, lid)
+                    if child.clip_path is not None:
+                        insts = list(range(start, len(self.inst_path)))
+                        lv.clip = self.clip_use(child.clip_path, t @ child.transform, b, insts)
+                else:
+                    self.group(child, t, b, level)
+            else:
+                self.path(child, t, b, level)
+
+    def path(self, path: Path, parent: Affine, b: int, level: int) -> None:
+        if path.points.shape[0] == 0 or not path.is_visible():
+            return
+        t = parent @ path.transform
+        has_fill = path.fill is not None and float(path.fill_opacity) > 0
+        has_stroke = (
+            path.stroke is not None and float(path.stroke_opacity) > 0 and float(path.stroke_width) > 0
+        )
+        if not (has_fill or has_stroke):
+            return
+        inst = self._instance(path, t, b)
+        isolate = (has_fill and has_stroke) and (float(path.opacity) != 1.0 or path.clip_path is not None)
+        own_opacity = None if isolate else path.opacity
+        if isolate:
+            lv = _Level(b, level, self._next_order(), path.opacity)
+            self.levels.append(lv)
+            level = len(self.levels) - 1
+        clip = -1
+        if path.clip_path is not None:
+            clip = self.clip_use(path.clip_path, t, b, [inst])
+            if isolate:
+                self.levels[level].clip = clip
+                clip = -1
+        for kind, paint_, opac in (("fill", path.fill, path.fill_opacity), ("stroke", path.stroke, path.stroke_opacity)):
+            if (kind == "fill" and not has_fill) or (kind == "stroke" and not has_stroke):
+                continue
+            o = opac if own_opacity is None else opac * own_opacity
+            self.layers.append(
+                _Layer(inst, kind, b, self._next_order(), level, paint_, o, clip, kind == "fill" and path.fill_rule == "evenodd")
+            )
+
+
+def _select_subpaths(poly: Polylines, keep: Tensor) -> Polylines:
+    """The subpaths of ``poly`` where ``keep`` [Q] is true (vertices re-indexed)."""
+    vkeep = keep[poly.vert_sub]
+    new_id = torch.cumsum(keep.long(), 0) - 1
+    count = poly.sub_count[keep]
+    return Polylines(
+        poly.verts[vkeep], new_id[poly.vert_sub[vkeep]], poly.sub_inst[keep], poly.sub_closed[keep],
+        torch.cumsum(count, 0) - count, count,
+    )
+
+
+def _closed_edges(poly: Polylines) -> Tensor:
+    """Edges [V, 4] of every subpath as a closed polygon (vertex i -> next, cyclic)."""
+    n = poly.verts.shape[0]
+    idx = torch.arange(n, device=poly.verts.device)
+    first = poly.sub_start[poly.vert_sub]
+    last = first + poly.sub_count[poly.vert_sub] - 1
+    nxt = torch.where(idx == last, first, idx + 1)
+    return torch.cat([poly.verts, poly.verts[nxt]], -1)
+
+
+def _inst_bbox(poly: Polylines, insts: list[int], mats_to: list[Affine] | None = None) -> Tensor:
+    """Bounding box [4] (x0, y0, x1, y1) of the local vertices of ``insts`` (each mapped by
+    the matching affine of ``mats_to``), differentiable."""
+    vi = poly.sub_inst[poly.vert_sub]
+    boxes = []
+    for k, i in enumerate(insts):
+        v = poly.verts[vi == i]
+        if v.shape[0] == 0:
+            continue
+        if mats_to is not None:
+            v = mats_to[k].apply(v)
+        boxes.append(torch.cat([v.amin(0), v.amax(0)]))
+    if not boxes:
+        return poly.verts.new_tensor([0.0, 0.0, 1.0, 1.0])
+    b = torch.stack(boxes)
+    return torch.cat([b[:, :2].amin(0), b[:, 2:].amax(0)])
+
+
+def _affine_tensor(t: Affine, dtype, device) -> Tensor:
+    return torch.tensor([[t.a, t.c, t.e], [t.b, t.d, t.f]], dtype=dtype, device=device)
+
+
+def _bbox_affine(box: Tensor) -> Tensor:
+    """[2, 3] map of the unit square onto ``box`` (x0, y0, x1, y1)."""
+    z = torch.zeros_like(box[0])
+    return torch.stack([torch.stack([box[2] - box[0], z, box[0]]), torch.stack([z, box[3] - box[1], box[1]])])
+
+
+def _compose(a: Tensor, b: Tensor) -> Tensor:
+    """Affine [2, 3] composition ``a @ b``."""
+    return torch.cat([a[:, :2] @ b[:, :2], (a[:, :2] @ b[:, 2:] + a[:, 2:])], 1)
+
+
+def _background(background, batch: int, height: int, width: int, dtype, device) -> Tensor:
+    bg = torch.as_tensor(background, dtype=dtype, device=device) if not isinstance(background, Tensor) else background.to(device=device, dtype=dtype)
+    if bg.dim() == 1:
+        if bg.shape[0] != 3:
+            raise InputError("background colour must have 3 components (RGB in [0, 1])")
+        return bg.reshape(1, 3, 1, 1).expand(batch, 3, height, width)
+    if bg.dim() == 3:
+        bg = bg.unsqueeze(0)
+    if bg.dim() != 4 or bg.shape[1:] != (3, height, width) or bg.shape[0] not in (1, batch):
+        raise InputError(f"background image must be [3, {height}, {width}] or [B, 3, {height}, {width}], got {list(bg.shape)}")
+    return bg.expand(batch, 3, height, width)
+
+
+def _scene_dtype(scenes: Sequence[Scene]) -> tuple[torch.dtype, torch.device]:
+    for s in scenes:
+        for p in s.paths():
+            return p.points.dtype, p.points.device
+    return torch.float32, torch.device("cpu")
+
+
+def rasterize_batch(
+    scenes: Scene | Sequence[Scene],
+    width: int,
+    height: int,
+    background=(1.0, 1.0, 1.0),
+    *,
+    views: Tensor | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> Tensor:
+    """Render B images at once -> [B, 3, H, W] in [0, 1].
+
+    ``scenes``: one scene (rendered once per view) or a sequence of B scenes (any
+    structure). ``views``: optional [B, 3, 3] matrices applied after the viewBox -> canvas
+    map (pixel coordinates in, pixel coordinates out), e.g. augmentation crops; they may
+    require grad. ``background``: RGB [3], an image [3, H, W] or [B, 3, H, W].
+    ``tolerance``: maximum distance in pixels between a curve and its flattening.
+    """
+    width, height = int(width), int(height)
+    if width <= 0 or height <= 0:
+        raise InputError(f"canvas size must be positive, got {width}x{height}")
+    if not tolerance > 0:
+        raise InputError("tolerance must be a positive number of pixels")
+    if isinstance(scenes, Scene):
+        nb = 1 if views is None else int(views.shape[0])
+        scenes = [scenes] * nb
+    scenes = list(scenes)
+    if views is not None and (views.dim() != 3 or views.shape[1:] != (3, 3) or views.shape[0] != len(scenes)):
+        raise InputError(f"views must be [{len(scenes)}, 3, 3], got {list(views.shape)}")
+    dtype, device = _scene_dtype(scenes)
+    B = len(scenes)
+    hw = height * width
+    builder = _Builder(dtype, device)
+    for b, scene in enumerate(scenes):
+        builder.levels.append(_Level(b, -1, 0, scene.root.opacity))
+        root_level = len(builder.levels) - 1
+        canvas = scene.canvas_transform(width, height)
+        start = len(builder.inst_path)
+        builder.group(scene.root, canvas, b, root_level)
+        if scene.root.clip_path is not None:
+            insts = list(range(start, len(builder.inst_path)))
+            builder.levels[root_level].clip = builder.clip_use(
+                scene.root.clip_path, canvas @ scene.root.transform, b, insts
+            )
+    bg = _background(background, B, height, width, dtype, device)
+    layers = builder.layers
+    if not layers:
+        return bg.clone()
+
+    inst_b = torch.tensor(builder.inst_b, dtype=torch.long, device=device)
+    mats = torch.tensor(
+        [[(a, c, e), (b, d, f)] for a, b, c, d, e, f in builder.inst_affine], dtype=dtype, device=device
+    ).reshape(-1, 2, 3)
+    if views is not None:
+        v = views.to(device=device, dtype=dtype)[inst_b]
+        mats = torch.cat([v[:, :2, :2] @ mats[:, :, :2], v[:, :2, :2] @ mats[:, :, 2:] + v[:, :2, 2:]], 2)
+    # clip children in objectBoundingBox units: their transform depends on the bbox
+    direct = [i for i, x in enumerate(builder.inst_bbox_of) if x is None]
+    obb = [i for i, x in enumerate(builder.inst_bbox_of) if x is not None]
+    poly = flatten(builder.paths, [builder.inst_path[i] for i in direct], mats[direct], width, height, tolerance)
+    poly.sub_inst = torch.tensor(direct, dtype=torch.long, device=device)[poly.sub_inst]
+    if obb:
+        obb_mats = []
+        for i in obb:
+            bbox_insts, clip_t, context = builder.inst_bbox_of[i]
+            try:
+                inv = context.inverse()
+            except ValueError:
+                inv = IDENTITY
+            rel = [inv @ Affine(*builder.inst_affine[j]) for j in bbox_insts]
+            box = _inst_bbox(poly, bbox_insts, rel)
+            m = _compose(_affine_tensor(context, dtype, device), _bbox_affine(box))
+            obb_mats.append(_compose(m, _affine_tensor(clip_t, dtype, device)))
+        obb_mats = torch.stack(obb_mats)
+        if views is not None:
+            v = views.to(device=device, dtype=dtype)[inst_b[obb]]
+            obb_mats = torch.cat([v[:, :2, :2] @ obb_mats[:, :, :2], v[:, :2, :2] @ obb_mats[:, :, 2:] + v[:, :2, 2:]], 2)
+        mats = mats.clone()
+        mats[obb] = obb_mats
+        poly2 = flatten(builder.paths, [builder.inst_path[i] for i in obb], obb_mats, width, height, tolerance)
+        poly2.sub_inst = torch.tensor(obb, dtype=torch.long, device=device)[poly2.sub_inst]
+        off = poly.verts.shape[0]
+        poly = Polylines(
+            torch.cat([poly.verts, poly2.verts]),
+            torch.cat([poly.vert_sub, poly2.vert_sub + poly.sub_inst.shape[0]]),
+            torch.cat([poly.sub_inst, poly2.sub_inst]),
+            torch.cat([poly.sub_closed, poly2.sub_closed]),
+            torch.cat([poly.sub_start, poly2.sub_start + off]),
+            torch.cat([poly.sub_count, poly2.sub_count]),
+        )
+
+    n_inst = len(builder.inst_path)
+    fill_layer = torch.full((n_inst,), -1, dtype=torch.long, device=device)
+    stroke_layer = torch.full((n_inst,), -1, dtype=torch.long, device=device)
+    fl_i = [(l.inst, k) for k, l in enumerate(layers) if l.kind in ("fill", "clip")]
+    st_i = [(l.inst, k) for k, l in enumerate(layers) if l.kind == "stroke"]
+    if fl_i:
+        fill_layer[[i for i, _ in fl_i]] = torch.tensor([k for _, k in fl_i], device=device)
+    if st_i:
+        stroke_layer[[i for i, _ in st_i]] = torch.tensor([k for _, k in st_i], device=device)
+
+    edge_parts, layer_parts = [], []
+    vert_inst = poly.sub_inst[poly.vert_sub]
+    canvas_verts = apply_affine(mats[vert_inst], poly.verts)
+    sub_fill = fill_layer[poly.sub_inst]
+    if fl_i:
+        cpoly = Polylines(canvas_verts, poly.vert_sub, poly.sub_inst, poly.sub_closed, poly.sub_start, poly.sub_count)
+        e = _closed_edges(cpoly)
+        el = sub_fill[poly.vert_sub]
+        keep = el >= 0
+        edge_parts.append(e[keep])
+        layer_parts.append(el[keep])
+    if st_i:
+        sel = stroke_layer[poly.sub_inst] >= 0
+        spoly = _select_subpaths(poly, sel)
+        inst_ids = sorted({i for i, _ in st_i})
+        paths_of = {i: builder.paths[builder.inst_path[i]] for i in inst_ids}
+        pos = {i: k for k, i in enumerate(inst_ids)}
+        half = torch.stack([paths_of[i].stroke_width.to(dtype=dtype, device=device).reshape(()) for i in inst_ids]) * 0.5
+        joins = torch.tensor([JOINS.get(paths_of[i].linejoin, 0) for i in inst_ids], device=device)
+        caps = torch.tensor([CAPS.get(paths_of[i].linecap, 0) for i in inst_ids], device=device)
+        mlim = torch.tensor([max(float(paths_of[i].miterlimit), 1.0) for i in inst_ids], dtype=dtype, device=device)
+        scale = tolerance_scale(mats[inst_ids])
+        row = torch.tensor([pos.get(i, 0) for i in range(n_inst)], dtype=torch.long, device=device)[spoly.sub_inst]
+        style = StrokeStyle(half[row], joins[row], caps[row], mlim[row], (tolerance / scale)[row])
+        se, ssub = stroke_outline(spoly, style)
+        sinst = spoly.sub_inst[ssub]
+        se = torch.cat([apply_affine(mats[sinst], se[:, :2]), apply_affine(mats[sinst], se[:, 2:])], -1)
+        edge_parts.append(se)
+        layer_parts.append(stroke_layer[sinst])
+    edges = torch.cat(edge_parts)
+    edge_layer = torch.cat(layer_parts)
+    layer_b = torch.tensor([l.b for l in layers], dtype=torch.long, device=device)
+    layer_eo = torch.tensor([l.evenodd for l in layers], dtype=torch.bool, device=device)
+    frags = coverage.rasterize_layers(edges, edge_layer, layer_b, layer_eo, width, height)
+
+    # clip masks
+    is_clip = torch.tensor([l.kind == "clip" for l in layers], dtype=torch.bool, device=device)
+    masks = None
+    if builder.clips:
+        layer_use = torch.full((len(layers),), -1, dtype=torch.long, device=device)
+        for u, use in enumerate(builder.clips):
+            if use.layers:
+                layer_use[use.layers] = u
+        fu = layer_use[frags.layer]
+        sel = fu >= 0
+        pix = fu[sel] * hw + frags.pixel[sel] % hw
+        masks = composite.union(pix, frags.cov[sel], len(builder.clips) * hw).reshape(len(builder.clips), hw)
+        # nested clips (a clip-path on a clipPath)
+        for u in range(len(builder.clips) - 1, -1, -1):
+            if builder.clips[u].nested >= 0:
+                masks = torch.cat([masks[:u], (masks[u] * masks[builder.clips[u].nested]).unsqueeze(0), masks[u + 1 :]])
+        masks = masks.reshape(-1)
+    draw = ~is_clip[frags.layer]
+    cov, flayer, fpix = frags.cov[draw], frags.layer[draw], frags.pixel[draw]
+
+    # paint
+    solid = torch.zeros(len(layers), 4, dtype=dtype, device=device)
+    solid_idx = [k for k, l in enumerate(layers) if isinstance(l.paint, Solid)]
+    if solid_idx:
+        solid[solid_idx] = torch.stack([layers[k].paint.color.to(dtype=dtype, device=device) for k in solid_idx])
+    rgba = solid[flayer]
+    for k, l in enumerate(layers):
+        if l.kind == "clip" or isinstance(l.paint, Solid) or l.paint is None:
+            continue
+        m = flayer == k
+        if not bool(m.any()):
+            continue
+        p = fpix[m] % hw
+        xy = torch.stack([(p % width).to(dtype) + 0.5, (p // width).to(dtype) + 0.5], -1)
+        to_canvas = mats[l.inst]
+        if l.paint.units == "objectBoundingBox":
+            to_canvas = _compose(to_canvas, _bbox_affine(_inst_bbox(poly, [l.inst])))
+        to_canvas = _compose(to_canvas, _affine_tensor(l.paint.transform, dtype, device))
+        rgba = rgba.index_put((m.nonzero().squeeze(-1),), paint.gradient_colors(l.paint, xy, to_canvas))
+    opac = torch.stack([l.opacity.to(dtype=dtype, device=device).reshape(()) for l in layers if l.kind != "clip"])
+    draw_ids = [k for k, l in enumerate(layers) if l.kind != "clip"]
+    opac_full = torch.zeros(len(layers), dtype=dtype, device=device)
+    opac_full = opac_full.index_put((torch.tensor(draw_ids, device=device),), opac)
+    alpha = cov * rgba[:, 3] * opac_full[flayer]
+    if masks is not None:
+        lclip = torch.tensor([l.clip for l in layers], dtype=torch.long, device=device)[flayer]
+        has = lclip >= 0
+        factor = masks[(lclip.clamp_min(0) * hw + fpix % hw)]
+        alpha = torch.where(has, alpha * factor, alpha)
+    premult = rgba[:, :3] * alpha.unsqueeze(-1)
+    order = torch.tensor([l.order for l in layers], dtype=torch.long, device=device)[flayer]
+    level = torch.tensor([l.level for l in layers], dtype=torch.long, device=device)[flayer]
+
+    # composite levels, deepest (highest index) first; children always follow parents
+    extra: dict[int, list[tuple[Tensor, Tensor, Tensor, Tensor]]] = {}
+    n_pix = B * hw
+    out = None
+    for lid in range(len(builder.levels) - 1, -1, -1):
+        lv = builder.levels[lid]
+        sel = level == lid
+        parts = [(fpix[sel], order[sel], alpha[sel], premult[sel])] + extra.pop(lid, [])
+        p_, o_, a_, c_ = (torch.cat([x[i] for x in parts]) for i in range(4))
+        rgb, a = composite.over(p_, o_, a_, c_, n_pix)
+        scale = lv.opacity.to(dtype=dtype, device=device).reshape(())
+        if lv.clip >= 0:
+            base = lv.b * hw
+            mk = masks[lv.clip * hw : (lv.clip + 1) * hw]
+            f = torch.ones(n_pix, dtype=dtype, device=device)
+            f = torch.cat([f[:base], mk, f[base + hw :]])
+            rgb, a = rgb * f.unsqueeze(-1), a * f
+        rgb, a = rgb * scale, a * scale
+        if lv.parent >= 0:
+            with torch.no_grad():
+                nz = (a.detach() > 0).nonzero().squeeze(-1)
+            extra.setdefault(lv.parent, []).append(
+                (nz, torch.full_like(nz, lv.order), a[nz], rgb[nz])
+            )
+        else:
+            out = (rgb, a) if out is None else (out[0] + rgb, out[1] + a)
+    rgb, a = out
+    rgb = rgb.reshape(B, height, width, 3).permute(0, 3, 1, 2)
+    a = a.reshape(B, 1, height, width)
+    return composite.on_background(rgb, a, bg)
+
+
+def rasterize(
+    scene: Scene,
+    width: int,
+    height: int,
+    background=(1.0, 1.0, 1.0),
+    *,
+    view: Tensor | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> Tensor:
+    """Render ``scene`` -> [3, H, W] in [0, 1], differentiable.
+
+    The viewBox is mapped onto the ``width`` x ``height`` canvas (``Scene.canvas_transform``);
+    ``view``: optional [3, 3] pixel -> pixel matrix applied after it. ``background``: RGB [3]
+    or an image [3, H, W]. Gradients reach control points, colours, opacities, stroke widths
+    and gradient stops/offsets/geometry. See :func:`rasterize_batch` for batches.
+    """
+    views = None if view is None else view.unsqueeze(0)
+    return rasterize_batch([scene], width, height, background, views=views, tolerance=tolerance)[0]

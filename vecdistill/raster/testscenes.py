@@ -1,0 +1,69 @@
+"""Synthetic scenes: the standard benchmark / initialisation of VectorFusion and diffvg.
+
+``circles_scene`` places N closed paths of 4 cubic segments, each a circle of radius
+``radius`` (fraction of the width) whose control points are jittered, at random centres,
+with random RGBA fills. Randomness comes only from the given ``torch.Generator``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..svg.scene import Group, Path, Scene, Solid
+
+
+def circle_points(center: torch.Tensor, radius: float, segments: int = 4) -> torch.Tensor:
+    """Control points [3 * segments, 2] of a closed cubic circle (diffvg layout)."""
+    k = 4.0 / 3.0 * math.tan(math.pi / (2 * segments))
+    a = torch.arange(segments, dtype=torch.float64) * (2 * math.pi / segments)
+    a1 = a + 2 * math.pi / segments
+    p0 = torch.stack([torch.cos(a), torch.sin(a)], -1)
+    c0 = p0 + k * torch.stack([-torch.sin(a), torch.cos(a)], -1)
+    p1 = torch.stack([torch.cos(a1), torch.sin(a1)], -1)
+    c1 = p1 + k * torch.stack([torch.sin(a1), -torch.cos(a1)], -1)
+    pts = torch.stack([p0, c0, c1], 1).reshape(-1, 2)
+    return center.to(torch.float64) + radius * pts
+
+
+def circles_scene(
+    n: int,
+    width: int = 256,
+    height: int | None = None,
+    *,
+    radius: float = 0.05,
+    jitter: float = 0.1,
+    segments: int = 4,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float32,
+    stroke_width: float = 0.0,
+    min_alpha: float = 0.2,
+) -> Scene:
+    """N jittered circles (radius ``radius * width``, control points moved by up to
+    ``jitter * radius``) at uniform random centres with random RGBA fills in
+    [0, 1]^3 x [min_alpha, 1]. ``stroke_width`` > 0 adds random solid strokes."""
+    height = width if height is None else height
+    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    r = radius * width
+    paths = []
+    for _ in range(n):
+        c = torch.rand(2, generator=g, dtype=torch.float64) * torch.tensor([width, height], dtype=torch.float64)
+        pts = circle_points(c, r, segments)
+        pts = pts + (torch.rand(pts.shape, generator=g, dtype=torch.float64) * 2 - 1) * jitter * r
+        rgba = torch.rand(4, generator=g, dtype=torch.float64)
+        rgba[3] = min_alpha + (1 - min_alpha) * rgba[3]
+        kw = {}
+        if stroke_width > 0:
+            srgba = torch.rand(4, generator=g, dtype=torch.float64)
+            kw = {"stroke": Solid(srgba.to(dtype)), "stroke_width": torch.tensor(stroke_width, dtype=dtype)}
+        paths.append(
+            Path(
+                pts.to(dtype),
+                torch.full((segments,), 2, dtype=torch.long),
+                [(segments, True)],
+                fill=Solid(rgba.to(dtype)),
+                **kw,
+            )
+        )
+    return Scene(Group(paths), float(width), float(height))
