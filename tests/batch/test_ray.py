@@ -2,6 +2,7 @@
 and stops at the end."""
 
 import json
+import signal
 
 import pytest
 
@@ -15,18 +16,37 @@ ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
 
 
+def on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
 @pytest.fixture(scope="module")
-def local_ray():
+def local_ray(tmp_path_factory):
+    """Ray started the way the engine starts its own instance (address="local", loopback,
+    no dashboard, num_cpus = max(CPUs, workers) = 2 here), while a SIGTERM handler is set."""
     import ray.cloudpickle
 
+    from vecdistill.batch.ray_engine import RayEngine
+
     ray.cloudpickle.register_pickle_by_value(helpers)  # the test kind is not installed on workers
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-             _node_ip_address="127.0.0.1")
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        yield ray
+        assert RayEngine(helpers.KINDS, tmp_path_factory.mktemp("ray"), workers=2)._connect()
+        handler_after_start = signal.getsignal(signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    try:
+        yield handler_after_start
     finally:
         ray.shutdown()
         ray.cloudpickle.unregister_pickle_by_value(helpers)
+
+
+def test_starting_ray_keeps_our_sigterm_handler(local_ray):
+    # Ray's start-up sets a handler that aborts the process; ours (SIGTERM = Ctrl-C, so the
+    # manifest is closed cleanly) must survive it
+    assert local_ray is on_sigterm
+    assert ray.cluster_resources()["CPU"] >= 2
 
 
 def test_ray_batch_two_workers_each_load_once_failures_recorded(local_ray, tmp_path):

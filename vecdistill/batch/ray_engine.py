@@ -15,9 +15,12 @@ Ray is an optional dependency: ``pip install vecdistill[ray]``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import tempfile
+import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -88,6 +91,21 @@ def _save_tree(outdir: Path, files: Mapping[str, bytes]) -> None:
         atomic_write_bytes(target, data)
 
 
+@contextlib.contextmanager
+def _keep_sigterm_handler():
+    """Ray's start-up installs a SIGTERM handler that aborts the process; put back the one
+    the caller had (the CLI turns SIGTERM into Ctrl-C so the manifest stays complete)."""
+    try:
+        previous = signal.getsignal(signal.SIGTERM)
+    except ValueError:  # pragma: no cover - not the main thread
+        previous = None
+    try:
+        yield
+    finally:
+        if previous is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, previous)
+
+
 class RayEngine:
     """Runs jobs on Ray actors.
 
@@ -131,11 +149,12 @@ class RayEngine:
                         "logging_level": logging.WARNING, "configure_logging": True}
         if self.address:
             kwargs["address"] = self.address
-        else:
-            kwargs.update(address="local", num_cpus=max(os.cpu_count() or 1,
-                                                        int(self.workers * self.cpus_per_worker + 0.999)))
+        else:  # a private instance on this machine, reachable only through loopback
+            kwargs.update(address="local", _node_ip_address="127.0.0.1",
+                          num_cpus=max(os.cpu_count() or 1, int(self.workers * self.cpus_per_worker + 0.999)))
         try:
-            ray.init(**kwargs)
+            with _keep_sigterm_handler():
+                ray.init(**kwargs)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             where = self.address or "a local instance"
             raise VecdistillError(f"cannot start or reach Ray at {where}: {str(exc).splitlines()[0]}; "
