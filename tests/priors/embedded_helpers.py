@@ -37,3 +37,9 @@ def brute_force_eps(points: torch.Tensor, log_w: torch.Tensor, x_t: torch.Tensor
     w = torch.softmax(logits, dim=1)
     x0 = w @ points
     return (x_t - a.sqrt() * x0) / (1 - a).sqrt()
+
+
+def icon_x0(prior, file: str) -> torch.Tensor:
+    """The icon ``file`` of ``prior``'s set in model space, [1, 3, R, R]."""
+    index = [icon.file for icon in prior.icon_set.icons].index(file)
+    return prior.all_icons()[index][None] * 2 - 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from embedded_helpers import SMALL_SET, brute_force_eps, small_icon_set
+from embedded_helpers import brute_force_eps, icon_x0, small_icon_set
 
 from vecdistill.distill.guidance import guided_noise, guided_noise_many
 from vecdistill.errors import InputError, PromptError
@@ -73,7 +73,8 @@ def test_conditional_prediction_pulls_toward_the_matched_icon(prior):
     """At high noise the conditional x0 estimate of "red heart" is the red heart itself,
     while the unconditional one is a blend of all icons."""
     prompt = prior.encode_prompt("red heart")
-    x_t, t = _noisy(prior, [990], near=[SMALL_SET.index("1f680.svg")])
+    rocket = [icon.file for icon in prior.icon_set.icons].index("1f680.svg")
+    x_t, t = _noisy(prior, [990], near=[rocket])
     cond_x0, uncond_x0 = prior.predict_x0_many([x_t, x_t], [t, t], [prompt.cond, prompt.uncond])
     heart, _ = prior.icons_for("red heart")
     heart = heart * 2 - 1
@@ -144,7 +145,7 @@ def test_prompt_info_lists_matched_captions(prior):
     assert prompt.info["tier"] == "exact"
     images, captions = prior.icons_for("red heart")
     assert captions == ["red heart"] and images.shape == (1, 3, RES, RES)
-    torch.testing.assert_close(images, prior.all_icons()[SMALL_SET.index("2764.svg")][None])
+    torch.testing.assert_close(images * 2 - 1, icon_x0(prior, "2764.svg"))
 
 
 def test_negative_prompt_is_the_unconditional_branch(prior):

@@ -1,0 +1,114 @@
+"""Caption matching on the bundled icon set, and the `vecdistill prior captions` command."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from vecdistill.commands.prior import prior as prior_command
+from vecdistill.errors import PromptError
+from vecdistill.priors.captions import CaptionIndex, singular, words
+from vecdistill.priors.icons import IconSet, default_icon_folder
+
+
+@pytest.fixture(scope="module")
+def icons():
+    return IconSet.load()
+
+
+@pytest.fixture(scope="module")
+def index(icons):
+    return CaptionIndex(icons.icons)
+
+
+def _files(icons, found, which="primary"):
+    return sorted(icons.icons[i].file for i in getattr(found, which))
+
+
+@pytest.mark.parametrize("prompt", ["red heart", "Red Heart", "red hearts", "a red heart icon", "RED-HEART!", "heavy black heart"])
+def test_red_heart_is_the_red_heart_icon_alone(icons, index, prompt):
+    found = index.match(prompt)
+    assert found.tier == "exact"
+    assert _files(icons, found) == ["2764.svg"]
+    assert found.weights == {found.primary[0]: 1.0}
+
+
+@pytest.mark.parametrize(("prompt", "file"), [
+    ("cat face", "1f431.svg"), ("rocket", "1f680.svg"), ("sun", "2600.svg"), ("pizza", "1f355.svg"),
+    ("Pizzas", "1f355.svg"), ("slice of pizza", "1f355.svg"), ("cherries", "1f352.svg"), ("boxing glove", "1f94a.svg"),
+])
+def test_common_prompts_find_their_icon(icons, index, prompt, file):
+    assert file in _files(icons, index.match(prompt))
+
+
+def test_exact_match_dominates_partial_ones(icons, index):
+    found = index.match("cats")
+    assert found.tier == "exact" and _files(icons, found) == ["1f408.svg", "1f431.svg"]  # "cat", "cat face" (alias "cat")
+    assert found.secondary  # grinning cat, black cat...
+    assert sum(found.weights[i] for i in found.primary) == pytest.approx(0.95)
+    assert sum(found.weights.values()) == pytest.approx(1.0)
+    assert min(found.weights[i] for i in found.primary) > 10 * max(found.weights[i] for i in found.secondary)
+
+
+def test_keyword_and_partial_tiers(icons, index):
+    kitten = index.match("kitten")
+    assert kitten.tier == "keyword" and "1f431.svg" in _files(icons, kitten)
+    partial = index.match("blue elephant")  # no blue elephant: the rare word wins over "blue"
+    assert partial.tier == "partial" and _files(icons, partial) == ["1f418.svg"]
+
+
+def test_nothing_matches_gibberish_and_suggestions_are_close(index):
+    assert index.match("zzzqqq") is None
+    assert index.match("a the icon") is None  # only filler words
+    assert "rocket" in index.suggest("rockt")
+    with pytest.raises(PromptError, match="close captions: .*'rocket'"):
+        index.require("rockt")
+
+
+def test_normalisation():
+    assert singular("cherries") == "cherry" and singular("boxes") == "box" and singular("cats") == "cat"
+    assert singular("glass") == "glass" and singular("bus") == "bus"
+    assert words("A red Heart, flat vector icon") == {"red", "heart"}
+
+
+def test_icon_set_ships_with_licence_and_small_sources(icons):
+    folder = default_icon_folder()
+    licence = (folder / "LICENSE.md").read_text()
+    assert "CC-BY 4.0" in licence and "Twitter, Inc and other contributors" in licence and "emojibase" in licence
+    assert 500 <= len(icons) <= 2000
+    total = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    assert total < 2_000_000
+    assert all((folder / "svg" / icon.file).is_file() for icon in icons.icons)
+    assert len({icon.file for icon in icons.icons}) == len(icons)
+
+
+def _run(*args):
+    return CliRunner().invoke(prior_command, ["captions", *args])
+
+
+def test_cli_lists_matching_captions_with_file_names():
+    result = _run("red heart")
+    assert result.exit_code == 0, result.output
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("2764.svg") and "red heart" in first and "heavy black heart" in first
+
+
+def test_cli_json_and_full_listing(icons):
+    result = _run("pizza", "--json")
+    assert result.exit_code == 0
+    rows = json.loads(result.stdout)
+    assert rows[0]["file"] == "1f355.svg" and rows[0]["name"] == "pizza" and rows[0]["weight"] == 1.0
+    everything = json.loads(_run("--json").stdout)
+    assert len(everything) == len(icons) and {r["file"] for r in everything} == {i.file for i in icons.icons}
+
+
+def test_cli_unmatched_query_is_one_line_and_exit_2(capsys):
+    from vecdistill.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["prior", "captions", "rockt"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "'rocket'" in err
