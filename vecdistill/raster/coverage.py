@@ -111,7 +111,8 @@ def winding_integral(
     ``edges``: [E, 4] directed edges (x0, y0, x1, y1) in canvas pixels; ``edge_layer``: [E];
     ``layer_batch``: [L] image index of each layer. Returns ``(area, layer, pixel)``, each
     [F]: the signed integral of the winding number over the pixel (in pixel units, so a
-    fully inside pixel gives +-1, +-2...), its layer and flat pixel index.
+    fully inside pixel gives +-1, +-2...), its layer and flat pixel index; pixels where it is
+    exactly 0 are left out.
     """
     device, dtype = edges.device, edges.dtype
     L = num_layers
@@ -191,26 +192,20 @@ def winding_integral(
     buf = torch.zeros(total, device=device, dtype=dtype)
     buf = buf.index_add(0, torch.cat([idx0, idx1]), torch.cat([dy * (1 - xm), dy * xm]))
     cs = torch.cumsum(buf, 0)
+    cs_prev = torch.cat([cs.new_zeros(1), cs])  # cs_prev[k] = sum of buf[:k]
     with torch.no_grad():
-        nrows = int(h.sum())
-        row_layer = torch.repeat_interleave(torch.arange(L, device=device), h)
-        row_first = torch.cumsum(h, 0) - h
-        row_in_layer = torch.arange(nrows, device=device) - row_first[row_layer]
-        row_start = offset[row_layer] + row_in_layer * bw[row_layer]
-        row_w = bw[row_layer]
-        elem_row = torch.repeat_interleave(torch.arange(nrows, device=device), row_w)
-        elem_col = torch.arange(total, device=device) - row_start[elem_row]
-        elem_layer = row_layer[elem_row]
-        valid = elem_col < w[elem_layer]
-        pixel = (
-            layer_batch[elem_layer] * (height * width)
-            + (r0.long()[elem_layer] + row_in_layer[elem_row]) * width
-            + c0.long()[elem_layer]
-            + elem_col
-        )
-    prev = torch.cat([cs.new_zeros(1), cs])[row_start]
-    area = cs - prev[elem_row]
-    return area[valid], elem_layer[valid], pixel[valid]
+        elem_layer = torch.repeat_interleave(torch.arange(L, device=device), sizes)
+        local_idx = torch.arange(total, device=device) - offset[elem_layer]
+        ebw = bw[elem_layer]
+        erow = torch.div(local_idx, ebw, rounding_mode="floor")
+        ecol = local_idx - erow * ebw
+        row_start = torch.arange(total, device=device) - ecol
+    area = cs - cs_prev[row_start]
+    with torch.no_grad():
+        keep = ((ecol < w[elem_layer]) & (area.detach() != 0)).nonzero().squeeze(-1)
+        base = layer_batch * (height * width) + r0.long() * width + c0.long()
+        pixel = (base[elem_layer] + erow * width + ecol)[keep]
+    return area[keep], elem_layer[keep], pixel
 
 
 def coverage_from_area(area: Tensor, evenodd: Tensor) -> Tensor:
@@ -229,18 +224,16 @@ def rasterize_layers(
     layer_evenodd: Tensor,
     width: int,
     height: int,
-    drop_empty: bool = True,
 ) -> Fragments:
     """Coverage fragments of every layer (see the module docstring).
 
     ``edges``: [E, 4]; ``edge_layer``: [E] int64 in [0, L); ``layer_batch``: [L] int64;
-    ``layer_evenodd``: [L] bool. ``drop_empty`` removes fragments with zero coverage.
+    ``layer_evenodd``: [L] bool. Pixels whose winding integral is exactly 0 are left out.
     """
     L = int(layer_batch.shape[0])
     area, layer, pixel = winding_integral(edges, edge_layer, L, layer_batch, width, height)
-    cov = coverage_from_area(area, layer_evenodd[layer])
-    if drop_empty:
-        with torch.no_grad():
-            nz = cov.detach() != 0
-        cov, layer, pixel = cov[nz], layer[nz], pixel[nz]
+    if bool(layer_evenodd.any()):
+        cov = coverage_from_area(area, layer_evenodd[layer])
+    else:
+        cov = area.abs().clamp(max=1.0)
     return Fragments(cov, layer, pixel)

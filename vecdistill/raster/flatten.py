@@ -170,27 +170,34 @@ def flatten(
     if not bool(torch.isfinite(all_pts.detach()).all()):
         raise InputError("a path has non-finite (NaN or infinite) control points; fix the geometry")
 
-    # instance segment tables
-    seg_index, seg_degree, seg_inst, seg_sub, seg_last_open, sub_closed, sub_inst = [], [], [], [], [], [], []
-    nsub = 0
-    for i, pi in enumerate(inst_path):
-        lay = layouts[pi]
-        seg_index.append(lay.seg_index + pts_off[pi])
-        seg_degree.append(lay.seg_degree)
-        seg_sub.append(lay.seg_subpath + nsub)
-        seg_last_open.append(lay.seg_last_open)
-        sub_closed.append(lay.closed)
-        q = lay.closed.shape[0]
-        sub_inst.append(torch.full((q,), i, dtype=torch.long))
-        seg_inst.append(torch.full((lay.seg_degree.shape[0],), i, dtype=torch.long))
-        nsub += q
-    seg_index = torch.cat(seg_index).to(device)
-    seg_degree = torch.cat(seg_degree).to(device)
-    seg_inst = torch.cat(seg_inst).to(device)
-    seg_sub = torch.cat(seg_sub).to(device)
-    seg_last_open = torch.cat(seg_last_open).to(device)
-    sub_closed = torch.cat(sub_closed).to(device)
-    sub_inst = torch.cat(sub_inst).to(device)
+    # per distinct path tables, concatenated once
+    nseg = torch.tensor([lay.seg_degree.shape[0] for lay in layouts], dtype=torch.long)
+    nsubp = torch.tensor([lay.closed.shape[0] for lay in layouts], dtype=torch.long)
+    p_seg_index = torch.cat([lay.seg_index for lay in layouts]) + torch.repeat_interleave(
+        torch.tensor(pts_off[:-1], dtype=torch.long), nseg
+    ).unsqueeze(-1)
+    p_seg_degree = torch.cat([lay.seg_degree for lay in layouts])
+    p_seg_sub = torch.cat([lay.seg_subpath for lay in layouts])
+    p_seg_last_open = torch.cat([lay.seg_last_open for lay in layouts])
+    p_closed = torch.cat([lay.closed for lay in layouts])
+    seg_first = torch.cumsum(nseg, 0) - nseg
+    sub_first = torch.cumsum(nsubp, 0) - nsubp
+    ip = torch.tensor(inst_path, dtype=torch.long)
+    # instance -> its path's segment rows and subpath rows
+    i_nseg, i_nsub = nseg[ip], nsubp[ip]
+    seg_inst = torch.repeat_interleave(torch.arange(len(inst_path)), i_nseg)
+    seg_rows = seg_first[ip][seg_inst] + torch.arange(seg_inst.shape[0]) - (torch.cumsum(i_nseg, 0) - i_nseg)[seg_inst]
+    sub_inst = torch.repeat_interleave(torch.arange(len(inst_path)), i_nsub)
+    inst_sub_off = torch.cumsum(i_nsub, 0) - i_nsub
+    sub_rows = sub_first[ip][sub_inst] + torch.arange(sub_inst.shape[0]) - inst_sub_off[sub_inst]
+    nsub = int(sub_inst.shape[0])
+    seg_index = p_seg_index[seg_rows].to(device)
+    seg_degree = p_seg_degree[seg_rows].to(device)
+    seg_sub = (p_seg_sub[seg_rows] + inst_sub_off[seg_inst]).to(device)
+    seg_last_open = p_seg_last_open[seg_rows].to(device)
+    sub_closed = p_closed[sub_rows].to(device)
+    sub_inst = sub_inst.to(device)
+    seg_inst = seg_inst.to(device)
 
     gathered = all_pts[seg_index]  # [S, 4, 2]
     elev = _ELEVATE.to(device=device, dtype=dtype)[seg_degree]  # [S, 4, 4]

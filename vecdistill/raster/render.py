@@ -36,6 +36,10 @@ Tensor = torch.Tensor
 DEFAULT_TOLERANCE = 1.0 / 256.0
 
 
+def _f(t) -> float:
+    return float(t.detach()) if isinstance(t, Tensor) else float(t)
+
+
 @dataclass
 class _Layer:
     inst: int
@@ -47,6 +51,7 @@ class _Layer:
     opacity: Tensor | None = None
     clip: int = -1  # index into clip uses
     evenodd: bool = False
+    opacity2: Tensor | None = None  # the path's own opacity when not isolated
 
 
 @dataclass
@@ -70,6 +75,7 @@ class _Builder:
 
     def __init__(self, dtype, device):
         self.dtype, self.device = dtype, device
+        self._values: dict[int, float] = {}
         self.paths: list[Path] = []
         self._path_index: dict[int, int] = {}
         self.inst_path: list[int] = []
@@ -91,6 +97,19 @@ class _Builder:
         self.inst_b.append(b)
         self.inst_bbox_of.append(bbox_of)
         return len(self.inst_path) - 1
+
+    def prefetch(self, scene: Scene) -> None:
+        """Read every opacity / stroke width of ``scene`` with one device sync."""
+        ts = [g.opacity for g in scene.groups()]
+        for p in scene.paths():
+            ts += [p.opacity, p.fill_opacity, p.stroke_opacity, p.stroke_width]
+        with torch.no_grad():
+            vals = torch.stack([t.detach().reshape(()).to(torch.float64).cpu() for t in ts]).tolist()
+        self._values.update({id(t): v for t, v in zip(ts, vals)})
+
+    def _f(self, t) -> float:
+        v = self._values.get(id(t))
+        return _f(t) if v is None else v
 
     def _next_order(self) -> int:
         self.order += 1
@@ -121,7 +140,7 @@ class _Builder:
         t = parent @ group.transform
         for child in group.children:
             if isinstance(child, Group):
-                isolate = child.clip_path is not None or float(child.opacity) != 1.0
+                isolate = child.clip_path is not None or self._f(child.opacity) != 1.0
                 if isolate:
                     lv = _Level(b, level, self._next_order(), child.opacity)
                     self.levels.append(lv)
@@ -137,17 +156,15 @@ class _Builder:
                 self.path(child, t, b, level)
 
     def path(self, path: Path, parent: Affine, b: int, level: int) -> None:
-        if path.points.shape[0] == 0 or not path.is_visible():
+        if path.points.shape[0] == 0 or self._f(path.opacity) <= 0:
             return
         t = parent @ path.transform
-        has_fill = path.fill is not None and float(path.fill_opacity) > 0
-        has_stroke = (
-            path.stroke is not None and float(path.stroke_opacity) > 0 and float(path.stroke_width) > 0
-        )
+        has_fill = path.fill is not None and self._f(path.fill_opacity) > 0
+        has_stroke = path.stroke is not None and self._f(path.stroke_opacity) > 0 and self._f(path.stroke_width) > 0
         if not (has_fill or has_stroke):
             return
         inst = self._instance(path, t, b)
-        isolate = (has_fill and has_stroke) and (float(path.opacity) != 1.0 or path.clip_path is not None)
+        isolate = (has_fill and has_stroke) and (self._f(path.opacity) != 1.0 or path.clip_path is not None)
         own_opacity = None if isolate else path.opacity
         if isolate:
             lv = _Level(b, level, self._next_order(), path.opacity)
@@ -162,9 +179,8 @@ class _Builder:
         for kind, paint_, opac in (("fill", path.fill, path.fill_opacity), ("stroke", path.stroke, path.stroke_opacity)):
             if (kind == "fill" and not has_fill) or (kind == "stroke" and not has_stroke):
                 continue
-            o = opac if own_opacity is None else opac * own_opacity
             self.layers.append(
-                _Layer(inst, kind, b, self._next_order(), level, paint_, o, clip, kind == "fill" and path.fill_rule == "evenodd")
+                _Layer(inst, kind, b, self._next_order(), level, paint_, opac, clip, kind == "fill" and path.fill_rule == "evenodd", own_opacity)
             )
 
 
@@ -275,6 +291,7 @@ def rasterize_batch(
     hw = height * width
     builder = _Builder(dtype, device)
     for b, scene in enumerate(scenes):
+        builder.prefetch(scene)
         builder.levels.append(_Level(b, -1, 0, scene.root.opacity))
         root_level = len(builder.levels) - 1
         canvas = scene.canvas_transform(width, height)
@@ -397,69 +414,104 @@ def rasterize_batch(
     draw = ~is_clip[frags.layer]
     cov, flayer, fpix = frags.cov[draw], frags.layer[draw], frags.pixel[draw]
 
-    # paint
-    solid = torch.zeros(len(layers), 4, dtype=dtype, device=device)
+    # paint: per-layer colour and alpha scale, gradients per fragment
+    n_layers = len(layers)
+    solid = torch.zeros(n_layers, 4, dtype=dtype, device=device)
     solid_idx = [k for k, l in enumerate(layers) if isinstance(l.paint, Solid)]
     if solid_idx:
-        solid[solid_idx] = torch.stack([layers[k].paint.color.to(dtype=dtype, device=device) for k in solid_idx])
-    rgba = solid[flayer]
-    for k, l in enumerate(layers):
-        if l.kind == "clip" or isinstance(l.paint, Solid) or l.paint is None:
-            continue
-        m = flayer == k
-        if not bool(m.any()):
-            continue
-        p = fpix[m] % hw
-        xy = torch.stack([(p % width).to(dtype) + 0.5, (p // width).to(dtype) + 0.5], -1)
-        to_canvas = mats[l.inst]
-        if l.paint.units == "objectBoundingBox":
-            to_canvas = _compose(to_canvas, _bbox_affine(_inst_bbox(poly, [l.inst])))
-        to_canvas = _compose(to_canvas, _affine_tensor(l.paint.transform, dtype, device))
-        rgba = rgba.index_put((m.nonzero().squeeze(-1),), paint.gradient_colors(l.paint, xy, to_canvas))
-    opac = torch.stack([l.opacity.to(dtype=dtype, device=device).reshape(()) for l in layers if l.kind != "clip"])
+        solid = solid.index_put(
+            (torch.tensor(solid_idx, device=device),),
+            torch.stack([layers[k].paint.color.to(dtype=dtype, device=device) for k in solid_idx]),
+        )
     draw_ids = [k for k, l in enumerate(layers) if l.kind != "clip"]
-    opac_full = torch.zeros(len(layers), dtype=dtype, device=device)
-    opac_full = opac_full.index_put((torch.tensor(draw_ids, device=device),), opac)
-    alpha = cov * rgba[:, 3] * opac_full[flayer]
+    opac = torch.stack([layers[k].opacity.to(dtype=dtype, device=device).reshape(()) for k in draw_ids])
+    own = [layers[k].opacity2 for k in draw_ids]
+    if any(o is not None for o in own):
+        one = torch.ones((), dtype=dtype, device=device)
+        opac = opac * torch.stack([one if o is None else o.to(dtype=dtype, device=device).reshape(()) for o in own])
+    opac_full = torch.zeros(n_layers, dtype=dtype, device=device).index_put(
+        (torch.tensor(draw_ids, device=device),), opac
+    )
+    grad_ids = [k for k, l in enumerate(layers) if l.kind != "clip" and l.paint is not None and not isinstance(l.paint, Solid)]
+    if grad_ids:
+        rgb = solid[flayer, :3]
+        alpha = cov * (solid[:, 3] * opac_full)[flayer]
+        for k in grad_ids:
+            l = layers[k]
+            m = (flayer == k).nonzero().squeeze(-1)
+            if m.numel() == 0:
+                continue
+            p = fpix[m] % hw
+            xy = torch.stack([(p % width).to(dtype) + 0.5, (p // width).to(dtype) + 0.5], -1)
+            to_canvas = mats[l.inst]
+            if l.paint.units == "objectBoundingBox":
+                to_canvas = _compose(to_canvas, _bbox_affine(_inst_bbox(poly, [l.inst])))
+            to_canvas = _compose(to_canvas, _affine_tensor(l.paint.transform, dtype, device))
+            col = paint.gradient_colors(l.paint, xy, to_canvas)
+            rgb = rgb.index_put((m,), col[:, :3])
+            alpha = alpha.index_put((m,), cov[m] * col[:, 3] * opac_full[k])
+    else:
+        rgb = solid[:, :3][flayer]
+        alpha = cov * (solid[:, 3] * opac_full)[flayer]
     if masks is not None:
         lclip = torch.tensor([l.clip for l in layers], dtype=torch.long, device=device)[flayer]
         has = lclip >= 0
         factor = masks[(lclip.clamp_min(0) * hw + fpix % hw)]
         alpha = torch.where(has, alpha * factor, alpha)
-    premult = rgba[:, :3] * alpha.unsqueeze(-1)
+    premult = rgb * alpha.unsqueeze(-1)
     order = torch.tensor([l.order for l in layers], dtype=torch.long, device=device)[flayer]
-    level = torch.tensor([l.level for l in layers], dtype=torch.long, device=device)[flayer]
 
-    # composite levels, deepest (highest index) first; children always follow parents
-    extra: dict[int, list[tuple[Tensor, Tensor, Tensor, Tensor]]] = {}
+    # composite isolated levels, deepest first (children are created after their parents),
+    # then all root levels (one per image) together
+    levels = builder.levels
     n_pix = B * hw
-    out = None
-    for lid in range(len(builder.levels) - 1, -1, -1):
-        lv = builder.levels[lid]
-        sel = level == lid
+    is_root = [lv.parent < 0 for lv in levels]
+    extra: dict[int, list[tuple[Tensor, Tensor, Tensor, Tensor]]] = {}
+    root_extra: list[tuple[Tensor, Tensor, Tensor, Tensor]] = []
+    if all(is_root):
+        level_sel = None
+    else:
+        layer_level = torch.tensor([l.level for l in layers], dtype=torch.long, device=device)
+        level_sel = layer_level[flayer]
+    for lid in range(len(levels) - 1, -1, -1):
+        lv = levels[lid]
+        if lv.parent < 0:
+            continue
+        sel = (level_sel == lid).nonzero().squeeze(-1)
         parts = [(fpix[sel], order[sel], alpha[sel], premult[sel])] + extra.pop(lid, [])
         p_, o_, a_, c_ = (torch.cat([x[i] for x in parts]) for i in range(4))
-        rgb, a = composite.over(p_, o_, a_, c_, n_pix)
-        scale = lv.opacity.to(dtype=dtype, device=device).reshape(())
+        rgb_l, a_l = composite.over(p_, o_, a_, c_, n_pix)
+        f = lv.opacity.to(dtype=dtype, device=device).reshape(()).expand(n_pix)
         if lv.clip >= 0:
             base = lv.b * hw
             mk = masks[lv.clip * hw : (lv.clip + 1) * hw]
-            f = torch.ones(n_pix, dtype=dtype, device=device)
-            f = torch.cat([f[:base], mk, f[base + hw :]])
-            rgb, a = rgb * f.unsqueeze(-1), a * f
-        rgb, a = rgb * scale, a * scale
-        if lv.parent >= 0:
-            with torch.no_grad():
-                nz = (a.detach() > 0).nonzero().squeeze(-1)
-            extra.setdefault(lv.parent, []).append(
-                (nz, torch.full_like(nz, lv.order), a[nz], rgb[nz])
-            )
-        else:
-            out = (rgb, a) if out is None else (out[0] + rgb, out[1] + a)
-    rgb, a = out
-    rgb = rgb.reshape(B, height, width, 3).permute(0, 3, 1, 2)
-    a = a.reshape(B, 1, height, width)
-    return composite.on_background(rgb, a, bg)
+            f = torch.cat([f[:base], f[base : base + hw] * mk, f[base + hw :]])
+        rgb_l, a_l = rgb_l * f.unsqueeze(-1), a_l * f
+        with torch.no_grad():
+            nz = (a_l.detach() > 0).nonzero().squeeze(-1)
+        item = (nz, torch.full_like(nz, lv.order), a_l[nz], rgb_l[nz])
+        (root_extra if is_root[lv.parent] else extra.setdefault(lv.parent, [])).append(item)
+    if level_sel is not None:
+        root_ids = torch.tensor([i for i, r in enumerate(is_root) if r], dtype=torch.long, device=device)
+        sel = torch.isin(level_sel, root_ids).nonzero().squeeze(-1)
+        parts = [(fpix[sel], order[sel], alpha[sel], premult[sel])]
+    else:
+        parts = [(fpix, order, alpha, premult)]
+    parts += root_extra
+    p_, o_, a_, c_ = (torch.cat([x[i] for x in parts]) for i in range(4)) if len(parts) > 1 else parts[0]
+    rgb_o, a_o = composite.over(p_, o_, a_, c_, n_pix)
+    roots = [lv for lv in levels if lv.parent < 0]
+    if any(float(lv.opacity.detach()) != 1.0 or lv.clip >= 0 for lv in roots):
+        f = torch.stack([lv.opacity.to(dtype=dtype, device=device).reshape(()) for lv in roots])
+        f = f.repeat_interleave(hw)
+        for lv in roots:
+            if lv.clip >= 0:
+                base = lv.b * hw
+                f = torch.cat([f[:base], f[base : base + hw] * masks[lv.clip * hw : (lv.clip + 1) * hw], f[base + hw :]])
+        rgb_o, a_o = rgb_o * f.unsqueeze(-1), a_o * f
+    rgb_o = rgb_o.reshape(B, height, width, 3).permute(0, 3, 1, 2)
+    a_o = a_o.reshape(B, 1, height, width)
+    return composite.on_background(rgb_o, a_o, bg)
 
 
 def rasterize(
