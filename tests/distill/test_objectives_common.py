@@ -8,6 +8,7 @@ import torch
 
 from vecdistill.distill import METHODS, SDS, SDSConfig, build_objective
 from vecdistill.errors import InputError
+from vecdistill.priors.base import Prior
 from vecdistill.priors.gmm import GaussianMixturePrior
 
 
@@ -47,6 +48,8 @@ class NetPrior(GaussianMixturePrior):
         super().__init__(*a, **k)
         self.scale = torch.nn.Parameter(torch.ones((), dtype=torch.float64))
         self.poison = False
+
+    predict_noise_many = Prior.predict_noise_many  # route every call through predict_noise
 
     def predict_noise(self, x_t, t, cond):
         eps = super().predict_noise(x_t, t, cond) * self.scale

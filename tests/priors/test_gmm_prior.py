@@ -85,3 +85,14 @@ def test_errors() -> None:
     with pytest.raises(InputError, match="variances"):
         GaussianMixturePrior({"a": ([[0.0, 0.0]], -1.0)})
     assert p.encode_prompt("").cond is p.union
+
+
+def test_batched_predictions_equal_single_calls() -> None:
+    p = _prior()
+    g = torch.Generator().manual_seed(4)
+    xs = [torch.randn(3, 2, generator=g, dtype=torch.float64) for _ in range(4)]
+    ts = [torch.randint(0, 1000, (3,), generator=g) for _ in range(4)]
+    conds = [p.union, p.classes["a"], p.union, p.classes["b"]]
+    many = p.predict_noise_many(xs, ts, conds)
+    for x, t, c, e in zip(xs, ts, conds, many):
+        torch.testing.assert_close(e, p.predict_noise(x, t, c))

@@ -143,13 +143,14 @@ class GaussianMixturePrior(Prior):
         return PromptCondition(text=text, negative=negative, cond=self._condition(text), uncond=self._condition(negative))
 
     # -- exact densities ----------------------------------------------------------------
-    def _noised(self, x: Tensor, abar: Tensor, mix: Mixture) -> tuple[Tensor, Tensor, Tensor]:
-        """For flattened x [B, D] and abar [B]: (diff [B,K,D], var [B,K,D], log joint [B,K])."""
+    def _noised(self, x: Tensor, abar: Tensor, mix: Mixture, log_weights: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """For flattened x [B, D] and abar [B]: (diff [B,K,D], var [B,K,D], log joint [B,K]).
+        ``log_weights`` [B, K] overrides ``mix.log_weights`` per row."""
         a = abar.to(torch.float64).view(-1, 1, 1)
         diff = x.to(torch.float64)[:, None, :] - a.sqrt() * mix.means[None]
         var = a * mix.variances[None] + (1 - a)
         log_n = -0.5 * (diff**2 / var + torch.log(2 * math.pi * var)).sum(-1)
-        return diff, var, log_n + mix.log_weights[None]
+        return diff, var, log_n + (mix.log_weights[None] if log_weights is None else log_weights)
 
     def _flat(self, x: Tensor) -> Tensor:
         if math.prod(x.shape[1:]) != self.dim:
@@ -181,6 +182,36 @@ class GaussianMixturePrior(Prior):
         abar = self.abar(t).to(torch.float64)
         sigma = (1 - abar).sqrt().view(-1, *([1] * (x_t.dim() - 1)))
         return (-sigma * self.score_abar(x_t, abar, cond)).to(x_t.dtype)
+
+    def predict_noise_many(self, x_t, t, conds) -> list[Tensor]:
+        """All pairs in one computation: the components of every distinct condition are
+        stacked and each row keeps the log-weights of its own condition (-inf elsewhere)."""
+        mixes: list[Mixture] = []
+        for c in conds:
+            if not any(c is m for m in mixes):
+                mixes.append(c)
+        offsets = [0]
+        for m in mixes:
+            offsets.append(offsets[-1] + m.means.shape[0])
+        stacked = Mixture("<stacked>", torch.cat([m.means for m in mixes]), torch.cat([m.variances for m in mixes]), torch.zeros(offsets[-1], dtype=torch.float64, device=self.device))
+        rows, abars, logws = [], [], []
+        for x, tt, c in zip(x_t, t, conds):
+            j = next(i for i, m in enumerate(mixes) if m is c)
+            lw = torch.full((offsets[-1],), -math.inf, dtype=torch.float64, device=self.device)
+            lw[offsets[j] : offsets[j + 1]] = c.log_weights
+            tt = tt.expand(x.shape[0]) if tt.dim() == 0 else tt
+            rows.append(self._flat(x))
+            abars.append(self.abar(tt).to(torch.float64))
+            logws.append(lw.expand(x.shape[0], -1))
+        abar = torch.cat(abars)
+        diff, var, logj = self._noised(torch.cat(rows), abar, stacked, torch.cat(logws))
+        resp = torch.softmax(logj, dim=1)[:, :, None]
+        eps = (1 - abar).sqrt()[:, None] * (resp * (diff / var)).sum(1)
+        out, start = [], 0
+        for x in x_t:
+            out.append(eps[start : start + x.shape[0]].reshape(x.shape).to(x.dtype))
+            start += x.shape[0]
+        return out
 
     def sample(self, n: int, cond: Mixture, generator: torch.Generator) -> Tensor:
         """``n`` exact samples of the clean mixture ``cond``; [n, *shape] in the prior's dtype."""
