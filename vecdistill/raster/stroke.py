@@ -14,9 +14,10 @@ At each loop vertex with incoming/outgoing unit directions ``d_in``/``d_out``, t
 ``r``, relative to the vertex):
 
 - on the inner side of the turn: the intersection of the two offset lines, the miter vector
-  ``m = (n_in + n_out) / (1 + n_in . n_out)``, when it lies within both segments, else
-  ``n_in, 0, n_out`` (through the vertex: correct for short segments, overlapping pieces
-  stay inside the stroke);
+  ``m = (n_in + n_out) / (1 + n_in . n_out)``, when the offset segments on both sides keep
+  their direction (the trims at both ends fit in the segment), else ``n_in, 0, n_out``
+  (through the vertex: correct for short segments and for curves tighter than the half
+  width; the overlapping pieces then lie inside the stroke);
 - on the outer side: ``m`` for small turns (the offset of a flattened curve) and miter joins
   within ``miterlimit``; ``n_in, n_out`` for bevels (and miters over the limit); an arc of
   points for round joins.
@@ -138,7 +139,11 @@ def stroke_outline(poly: Polylines, style: StrokeStyle) -> tuple[Tensor, Tensor]
         tol = style.tol[sub]
         inner = cross.detach() > 0
         smooth = th < torch.sqrt(8 * tol / rd).clamp(max=0.5)
-        x_ok = rd * torch.tan(th.clamp(max=3.0) * 0.5) <= torch.minimum(len_in, len_out).detach()
+        # the inner offset lines meet at the miter point; it is usable when, on both
+        # adjacent segments, the trims at their two ends fit in the segment (else the
+        # offset segment would flip over and cancel coverage)
+        trim = torch.where(inner, rd * torch.tan(th.clamp(max=3.0) * 0.5), torch.zeros_like(th))
+        x_ok = (trim[prev] + trim <= len_in.detach()) & (trim + trim[nxt] <= len_out.detach())
         join = style.join[sub]
         cap = style.cap[sub]
         within = 1 / torch.cos(th.clamp(max=3.14159) * 0.5) <= style.miterlimit[sub]

@@ -1,0 +1,135 @@
+"""Exact area coverage of fills and the two fill rules."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from conftest import poly_path, scene_of, solid
+
+from vecdistill.raster import rasterize
+from vecdistill.raster.coverage import rasterize_layers
+
+
+def coverage_image(points, w=12, h=10, evenodd=False):
+    """Coverage [H, W] of one polygon drawn black on white."""
+    p = poly_path(points, fill=solid(0, 0, 0), fill_rule="evenodd" if evenodd else "nonzero")
+    return 1 - rasterize(scene_of(p, size=(w, h)), w, h)[0]
+
+
+def rect_coverage(x0, y0, x1, y1, w, h):
+    """Exact pixel coverage of an axis-aligned rectangle."""
+    xs = torch.arange(w, dtype=torch.float64)
+    ys = torch.arange(h, dtype=torch.float64)
+    cx = (torch.minimum(xs + 1, torch.tensor(x1)) - torch.maximum(xs, torch.tensor(x0))).clamp_min(0)
+    cy = (torch.minimum(ys + 1, torch.tensor(y1)) - torch.maximum(ys, torch.tensor(y0))).clamp_min(0)
+    return cy[:, None] * cx[None, :]
+
+
+def test_rectangle_coverage_is_exact():
+    img = coverage_image([[1.3, 2.25], [7.6, 2.25], [7.6, 8.9], [1.3, 8.9]])
+    assert torch.allclose(img, rect_coverage(1.3, 2.25, 7.6, 8.9, 12, 10), atol=1e-12)
+
+
+def test_orientation_does_not_matter():
+    pts = [[1.3, 2.25], [7.6, 2.25], [7.6, 8.9], [1.3, 8.9]]
+    a = coverage_image(pts)
+    b = coverage_image(pts[::-1])
+    assert torch.allclose(a, b, atol=1e-12)
+
+
+def test_triangle_pixel_areas_sum_to_polygon_area_and_match_halfplane():
+    # a right triangle whose hypotenuse crosses pixels diagonally: each pixel is exact
+    img = coverage_image([[0, 0], [8, 0], [0, 8]], w=10, h=10)
+    assert abs(float(img.sum()) - 32.0) < 1e-9
+    assert abs(float(img[0, 7]) - 0.5) < 1e-12  # cut through the diagonal
+    assert abs(float(img[3, 3]) - 1.0) < 1e-12
+    assert abs(float(img[4, 4])) < 1e-12 and abs(float(img[3, 4]) - 0.5) < 1e-12
+
+
+def test_random_simple_polygon_area():
+    g = torch.Generator().manual_seed(3)
+    ang = torch.sort(torch.rand(9, generator=g, dtype=torch.float64) * 2 * math.pi).values
+    rad = 2 + 3 * torch.rand(9, generator=g, dtype=torch.float64)
+    pts = torch.stack([8 + rad * torch.cos(ang), 7 + rad * torch.sin(ang)], -1)
+    img = coverage_image(pts.tolist(), w=16, h=14)
+    x, y = pts[:, 0], pts[:, 1]
+    area = 0.5 * abs(float((x * y.roll(-1) - x.roll(-1) * y).sum()))
+    assert abs(float(img.sum()) - area) < 1e-9
+    assert float(img.min()) >= 0 and float(img.max()) <= 1
+
+
+def _two_squares(second_reversed: bool, evenodd: bool):
+    a = [[1, 1], [6, 1], [6, 6], [1, 6]]
+    b = [[3, 3], [8, 3], [8, 8], [3, 8]]
+    if second_reversed:
+        b = b[::-1]
+    pts = torch.tensor(a + b, dtype=torch.float64)
+    from vecdistill.svg.scene import Path
+
+    p = Path(
+        pts,
+        torch.zeros(8, dtype=torch.long),
+        [(4, True), (4, True)],
+        fill=solid(0, 0, 0),
+        fill_rule="evenodd" if evenodd else "nonzero",
+    )
+    return 1 - rasterize(scene_of(p, size=(10, 10)), 10, 10)[0]
+
+
+def test_fill_rules_with_overlapping_contours():
+    # same orientation: nonzero fills the overlap (winding 2), even-odd leaves a hole
+    nz = _two_squares(False, evenodd=False)
+    eo = _two_squares(False, evenodd=True)
+    assert float(nz[4, 4]) == 1.0 and float(eo[4, 4]) == 0.0
+    assert float(nz[2, 2]) == 1.0 and float(eo[2, 2]) == 1.0
+    assert abs(float(nz.sum()) - (25 + 25 - 9)) < 1e-9
+    assert abs(float(eo.sum()) - (25 + 25 - 18)) < 1e-9
+    # opposite orientation: the overlap has winding 0 under both rules
+    nz_r = _two_squares(True, evenodd=False)
+    eo_r = _two_squares(True, evenodd=True)
+    assert torch.allclose(nz_r, eo_r) and float(nz_r[4, 4]) == 0.0
+
+
+def test_overlapping_contours_fractional_edges():
+    # fractional edges: every pixel whose windings are all of one sign and take at most
+    # two adjacent values is exact; only the two pixels where the edges cross are not
+    a = [[1.5, 1.5], [5.5, 1.5], [5.5, 5.5], [1.5, 5.5]]
+    b = [[3.25, 3.25], [7.25, 3.25], [7.25, 7.25], [3.25, 7.25]]
+    from vecdistill.svg.scene import Path
+
+    p = Path(torch.tensor(a + b, dtype=torch.float64), torch.zeros(8, dtype=torch.long), [(4, True), (4, True)], fill=solid(0, 0, 0))
+    img = 1 - rasterize(scene_of(p, size=(10, 10)), 10, 10)[0]
+    ra = rect_coverage(1.5, 1.5, 5.5, 5.5, 10, 10)
+    rb = rect_coverage(3.25, 3.25, 7.25, 7.25, 10, 10)
+    rab = rect_coverage(3.25, 3.25, 5.5, 5.5, 10, 10)
+    exact = ra + rb - rab
+    err = (img - exact).abs()
+    crossing = {(3, 5), (5, 3)}
+    for i in range(10):
+        for j in range(10):
+            if (i, j) not in crossing:
+                assert float(err[i, j]) < 1e-12, (i, j)
+    assert float(err.max()) <= 0.125 + 1e-12
+
+
+def test_geometry_far_outside_the_canvas():
+    # a huge square around the canvas covers everything; one far away covers nothing
+    big = coverage_image([[-1e6, -1e6], [1e6, -1e6], [1e6, 1e6], [-1e6, 1e6]])
+    assert torch.allclose(big, torch.ones_like(big))
+    away = coverage_image([[1e5, 1e5], [1e5 + 3, 1e5], [1e5, 1e5 + 3]])
+    assert float(away.abs().max()) == 0.0
+    # a shape whose left part is outside the canvas keeps its winding inside
+    half = coverage_image([[-50.5, 2], [4.5, 2], [4.5, 6], [-50.5, 6]])
+    assert torch.allclose(half, rect_coverage(0, 2, 4.5, 6, 12, 10), atol=1e-9)
+
+
+def test_layers_are_independent_and_cover_only_their_boxes():
+    e1 = torch.tensor([[1, 1, 3, 1], [3, 1, 3, 3], [3, 3, 1, 3], [1, 3, 1, 1]], dtype=torch.float64)
+    e2 = e1 + 4
+    f = rasterize_layers(
+        torch.cat([e1, e2]), torch.tensor([0] * 4 + [1] * 4), torch.tensor([0, 0]), torch.tensor([False, False]), 8, 8
+    )
+    assert sorted(f.pixel[f.layer == 0].tolist()) == [9, 10, 17, 18]
+    assert sorted(f.pixel[f.layer == 1].tolist()) == [45, 46, 53, 54]
+    assert torch.allclose(f.cov, torch.ones_like(f.cov))
