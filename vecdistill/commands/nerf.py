@@ -11,7 +11,7 @@ import sys
 
 import click
 
-PRESETS = ("cpu", "gpu")
+PRESETS = ("tiny", "cpu", "gpu")
 
 
 def _common(fn):
@@ -23,7 +23,9 @@ def _common(fn):
         click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Adam learning rate."),
         click.option("--samples", type=click.IntRange(min=2), default=None, help="Samples per ray."),
         click.option("--preset", type=click.Choice(PRESETS), default=None,
-                     help="Sizes: cpu (small field, 64 samples) or gpu (bigger field and renders). Default: gpu on CUDA, else cpu."),
+                     help="Sizes: tiny (a smoke test), cpu (small field, 64 samples) or gpu (bigger field and renders). Default: gpu on CUDA, else cpu."),
+        click.option("--threads", type=click.IntRange(min=1), default=None,
+                     help="CPU threads for torch (default: torch's; 1 is fastest on a busy shared CPU)."),
         click.option("--mesh-resolution", type=click.IntRange(min=8), default=None, help="Marching-tetrahedra grid cells per axis."),
         click.option("--save-every", type=click.IntRange(min=0), default=None, help="Checkpoint every N steps (0: only at the end)."),
         click.option("--resume", is_flag=True, help="Continue from OUTDIR/checkpoint.pt if it exists."),
@@ -59,6 +61,10 @@ def _apply(config, preset_name: str, opts: dict):
     from ..pipelines.nerf_common import apply_preset
 
     apply_preset(config, preset_name)
+    if opts.get("threads"):
+        import torch
+
+        torch.set_num_threads(opts["threads"])
     for key in ("steps", "lr"):
         if opts.get(key) is not None:
             setattr(config, key, opts[key])

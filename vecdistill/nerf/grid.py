@@ -19,7 +19,6 @@ from torch import nn
 Tensor = torch.Tensor
 
 _PRIMES = (1, 2654435761, 805459861)
-_CORNERS = torch.tensor([[(k >> 0) & 1, (k >> 1) & 1, (k >> 2) & 1] for k in range(8)], dtype=torch.int64)
 
 
 class HashGrid(nn.Module):
@@ -54,31 +53,26 @@ class HashGrid(nn.Module):
     def output_dim(self) -> int:
         return self.levels * self.features
 
-    def _index(self, corner: Tensor, level: int) -> Tensor:
-        """Table rows [M, 8] of integer vertex coordinates ``corner`` [M, 8, 3]."""
-        res, size = self.resolutions[level], self.table_sizes[level]
-        if self.hashed[level]:
-            h = corner[..., 0] * _PRIMES[0]
-            h = h ^ (corner[..., 1] * _PRIMES[1])
-            h = h ^ (corner[..., 2] * _PRIMES[2])
-            return h % size
-        side = res + 1
-        return corner[..., 0] + side * (corner[..., 1] + side * corner[..., 2])
-
     def forward(self, u: Tensor) -> Tensor:
         u = u.clamp(0.0, 1.0)
-        corners = _CORNERS.to(u.device)
+        m = u.shape[0]
         out = []
         for level, table in enumerate(self.tables):
-            res = self.resolutions[level]
+            res, size = self.resolutions[level], self.table_sizes[level]
             pos = u * res
             base = pos.floor().clamp(max=res - 1)
             frac = (pos - base).to(table.dtype)  # [M, 3]
-            corner = base.long().unsqueeze(1) + corners  # [M, 8, 3]
-            rows = self._index(corner, level)  # [M, 8]
-            # trilinear weights: prod over axes of frac or (1 - frac)
-            c = corners.to(table.dtype)  # [8, 3]
-            w = (frac.unsqueeze(1) * c + (1 - frac.unsqueeze(1)) * (1 - c)).prod(dim=-1)  # [M, 8]
-            feats = table[rows]  # [M, 8, F]
-            out.append((w.unsqueeze(-1) * feats).sum(dim=1))
+            lo = base.long()
+            # per-axis corner coordinates [M, 2] and linear weights [M, 2]
+            cx, cy, cz = (torch.stack([lo[:, a], lo[:, a] + 1], dim=1) for a in range(3))
+            wx, wy, wz = (torch.stack([1 - frac[:, a], frac[:, a]], dim=1) for a in range(3))
+            w = (wx[:, :, None, None] * wy[:, None, :, None] * wz[:, None, None, :]).reshape(m, 8)
+            if self.hashed[level]:
+                rows = (cx[:, :, None, None] * _PRIMES[0]) ^ (cy[:, None, :, None] * _PRIMES[1]) ^ (cz[:, None, None, :] * _PRIMES[2])
+                rows = rows % size
+            else:
+                side = res + 1
+                rows = cx[:, :, None, None] + side * (cy[:, None, :, None] + side * cz[:, None, None, :])
+            feats = table[rows.reshape(m, 8)]  # [M, 8, F]
+            out.append(torch.bmm(w.unsqueeze(1), feats).squeeze(1))
         return torch.cat(out, dim=-1)

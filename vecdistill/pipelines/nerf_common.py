@@ -19,7 +19,8 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, fields, is_dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
 from typing import ClassVar
 
@@ -61,10 +62,10 @@ class NerfRunConfig:
     seed: int = 0
     device: str = "cpu"
     lr: float = 1e-2
-    field: FieldConfig = field(default_factory=FieldConfig)
-    occupancy: OccupancyConfig = field(default_factory=OccupancyConfig)
-    render: RenderConfig = field(default_factory=RenderConfig)
-    orbit: OrbitConfig = field(default_factory=OrbitConfig)
+    field: FieldConfig = dc_field(default_factory=FieldConfig)
+    occupancy: OccupancyConfig = dc_field(default_factory=OccupancyConfig)
+    render: RenderConfig = dc_field(default_factory=RenderConfig)
+    orbit: OrbitConfig = dc_field(default_factory=OrbitConfig)
     background: str = "random"  # white | random | mlp
     turntable_frames: int = 24
     turntable_size: int = 128
@@ -121,6 +122,15 @@ class NerfScene(nn.Module):
         return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.99), eps=1e-15)
 
 
+def scene_from_checkpoint(state: dict, device: torch.device | str = "cpu") -> NerfScene:
+    """The scene a checkpoint holds, rebuilt with the sizes it was made with."""
+    cfg = state["config"]
+    scene = NerfScene(config_from_dict(FieldConfig, cfg["field"]), config_from_dict(OccupancyConfig, cfg["occupancy"]),
+                      cfg.get("background", "white"))
+    scene.load_state_dict(state["scene"])
+    return scene.to(device)
+
+
 def prepare_outdir(out: str | Path) -> Path:
     """Create the output folder (and parents); OutputError when that is impossible."""
     out = Path(out)
@@ -139,8 +149,8 @@ class LoopState:
     step ``step_seconds``, non-finite steps skipped ``skipped``."""
 
     step: int = 0
-    losses: list = field(default_factory=list)
-    step_seconds: list = field(default_factory=list)
+    losses: list = dc_field(default_factory=list)
+    step_seconds: list = dc_field(default_factory=list)
     skipped: int = 0
 
 
@@ -278,9 +288,16 @@ def load_for_resume(out: Path, kind: str, device: torch.device) -> dict | None:
     return state
 
 
-# Sizes per preset. "cpu": what runs in minutes on a laptop CPU (README: measured seconds
+# Sizes per preset. "tiny": a smoke test. "cpu": what runs in minutes on a laptop CPU (README: measured seconds
 # per step). "gpu": threestudio-like sizes for one CUDA GPU (not measured here).
 PRESETS: dict[str, dict] = {
+    "tiny": {  # seconds on a CPU: for checking an installation and for the tests
+        "field": {"levels": 4, "features_per_level": 2, "log2_hashmap_size": 12, "base_resolution": 4,
+                  "max_resolution": 32, "hidden": 16},
+        "samples": 24, "chunk": 16384, "occupancy_resolution": 16, "mesh_resolution": 24, "turntable": (4, 24),
+        "make": {"steps": 20, "resolution": (24, 24), "eval_draws": 4},
+        "fit": {"steps": 60, "rays": 256, "max_size": 32}, "edit": {"steps": 10, "resolution": 24},
+    },
     "cpu": {
         "field": {"levels": 8, "features_per_level": 2, "log2_hashmap_size": 15, "base_resolution": 8,
                   "max_resolution": 128, "hidden": 32},
@@ -309,6 +326,8 @@ def apply_preset(config: NerfRunConfig, name: str) -> NerfRunConfig:
     config.render.samples = p["samples"]
     config.render.chunk = p["chunk"]
     config.occupancy.resolution = p["occupancy_resolution"]
+    if name == "tiny":
+        config.occupancy.update_every, config.occupancy.warmup_steps = 8, 8
     config.mesh_resolution = p["mesh_resolution"]
     config.turntable_frames, config.turntable_size = p["turntable"]
     specific = p.get(config.pipeline, {})

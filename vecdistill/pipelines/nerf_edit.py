@@ -40,6 +40,7 @@ from .nerf_common import (
     prepare_outdir,
     restore,
     run_loop,
+    scene_from_checkpoint,
     write_manifest,
     write_outputs,
 )
@@ -124,8 +125,7 @@ def edit(scene_path: str | Path, out: str | Path, source: str, target: str, conf
     overrides = objective_overrides(config.method, guidance_scale=config.guidance_scale, t_range=config.t_range)
     objective = build_objective(config.method, prior, target, source=source, **overrides)
     generator = make_generator(config.seed, device)
-    scene = NerfScene(config.field, config.occupancy, fitted["config"].get("background", "white"), generator=generator).to(device)
-    scene.load_state_dict(fitted["scene"])
+    scene = scene_from_checkpoint(fitted, device)
     optimizer = scene.optimizer(config.lr)
     loop = LoopState()
     state = load_for_resume(out, "edit", device) if resume else None

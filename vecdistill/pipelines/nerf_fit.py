@@ -14,7 +14,8 @@ images its source branch uses.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
 from typing import ClassVar
 
@@ -57,7 +58,7 @@ class NerfFitConfig(NerfRunConfig):
     max_size: int | None = 128
     eval_views: int = 4
     background: str = "white"
-    field: FieldConfig = field(default_factory=lambda: FieldConfig(blob="none"))
+    field: FieldConfig = dc_field(default_factory=lambda: FieldConfig(blob="none"))
 
 
 def _random_rays(data: PosedImages, n: int, generator: torch.Generator, device) -> tuple[Tensor, Tensor, Tensor]:

@@ -18,7 +18,8 @@ the method's maths.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
 from typing import ClassVar
 
@@ -55,13 +56,19 @@ from .nerf_common import (
 Tensor = torch.Tensor
 
 
+# objective settings used with the embedded icon prior when none are given (as ``vecdistill make``)
+EMBEDDED_GUIDANCE = 30.0
+EMBEDDED_T_RANGE = (0.05, 0.95)
+
+
 @dataclass
 class NerfMakeConfig(NerfRunConfig):
     """``nerf make`` options (CPU-sized defaults; see the README for the GPU preset).
 
     ``method``: sds | sdi | vsd. ``model``: None = the embedded icon prior, else a diffusers
     model id or folder. ``guidance_scale``, ``t_range`` (fractions of T), ``negative``:
-    passed to the objective (None = the method's default). ``resolution``: render size per
+    passed to the objective (None = the method's default; with the embedded prior
+    guidance 30 and t in [0.05, 0.95], as for SVGs). ``resolution``: render size per
     step (square). ``batch``: views per step. ``view_prompts``: None = automatic (see the
     module docstring). ``eval_draws``: fixed (t, noise) draws of the objective averaged at
     the start and at the end, on fixed views, to report whether the loss went down.
@@ -75,11 +82,12 @@ class NerfMakeConfig(NerfRunConfig):
     guidance_scale: float | None = None
     t_range: tuple[float, float] | None = None
     negative: str = ""
-    resolution: ResolutionSchedule = field(default_factory=ResolutionSchedule)
+    resolution: ResolutionSchedule = dc_field(default_factory=ResolutionSchedule)
     batch: int = 1
-    shading: ShadingConfig = field(default_factory=ShadingConfig)
+    shading: ShadingConfig = dc_field(default_factory=ShadingConfig)
     view_prompts: bool | None = None
     eval_draws: int = 8
+    eval_views: int = 2
 
 
 class ViewPrompts:
@@ -93,7 +101,11 @@ class ViewPrompts:
     def __init__(self, prompt: str, prior, config: NerfMakeConfig) -> None:
         from ..distill import build_objective
 
-        overrides = objective_overrides(config.method, guidance_scale=config.guidance_scale, t_range=config.t_range)
+        scale, t_range = config.guidance_scale, config.t_range
+        if is_embedded(prior):  # the SVG pipelines' settings for the exact 64 x 64 icon prior
+            scale = EMBEDDED_GUIDANCE if scale is None else scale
+            t_range = EMBEDDED_T_RANGE if t_range is None else t_range
+        overrides = objective_overrides(config.method, guidance_scale=scale, t_range=t_range)
         use_views = config.view_prompts if config.view_prompts is not None else not is_embedded(prior)
         self.use_views = bool(use_views) and config.method != "vsd"
         self.base = build_objective(config.method, prior, prompt, negative=config.negative, **overrides)
@@ -134,12 +146,13 @@ def _distill_loss(prompts: ViewPrompts, prior, images: Tensor, azimuths: Tensor,
 @torch.no_grad()
 def evaluate(scene: NerfScene, prompts: ViewPrompts, prior, config: NerfMakeConfig, device, seed: int = 12345) -> float:
     """The mean objective loss over ``eval_draws`` fixed (view, t, noise) draws at fixed
-    views (4 azimuths at the evaluation elevation), albedo shading, white background.
+    views (``eval_views`` azimuths evenly spaced at the evaluation elevation), albedo shading, white background.
     A lower value means the renders sit where the prior's denoiser agrees more with them."""
-    n = 4
+    n = config.eval_views
     size = config.resolution.end
     o = config.orbit
-    cams = orbit_cameras(torch.full((n,), o.eval_elevation), torch.arange(n) * 90.0, torch.full((n,), o.eval_distance),
+    azimuths = torch.arange(n) * (360.0 / n)
+    cams = orbit_cameras(torch.full((n,), o.eval_elevation), azimuths, torch.full((n,), o.eval_distance),
                          torch.full((n,), o.eval_fov), size, size).to(device)
     from ..nerf.shading import Background
 
@@ -147,7 +160,7 @@ def evaluate(scene: NerfScene, prompts: ViewPrompts, prior, config: NerfMakeConf
     g = torch.Generator(device=device).manual_seed(seed)
     losses = []
     for _ in range(config.eval_draws):
-        loss, _ = _distill_loss(prompts, prior, img, torch.arange(n) * 90.0, 0.0, g)
+        loss, _ = _distill_loss(prompts, prior, img, azimuths, 0.0, g)
         losses.append(float(loss) / n)
     return sum(losses) / len(losses)
 
