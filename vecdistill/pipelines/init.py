@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable
 from pathlib import Path as FilePath
 
+import numpy as np
 import torch
 
 from ..errors import InputError
@@ -154,7 +155,7 @@ def load_image(path: str, size: int, device="cpu") -> Tensor:
     try:
         with Image.open(path) as im:
             im = im.convert("RGBA").resize((size, size), Image.Resampling.LANCZOS)
-            rgba = torch.tensor(list(im.getdata()), dtype=torch.float32).view(size, size, 4) / 255.0
+            rgba = torch.from_numpy(np.asarray(im, dtype=np.float32).copy()) / 255.0
     except (OSError, UnidentifiedImageError) as exc:
         raise InputError(f"cannot read image {path}: {exc}; give a PNG or JPEG file") from None
     rgb = rgba[..., :3] * rgba[..., 3:] + (1 - rgba[..., 3:])

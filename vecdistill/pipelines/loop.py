@@ -198,7 +198,9 @@ def optimize(
         def render(s: Scene) -> Tensor:
             return rasterize(s, config.size, config.size, background=config.background)
 
-    groups = {k: list(v) for k, v in (groups if groups is not None else default_groups(scene, config)).items()}
+    groups = {k: list(v) for k, v in (groups if groups is not None else default_groups(scene, config)).items() if len(v)}
+    if not groups:
+        raise InputError("nothing to optimise: every parameter group is empty or has a learning rate of 0")
     def tensors_all() -> list[Tensor]:
         return [t for ts in groups.values() for t in ts]
 

@@ -24,10 +24,10 @@ def effective_opacity(path: Path) -> float:
     best = 0.0
     for paint, op in ((path.fill, path.fill_opacity), (path.stroke, path.stroke_opacity)):
         if isinstance(paint, Solid):
-            best = max(best, float(paint.color[3]) * float(op))
+            best = max(best, float(paint.color[3].detach()) * float(op.detach()))
         elif paint is not None:
-            best = max(best, float(op))
-    return best * float(path.opacity)
+            best = max(best, float(op.detach()))
+    return best * float(path.opacity.detach())
 
 
 def polygon_area(points: Tensor) -> float:
