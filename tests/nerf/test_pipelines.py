@@ -115,3 +115,19 @@ def test_cli_errors_are_one_line(fitted, tmp_path, capsys):
     code, _, err = run_cli(["nerf", "fit", str(fitted[0]), str(tmp_path / "o"), "--device", "cuda:7", "--quiet"], capsys)
     if not torch.cuda.is_available():
         assert code == 2 and "CUDA is not available" in err
+
+
+def test_make_with_the_embedded_prior(tmp_path, capsys):
+    """Text to 3D with the embedded prior at tiny sizes: the objective's loss at fixed
+    (view, t, noise) draws goes down, the outputs are written and the mesh is not empty."""
+    out = tmp_path / "apple"
+    code, stdout, err = run_cli(["nerf", "make", "red apple", str(out), "--preset", "tiny", "--steps", "16",
+                                 "--lr", "0.03", "--quiet"], capsys)
+    assert code == 0, err
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["eval_loss"]["end"] < 0.8 * m["eval_loss"]["start"]
+    assert m["model"]["name"] == "embedded-icons" and m["method"] == "sds" and m["view_prompts"] is False
+    assert len(m["losses"]) == 16 and all(np.isfinite(m["losses"]))
+    assert len(read_ply(out / "mesh.ply").faces) > 0
+    assert (out / "turntable.gif").stat().st_size > 0 and (out / "checkpoint.pt").is_file()
+    assert "wrote" in stdout
