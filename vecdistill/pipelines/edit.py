@@ -2,8 +2,8 @@
 
     scene, manifest = edit("logo.svg", "logo_gold.svg", source="a red logo", target="a gold logo")
 
-Only the existing paths' control points, solid fill/stroke colours and stroke widths are
-optimised; everything else (ids, groups, transforms, gradients, clip paths, attributes the
+Only the existing paths' control points, solid fill/stroke colours (RGB; alpha is kept) and
+stroke widths are optimised; everything else (ids, groups, transforms, gradients, clip paths, attributes the
 loader kept) is left exactly as loaded, so the written SVG differs from the input only in
 those values. ``only`` restricts the edit to some paths (ids of paths or of groups, whose
 paths are all included); ``lock_colors`` / ``lock_geometry`` / ``lock_widths`` freeze a kind.
@@ -43,7 +43,7 @@ from .common import (
     resolve,
 )
 from .config import loop_config_from
-from .loop import StepReport, optimize
+from .loop import StepReport, clamp_groups, optimize
 from .make import build_objective_for
 
 EDIT_METHODS = ("pds", "dds", "sds")
@@ -210,10 +210,20 @@ def edit(
     groups = edit_groups(paths, cfg)
     if not groups:
         raise InputError("nothing to optimise: the selected paths have no solid colours and geometry is locked")
+    alphas = [(c, c.detach()[3].clone()) for c in groups.get("colors", [])]
+
+    def constrain(state) -> None:
+        """Clamp, and keep each colour's alpha: an edit changes hue, not transparency."""
+        clamp_groups(state.groups, loop_cfg)
+        with torch.no_grad():
+            for c, a in alphas:
+                c[3] = a
+
     reporting = Reporting(cfg, loop_cfg.steps, out_path, desc=target[:24])
     result = optimize(
         scene, objective, loop_cfg, generator, encode=prior.encode, render=render, groups=groups,
         reference_image=reference_image if cfg.method != "sds" else None, callbacks=[*reporting.callbacks, *callbacks],
+        constrain=constrain,
     )
     final = result.best_scene if result.interrupted else result.scene
     for t in final.param_groups().values():
