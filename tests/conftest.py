@@ -1,0 +1,22 @@
+"""Shared fixtures: tiny random Stable-Diffusion-style pipelines written offline once per
+session (``vecdistill.priors.tiny.build_tiny_pipeline``); pass the path as ``--model``."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_sd_path(tmp_path_factory):
+    """A latent pipeline folder: UNet 4x16x16, AutoencoderKL (32x32 images), CLIP text model."""
+    from vecdistill.priors.tiny import build_tiny_pipeline
+
+    return build_tiny_pipeline(tmp_path_factory.mktemp("tiny-sd") / "pipe", latent=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_pixel_path(tmp_path_factory):
+    """A pixel-space pipeline folder (no VAE): UNet on 3x16x16 images, CLIP text model."""
+    from vecdistill.priors.tiny import build_tiny_pipeline
+
+    return build_tiny_pipeline(tmp_path_factory.mktemp("tiny-pixel") / "pipe", latent=False)
