@@ -75,6 +75,11 @@ class WordConfig(RunOptions):
     T), ``weighting`` (w(t)), ``steps``, ``size`` (square render in pixels), ``batch``
     (augmented views per step), ``augment`` and its ``aug_*`` settings (see LoopConfig).
 
+    ``objective_reduction``: "mean" divides the objective's loss (and so its gradient) by
+    the number of spatial positions of x0, as the paper's SDS loss averages over latent
+    pixels, which sets its balance against the shape losses; "sum" keeps the target
+    trick's sum.
+
     Optimiser: ``lr_points`` in pixels of the render per step (converted to user units),
     ``lr_warmup`` (fraction of the run), ``lr_final`` (factor at the end), ``betas``.
 
@@ -92,6 +97,7 @@ class WordConfig(RunOptions):
     subdivide: float | None = None
     prompt_template: str | None = None
     negative_prompt: str = ""
+    objective_reduction: str = "mean"
     guidance_scale: float | None = None
     t_range: tuple[float, float] | None = None
     weighting: str | None = None
@@ -117,7 +123,7 @@ class WordConfig(RunOptions):
 #: The paper's settings for Stable Diffusion (REFERENCE.md section 2).
 SD_DEFAULTS = WordConfig(
     subdivide=0.12, guidance_scale=100.0, t_range=(0.05, 0.95), weighting="sqrt(abar)(1-abar)",
-    steps=500, size=600, batch=1, augment=True, aug_perspective_p=0.5, aug_distortion=0.5,
+    steps=500, size=600, batch=1, augment=True, aug_perspective_p=0.7, aug_distortion=0.5,
     aug_crop_scale=(0.73, 0.73), lr_points=1.0, lr_warmup=0.2, lr_final=0.4, betas=(0.9, 0.9),
     acap_weight=0.5, tone_weight=100.0, tone_peak=0.6, tone_width=0.04, tone_sigma=0.05,
     view_margin=0.1,
@@ -127,7 +133,7 @@ SD_DEFAULTS = WordConfig(
 EMBEDDED_DEFAULTS = replace(
     SD_DEFAULTS,
     guidance_scale=30.0, weighting="1-abar", steps=150, size=None, aug_perspective_p=0.3,
-    aug_distortion=0.3, aug_crop_scale=(0.85, 1.0), lr_points=0.3, tone_weight=100.0,
+    aug_distortion=0.3, aug_crop_scale=(0.85, 1.0), lr_points=0.2, tone_weight=100.0,
     tone_width=0.15,
 )
 
@@ -196,6 +202,19 @@ def word_prompt(concept: str, template: str | None, embedded: bool) -> str:
     return template.replace("{concept}", concept.strip())
 
 
+class _Averaged:
+    """An objective whose loss (and gradient) is divided by x0's spatial size H x W."""
+
+    def __init__(self, objective) -> None:
+        self.objective = objective
+        self.prompt = getattr(objective, "prompt", None)
+
+    def __call__(self, x0, progress, generator, reference=None):
+        result = self.objective(x0, progress, generator, reference=reference)
+        scale = 1.0 / float(x0.shape[-1] * x0.shape[-2]) if x0.dim() >= 3 else 1.0
+        return replace(result, loss=result.loss * scale, grad=result.grad * scale)
+
+
 def _resolve_word(config: WordConfig, prior) -> WordConfig:
     embedded = is_embedded(prior)
     cfg = resolve(config, EMBEDDED_DEFAULTS if embedded else SD_DEFAULTS)
@@ -261,6 +280,8 @@ def word(
     is re-raised.
     """
     config = config or WordConfig()
+    if config.objective_reduction not in ("mean", "sum"):
+        raise InputError(f"objective_reduction must be mean or sum; got {config.objective_reduction!r}")
     if config.method not in WORD_METHODS:
         raise InputError(f"word: method must be one of {', '.join(WORD_METHODS)}; got {config.method!r}")
     if not isinstance(text, str) or not text.strip():
@@ -280,6 +301,8 @@ def word(
     from .make import build_objective_for
 
     objective = build_objective_for(cfg.method, prior, prompt, cfg.negative_prompt, overrides)
+    if cfg.objective_reduction == "mean":
+        objective = _Averaged(objective)
 
     view_box = letter_view(letter_paths, cfg.view_margin)
     view = Scene(Group(children=list(letter_paths)), width=cfg.size, height=cfg.size, view_box=view_box)

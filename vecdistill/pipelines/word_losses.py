@@ -18,7 +18,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..svg.scene import Path
 
@@ -166,18 +165,29 @@ def gaussian_kernel(sigma: float, radius: int, dtype=torch.float32, device=None)
     return k / k.sum()
 
 
+def blur_matrix(n: int, sigma: float, dtype=torch.float32, device=None) -> Tensor:
+    """The [n, n] matrix of a 1-D Gaussian blur with ``sigma`` samples and reflected
+    borders (kernel radius ``ceil(3 sigma)``, capped below ``n``): ``blurred = M @ x``."""
+    radius = max(1, min(int(math.ceil(3 * sigma)), n - 1))
+    k = gaussian_kernel(sigma, radius, dtype, device)
+    i = torch.arange(n, device=device)[:, None]
+    j = i + torch.arange(-radius, radius + 1, device=device)[None]
+    j = torch.where(j < 0, -j, j)  # reflect without repeating the edge (like F.pad "reflect")
+    j = torch.where(j > n - 1, 2 * (n - 1) - j, j)
+    m = torch.zeros(n, n, dtype=dtype, device=device)
+    return m.scatter_add_(1, j, k[None].expand(n, -1).contiguous())
+
+
 def gaussian_blur(images: Tensor, sigma: float) -> Tensor:
     """Separable Gaussian blur of ``images`` [B, C, H, W] with ``sigma`` pixels, reflected
-    borders, kernel radius ``ceil(3 sigma)`` (capped below the image size). Differentiable."""
+    borders, kernel radius ``ceil(3 sigma)`` (capped below the image size); two matrix
+    products (fast at render sizes on CPU and GPU). Differentiable."""
     if sigma <= 0:
         return images
-    _, c, h, w = images.shape
-    radius = max(1, min(int(math.ceil(3 * sigma)), h - 1, w - 1))
-    k = gaussian_kernel(sigma, radius, images.dtype, images.device)
-    x = F.pad(images, (radius, radius, 0, 0), mode="reflect")
-    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    x = F.pad(x, (0, 0, radius, radius), mode="reflect")
-    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    h, w = images.shape[-2:]
+    my = blur_matrix(h, sigma, images.dtype, images.device)
+    mx = my if w == h else blur_matrix(w, sigma, images.dtype, images.device)
+    return my @ images @ mx.T
 
 
 def tone_weight(progress: float, weight: float, peak: float, width: float) -> float:
