@@ -15,13 +15,15 @@ def segment_points(path: Path) -> tuple[np.ndarray, np.ndarray]:
     idx = np.empty((len(kinds), 4), dtype=np.int64)
     seg = p = 0
     for nseg, closed in path.subpaths:
-        first = p
+        first = p  # p: index of the current anchor
         for j in range(nseg):
             k = kinds[seg + j]
             end = first if closed and j == nseg - 1 else p + k + 1
             row = [p] + list(range(p + 1, p + 1 + k)) + [end]
             idx[seg + j] = row + [end] * (4 - len(row))
-            p += k + (0 if closed and j == nseg - 1 else 1)
+            p += k + 1
+        if not closed:
+            p += 1  # past the last anchor: the next subpath starts there
         seg += nseg
     return np.asarray(kinds, dtype=np.int64), idx
 

@@ -261,9 +261,10 @@ class _Loader:
         return None if self.instancing else (el.get("id") or None)
 
     def count_instance(self) -> None:
+        """Count one element drawn (``<use>`` expansion included) against the limit."""
         self.instances += 1
         if self.instances > self.limits.max_elements:
-            raise SVGError(f"<use> expands to more than {self.limits.max_elements} elements")
+            raise SVGError(f"the drawing expands (through <use>) to more than {self.limits.max_elements} elements")
 
     # -- tree -------------------------------------------------------------------------
     def children(self, el: ET.Element, style: dict[str, str], depth: int) -> list:
@@ -288,6 +289,7 @@ class _Loader:
             return None
         if tag in NOT_RENDERED or (tag not in SHAPES and tag not in CONTAINERS and tag not in ("use", "svg")):
             return None
+        self.count_instance()
         style = self.style_of(el, tag, parent)
         if style.get("display", "inline").strip() == "none":
             return None
@@ -316,7 +318,6 @@ class _Loader:
         target = self.ids.get(href[1:])
         if target is None or id(target) in self.use_stack:
             return None
-        self.count_instance()
         x = self.length(el, "x", 0.0, "x")
         y = self.length(el, "y", 0.0, "y")
         transform = transform @ Affine.translate(x, y)

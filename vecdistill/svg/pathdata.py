@@ -25,6 +25,7 @@ from .values import DEFAULT_LIMITS, Limits
 _TOKEN_RE = re.compile(
     r"[\s,]*(?:([MmZzLlHhVvCcSsQqTtAa])|([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?))"
 )
+_COMMANDS = frozenset("MmZzLlHhVvCcSsQqTtAa")
 _ARGS = {"M": 2, "L": 2, "H": 1, "V": 1, "C": 6, "S": 4, "Q": 4, "T": 2, "A": 7, "Z": 0}
 
 
@@ -38,8 +39,8 @@ class PathGeometry:
     subpaths: list[tuple[int, bool]]
 
 
-def _tokens(d: str) -> list:
-    """Commands as 1-char strings, numbers as floats. Raises SVGError on anything else."""
+def _tokens(d: str) -> list[str]:
+    """Commands (1-char strings) and numbers (as written). Raises SVGError on anything else."""
     out: list = []
     pos = 0
     n = len(d)
@@ -187,7 +188,7 @@ def parse_path_data(d: str, limits: Limits = DEFAULT_LIMITS) -> PathGeometry:
     cmd = ""
     while i < n:
         tok = toks[i]
-        if isinstance(tok, str) and tok.isalpha():
+        if tok in _COMMANDS:
             cmd = tok
             i += 1
             if cmd in "Zz":
@@ -200,24 +201,27 @@ def parse_path_data(d: str, limits: Limits = DEFAULT_LIMITS) -> PathGeometry:
                 finish(True)
                 cx, cy = sx, sy
                 last_cmd, last_ctrl = "Z", None
-                if i < n and not (isinstance(toks[i], str) and toks[i].isalpha()):
+                if i < n and toks[i] not in _COMMANDS:
                     raise SVGError("bad path data: numbers after a closepath (Z)")
                 continue
-            if i >= n or (isinstance(toks[i], str) and toks[i].isalpha()):
+            if i >= n or toks[i] in _COMMANDS:
                 raise SVGError(f"bad path data: command {cmd!r} without numbers")
         up = cmd.upper()
         rel = cmd != up
         need = _ARGS[up]
         if up != "A":
-            if i + need > n or any(isinstance(t, str) and t.isalpha() for t in toks[i : i + need]):
+            try:
+                a = [float(t) for t in toks[i : i + need]]  # a command letter fails here
+            except ValueError:
+                a = []
+            if len(a) != need:
                 raise SVGError(f"bad path data: command {cmd!r} needs {need} numbers")
-            a = [float(t) for t in toks[i : i + need]]
             i += need
         else:
             a = []
             j = i
             for k in range(7):
-                if j >= n or (isinstance(toks[j], str) and toks[j].isalpha()):
+                if j >= n or toks[j] in _COMMANDS:
                     raise SVGError(f"bad path data: command {cmd!r} needs 7 numbers")
                 if k in (3, 4):
                     v, j = _flag(toks, j)

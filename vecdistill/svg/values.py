@@ -38,13 +38,13 @@ class Limits:
     """What the loader accepts; beyond these a file is refused with an SVGError.
 
     ``max_bytes``: file size (also after un-gzipping an .svgz); ``max_elements``: XML
-    elements plus ``<use>`` instances; ``max_depth``: element nesting (``<use>`` chains
+    elements in the file, and elements drawn once ``<use>`` is expanded; ``max_depth``: element nesting (``<use>`` chains
     count); ``max_points``: path control points in the whole scene; ``max_abs``: absolute
     value of any coordinate, length or transform entry, in user units.
     """
 
     max_bytes: int = 20_000_000
-    max_elements: int = 200_000
+    max_elements: int = 100_000
     max_depth: int = 100
     max_points: int = 5_000_000
     max_abs: float = 1e9
