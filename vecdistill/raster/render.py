@@ -458,6 +458,7 @@ def rasterize_batch(
         has = lclip >= 0
         factor = masks[(lclip.clamp_min(0) * hw + fpix % hw)]
         alpha = torch.where(has, alpha * factor, alpha)
+    alpha = alpha.clamp(0, 1)  # colours or opacities pushed outside [0, 1] by an optimiser
     premult = rgb * alpha.unsqueeze(-1)
     order = torch.tensor([l.order for l in layers], dtype=torch.long, device=device)[flayer]
 
