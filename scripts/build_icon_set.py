@@ -15,7 +15,9 @@ What it writes (replacing the previous set):
                             ``--decimals`` places (36-unit viewBox: 0.005 units at 2 places).
   ``captions.json``         one entry per icon: file, emoji, codepoints, CLDR short name
                             (``name``), Unicode character name(s), CLDR keywords, GitHub
-                            shortcodes (as aliases) and the emoji group; plus the sources.
+                            shortcodes (as aliases), the emoji group and ``sha`` (the first
+                            16 hex digits of the SHA-256 of the written SVG, which the
+                            prior's render cache key is built from); plus the sources.
   ``LICENSE.md``            the licences and attribution of the graphics and the names.
 
 Selection: every fully qualified emoji of emojibase-data's English data with a Twemoji SVG,
@@ -29,6 +31,7 @@ minification are skipped (they are detailed scenes that say little at 64 px).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import shutil
@@ -217,6 +220,7 @@ def build(twemoji: Path, emojibase: Path, out: Path, decimals: int, max_bytes: i
             continue
         seen.add(src.name)
         (svg_out / src.name).write_text(svg)
+        sha = hashlib.sha256(svg.encode()).hexdigest()[:16]
         codes = github.get(entry["hexcode"], [])
         codes = [codes] if isinstance(codes, str) else list(codes)
         icons.append({
@@ -228,6 +232,7 @@ def build(twemoji: Path, emojibase: Path, out: Path, decimals: int, max_bytes: i
             "keywords": list(entry.get("tags", [])),
             "aliases": [c.replace("_", " ") for c in codes if _useful_alias(c)],
             "group": entry["group"],
+            "sha": sha,
         })
 
     manifest = {

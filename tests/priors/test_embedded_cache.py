@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -63,17 +64,24 @@ def test_cache_key_has_resolution_and_icon_set(tmp_path):
     assert not b.loaded_from_cache and b.all_icons().shape[-1] == 24 and a.cache_path != b.cache_path
 
 
+def test_recorded_hashes_match_the_bundled_files():
+    icons = IconSet.load()
+    assert all(icon.sha == icons.content_hash(icon) for icon in icons.icons)
+
+
 def test_edited_icon_changes_the_key(tmp_path):
+    """For icons without a recorded hash the key follows the file contents."""
     folder = tmp_path / "icons"
     (folder / "svg").mkdir(parents=True)
-    base = IconSet.load()
-    for name in ("2764.svg", "1f680.svg"):
-        (folder / "svg" / name).write_bytes(base.svg_bytes(next(i for i in base.icons if i.file == name)))
-    (folder / "captions.json").write_text((Path(base.folder) / "captions.json").read_text())
-    icons = IconSet(IconSet.load(folder).subset(["2764.svg", "1f680.svg"]).icons, folder)
-    before = cache_file(icons, 16, tmp_path)
-    (folder / "svg" / "2764.svg").write_text((folder / "svg" / "2764.svg").read_text().replace("#DD2E44", "#0000FF"))
-    assert cache_file(IconSet(icons.icons, folder), 16, tmp_path) != before
+    base = IconSet.load().subset(["2764.svg", "1f680.svg"])
+    for icon in base.icons:
+        (folder / "svg" / icon.file).write_bytes(base.svg_bytes(icon))
+    icons = [dataclasses.replace(icon, sha="") for icon in base.icons]
+    before = cache_file(IconSet(icons, folder), 16, tmp_path)
+    assert before == cache_file(base, 16, tmp_path)  # same contents, same key
+    heart = folder / "svg" / "2764.svg"
+    heart.write_text(heart.read_text().replace("#DD2E44", "#0000FF"))
+    assert cache_file(IconSet(icons, folder), 16, tmp_path) != before
 
 
 def test_unwritable_cache_folder_still_works(tmp_path):

@@ -36,13 +36,15 @@ class EmpiricalDenoiser:
     """Exact posterior means for the points ``points`` [N, D] under several weightings.
 
     ``points`` is stored in its dtype and on its device (float32: N * D * 4 bytes; the
-    computation runs in that dtype)."""
+    computation runs in that dtype). With ``in_place=True`` the tensor is centred in place
+    and kept (no copy)."""
 
-    def __init__(self, points: Tensor) -> None:
+    def __init__(self, points: Tensor, in_place: bool = False) -> None:
         if points.dim() != 2 or points.shape[0] == 0:
             raise ValueError(f"points must be [N, D] with N >= 1, got {tuple(points.shape)}")
         self.center = points.mean(0)
-        self.centered = (points - self.center).contiguous()
+        self.centered = (points if in_place and points.is_contiguous() else points.clone(memory_format=torch.contiguous_format))
+        self.centered.sub_(self.center)
         self.sqnorm = (self.centered * self.centered).sum(1)
 
     @property

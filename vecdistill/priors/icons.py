@@ -35,7 +35,8 @@ class Icon:
 
     ``name``: the CLDR short name ("red heart"); ``unicode_names``: the character name for
     single code points ("heavy black heart"); ``keywords``: CLDR keywords; ``aliases``:
-    shortcodes with spaces ("heart"); ``group``: emojibase's group number."""
+    shortcodes with spaces ("heart"); ``group``: emojibase's group number; ``sha``: the
+    content hash the build script recorded for the SVG ("" = hash the file when needed)."""
 
     file: str
     emoji: str
@@ -45,6 +46,7 @@ class Icon:
     keywords: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     group: int = -1
+    sha: str = ""
 
     @property
     def captions(self) -> tuple[str, ...]:
@@ -87,6 +89,7 @@ class IconSet:
                     keywords=tuple(item.get("keywords", ())),
                     aliases=tuple(item.get("aliases", ())),
                     group=int(item.get("group", -1)),
+                    sha=str(item.get("sha", "")),
                 )
                 for item in manifest["icons"]
             ]
@@ -122,13 +125,20 @@ class IconSet:
         except OSError as exc:
             raise ModelError(f"icon {icon.file} of the embedded set cannot be read ({exc.strerror}); reinstall vecdistill") from None
 
+    def content_hash(self, icon: Icon) -> str:
+        """The first 16 hex digits of the SHA-256 of the icon's SVG, read from the file."""
+        return hashlib.sha256(self.svg_bytes(icon)).hexdigest()[:16]
+
     def digest(self) -> str:
-        """SHA-256 (hex) of the file names and SVG contents, in order: the cache key."""
+        """SHA-256 (hex) over the file names and content hashes, in order: the cache key.
+
+        Uses the hashes recorded in ``captions.json`` by the build script (no file reads);
+        icons without one are hashed from their files. Edit the bundled set through
+        ``scripts/build_icon_set.py`` so that the recorded hashes stay true."""
         if self._digest is None:
             h = hashlib.sha256()
             for icon in self.icons:
-                h.update(icon.file.encode() + b"\0")
-                h.update(self.svg_bytes(icon) + b"\0")
+                h.update(f"{icon.file}\0{icon.sha or self.content_hash(icon)}\0".encode())
             self._digest = h.hexdigest()
         return self._digest
 
