@@ -11,7 +11,7 @@ import torch
 
 from vecdistill.cli import main
 from vecdistill.nerf.dataset import load_transforms
-from vecdistill.nerf.export import load_checkpoint, read_ply
+from vecdistill.nerf.export import load_checkpoint, read_ply, save_checkpoint
 from vecdistill.pipelines.nerf_common import apply_preset, scene_from_checkpoint
 from vecdistill.pipelines.nerf_edit import NerfEditConfig, edit, view_distance
 from vecdistill.pipelines.nerf_fit import NerfFitConfig, fit
@@ -45,7 +45,7 @@ def fitted(tmp_path_factory):
     out = root / "fit"
     torch.set_num_threads(1)
     try:
-        main(["nerf", "fit", str(data_dir), str(out), "--preset", "tiny", "--steps", "60", "--lr", "0.02", "--quiet"])
+        main(["nerf", "fit", str(data_dir), str(out), "--preset", "tiny", "--steps", "40", "--lr", "0.03", "--quiet"])
     except SystemExit as exc:
         assert exc.code == 0
     return data_dir, out
@@ -131,3 +131,33 @@ def test_make_with_the_embedded_prior(tmp_path, capsys):
     assert len(read_ply(out / "mesh.ply").faces) > 0
     assert (out / "turntable.gif").stat().st_size > 0 and (out / "checkpoint.pt").is_file()
     assert "wrote" in stdout
+
+
+@pytest.mark.parametrize("method", ["sdi", "vsd"])
+def test_make_runs_the_other_objectives(method, tmp_path):
+    from vecdistill.pipelines.nerf_make import NerfMakeConfig, make
+    from vecdistill.priors import load_prior
+
+    config = apply_preset(NerfMakeConfig(method=method), "tiny")
+    config.steps, config.eval_draws, config.outputs = 3, 1, False
+    scene, m = make("green apple", tmp_path / method, config, prior=load_prior(None))
+    assert len(m["losses"]) == 3 and all(np.isfinite(m["losses"])) and m["method"] == method
+    assert all(torch.isfinite(p).all() for p in scene.parameters())
+
+
+def test_edit_cli_with_the_embedded_prior(fitted, tmp_path, capsys):
+    """The CLI path of nerf edit (PDS, embedded prior, source branch = the dataset images)."""
+    _, fit_out = fitted
+    out = tmp_path / "edit"
+    code, stdout, err = run_cli(["nerf", "edit", str(fit_out), str(out), "--source", "red apple", "--target", "green apple",
+                                 "--preset", "tiny", "--steps", "3", "--resolution", "16", "--quiet"], capsys)
+    assert code == 0, err
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["method"] == "pds" and m["source"] == "red apple" and len(m["losses"]) == 3
+    assert load_checkpoint(out)["pipeline"] == "edit"
+    # a missing scene, and a text-to-3D checkpoint (no images for the source branch), are refused
+    code, _, err = run_cli(["nerf", "edit", str(tmp_path / "nothing"), str(tmp_path / "x"), "--source", "a", "--target", "b"], capsys)
+    assert code == 2 and "no NeRF checkpoint" in err
+    save_checkpoint({"pipeline": "make"}, tmp_path / "made.pt")
+    code, _, err = run_cli(["nerf", "edit", str(tmp_path / "made.pt"), str(tmp_path / "x"), "--source", "a", "--target", "b"], capsys)
+    assert code == 2 and "needs the output of 'nerf fit'" in err

@@ -109,6 +109,9 @@ class ViewPrompts:
         use_views = config.view_prompts if config.view_prompts is not None else not is_embedded(prior)
         self.use_views = bool(use_views) and config.method != "vsd"
         self.base = build_objective(config.method, prior, prompt, negative=config.negative, **overrides)
+        # the yardstick of :func:`evaluate`: SDS whatever the method (stateless, comparable)
+        self.yardstick = build_objective("sds", prior, prompt, negative=config.negative,
+                                         **objective_overrides("sds", guidance_scale=scale, t_range=t_range))
         self.by_suffix = {}
         if self.use_views:
             for suffix in VIEW_SUFFIXES:
@@ -127,9 +130,13 @@ class ViewPrompts:
 
 
 def _distill_loss(prompts: ViewPrompts, prior, images: Tensor, azimuths: Tensor, progress: float,
-                  generator: torch.Generator) -> tuple[Tensor, dict]:
-    """Sum of the objective losses over the batch, grouped by view suffix."""
+                  generator: torch.Generator, yardstick: bool = False) -> tuple[Tensor, dict]:
+    """Sum of the objective losses over the batch, grouped by view suffix (``yardstick``:
+    the evaluation SDS objective instead)."""
     x0 = prior.encode(images)
+    if yardstick:
+        result = prompts.yardstick(x0, progress, generator)
+        return result.loss, {}
     groups: dict[int, list[int]] = {}
     for i, a in enumerate(azimuths.tolist()):
         groups.setdefault(id(prompts.objective_for(a)), []).append(i)
@@ -145,7 +152,8 @@ def _distill_loss(prompts: ViewPrompts, prior, images: Tensor, azimuths: Tensor,
 
 @torch.no_grad()
 def evaluate(scene: NerfScene, prompts: ViewPrompts, prior, config: NerfMakeConfig, device, seed: int = 12345) -> float:
-    """The mean objective loss over ``eval_draws`` fixed (view, t, noise) draws at fixed
+    """The mean SDS loss (same prompt and guidance, whatever the training method; without
+    view suffixes) over ``eval_draws`` fixed (t, noise) draws at fixed
     views (``eval_views`` azimuths evenly spaced at the evaluation elevation), albedo shading, white background.
     A lower value means the renders sit where the prior's denoiser agrees more with them."""
     n = config.eval_views
@@ -160,7 +168,7 @@ def evaluate(scene: NerfScene, prompts: ViewPrompts, prior, config: NerfMakeConf
     g = torch.Generator(device=device).manual_seed(seed)
     losses = []
     for _ in range(config.eval_draws):
-        loss, _ = _distill_loss(prompts, prior, img, azimuths, 0.0, g)
+        loss, _ = _distill_loss(prompts, prior, img, azimuths, 0.0, g, yardstick=True)
         losses.append(float(loss) / n)
     return sum(losses) / len(losses)
 
