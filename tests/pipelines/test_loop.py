@@ -93,7 +93,7 @@ def test_keyboard_interrupt_ends_the_loop_with_the_best_so_far(target_image):
             raise KeyboardInterrupt
 
     result = run(scene, FitImage(target_image), cfg(), callbacks=[stop])
-    assert result.interrupted and result.steps_done == 9
+    assert result.interrupted and result.steps_done == 10
     assert len(result.history) == 10
     assert 0 <= result.best_step <= 9
     # the best scene is a detached copy, not the live one

@@ -98,7 +98,8 @@ class StepReport:
 @dataclass
 class LoopResult:
     """``scene``: the last state; ``best_scene`` and ``best_step``: the lowest smoothed loss.
-    ``steps_done``: steps run (fewer than asked when interrupted). ``skipped``: non-finite
+    ``steps_done``: steps run to the end of their optimiser stage (fewer than asked when
+    interrupted). ``skipped``: non-finite
     steps skipped; ``objective_skipped``: steps whose gradient the objective zeroed.
     ``timings``: seconds per stage summed over steps. ``history``: total loss per step."""
 
@@ -224,7 +225,7 @@ def optimize(
     best_step, best_ema, ema = -1, math.inf, None
     skipped = obj_skipped = consecutive = 0
     interrupted = False
-    step = 0
+    completed = 0
     start = time.perf_counter()
     try:
         for step in range(config.steps):
@@ -297,6 +298,7 @@ def optimize(
             timer.mark("optimizer")
 
             history.append(total)
+            completed += 1
             if state.structure_changed:  # the best-so-far must have today's structure
                 state.structure_changed = False
                 best_ema, ema = math.inf, None
@@ -309,10 +311,8 @@ def optimize(
             for cb in callbacks:
                 cb(report)
             timer.mark("callbacks")
-        steps_done = config.steps
     except KeyboardInterrupt:
         interrupted = True
-        steps_done = step
     for t in tensors_all():
         t.grad = None
     finite = [h for h in history if math.isfinite(h)]
@@ -322,7 +322,7 @@ def optimize(
         best_scene=best_scene,
         best_step=best_step,
         final_loss=finite[-1] if finite else float("nan"),
-        steps_done=steps_done,
+        steps_done=completed,
         skipped=skipped,
         objective_skipped=obj_skipped,
         interrupted=interrupted,
