@@ -22,9 +22,9 @@ def _build(folder, resolution=16, icon_set=None):
 
 def test_second_construction_loads_identical_renders_from_cache(tmp_path):
     icons = IconSet.load().subset(lambda icon: icon.group == 4)  # food & drink, ~100 icons
-    first, t_first = _build(tmp_path, 32, icons)
+    first, t_first = _build(tmp_path, 16, icons)
     assert not first.loaded_from_cache and first.cache_path.is_file()
-    second, t_second = _build(tmp_path, 32, icons)
+    second, t_second = _build(tmp_path, 16, icons)
     assert second.loaded_from_cache
     assert torch.equal(first.all_icons(), second.all_icons())
     assert t_second < t_first

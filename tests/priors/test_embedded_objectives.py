@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from embedded_helpers import icon_x0, small_icon_set
+from embedded_helpers import icon_x0, one_thread, small_icon_set  # noqa: F401 (fixture)
 
 from vecdistill.distill import build_objective
 from vecdistill.priors.embedded import EmbeddedPrior
@@ -13,14 +13,7 @@ from vecdistill.priors.embedded import EmbeddedPrior
 RES = 16
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These tiny tensors gain nothing from threads, and on an oversubscribed machine
-    OpenMP's synchronisation makes each op wait for a time slice (~100x slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
