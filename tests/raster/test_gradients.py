@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from conftest import scene_of, solid
+from conftest import solid
 
 from vecdistill.raster import rasterize
 from vecdistill.svg.scene import Group, LinearGradient, Path, RadialGradient, Scene

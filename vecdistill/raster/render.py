@@ -36,6 +36,17 @@ Tensor = torch.Tensor
 DEFAULT_TOLERANCE = 1.0 / 256.0
 
 
+def _stack(ts: list[Tensor], dtype, device) -> Tensor:
+    """Stack scalars ([] or [1]) or equal-shape tensors, then cast: [N, ...]."""
+    try:
+        out = torch.stack(ts)
+    except RuntimeError:
+        out = torch.stack([t.reshape(-1).to(dtype=dtype, device=device) for t in ts])
+    if out.dim() == 2 and out.shape[1] == 1 and ts[0].dim() <= 1 and ts[0].numel() == 1:
+        out = out.reshape(-1)
+    return out.to(dtype=dtype, device=device)
+
+
 def _f(t) -> float:
     return float(t.detach()) if isinstance(t, Tensor) else float(t)
 
@@ -104,7 +115,7 @@ class _Builder:
         for p in scene.paths():
             ts += [p.opacity, p.fill_opacity, p.stroke_opacity, p.stroke_width]
         with torch.no_grad():
-            vals = torch.stack([t.detach().reshape(()).to(torch.float64).cpu() for t in ts]).tolist()
+            vals = _stack([t.detach() for t in ts], torch.float64, "cpu").tolist()
         self._values.update({id(t): v for t, v in zip(ts, vals)})
 
     def _f(self, t) -> float:
@@ -376,7 +387,7 @@ def rasterize_batch(
         inst_ids = sorted({i for i, _ in st_i})
         paths_of = {i: builder.paths[builder.inst_path[i]] for i in inst_ids}
         pos = {i: k for k, i in enumerate(inst_ids)}
-        half = torch.stack([paths_of[i].stroke_width.to(dtype=dtype, device=device).reshape(()) for i in inst_ids]) * 0.5
+        half = _stack([paths_of[i].stroke_width for i in inst_ids], dtype, device) * 0.5
         joins = torch.tensor([JOINS.get(paths_of[i].linejoin, 0) for i in inst_ids], device=device)
         caps = torch.tensor([CAPS.get(paths_of[i].linecap, 0) for i in inst_ids], device=device)
         mlim = torch.tensor([max(float(paths_of[i].miterlimit), 1.0) for i in inst_ids], dtype=dtype, device=device)
@@ -421,14 +432,14 @@ def rasterize_batch(
     if solid_idx:
         solid = solid.index_put(
             (torch.tensor(solid_idx, device=device),),
-            torch.stack([layers[k].paint.color.to(dtype=dtype, device=device) for k in solid_idx]),
+            _stack([layers[k].paint.color for k in solid_idx], dtype, device),
         )
     draw_ids = [k for k, l in enumerate(layers) if l.kind != "clip"]
-    opac = torch.stack([layers[k].opacity.to(dtype=dtype, device=device).reshape(()) for k in draw_ids])
+    opac = _stack([layers[k].opacity for k in draw_ids], dtype, device)
     own = [layers[k].opacity2 for k in draw_ids]
     if any(o is not None for o in own):
         one = torch.ones((), dtype=dtype, device=device)
-        opac = opac * torch.stack([one if o is None else o.to(dtype=dtype, device=device).reshape(()) for o in own])
+        opac = opac * _stack([one if o is None else o for o in own], dtype, device)
     opac_full = torch.zeros(n_layers, dtype=dtype, device=device).index_put(
         (torch.tensor(draw_ids, device=device),), opac
     )
@@ -503,7 +514,7 @@ def rasterize_batch(
     rgb_o, a_o = composite.over(p_, o_, a_, c_, n_pix)
     roots = [lv for lv in levels if lv.parent < 0]
     if any(float(lv.opacity.detach()) != 1.0 or lv.clip >= 0 for lv in roots):
-        f = torch.stack([lv.opacity.to(dtype=dtype, device=device).reshape(()) for lv in roots])
+        f = _stack([lv.opacity for lv in roots], dtype, device)
         f = f.repeat_interleave(hw)
         for lv in roots:
             if lv.clip >= 0:
