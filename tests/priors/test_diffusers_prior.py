@@ -135,6 +135,8 @@ def test_offline_hub_id_fails_fast_naming_the_model(tmp_path, monkeypatch) -> No
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    from diffusers import DiffusionPipeline  # noqa: F401 - time the failure, not the import
+
     start = time.monotonic()
     with pytest.raises(ModelError, match=r"'someone/not-a-cached-model'.*HF_HUB_OFFLINE"):
         load_prior("someone/not-a-cached-model")
@@ -145,3 +147,15 @@ def test_package_import_is_light() -> None:
     code = "import sys, vecdistill.priors, vecdistill.distill; print('diffusers' in sys.modules or 'transformers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_unreachable_hub_uses_the_cache_only(tmp_path, monkeypatch) -> None:
+    import vecdistill.priors.diffusers_prior as dp
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    monkeypatch.setattr(dp, "hub_reachable", lambda timeout=3.0: False)
+    with pytest.raises(ModelError, match=r"'org/model'.*unreachable.*HF_HUB_OFFLINE=1"):
+        load_prior("org/model")
