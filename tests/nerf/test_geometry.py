@@ -146,3 +146,16 @@ def test_checkpoint_round_trip_and_foreign_files(tmp_path):
         load_checkpoint(tmp_path / "junk.pt")
     with pytest.raises(InputError, match="no NeRF checkpoint"):
         load_checkpoint(tmp_path / "missing")
+
+
+def test_cpu_preset_is_the_dataclass_defaults():
+    # `vecdistill batch` builds configs from the dataclasses; the CLI applies the cpu preset
+    from vecdistill.pipelines.nerf_common import apply_preset
+    from vecdistill.pipelines.nerf_edit import NerfEditConfig
+    from vecdistill.pipelines.nerf_fit import NerfFitConfig
+    from vecdistill.pipelines.nerf_make import NerfMakeConfig
+
+    for cls in (NerfMakeConfig, NerfFitConfig, NerfEditConfig):
+        assert apply_preset(cls(), "cpu") == cls(), cls.__name__
+    with pytest.raises(InputError, match="preset"):
+        apply_preset(NerfMakeConfig(), "huge")

@@ -121,16 +121,18 @@ def nerf() -> None:
 @_prior_options
 @click.option("--negative", default="", help="Negative prompt.")
 @click.option("--resolution", type=click.IntRange(min=8), default=None, help="Render size in pixels (square).")
+@click.option("--background", type=click.Choice(["random", "white", "mlp"]), default="random", show_default=True,
+              help="Behind the object while training: a random colour per view, white, or a small MLP of the ray direction.")
 @click.option("--view-prompts/--no-view-prompts", default=None, help="Append front/side/back view to the prompt (default: on for diffusers models, off for the embedded prior).")
 @_common
-def make_cmd(prompt, outdir, method, model, dtype, guidance_scale, t_range, negative, resolution, view_prompts, **opts) -> None:
+def make_cmd(prompt, outdir, method, model, dtype, guidance_scale, t_range, negative, resolution, background, view_prompts, **opts) -> None:
     """Make a 3D object from PROMPT into folder OUTDIR (checkpoint, turntable, mesh, manifest)."""
     from ..pipelines.nerf_make import NerfMakeConfig, make
 
     device = _device(opts["device"])
     config = NerfMakeConfig(method=method, model=model, dtype=dtype, guidance_scale=guidance_scale,
                             t_range=tuple(t_range) if t_range else None, negative=negative,
-                            view_prompts=view_prompts, device=device)
+                            view_prompts=view_prompts, background=background, device=device)
     _apply(config, opts["preset"] or ("gpu" if device.startswith("cuda") else "cpu"), opts)
     if resolution is not None:
         config.resolution.start = config.resolution.end = resolution

@@ -68,7 +68,7 @@ class NerfRunConfig:
     orbit: OrbitConfig = dc_field(default_factory=OrbitConfig)
     background: str = "random"  # white | random | mlp
     turntable_frames: int = 24
-    turntable_size: int = 128
+    turntable_size: int = 96
     mesh_resolution: int = 64
     mesh_level: float | None = None  # density iso-level; None = automatic
     save_every: int = 200  # checkpoint every this many steps (and at the end)

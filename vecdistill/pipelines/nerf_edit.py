@@ -63,7 +63,7 @@ class NerfEditConfig(NerfRunConfig):
     guidance_scale: float | None = None
     t_range: tuple[float, float] | None = None
     resolution: int = 64
-    steps: int = 300
+    steps: int = 200
     lr: float = 5e-3
     background: str = "white"
 

@@ -76,6 +76,7 @@ class NerfMakeConfig(NerfRunConfig):
 
     pipeline: ClassVar[str] = "make"
 
+    steps: int = 500
     method: str = "sds"
     model: str | None = None
     dtype: str | None = None
