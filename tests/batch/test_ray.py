@@ -81,3 +81,26 @@ def test_ray_batch_two_workers_each_load_once_failures_recorded(local_ray, tmp_p
     assert again == 0
     records, _ = read_records(outdir / MANIFEST_NAME)
     assert [r["status"] for r in records[9:]] == ["skipped"] * 9
+
+
+def test_ray_runs_real_make_jobs_and_gives_the_svgs_a_local_run_gives(local_ray, tmp_path):
+    from vecdistill.pipelines.make import MakeConfig, make
+    from vecdistill.priors import load_prior
+    from vecdistill.svg.parse import load_svg
+
+    jobs = tmp_path / "prompts.txt"
+    jobs.write_text("red heart\n")
+    outdir = tmp_path / "out"
+    code = run_command(str(jobs), str(outdir), seeds="0-1", engine="ray", workers=2, device="cpu", quiet=True,
+                       settings=("steps=2", "paths=2", "augment=false"))
+    assert code == 0
+    records, _ = read_records(outdir / MANIFEST_NAME)
+    assert [r["status"] for r in records] == ["ok", "ok"]
+    assert all(r["model_loads"] == 1 for r in records)
+    seed0 = next(r for r in records if r["seed"] == 0)
+    assert load_svg(outdir / seed0["outputs"]["svg"]).num_paths() >= 1
+    assert (outdir / seed0["outputs"]["json"]).exists()
+    single = tmp_path / "single.svg"
+    make("red heart", out=single, prior=load_prior(None, "cpu"),
+         config=MakeConfig(seed=0, steps=2, paths=2, augment=False, quiet=True))
+    assert single.read_text() == (outdir / seed0["outputs"]["svg"]).read_text()
