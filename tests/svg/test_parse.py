@@ -479,7 +479,7 @@ def test_icon_paths_match_svgpathtools():
     for file in SAMPLES:
         for el in ET.parse(file).iter():
             d = el.get("d")
-            if el.tag.endswith("}path") and d and 0 < len(parse_path_data(d).segments) <= 120:
+            if el.tag.endswith("}path") and d and 0 < len(parse_path_data(d).segments) <= 60:
                 _agree_with_svgpathtools(d, 5, 3e-3, n_theirs=17)
                 checked += 1
     assert checked > 50

@@ -85,7 +85,7 @@ def _read_bytes(source, limits: Limits) -> tuple[bytes, str]:
     """(content, name for messages)."""
     if isinstance(source, bytes):
         data, name = source, "SVG data"
-    elif isinstance(source, str) and source.lstrip().startswith("<"):
+    elif isinstance(source, str) and _looks_like_text(source):
         data, name = source.encode("utf-8"), "SVG text"
     elif isinstance(source, (str, os.PathLike)):
         path = FsPath(source)
@@ -116,6 +116,11 @@ def _read_bytes(source, limits: Limits) -> tuple[bytes, str]:
     if not data.strip():
         raise SVGError(f"{name} is empty")
     return data, name
+
+
+def _looks_like_text(source: str) -> bool:
+    """SVG text rather than a file name: markup, line breaks, or longer than any path."""
+    return source.lstrip().startswith("<") or "<svg" in source or "\n" in source or len(source) > 4096
 
 
 def _parse_xml(data: bytes, name: str, limits: Limits) -> ET.Element:
@@ -751,22 +756,24 @@ def load_svg(path_or_text, strict: bool = False, limits: Limits = DEFAULT_LIMITS
     :class:`~vecdistill.errors.UnsupportedFeatureError` instead. Every other problem
     raises :class:`~vecdistill.errors.SVGError` with a one-line message.
     """
-    data, name = _read_bytes(path_or_text, limits)
-    root = _parse_xml(data, name, limits)
     try:
-        scene = _Loader(root, limits).scene()
+        data, name = _read_bytes(path_or_text, limits)
+        root = _parse_xml(data, name, limits)
+        try:
+            scene = _Loader(root, limits).scene()
+        except SVGError as exc:
+            if name not in ("SVG text", "SVG data") and not str(exc).startswith(name):
+                raise type(exc)(f"{name}: {exc}") from None
+            raise
     except RecursionError:
-        raise SVGError(f"{name} nests too deeply to read") from None
+        raise SVGError("the SVG nests too deeply to read") from None
     except SVGError as exc:
-        msg = " ".join(str(exc).split())
-        if name not in ("SVG text", "SVG data") and not msg.startswith(name):
-            msg = f"{name}: {msg}"
-        raise type(exc)(msg) from None
+        raise type(exc)(" ".join(str(exc).split())) from None  # always one line
     if scene.dropped:
         features = ", ".join(scene.dropped)
         if strict:
             raise UnsupportedFeatureError(
-                f"{name} uses features we do not render: {features}; remove them or load without --strict"
+                " ".join(f"{name} uses features we do not render: {features}; remove them or load without --strict".split())
             )
         warnings.warn(SVGFeatureWarning(f"dropped unsupported SVG features: {features}"), stacklevel=2)
     return scene
