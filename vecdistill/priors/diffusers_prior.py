@@ -68,7 +68,7 @@ def hub_reachable(timeout: float = 3.0) -> bool:
 
 
 @contextlib.contextmanager
-def _quiet_loaders() -> Iterator[None]:
+def quiet_loaders() -> Iterator[None]:
     """Silence diffusers' and transformers' progress bars and info logs while loading (library
     code does not print); restores their previous settings."""
     import diffusers.utils.logging as dlog
@@ -192,7 +192,7 @@ class DiffusersPrior(Prior):
                 hint = f" ({why}; it is not in the local cache: download it once with network access, or pass a local folder)" if local_only else ""
                 raise ModelError(f"cannot load model {model!r}{hint}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}. With no network, set HF_HUB_OFFLINE=1 and pass --model PATH to a downloaded pipeline folder") from None
         self._index = index
-        with _quiet_loaders():
+        with quiet_loaders():
             self._build(source, index, local_only)
 
     def _build(self, source: str, index: dict, local_only: bool) -> None:

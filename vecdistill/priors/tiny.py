@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from ..fileio import atomic_write_text
+from .diffusers_prior import quiet_loaders
 
 # printable ASCII: the byte-level BPE of CLIP maps these bytes to themselves
 _CHARS = [chr(c) for c in range(33, 127)]
@@ -102,6 +103,12 @@ def build_tiny_pipeline(folder: str | Path, latent: bool = True, seed: int = 0, 
         num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
         clip_sample=False, set_alpha_to_one=False, steps_offset=1, prediction_type=prediction_type,
     )
+    with quiet_loaders():
+        _save(out, unet, text, vae, scheduler, latent)
+    return out
+
+
+def _save(out: Path, unet, text, vae, scheduler, latent: bool) -> None:
     index = {"_class_name": "StableDiffusionPipeline" if latent else "DiffusionPipeline", "_diffusers_version": "0.27.0"}
     unet.save_pretrained(str(out / "unet"))
     text.save_pretrained(str(out / "text_encoder"))
@@ -116,4 +123,3 @@ def build_tiny_pipeline(folder: str | Path, latent: bool = True, seed: int = 0, 
         index["feature_extractor"] = [None, None]
         index["requires_safety_checker"] = False
     atomic_write_text(out / "model_index.json", json.dumps(index, indent=2))
-    return out
