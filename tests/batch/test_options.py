@@ -20,6 +20,9 @@ class DemoConfig:
     size: int | None = None
     seed: int = 0
     colors: list = field(default_factory=lambda: [1, 2])
+    window: tuple[float, float] | None = None
+    only: tuple[str, ...] | None = None
+    lr: float | None = None
 
 
 def test_csv_text_becomes_typed_fields():
@@ -29,6 +32,15 @@ def test_csv_text_becomes_typed_fields():
                                 method="vsd", size=32)
     assert isinstance(config.guidance_scale, float)
     assert build_config(DemoConfig, {"t_range": "[0.2, 0.4]"}).t_range == (0.2, 0.4)
+
+
+def test_optional_fields_take_their_annotated_type():
+    # pipeline configs leave most fields at None (= the preset's value)
+    config = build_config(DemoConfig, {"window": "0.05, 0.95", "only": "logo,text", "lr": "1e-2", "size": "none"})
+    assert (config.window, config.only, config.lr, config.size) == ((0.05, 0.95), ("logo", "text"), 0.01, None)
+    assert build_config(DemoConfig, {"window": [0, 1], "lr": 1}).window == (0.0, 1.0)
+    with pytest.raises(InputError, match="lr"):
+        build_config(DemoConfig, {"lr": "fast"})
 
 
 def test_json_values_pass_through_and_fixed_values_win():
