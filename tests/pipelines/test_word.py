@@ -121,3 +121,39 @@ def test_cli_lists_the_bundled_fonts(tmp_path, capsys, monkeypatch):
     assert code == 0
     for name in ("quicksand", "cantarell", "liberation-serif", "roboto"):
         assert name in out
+
+
+def test_cli_runs_a_word_with_a_font_file(tmp_path, capsys, monkeypatch):
+    from vecdistill.text import BUNDLED_FONTS
+
+    font = str(BUNDLED_FONTS["roboto"].path)
+    code, _, err = _cli(capsys, monkeypatch, tmp_path, "OK", "ok.svg", "--concept", "fire", "--font", font,
+                        "--letters", "O", "--steps", "2", "--size", "32", "-q")
+    assert code == 0, err
+    manifest = json.loads((tmp_path / "ok.json").read_text())
+    assert manifest["font"]["file"] == font and manifest["letters"][0]["id"] == "letter-0-O"
+
+
+@pytest.mark.slow
+def test_cli_with_a_tiny_random_diffusers_pipeline(tiny_sd_path, tmp_path, capsys, monkeypatch):
+    code, _, err = _cli(capsys, monkeypatch, tmp_path, "Go", "go.svg", "--concept", "snake", "--model",
+                        str(tiny_sd_path), "--letters", "G", "--steps", "2", "--size", "32", "-q")
+    assert code == 0, err
+    manifest = json.loads((tmp_path / "go.json").read_text())
+    assert manifest["prompt"] == SD_TEMPLATE.format(concept="snake")
+    assert manifest["config"]["guidance_scale"] == 100.0 and manifest["config"]["weighting"] == "sqrt(abar)(1-abar)"
+    assert 'id="letter-0-G"' in (tmp_path / "go.svg").read_text()
+
+
+def test_ctrl_c_writes_the_best_so_far_word_and_reraises(tmp_path, prior):
+    out = tmp_path / "stop.svg"
+
+    def stop(report):
+        if report.step == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        word("Hi", str(out), "fire", WordConfig(letters="H", **{**TINY, "steps": 10}), prior=prior, callbacks=[stop])
+    manifest = json.loads(out.with_suffix(".json").read_text())
+    assert manifest["interrupted"] is True and 1 <= manifest["steps_done"] < 10
+    assert 'id="letter-0-H"' in out.read_text()
