@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import torch
 
+from .coverage import take
+
 Tensor = torch.Tensor
 
 _SHRINK = 1.0 - 1e-9
@@ -35,11 +37,11 @@ def over(pixel: Tensor, order: Tensor, alpha: Tensor, premult: Tensor, num_pixel
         _, counts = torch.unique_consecutive(pix, return_counts=True)
         ends = torch.cumsum(counts, 0) - 1
         end_of = torch.repeat_interleave(ends, counts)
-    a = alpha[perm]
+    a = take(alpha, perm)
     logt = torch.log1p(-(a.double() * _SHRINK))
     cs = torch.cumsum(logt, 0)
-    trans = torch.exp(cs[end_of] - cs).to(dtype)
-    out_rgb = out_rgb.index_add(0, pix, premult[perm] * trans.unsqueeze(-1))
+    trans = torch.exp(take(cs, end_of) - cs).to(dtype)
+    out_rgb = out_rgb.index_add(0, pix, take(premult, perm) * trans.unsqueeze(-1))
     out_a = out_a.index_add(0, pix, a * trans)
     return out_rgb, out_a
 

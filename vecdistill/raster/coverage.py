@@ -45,6 +45,15 @@ class Fragments:
     pixel: Tensor
 
 
+def take(x: Tensor, idx: Tensor) -> Tensor:
+    """``x[idx]`` along dim 0 for int64 ``idx`` (or a bool mask) via ``index_select``, whose
+    backward is a fast ``index_add`` (plain advanced indexing back-propagates through a
+    slow accumulating ``index_put``)."""
+    if idx.dtype == torch.bool:
+        idx = idx.nonzero().squeeze(-1)
+    return x.index_select(0, idx)
+
+
 def _safe_div(num: Tensor, den: Tensor) -> Tensor:
     ok = den != 0
     return torch.where(ok, num / torch.where(ok, den, torch.ones_like(den)), torch.zeros_like(num))
@@ -74,7 +83,6 @@ def _split(e: Tensor, axis: int) -> Tensor:
     """Split edges [N, 4] at every integer coordinate along ``axis`` (0: x, 1: y) that they
     cross strictly inside -> pieces [M, 4] in order along each edge."""
     a0, a1 = e[:, axis], e[:, 2 + axis]
-    b0, b1 = e[:, 1 - axis], e[:, 3 - axis]
     with torch.no_grad():
         lo, hi = torch.minimum(a0, a1), torch.maximum(a0, a1)
         n = (torch.ceil(hi) - torch.floor(lo) - 1).clamp_min(0).long()
@@ -90,7 +98,9 @@ def _split(e: Tensor, axis: int) -> Tensor:
         g_end = base + step * (k + 1)
         is_first = k == 0
         is_last = k == n[rep]
-    a0r, a1r, b0r, b1r = a0[rep], a1[rep], b0[rep], b1[rep]
+    er = take(e, rep)
+    a0r, a1r = er[:, axis], er[:, 2 + axis]
+    b0r, b1r = er[:, 1 - axis], er[:, 3 - axis]
     slope = _safe_div(b1r - b0r, a1r - a0r)
     bs = b0r + (g_start - a0r) * slope
     be = b0r + (g_end - a0r) * slope
@@ -118,7 +128,8 @@ def winding_integral(
     L = num_layers
     with torch.no_grad():
         keep = edges[:, 1] != edges[:, 3]
-    edges, edge_layer = edges[keep], edge_layer[keep]
+    keep = keep.nonzero().squeeze(-1)
+    edges, edge_layer = take(edges, keep), edge_layer[keep]
     with torch.no_grad():
         ed = edges.detach()
         xs = torch.stack([ed[:, 0], ed[:, 2]], -1)
@@ -138,7 +149,9 @@ def winding_integral(
         w = torch.where(empty, 0, w)
         h = torch.where(empty, 0, h)
         live = ~empty[edge_layer]
-    edges, edge_layer = edges[live], edge_layer[live]
+    if not bool(live.all()):
+        live = live.nonzero().squeeze(-1)
+        edges, edge_layer = take(edges, live), edge_layer[live]
     box = torch.stack([c0, r0, c1, r1], -1)[edge_layer]
     with torch.no_grad():
         ed = edges.detach()
@@ -150,11 +163,12 @@ def winding_integral(
         )
     if not bool(inside.all()):
         out = ~inside
-        cut = _clip_to_boxes(edges[out], box[out])
+        out = out.nonzero().squeeze(-1)
+        cut = _clip_to_boxes(take(edges, out), box[out])
         cut_layer = edge_layer[out].repeat_interleave(5)
         with torch.no_grad():
             ok = cut[:, 1] != cut[:, 3]
-        edges = torch.cat([edges[inside], cut[ok]])
+        edges = torch.cat([take(edges, inside), take(cut, ok)])
         edge_layer = torch.cat([edge_layer[inside], cut_layer[ok]])
     # to box-local coordinates
     origin = torch.stack([c0, r0], -1)[edge_layer].repeat(1, 2)
@@ -200,12 +214,12 @@ def winding_integral(
         erow = torch.div(local_idx, ebw, rounding_mode="floor")
         ecol = local_idx - erow * ebw
         row_start = torch.arange(total, device=device) - ecol
-    area = cs - cs_prev[row_start]
+    area = cs - take(cs_prev, row_start)
     with torch.no_grad():
         keep = ((ecol < w[elem_layer]) & (area.detach() != 0)).nonzero().squeeze(-1)
         base = layer_batch * (height * width) + r0.long() * width + c0.long()
         pixel = (base[elem_layer] + erow * width + ecol)[keep]
-    return area[keep], elem_layer[keep], pixel
+    return take(area, keep), elem_layer[keep], pixel
 
 
 def coverage_from_area(area: Tensor, evenodd: Tensor) -> Tensor:

@@ -124,9 +124,14 @@ class Polylines:
     sub_count: Tensor
 
 
-def apply_affine(mats: Tensor, pts: Tensor) -> Tensor:
-    """``mats``: [N, 2, 3] (or broadcastable), ``pts``: [N, 2] -> [N, 2]."""
-    return torch.einsum("nij,nj->ni", mats[..., :2], pts) + mats[..., 2]
+def apply_affine(mats: Tensor, pts: Tensor, inst: Tensor | None = None) -> Tensor:
+    """Map ``pts`` [N, 2] by ``mats`` [N, 2, 3], or by ``mats[inst]`` when ``inst`` [N] int64
+    is given (``mats`` then holds one [2, 3] matrix per instance) -> [N, 2]."""
+    m = mats.reshape(-1, 6)
+    if inst is not None:
+        m = m.index_select(0, inst)
+    x, y = pts[:, 0], pts[:, 1]
+    return torch.stack([m[:, 0] * x + m[:, 1] * y + m[:, 2], m[:, 3] * x + m[:, 4] * y + m[:, 5]], -1)
 
 
 def segment_counts(ctrl_canvas: Tensor, width: int, height: int, tol: float, max_count: int) -> Tensor:
@@ -199,12 +204,11 @@ def flatten(
     sub_inst = sub_inst.to(device)
     seg_inst = seg_inst.to(device)
 
-    gathered = all_pts[seg_index]  # [S, 4, 2]
+    gathered = all_pts.index_select(0, seg_index.reshape(-1)).reshape(-1, 4, 2)  # [S, 4, 2]
     elev = _ELEVATE.to(device=device, dtype=dtype)[seg_degree]  # [S, 4, 4]
     ctrl = torch.einsum("sij,sjk->sik", elev, gathered)  # local cubic control points
     with torch.no_grad():
-        cc = apply_affine(inst_mats[seg_inst].unsqueeze(1).expand(-1, 4, -1, -1).reshape(-1, 2, 3),
-                          ctrl.reshape(-1, 2)).reshape(-1, 4, 2)
+        cc = apply_affine(inst_mats.detach(), ctrl.detach().reshape(-1, 2), seg_inst.repeat_interleave(4)).reshape(-1, 4, 2)
         counts = segment_counts(cc, width, height, tol, max_count)
     n_eval = counts + seg_last_open.long()
     seg_rep = torch.repeat_interleave(torch.arange(counts.shape[0], device=device), n_eval)
@@ -213,7 +217,7 @@ def flatten(
     t = (j.to(dtype) / counts[seg_rep].to(dtype)).unsqueeze(-1)
     s = 1 - t
     basis = torch.cat([s**3, 3 * s * s * t, 3 * s * t * t, t**3], dim=-1)  # [V, 4]
-    verts = torch.einsum("vi,vik->vk", basis, ctrl[seg_rep])
+    verts = torch.einsum("vi,vik->vk", basis, ctrl.index_select(0, seg_rep))
     vert_sub = seg_sub[seg_rep]
     sub_count = torch.zeros(nsub, dtype=torch.long, device=device).index_add_(
         0, vert_sub, torch.ones_like(vert_sub)

@@ -28,6 +28,7 @@ import torch
 from ..errors import InputError
 from ..svg.scene import IDENTITY, Affine, ClipPath, Group, Path, Scene, Solid
 from . import composite, coverage, paint
+from .coverage import take
 from .flatten import Polylines, apply_affine, flatten, tolerance_scale
 from .stroke import CAPS, JOINS, StrokeStyle, stroke_outline
 
@@ -201,7 +202,7 @@ def _select_subpaths(poly: Polylines, keep: Tensor) -> Polylines:
     new_id = torch.cumsum(keep.long(), 0) - 1
     count = poly.sub_count[keep]
     return Polylines(
-        poly.verts[vkeep], new_id[poly.vert_sub[vkeep]], poly.sub_inst[keep], poly.sub_closed[keep],
+        take(poly.verts, vkeep), new_id[poly.vert_sub[vkeep]], poly.sub_inst[keep], poly.sub_closed[keep],
         torch.cumsum(count, 0) - count, count,
     )
 
@@ -213,7 +214,7 @@ def _closed_edges(poly: Polylines) -> Tensor:
     first = poly.sub_start[poly.vert_sub]
     last = first + poly.sub_count[poly.vert_sub] - 1
     nxt = torch.where(idx == last, first, idx + 1)
-    return torch.cat([poly.verts, poly.verts[nxt]], -1)
+    return torch.cat([poly.verts, take(poly.verts, nxt)], -1)
 
 
 def _inst_bbox(poly: Polylines, insts: list[int], mats_to: list[Affine] | None = None) -> Tensor:
@@ -372,7 +373,7 @@ def rasterize_batch(
 
     edge_parts, layer_parts = [], []
     vert_inst = poly.sub_inst[poly.vert_sub]
-    canvas_verts = apply_affine(mats[vert_inst], poly.verts)
+    canvas_verts = apply_affine(mats, poly.verts, vert_inst)
     sub_fill = fill_layer[poly.sub_inst]
     if fl_i:
         cpoly = Polylines(canvas_verts, poly.vert_sub, poly.sub_inst, poly.sub_closed, poly.sub_start, poly.sub_count)
@@ -396,7 +397,7 @@ def rasterize_batch(
         style = StrokeStyle(half[row], joins[row], caps[row], mlim[row], (tolerance / scale)[row])
         se, ssub = stroke_outline(spoly, style)
         sinst = spoly.sub_inst[ssub]
-        se = torch.cat([apply_affine(mats[sinst], se[:, :2]), apply_affine(mats[sinst], se[:, 2:])], -1)
+        se = torch.cat([apply_affine(mats, se[:, :2], sinst), apply_affine(mats, se[:, 2:], sinst)], -1)
         edge_parts.append(se)
         layer_parts.append(stroke_layer[sinst])
     edges = torch.cat(edge_parts)
@@ -446,7 +447,7 @@ def rasterize_batch(
     grad_ids = [k for k, l in enumerate(layers) if l.kind != "clip" and l.paint is not None and not isinstance(l.paint, Solid)]
     if grad_ids:
         rgb = solid[flayer, :3]
-        alpha = cov * (solid[:, 3] * opac_full)[flayer]
+        alpha = cov * take(solid[:, 3] * opac_full, flayer)
         for k in grad_ids:
             l = layers[k]
             m = (flayer == k).nonzero().squeeze(-1)
@@ -462,8 +463,8 @@ def rasterize_batch(
             rgb = rgb.index_put((m,), col[:, :3])
             alpha = alpha.index_put((m,), cov[m] * col[:, 3] * opac_full[k])
     else:
-        rgb = solid[:, :3][flayer]
-        alpha = cov * (solid[:, 3] * opac_full)[flayer]
+        rgb = take(solid[:, :3], flayer)
+        alpha = cov * take(solid[:, 3] * opac_full, flayer)
     if masks is not None:
         lclip = torch.tensor([l.clip for l in layers], dtype=torch.long, device=device)[flayer]
         has = lclip >= 0

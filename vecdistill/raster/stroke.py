@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .coverage import take
 from .flatten import Polylines
 
 Tensor = torch.Tensor
@@ -118,9 +119,9 @@ def stroke_outline(poly: Polylines, style: StrokeStyle) -> tuple[Tensor, Tensor]
         nxt = loop_first[lrep] + (p + 1) % L
         is_cap = (kind == 2) & ((p == 0) | (p == mm - 1))
         sub = loop_sub[lrep]
-    cur_v = verts[vid]
-    d_in = cur_v - verts[vid[prev]]
-    d_out = verts[vid[nxt]] - cur_v
+    cur_v = take(verts, vid)
+    d_in = cur_v - take(cur_v, prev)
+    d_out = take(cur_v, nxt) - cur_v
     len_in = d_in.norm(dim=-1).clamp_min(1e-30)
     len_out = d_out.norm(dim=-1).clamp_min(1e-30)
     d_in = d_in / len_in.unsqueeze(-1)
@@ -132,7 +133,7 @@ def stroke_outline(poly: Polylines, style: StrokeStyle) -> tuple[Tensor, Tensor]
     theta = torch.atan2(cross.abs(), dot)  # turn angle in [0, pi]
     denom = (1 + (n_in * n_out).sum(-1)).clamp_min(1e-6)
     miter = (n_in + n_out) / denom.unsqueeze(-1)
-    r = style.half[sub]
+    r = take(style.half, sub)
     with torch.no_grad():
         th = theta.detach()
         rd = r.detach().clamp_min(1e-30)
@@ -166,8 +167,8 @@ def stroke_outline(poly: Polylines, style: StrokeStyle) -> tuple[Tensor, Tensor]
         square = (is_cap & (cap == 2))[orep]
         frac = j.to(dtype) / narc[orep].to(dtype)
     sweep_t = torch.where(is_cap, torch.full_like(theta, math.pi), theta)
-    ang = -sweep_t[orep] * frac
-    ni, no, di = n_in[orep], n_out[orep], d_in[orep]
+    ang = -take(sweep_t, orep) * frac
+    ni, no, di = take(n_in, orep), take(n_out, orep), take(d_in, orep)
     ca, sa = torch.cos(ang).unsqueeze(-1), torch.sin(ang).unsqueeze(-1)
     arc = torch.stack([ni[:, 0] * ca[:, 0] - ni[:, 1] * sa[:, 0], ni[:, 0] * sa[:, 0] + ni[:, 1] * ca[:, 0]], -1)
     sq = square.to(dtype).unsqueeze(-1) * di
@@ -175,13 +176,13 @@ def stroke_outline(poly: Polylines, style: StrokeStyle) -> tuple[Tensor, Tensor]
     two = torch.where(jj == 0, ni + sq, no + sq)
     piv = torch.where(jj == 0, ni, torch.where(jj == 1, torch.zeros_like(ni), no))
     occ = oc.unsqueeze(-1)
-    u = torch.where(occ == 0, miter[orep], torch.where(occ == 1, piv, torch.where(occ == 2, two, arc)))
-    pts = cur_v[orep] + r[orep].unsqueeze(-1) * u
+    u = torch.where(occ == 0, take(miter, orep), torch.where(occ == 1, piv, torch.where(occ == 2, two, arc)))
+    pts = take(cur_v, orep) + take(r, orep).unsqueeze(-1) * u
     with torch.no_grad():
         oloop = lrep[orep]
         lens = torch.zeros(nl, dtype=torch.long, device=device).index_add_(0, oloop, torch.ones_like(oloop))
         lstart = torch.cumsum(lens, 0) - lens
         k = torch.arange(pts.shape[0], device=device) - lstart[oloop]
         onext = lstart[oloop] + (k + 1) % lens[oloop]
-    edges = torch.cat([pts, pts[onext]], -1)
+    edges = torch.cat([pts, take(pts, onext)], -1)
     return edges, sub[orep]

@@ -1,0 +1,187 @@
+"""Rasterizer benchmark: speed against cairosvg in the same run, accuracy (PSNR against
+cairosvg) on the circle scenes and on real icon sets.
+
+    python benchmarks/raster_bench.py                      # full table -> stdout + results file
+    python benchmarks/raster_bench.py --quick              # small smoke run
+
+Scenes: N closed paths of 4 cubic segments, jittered circles of radius 5 % of the width
+at random centres with random RGBA fills (vecdistill.raster.testscenes.circles_scene),
+N = 64 / 256 / 1024 at 256^2 and 512^2. For each: the median time of cairosvg rendering
+the same scene written as SVG (SVG text prepared beforehand; cairosvg parses it as part
+of its render), our forward, our forward + backward (gradients for points, colours), the
+ratio (fwd+bwd) / cairosvg, the covered pixels (pixels inside layers' bounding boxes with
+non-zero coverage), the memory held for backward (saved tensors), and PSNR.
+Torch threads stay at the default. Medians of --repeats runs, interleaved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import time
+from pathlib import Path as FsPath
+
+import torch
+
+sys.path.insert(0, str(FsPath(__file__).resolve().parents[1]))
+
+from vecdistill.raster import coverage, rasterize  # noqa: E402
+from vecdistill.raster.testscenes import circles_scene  # noqa: E402
+from vecdistill.svg.export import cairo_render  # noqa: E402
+from vecdistill.svg.write import to_svg_string  # noqa: E402
+
+CORPUS = FsPath("/work/corpus")
+ICON_SETS = {
+    "simple-icons": "simple-icons-*/package/icons",
+    "tabler-icons": "tabler-icons-*/package/icons/outline",
+    "twemoji-svg": "twemoji-svg-*/package",
+    "material-design-icons-svg": "material-design-icons-svg-*/package/filled",
+}
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    mse = float(((a.double() - b.double()) ** 2).mean())
+    return 99.0 if mse == 0 else -10 * math.log10(mse)
+
+
+def saved_bytes(fn) -> tuple[object, int]:
+    """Run ``fn`` and count the bytes of tensors autograd saves for backward."""
+    total = [0]
+    seen: set[int] = set()
+
+    def pack(t):
+        key = t.untyped_storage().data_ptr()
+        if key not in seen:
+            seen.add(key)
+            total[0] += t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn()
+    return out, total[0]
+
+
+def covered_pixels(scene, size) -> int:
+    count = [0]
+    orig = coverage.rasterize_layers
+
+    def spy(*args, **kwargs):
+        f = orig(*args, **kwargs)
+        count[0] += int(f.cov.shape[0])
+        return f
+
+    coverage.rasterize_layers = spy
+    try:
+        from vecdistill.raster import render
+
+        render.coverage.rasterize_layers = spy
+        rasterize(scene, size, size)
+    finally:
+        coverage.rasterize_layers = orig
+    return count[0]
+
+
+def bench_circles(ns, sizes, repeats, out):
+    out("## Speed and accuracy on circle scenes (ms, medians)")
+    out("")
+    out("| canvas | paths | cairosvg | ours fwd | ours fwd+bwd | ratio fwd+bwd / cairosvg | covered px | ms per 100k px | saved for bwd (MB) | PSNR vs cairosvg (dB) |")
+    out("|---|---|---|---|---|---|---|---|---|---|")
+    for size in sizes:
+        for n in ns:
+            scene = circles_scene(n, size, generator=torch.Generator().manual_seed(n + size))
+            svg = to_svg_string(scene, precision=4)
+            scene.requires_grad_(True, kinds=("points", "colors"))
+            ref = cairo_render(svg, size, size)
+            with torch.no_grad():
+                img = rasterize(scene, size, size)
+            quality = psnr(img, ref)
+            _, mem = saved_bytes(lambda: rasterize(scene, size, size))
+            px = covered_pixels(scene, size)
+            tc, tf, tfb = [], [], []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                cairo_render(svg, size, size)
+                tc.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                with torch.no_grad():
+                    rasterize(scene, size, size)
+                tf.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                rasterize(scene, size, size).sum().backward()
+                tfb.append(time.perf_counter() - t0)
+            c, f, fb = (statistics.median(x) * 1e3 for x in (tc, tf, tfb))
+            out(
+                f"| {size}^2 | {n} | {c:.1f} | {f:.1f} | {fb:.1f} | {fb / c:.2f} | {px} | {fb / px * 1e5:.1f} | {mem / 2**20:.1f} | {quality:.1f} |"
+            )
+    out("")
+
+
+def bench_icons(per_set, size, out):
+    from vecdistill.svg.parse import load_svg
+
+    out(f"## Accuracy on real icon sets ({size}^2, PSNR vs cairosvg rendering the original file)")
+    out("")
+    out("| set | files | mean PSNR (dB) | median | min | failed to load | ours ms / icon (fwd) |")
+    out("|---|---|---|---|---|---|---|")
+    for name, pattern in ICON_SETS.items():
+        files = sorted(CORPUS.glob(pattern + "/*.svg"))
+        if not files:
+            out(f"| {name} | 0 | - | - | - | - | - |")
+            continue
+        step = max(1, len(files) // per_set)
+        files = files[::step][:per_set]
+        scores, failed, times = [], 0, []
+        for f in files:
+            text = f.read_text(errors="replace")
+            try:
+                scene = load_svg(text)
+                ref = cairo_render(text, size, size)
+            except Exception:
+                failed += 1
+                continue
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                img = rasterize(scene, size, size)
+            times.append(time.perf_counter() - t0)
+            scores.append(min(psnr(img, ref), 99.0))
+        if scores:
+            out(
+                f"| {name} | {len(scores)} | {statistics.mean(scores):.1f} | {statistics.median(scores):.1f} | {min(scores):.1f} | {failed} | {statistics.median(times) * 1e3:.1f} |"
+            )
+    out("")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes, few repeats")
+    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--icons", type=int, default=200, help="files per icon set")
+    ap.add_argument("--icon-size", type=int, default=128)
+    ap.add_argument("--no-icons", action="store_true")
+    ap.add_argument("--out", default=str(FsPath(__file__).resolve().parent / "results" / "raster_cpu.txt"))
+    args = ap.parse_args()
+    lines: list[str] = []
+
+    def out(s: str) -> None:
+        print(s, flush=True)
+        lines.append(s)
+
+    out(f"# raster_bench ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}), torch {torch.__version__}, threads {torch.get_num_threads()}")
+    out("")
+    if args.quick:
+        bench_circles([64, 256], [256], 3, out)
+        if not args.no_icons:
+            bench_icons(10, 64, out)
+    else:
+        bench_circles([64, 256, 1024], [256, 512], args.repeats, out)
+        if not args.no_icons:
+            bench_icons(args.icons, args.icon_size, out)
+    if not args.quick:
+        FsPath(args.out).parent.mkdir(parents=True, exist_ok=True)
+        FsPath(args.out).write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
