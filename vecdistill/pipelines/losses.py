@@ -18,7 +18,12 @@ Tensor = torch.Tensor
 
 
 def cubic_indices(path: Path) -> Tensor:
-    """Indices into ``path.points`` of each cubic segment's (p0, p1, p2, p3): [N, 4] int64."""
+    """Indices into ``path.points`` of each cubic segment's (p0, p1, p2, p3): [N, 4] int64.
+
+    Cached on the path (keyed by its ``segments`` tensor and subpath layout)."""
+    cached = getattr(path, "_cubic_index", None)
+    if cached is not None and cached[0] is path.segments and cached[1] == path.subpaths:
+        return cached[2]
     out = []
     counts = path.segments.tolist()
     for segs, pts, _closed in path.subpath_ranges():
@@ -29,7 +34,9 @@ def cubic_indices(path: Path) -> Tensor:
             if k == 2:
                 out.append([start + i, start + (i + 1) % n, start + (i + 2) % n, start + (i + 3) % n])
             i += k + 1
-    return torch.tensor(out, dtype=torch.long).view(-1, 4)
+    index = torch.tensor(out, dtype=torch.long).view(-1, 4)
+    path._cubic_index = (path.segments, list(path.subpaths), index)
+    return index
 
 
 def _cross(u: Tensor, v: Tensor) -> Tensor:

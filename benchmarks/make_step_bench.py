@@ -1,0 +1,120 @@
+"""What one ``make`` step costs, stage by stage, with a Stable-Diffusion-1.5-shaped model.
+
+    python benchmarks/make_step_bench.py [--size 128] [--paths 128] [--repeats 5] [--device cpu]
+
+Two priors, each driven by the real loop (:func:`vecdistill.pipelines.loop.optimize`, one
+step per call, SDS with CFG 100, augmentation on):
+
+- ``sd15``: a diffusers prior whose UNet has Stable Diffusion 1.5's configuration (860M
+  parameters, random weights, built from ``vecdistill.priors.tiny.tiny_sd15_unet_config``)
+  and whose VAE has SD's AutoencoderKL configuration (random weights). The text encoder is
+  the tiny random one, so the UNet's cross-attention input width is 32 instead of 768 (the
+  only change to the UNet: the key/value projections of 77 text tokens). Rendering at
+  ``--size`` px gives ``size/8`` latents.
+- ``embedded``: the embedded icon prior at its 64 x 64 working size.
+
+Per stage (render, augment, encode, objective = the prior's noise prediction, backward,
+optimiser, rest = hooks/aux/callbacks): the median over ``--repeats`` steps after one
+warm-up, and "ours" = render + augment + optimiser + rest as a fraction of the objective
+(the UNet) measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import torch
+
+
+def build_sd15_prior(folder: str, size: int, device: str):
+    """A DiffusersPrior with an SD-1.5-shaped UNet and SD's VAE (random weights)."""
+    import diffusers
+
+    from vecdistill.priors.diffusers_prior import DiffusersPrior
+    from vecdistill.priors.tiny import TEXT_DIM, build_tiny_pipeline, tiny_sd15_unet_config
+
+    path = build_tiny_pipeline(folder)
+    prior = DiffusersPrior(str(path), device=device)
+    cfg = tiny_sd15_unet_config()
+    cfg["cross_attention_dim"] = TEXT_DIM
+    cfg["sample_size"] = size // 8
+    torch.manual_seed(0)
+    prior.unet = diffusers.UNet2DConditionModel(**cfg).to(device).eval().requires_grad_(False)
+    prior.vae = diffusers.AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=4,
+        down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4,
+        block_out_channels=[128, 256, 512, 512], layers_per_block=2, sample_size=size,
+    ).to(device).eval().requires_grad_(False)
+    prior.image_size = (size, size)
+    return prior
+
+
+def step_timings(prior, size: int, paths: int, repeats: int, device: str) -> dict[str, float]:
+    """Median ms per stage of one loop step (after a warm-up)."""
+    from vecdistill.distill import build_objective
+    from vecdistill.pipelines.config import LoopConfig
+    from vecdistill.pipelines.init import random_scene
+    from vecdistill.pipelines.loop import optimize
+
+    gen = torch.Generator(device=device).manual_seed(0)
+    scene = random_scene("iconography", size, paths, 4, gen, radius=size * 20 / 600, width=1.0, device=device)
+    objective = build_objective("sds", prior, "red heart", guidance_scale=100.0, t_min=0.05, t_max=0.95)
+    cfg = LoopConfig(steps=1, size=size, reinit_every=0, xing_weight=0.01)
+    rows = []
+    for i in range(repeats + 1):
+        start = time.perf_counter()
+        result = optimize(scene, objective, cfg, gen, encode=prior.encode)
+        wall = time.perf_counter() - start
+        if i:
+            t = dict(result.timings)
+            rows.append(
+                {
+                    "render": t["render"],
+                    "augment": t["augment"],
+                    "encode": t["encode"],
+                    "objective": t["objective"],
+                    "backward": t["backward"],
+                    "optimizer": t["optimizer"],
+                    "rest": t["hooks"] + t["aux"] + t["callbacks"],
+                    "step": wall,
+                }
+            )
+    return {k: 1000 * statistics.median(r[k] for r in rows) for k in rows[0]}
+
+
+def report(name: str, t: dict[str, float]) -> None:
+    ours = t["render"] + t["augment"] + t["optimizer"] + t["rest"]
+    cols = ("render", "augment", "encode", "objective", "backward", "optimizer", "rest", "step")
+    print(f"| {name} | " + " | ".join(f"{t[c]:.1f}" for c in cols) + f" | {ours / t['objective']:.3f} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=128, help="render size for the SD-shaped prior (latents size/8)")
+    ap.add_argument("--paths", type=int, default=128)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--skip-sd", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    print(f"device {args.device}, {torch.get_num_threads()} threads, {args.paths} paths, median of {args.repeats} steps (ms)")
+    print("| prior | render | augment | encode | objective (UNet) | backward | optimiser | rest | step | ours / objective |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    from vecdistill.priors import load_prior
+
+    emb = load_prior(None, device=args.device)
+    report("embedded 64^2", step_timings(emb, 64, args.paths, args.repeats, args.device))
+    if not args.skip_sd:
+        with tempfile.TemporaryDirectory() as folder:
+            sd = build_sd15_prior(folder, args.size, args.device)
+            report(f"SD-1.5-shaped, {args.size}^2 ({args.size // 8}^2 latents)", step_timings(sd, args.size, args.paths, args.repeats, args.device))
+    print("ours = render + augment + optimiser + rest (hooks, Xing loss, callbacks)")
+
+
+if __name__ == "__main__":
+    main()
