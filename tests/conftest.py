@@ -20,3 +20,15 @@ def tiny_pixel_path(tmp_path_factory):
     from vecdistill.priors.tiny import build_tiny_pipeline
 
     return build_tiny_pipeline(tmp_path_factory.mktemp("tiny-pixel") / "pipe", latent=False)
+
+
+@pytest.fixture()
+def one_thread():
+    """Run a test on one torch CPU thread (restored after). Small tensors on a shared CPU
+    are several times faster on one thread than on two fighting for cores."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -26,3 +26,9 @@ def gmm_image() -> GaussianMixturePrior:
     g = torch.Generator().manual_seed(3)
     m = torch.rand(4, 48, generator=g) * 2 - 1
     return GaussianMixturePrior({"cat": (m[:2], [0.05, 0.1]), "dog": (m[2:], 0.08)}, shape=(3, 4, 4), dtype=torch.float64)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(one_thread):
+    """Every objective test runs on one CPU thread (see tests/conftest.py)."""
+    yield

@@ -9,14 +9,6 @@ from vecdistill.distill import METHODS, VSD, VSDConfig, build_objective
 from vecdistill.priors import load_prior
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module", params=["latent", "pixel"])
 def prior(request, tiny_sd_path, tiny_pixel_path):
     return load_prior(str(tiny_sd_path if request.param == "latent" else tiny_pixel_path))

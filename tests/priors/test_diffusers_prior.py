@@ -14,14 +14,7 @@ import torch
 from vecdistill.errors import ModelError
 from vecdistill.priors import load_prior
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks on a shared CPU: one thread is several times faster than two."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

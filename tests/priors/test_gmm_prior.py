@@ -10,6 +10,8 @@ import torch
 from vecdistill.errors import InputError, PromptError
 from vecdistill.priors.gmm import GaussianMixturePrior
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def _prior(shape=None, dim=2) -> GaussianMixturePrior:
     g = torch.Generator().manual_seed(0)
