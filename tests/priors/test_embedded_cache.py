@@ -6,10 +6,13 @@ import dataclasses
 import time
 from pathlib import Path
 
+import numpy as np
+import pytest
 import torch
 from embedded_helpers import small_icon_set
 
 from vecdistill.cache import cache_dir
+from vecdistill.icon_render import RenderError, render_many
 from vecdistill.priors.embedded import EmbeddedPrior
 from vecdistill.priors.icons import IconSet, cache_file
 
@@ -103,3 +106,19 @@ def test_cache_dir_follows_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("VECDISTILL_CACHE_DIR", str(tmp_path / "v"))
     prior = EmbeddedPrior(resolution=8, icon_set=small_icon_set())
     assert prior.cache_path.parent == tmp_path / "v" and prior.cache_path.is_file()
+
+
+@pytest.mark.slow
+def test_parallel_rendering_equals_serial():
+    icons = IconSet.load().subset(lambda icon: icon.group == 4)
+    svgs = [icons.svg_bytes(icon) for icon in icons.icons]
+    serial = render_many(svgs, 8, workers=1)
+    assert serial.shape == (len(svgs), 8, 8, 3) and serial.dtype == np.uint8
+    assert np.array_equal(render_many(svgs, 8, workers=2), serial)
+
+
+def test_bad_icon_is_reported_by_index():
+    svgs = [small_icon_set().svg_bytes(icon) for icon in small_icon_set().icons[:2]]
+    with pytest.raises(RenderError) as info:
+        render_many([svgs[0], b"<svg><path d='M 0 0 L'", svgs[1]], 8, workers=1)
+    assert info.value.index == 1

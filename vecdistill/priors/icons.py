@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..cache import cache_dir as user_cache_dir
 from ..cache import load_cached, save_cached
 from ..errors import InputError, ModelError
+from ..icon_render import RenderError, render_many
 
 Tensor = torch.Tensor
 
@@ -143,35 +143,15 @@ class IconSet:
         return self._digest
 
 
-def render_svg_bytes(svg: bytes, size: int) -> np.ndarray:
-    """Render an SVG document to ``size`` x ``size`` pixels on white with cairosvg.
-
-    Returns uint8 [size, size, 3] RGB (cairo's antialiasing, the viewBox scaled to fit)."""
-    from cairosvg.parser import Tree
-    from cairosvg.surface import PNGSurface
-
-    surface = PNGSurface(Tree(bytestring=svg), None, 96, output_width=size, output_height=size, background_color="white")
-    image = surface.cairo
-    image.flush()
-    stride = image.get_stride()
-    # cairo ARGB32 is native-endian: bytes B, G, R, A on little-endian machines
-    data = np.ndarray((size, stride // 4, 4), np.uint8, image.get_data())[:, :size]
-    order = [2, 1, 0] if np.little_endian else [1, 2, 3]
-    return np.ascontiguousarray(data[..., order])
-
-
-def render_icons(icon_set: IconSet, size: int) -> Tensor:
-    """Render every icon of the set: uint8 [N, 3, size, size] on the CPU."""
-    out = torch.empty((len(icon_set), 3, size, size), dtype=torch.uint8)
-    for i, icon in enumerate(icon_set.icons):
-        try:
-            pixels = render_svg_bytes(icon_set.svg_bytes(icon), size)
-        except ModelError:
-            raise
-        except Exception as exc:  # cairosvg raises many types for a bad document
-            raise ModelError(f"icon {icon.file} of the embedded set cannot be rendered ({exc}); rebuild the set") from None
-        out[i] = torch.from_numpy(pixels).permute(2, 0, 1)
-    return out
+def render_icons(icon_set: IconSet, size: int, workers: int | None = None) -> Tensor:
+    """Render every icon of the set: uint8 [N, 3, size, size] on the CPU (in parallel
+    processes for large sets, see :func:`vecdistill.icon_render.render_many`)."""
+    svgs = [icon_set.svg_bytes(icon) for icon in icon_set.icons]
+    try:
+        pixels = render_many(svgs, size, workers)
+    except RenderError as exc:
+        raise ModelError(f"icon {icon_set.icons[exc.index].file} of the embedded set cannot be rendered ({exc.message}); rebuild the set") from None
+    return torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous()
 
 
 def cache_file(icon_set: IconSet, size: int, folder: str | Path | None = None) -> Path:
