@@ -49,8 +49,7 @@ def posterior(x_t: Tensor, x0: Tensor, abar_t: Tensor, abar_prev: Tensor) -> tup
     alpha = a_t / a_p
     beta = 1 - alpha
     mean = a_p.sqrt() * beta / (1 - a_t) * x0 + alpha.sqrt() * (1 - a_p) / (1 - a_t) * x_t
-    std = ((1 - a_p) / (1 - a_t) * beta).sqrt()
-    return mean, std
+    return mean, S.posterior_variance(a_t, a_p).sqrt()
 
 
 @dataclass

@@ -127,6 +127,13 @@ def weight(abar: Tensor, weighting: str) -> Tensor:
 WEIGHTINGS = ("1-abar", "uniform", "sqrt(abar)(1-abar)", "x0")
 
 
+def posterior_variance(abar_t: Tensor, abar_prev: Tensor) -> Tensor:
+    """Variance of the DDPM posterior ``q(x_prev | x_t, x0)`` for the jump ``prev -> t``
+    (``abar_t < abar_prev``): ``(1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev)``.
+    Exact for any stride (the one-step ``beta_t`` is only right for adjacent steps)."""
+    return (1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev)
+
+
 def broadcast(v: Tensor, like: Tensor) -> Tensor:
     """[B] -> [B, 1, ..., 1] matching ``like``'s rank, dtype and device."""
     return v.to(device=like.device, dtype=like.dtype).view(-1, *([1] * (like.dim() - 1)))
