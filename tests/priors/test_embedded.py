@@ -171,3 +171,15 @@ def test_wrong_shapes_and_resolution_are_input_errors(prior, tmp_path):
         prior.predict_noise(torch.zeros(1, 3, RES + 1, RES), torch.tensor([10]), cond)
     with pytest.raises(InputError):
         EmbeddedPrior(resolution=4, cache_dir=tmp_path, icon_set=small_icon_set())
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_prior_matches_cpu(prior, tmp_path):
+    gpu = EmbeddedPrior(resolution=RES, device="cuda", cache_dir=tmp_path, icon_set=small_icon_set())
+    prompt_cpu, prompt_gpu = prior.encode_prompt("cat"), gpu.encode_prompt("cat")
+    x_t, t = _noisy(prior, [10, 500, 990])
+    for a, b in ((prompt_cpu.cond, prompt_gpu.cond), (prompt_cpu.uncond, prompt_gpu.uncond)):
+        eps_gpu = gpu.predict_noise(x_t.cuda(), t.cuda(), b)
+        assert eps_gpu.device.type == "cuda"
+        torch.testing.assert_close(eps_gpu.cpu(), prior.predict_noise(x_t, t, a), atol=1e-4, rtol=1e-4)
