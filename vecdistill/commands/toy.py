@@ -9,7 +9,7 @@ import click
 
 @click.command("toy")
 @click.option("--steps", default=400, show_default=True, type=click.IntRange(1, 100_000), help="Gradient steps per method.")
-@click.option("--points", default=256, show_default=True, type=click.IntRange(2, 100_000), help="Red points moved.")
+@click.option("--points", default=256, show_default=True, type=click.IntRange(2, 5000), help="Red points moved.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the start points and the objectives.")
 @click.option("--guidance-scale", default=1.5, show_default=True, type=float, help="CFG scale of every objective (1 = exact conditional score).")
 @click.option("--lr", default=0.05, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Step size of x <- x - lr * g.")
