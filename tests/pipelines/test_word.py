@@ -157,3 +157,17 @@ def test_ctrl_c_writes_the_best_so_far_word_and_reraises(tmp_path, prior):
     manifest = json.loads(out.with_suffix(".json").read_text())
     assert manifest["interrupted"] is True and 1 <= manifest["steps_done"] < 10
     assert 'id="letter-0-H"' in out.read_text()
+
+
+def test_the_view_box_grows_to_hold_letters_that_reach_past_it():
+    from vecdistill.pipelines.word import fit_view_box
+
+    scene, _ = word_scene("Hi")
+    before = scene.view_box
+    assert fit_view_box(scene, 10.0).view_box == before  # the font layout already fits
+    with torch.no_grad():
+        scene.paths()[0].points[0] = torch.tensor([-30.0, 500.0])
+    fitted = fit_view_box(scene, 10.0)
+    x, y, w, h = fitted.view_box
+    assert x <= -40.0 and y + h >= 510.0 and x + w >= before[0] + before[2]
+    assert (fitted.width, fitted.height) == (w, h)

@@ -36,7 +36,7 @@ def _list_fonts() -> None:
 @click.option("--acap-weight", type=click.FloatRange(min=0), default=None, help="Weight of the as-conformal-as-possible angle loss (default 0.5; 0 = off).")
 @click.option("--tone-weight", type=click.FloatRange(min=0), default=None, help="Peak weight of the blurred-tone loss (default 100; 0 = off).")
 @click.option("--subdivide", type=click.FloatRange(min=0), default=None, help="Split the chosen letters' segments to at most this fraction of the em (default 0.12; 0 = the font's own points).")
-@click.option("--lr-points", type=click.FloatRange(min=0), default=None, help="Learning rate of the control points, render pixels per step (default 1.0 with SD).")
+@click.option("--lr-points", type=click.FloatRange(min=0), default=None, help="Learning rate of the control points, render pixels per step (default 1.0 with SD, 0.2 embedded).")
 @run_options
 @click.pass_context
 def word(ctx: click.Context, text: str | None, out: str | None, concept: str | None, list_fonts: bool, **params) -> None:

@@ -352,8 +352,24 @@ def word(
     return final, manifest
 
 
+def fit_view_box(scene: Scene, pad: float) -> Scene:
+    """Grow ``scene``'s viewBox (and size) so that every control point lies at least ``pad``
+    user units inside it (deformed letters may reach past the original margin); a scene
+    that already fits is returned unchanged. Coordinates are not moved."""
+    pts = torch.cat([p.points.detach().float() for p in scene.paths()])
+    lo, hi = pts.min(0).values.tolist(), pts.max(0).values.tolist()
+    x, y, w, h = scene.view_box
+    x0, y0 = min(x, lo[0] - pad), min(y, lo[1] - pad)
+    x1, y1 = max(x + w, hi[0] + pad), max(y + h, hi[1] + pad)
+    if (x0, y0, x1, y1) == (x, y, x + w, y + h):
+        return scene
+    scene.view_box = (x0, y0, x1 - x0, y1 - y0)
+    scene.width, scene.height = x1 - x0, y1 - y0
+    return scene
+
+
 def _finish(cfg: WordConfig, prior, result: LoopResult, target, reporting: Reporting, argv, info: dict):
     scene = result.best_scene if result.interrupted else result.scene
-    scene = scene.map_tensors(lambda t: t.detach().clone())
+    scene = fit_view_box(scene.map_tensors(lambda t: t.detach().clone()), 0.1 * cfg.font_size)
     manifest = finish_run("word", scene, result, cfg, prior, target, reporting, argv, info)
     return scene, manifest
