@@ -171,13 +171,3 @@ class CaptionIndex:
                         found.append(icon.name)
                         break
         return found[:n]
-
-    def search(self, query: str) -> list[int]:
-        """Indices of the icons a listing for ``query`` shows: those ``match`` selects
-        (primary and secondary), or all icons for an empty query."""
-        if not query.strip():
-            return list(range(len(self.icons)))
-        found = self.match(query)
-        if found is None:
-            return []
-        return sorted(found.weights, key=lambda i: (-found.weights[i], self.icons[i].name))

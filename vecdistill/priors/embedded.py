@@ -10,8 +10,10 @@ mean the same as with SD.
 
 Prompts select icons by caption (:mod:`vecdistill.priors.captions`, which states the rule):
 the condition is the matched icons with their weights, the unconditional branch all icons
-(or, with a negative prompt that matches icons, those icons, as Stable Diffusion uses the
-negative prompt in place of the empty one). ``PromptCondition.info["matched"]`` lists the
+(or, with a negative prompt that matches icons with all its words, i.e. not only the
+"partial" tier, those icons, as Stable Diffusion uses the negative prompt in place of the
+empty one; SD-style negatives such as "blurry, low quality" match nothing and are ignored,
+which ``info["negative_note"]`` says). ``PromptCondition.info["matched"]`` lists the
 captions matched. Classifier-free guidance then works as with any prior.
 
 Cost: the icon matrix is N x 3 R^2 floats (1251 icons at 64^2: 61.5 MB in float32); a noise
@@ -124,9 +126,9 @@ class EmbeddedPrior(Prior):
         uncond = self._all
         if negative.strip():
             neg = self.captions.match(negative)
-            if neg is None:
+            if neg is None or neg.tier == "partial":
                 info["negative_matched"] = []
-                info["negative_note"] = "the negative prompt matches no caption; the unconditional branch uses all icons"
+                info["negative_note"] = "the negative prompt matches no caption with all its words; the unconditional branch uses all icons"
             else:
                 uncond = self._condition(neg)
                 info["negative_matched"] = list(neg.captions)
