@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import sys
 import time
@@ -97,7 +98,7 @@ def bench_circles(ns, sizes, repeats, out):
             with torch.no_grad():
                 img = rasterize(scene, size, size)
             quality = psnr(img, ref)
-            _, mem = saved_bytes(lambda: rasterize(scene, size, size))
+            _, mem = saved_bytes(lambda s=scene, z=size: rasterize(s, z, z))
             px = covered_pixels(scene, size)
             tc, tf, tfb = [], [], []
             for _ in range(repeats):
@@ -160,27 +161,37 @@ def main() -> None:
     ap.add_argument("--icons", type=int, default=200, help="files per icon set")
     ap.add_argument("--icon-size", type=int, default=128)
     ap.add_argument("--no-icons", action="store_true")
+    ap.add_argument("--no-circles", action="store_true")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
+    ap.add_argument("--append", action="store_true", help="append to the results file")
     ap.add_argument("--out", default=str(FsPath(__file__).resolve().parent / "results" / "raster_cpu.txt"))
     args = ap.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     lines: list[str] = []
 
     def out(s: str) -> None:
         print(s, flush=True)
         lines.append(s)
 
-    out(f"# raster_bench ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}), torch {torch.__version__}, threads {torch.get_num_threads()}")
+    out(
+        f"# raster_bench ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}), torch {torch.__version__}, "
+        f"threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}"
+    )
     out("")
     if args.quick:
         bench_circles([64, 256], [256], 3, out)
         if not args.no_icons:
             bench_icons(10, 64, out)
     else:
-        bench_circles([64, 256, 1024], [256, 512], args.repeats, out)
+        if not args.no_circles:
+            bench_circles([64, 256, 1024], [256, 512], args.repeats, out)
         if not args.no_icons:
             bench_icons(args.icons, args.icon_size, out)
     if not args.quick:
         FsPath(args.out).parent.mkdir(parents=True, exist_ok=True)
-        FsPath(args.out).write_text("\n".join(lines) + "\n")
+        old = FsPath(args.out).read_text() + "\n" if args.append and FsPath(args.out).exists() else ""
+        FsPath(args.out).write_text(old + "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

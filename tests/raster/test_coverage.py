@@ -133,3 +133,24 @@ def test_layers_are_independent_and_cover_only_their_boxes():
     assert sorted(f.pixel[f.layer == 0].tolist()) == [9, 10, 17, 18]
     assert sorted(f.pixel[f.layer == 1].tolist()) == [45, 46, 53, 54]
     assert torch.allclose(f.cov, torch.ones_like(f.cov))
+
+
+def test_flat_and_padded_buffer_layouts_agree():
+    g = torch.Generator().manual_seed(5)
+    edges, layers = [], []
+    for k, (cx, cy, r) in enumerate([(10, 10, 8), (30, 5, 2), (20, 25, 5.5), (-3, 15, 6)]):
+        ang = torch.linspace(0, 2 * math.pi, 40, dtype=torch.float64)[:-1]
+        rad = r * (1 + 0.2 * torch.rand(39, generator=g, dtype=torch.float64))
+        pts = torch.stack([cx + rad * torch.cos(ang), cy + rad * torch.sin(ang)], -1)
+        edges.append(torch.cat([pts, pts.roll(-1, 0)], 1))
+        layers += [k] * 39
+    edges = torch.cat(edges)
+    layers = torch.tensor(layers)
+    args = (edges, layers, torch.tensor([0, 0, 1, 1]), torch.tensor([False, True, False, False]), 32, 30)
+    flat = rasterize_layers(*args, layout="flat")
+    padded = rasterize_layers(*args, layout="padded")
+    a = torch.zeros(4, 2 * 32 * 30, dtype=torch.float64)
+    b = torch.zeros(4, 2 * 32 * 30, dtype=torch.float64)
+    a[flat.layer, flat.pixel] = flat.cov
+    b[padded.layer, padded.pixel] = padded.cov
+    assert torch.allclose(a, b, atol=1e-12) and float(a.sum()) > 100

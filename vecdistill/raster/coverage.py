@@ -114,7 +114,13 @@ def _split(e: Tensor, axis: int) -> Tensor:
 
 
 def winding_integral(
-    edges: Tensor, edge_layer: Tensor, num_layers: int, layer_batch: Tensor, width: int, height: int
+    edges: Tensor,
+    edge_layer: Tensor,
+    num_layers: int,
+    layer_batch: Tensor,
+    width: int,
+    height: int,
+    layout: str = "auto",
 ):
     """Winding integral per pixel of each layer's bounding box.
 
@@ -122,7 +128,8 @@ def winding_integral(
     ``layer_batch``: [L] image index of each layer. Returns ``(area, layer, pixel)``, each
     [F]: the signed integral of the winding number over the pixel (in pixel units, so a
     fully inside pixel gives +-1, +-2...), its layer and flat pixel index; pixels where it is
-    exactly 0 are left out.
+    exactly 0 are left out. ``layout``: ``"auto"``, ``"flat"`` or ``"padded"`` buffer layout
+    (same result; auto pads the boxes to a common size when that wastes little).
     """
     device, dtype = edges.device, edges.dtype
     L = num_layers
@@ -194,17 +201,35 @@ def winding_integral(
         lw = w[cell_layer]
         row = torch.minimum(row.clamp_min(0), h[cell_layer] - 1)
         col = torch.minimum(col.clamp_min(0), lw)
-        bw = w + 1  # buffer width: one spill column
-        sizes = h * bw
+        # buffer layout: one [h, w + 1] block per layer (a spill column on the right); when
+        # the boxes are of similar size, blocks are padded to a common [hmax, wmax + 1] so
+        # that the prefix sum and the pixel indices are plain broadcasts
+        flat_total = int((h * (w + 1)).sum())
+        hmax, wmax = int(h.max()), int(w.max())
+        padded = L * hmax * (wmax + 1) <= 1.25 * flat_total + 4096
+        padded = padded if layout == "auto" else layout == "padded"
+        bw = torch.full_like(w, wmax + 1) if padded else w + 1
+        sizes = torch.full_like(h, hmax) * bw if padded else h * bw
         offset = torch.cumsum(sizes, 0) - sizes
         total = int(sizes.sum())
         idx0 = offset[cell_layer] + row * bw[cell_layer] + col
         idx1 = idx0 + (col < lw).long()
+        base = layer_batch * (height * width) + r0.long() * width + c0.long()
     dy = pieces2[:, 3] - pieces2[:, 1]
     xm = (pieces2[:, 0] + pieces2[:, 2]) * 0.5 - col.to(dtype)
     xm = torch.where(col < lw, xm, torch.zeros_like(xm))
     buf = torch.zeros(total, device=device, dtype=dtype)
     buf = buf.index_add(0, torch.cat([idx0, idx1]), torch.cat([dy * (1 - xm), dy * xm]))
+    if padded:
+        area = torch.cumsum(buf.view(L, hmax, wmax + 1), -1).reshape(-1)
+        with torch.no_grad():
+            rr = torch.arange(hmax, device=device).view(1, -1, 1)
+            cc = torch.arange(wmax + 1, device=device).view(1, 1, -1)
+            valid = (rr < h.view(-1, 1, 1)) & (cc < w.view(-1, 1, 1))
+            keep = (valid.reshape(-1) & (area.detach() != 0)).nonzero().squeeze(-1)
+            pixel = (base.view(-1, 1, 1) + rr * width + cc).reshape(-1)[keep]
+            elem_layer = torch.div(keep, hmax * (wmax + 1), rounding_mode="floor")
+        return take(area, keep), elem_layer, pixel
     cs = torch.cumsum(buf, 0)
     cs_prev = torch.cat([cs.new_zeros(1), cs])  # cs_prev[k] = sum of buf[:k]
     with torch.no_grad():
@@ -217,7 +242,6 @@ def winding_integral(
     area = cs - take(cs_prev, row_start)
     with torch.no_grad():
         keep = ((ecol < w[elem_layer]) & (area.detach() != 0)).nonzero().squeeze(-1)
-        base = layer_batch * (height * width) + r0.long() * width + c0.long()
         pixel = (base[elem_layer] + erow * width + ecol)[keep]
     return take(area, keep), elem_layer[keep], pixel
 
@@ -238,6 +262,7 @@ def rasterize_layers(
     layer_evenodd: Tensor,
     width: int,
     height: int,
+    layout: str = "auto",
 ) -> Fragments:
     """Coverage fragments of every layer (see the module docstring).
 
@@ -245,7 +270,7 @@ def rasterize_layers(
     ``layer_evenodd``: [L] bool. Pixels whose winding integral is exactly 0 are left out.
     """
     L = int(layer_batch.shape[0])
-    area, layer, pixel = winding_integral(edges, edge_layer, L, layer_batch, width, height)
+    area, layer, pixel = winding_integral(edges, edge_layer, L, layer_batch, width, height, layout)
     if bool(layer_evenodd.any()):
         cov = coverage_from_area(area, layer_evenodd[layer])
     else:
