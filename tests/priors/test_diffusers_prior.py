@@ -152,3 +152,27 @@ def test_unreachable_hub_uses_the_cache_only(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(dp, "hub_reachable", lambda timeout=3.0: False)
     with pytest.raises(ModelError, match=r"'org/model'.*unreachable.*HF_HUB_OFFLINE=1"):
         load_prior("org/model")
+
+
+def test_unconditional_pixel_unet2dmodel_folder(tmp_path) -> None:
+    """A DDPMPipeline-style folder (UNet2DModel, no text encoder, no VAE): prompts are
+    ignored, every objective still runs (VSD falls back to the residual copy)."""
+    from diffusers import DDPMScheduler, UNet2DModel
+
+    from vecdistill.distill import METHODS, build_objective
+
+    folder = tmp_path / "ddpm"
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        UNet2DModel(sample_size=8, in_channels=3, out_channels=3, block_out_channels=(32, 32), layers_per_block=1,
+                    down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D")).save_pretrained(folder / "unet")
+    DDPMScheduler(beta_schedule="linear").save_pretrained(folder / "scheduler")
+    (folder / "model_index.json").write_text(json.dumps({"_class_name": "DDPMPipeline", "unet": ["diffusers", "UNet2DModel"], "scheduler": ["diffusers", "DDPMScheduler"]}))
+    p = load_prior(str(folder))
+    assert p.image_size == (8, 8) and not p.conditional
+    pr = p.encode_prompt("anything")
+    assert pr.cond is None and pr.info["unconditional_model"]
+    x0 = p.encode(torch.rand(2, 3, 8, 8)).requires_grad_()
+    for method in sorted(METHODS):
+        r = build_objective(method, p, "a", source="b", guidance_scale=1.0)(x0, 0.5, torch.Generator().manual_seed(0), reference=x0.detach() + 0.1)
+        assert torch.isfinite(r.grad).all(), method

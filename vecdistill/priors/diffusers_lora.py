@@ -1,6 +1,6 @@
 """VSD's trainable copy of a diffusers UNet: a peft LoRA that is active only when asked.
 
-The adapter (rank ``r`` on ``to_q``, ``to_k``, ``to_v``, ``to_out.0`` of every attention
+The adapter (injected with ``peft.inject_adapter_in_model``; rank ``r`` on ``to_q``, ``to_k``, ``to_v``, ``to_out.0`` of every attention
 layer, ``lora_alpha = r``, B initialised to zero so the copy starts equal to the frozen UNet)
 lives inside the prior's own UNet: no second copy of the weights. Adapters are disabled
 except during this module's forward, so the prior's predictions stay the pretrained ones.
@@ -27,13 +27,14 @@ class UNetLoRANoiseModel(nn.Module):
 
     def __init__(self, prior: Any, rank: int = 4, condition_dim: int = 0) -> None:
         super().__init__()
-        from peft import LoraConfig
+        from peft import LoraConfig, inject_adapter_in_model
 
         self.prior = [prior]  # not a submodule: its UNet stays frozen and unregistered here
         unet = prior.unet
         self.adapter = f"vsd{next(_COUNTER)}"
-        unet.add_adapter(LoraConfig(r=rank, lora_alpha=rank, init_lora_weights=True, target_modules=["to_q", "to_k", "to_v", "to_out.0"]), adapter_name=self.adapter)
-        unet.disable_adapters()
+        config = LoraConfig(r=rank, lora_alpha=rank, init_lora_weights=True, target_modules=["to_q", "to_k", "to_v", "to_out.0"])
+        inject_adapter_in_model(config, unet, adapter_name=self.adapter)
+        self._switch(False)
         self.lora = nn.ParameterList([p for n, p in unet.named_parameters() if f".{self.adapter}." in n])
         for p in self.lora:
             p.requires_grad_(True)
@@ -49,6 +50,19 @@ class UNetLoRANoiseModel(nn.Module):
             nn.init.zeros_(self.embed[-1].weight)
             nn.init.zeros_(self.embed[-1].bias)
 
+    def _switch(self, on: bool) -> None:
+        """Turn this adapter on (and every other adapter off) or all adapters off, layer by
+        layer (works for any UNet class, with or without diffusers' PEFT mixin)."""
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        for module in self.prior[0].unet.modules():
+            if isinstance(module, BaseTunerLayer):
+                if on:
+                    module.enable_adapters(True)
+                    module.set_adapter(self.adapter)
+                else:
+                    module.enable_adapters(False)
+
     def trainable_parameters(self) -> list[nn.Parameter]:
         params = list(self.lora)
         if self.embed is not None:
@@ -61,8 +75,7 @@ class UNetLoRANoiseModel(nn.Module):
         t = t.expand(x_t.shape[0]) if t.dim() == 0 else t
         hidden = cond.expand(x_t.shape[0], -1, -1) if cond is not None else None
         labels = None
-        unet.enable_adapters()
-        unet.set_adapter(self.adapter)
+        self._switch(True)
         try:
             if self.embed is not None:
                 if condition is None:
@@ -73,5 +86,5 @@ class UNetLoRANoiseModel(nn.Module):
         finally:
             if self.embed is not None:
                 unet.class_embedding = None
-            unet.disable_adapters()
+            self._switch(False)
         return eps.to(x_t.dtype)

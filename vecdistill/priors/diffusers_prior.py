@@ -315,7 +315,11 @@ class DiffusersPrior(Prior):
     # -- VSD ---------------------------------------------------------------------------
     def trainable_noise_model(self, sample_shape, rank: int = 4, condition_dim: int = 0) -> torch.nn.Module:
         """A peft LoRA (rank ``rank``) on the UNet's attention projections, switched on only
-        inside its own forward; optional camera/particle condition through the class embedding."""
+        inside its own forward; optional camera/particle condition through the class embedding.
+        UNets without attention layers get the default residual copy."""
+        if not any(name.endswith("to_q") for name, _ in self.unet.named_modules()):
+            # a UNet without attention layers: nothing to put LoRA on; use the residual copy
+            return super().trainable_noise_model(sample_shape, rank=rank, condition_dim=condition_dim)
         from .diffusers_lora import UNetLoRANoiseModel
 
         return UNetLoRANoiseModel(self, rank=rank, condition_dim=condition_dim)
