@@ -52,6 +52,7 @@ def test_size_and_view_box_with_units(attrs, size, view_box):
 def test_preserve_aspect_ratio_is_kept_and_invalid_values_fall_back():
     assert load(svg("", 'viewBox="0 0 2 1" preserveAspectRatio="xMinYMax  slice"')).preserve_aspect_ratio == "xMinYMax slice"
     assert load(svg("", 'viewBox="0 0 2 1" preserveAspectRatio="bogus"')).preserve_aspect_ratio == "xMidYMid meet"
+    assert load(svg("", 'viewBox="0 0 2 1" preserveAspectRatio=" "')).preserve_aspect_ratio == "xMidYMid meet"
 
 
 # -- transforms and colours -----------------------------------------------------------
@@ -161,7 +162,7 @@ def test_arcs_become_few_accurate_cubics():
 
 @pytest.mark.parametrize(
     "d",
-    ["L 1 2", "M 1 2 L nan 3", "M1 2 L 3", "M 0 0 Z 3", "M1 1 a1 1 0 2 0 1 1", "M 1e400 0 L1 1", "M0 0 L1 1 #", "M 0 0 C 1 1 2"],
+    ["L 1 2", "M 1 2 L nan 3", "M0 0 A1 1 0 1e9990 1 1", "M0 0 A1e400 1 0 0 1 1 1", "M1 2 L 3", "M 0 0 Z 3", "M1 1 a1 1 0 2 0 1 1", "M 1e400 0 L1 1", "M0 0 L1 1 #", "M 0 0 C 1 1 2"],
 )
 def test_bad_path_data_raises_one_line_svg_error(d):
     with pytest.raises(SVGError) as info:

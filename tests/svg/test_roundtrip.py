@@ -63,6 +63,14 @@ def test_numbers_have_the_requested_precision_and_no_trailing_zeros():
         assert (again.points - disc.points).abs().max() <= 0.5 * 10**-precision + 1e-4
 
 
+def test_tiny_view_boxes_keep_their_geometry():
+    text = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 0.01 0.002"><circle cx=".005" cy=".001" r=".0008"/></svg>'
+    scene = load_svg(text)
+    again = load_svg(to_svg_string(scene))
+    assert again.view_box == pytest.approx(scene.view_box)
+    assert_scenes_close(scene, again, atol=1e-6)
+
+
 def test_gradients_are_written_once_with_ids_kept_or_given():
     shared = LinearGradient(torch.tensor([0.0, 1.0]), torch.tensor([[1.0, 0, 0, 1], [0, 0, 1, 0.5]]), id="sky")
     anonymous = RadialGradient(

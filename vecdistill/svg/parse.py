@@ -369,8 +369,7 @@ class _Loader:
             self.viewport = saved
         t = IDENTITY
         if vb is not None:
-            par = content_el.get("preserveAspectRatio", "xMidYMid meet")
-            t = Scene(Group(), w, h, vb, par).canvas_transform(w, h)
+            t = Scene(Group(), w, h, vb, _aspect(content_el.get("preserveAspectRatio"))).canvas_transform(w, h)
         rect = _polygon_path([(0, 0), (w, 0), (w, h), (0, h)], True)
         inner = Group(kids, t)
         return Group([inner], IDENTITY, clip_path=ClipPath([rect]))
@@ -689,9 +688,7 @@ class _Loader:
         if vb is None:
             vb = (0.0, 0.0, width, height)
         self.viewport = (vb[2], vb[3])
-        par = " ".join((root.get("preserveAspectRatio") or "xMidYMid meet").split())
-        if par.split()[0] not in _ALIGNS or (len(par.split()) > 1 and par.split()[1] not in ("meet", "slice")):
-            par = "xMidYMid meet"
+        par = _aspect(root.get("preserveAspectRatio"))
         style = self.style_of(root, "svg", dict(DEFAULTS))
         self.note_unsupported_props(style, False)
         group = Group(
@@ -706,6 +703,16 @@ class _Loader:
 
 
 _ALIGNS = {"none"} | {f"x{a}Y{b}" for a in ("Min", "Mid", "Max") for b in ("Min", "Mid", "Max")}
+
+
+def _aspect(text: str | None) -> str:
+    """A valid preserveAspectRatio (``align [meet|slice]``), else the default."""
+    words = (text or "").split()
+    if words and words[0] == "defer":
+        words = words[1:]
+    if not words or words[0] not in _ALIGNS or len(words) > 2 or (len(words) == 2 and words[1] not in ("meet", "slice")):
+        return "xMidYMid meet"
+    return " ".join(words)
 
 
 def _ratio(text: str, what: str, limits: Limits, clamp: bool = True) -> float:

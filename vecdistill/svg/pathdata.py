@@ -227,9 +227,14 @@ def parse_path_data(d: str, limits: Limits = DEFAULT_LIMITS) -> PathGeometry:
                     v, j = _flag(toks, j)
                     a.append(v)
                 else:
-                    a.append(float(toks[j]))
+                    try:
+                        a.append(float(toks[j]))
+                    except ValueError:  # the rest of a split flag that is not a number
+                        raise SVGError(f"bad path data near {toks[j][:20]!r} in an arc") from None
                     j += 1
             i = j
+            if not all(math.isfinite(v) for v in a):
+                raise SVGError("path data contains a number too large to represent; fix the file")
         ox, oy = (cx, cy) if rel else (0.0, 0.0)
         if up == "M":
             finish(False)

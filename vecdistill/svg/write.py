@@ -9,6 +9,7 @@ fill-/stroke-opacity (same picture, SVG 1.1 compatible).
 
 from __future__ import annotations
 
+import math
 import os
 from xml.sax.saxutils import quoteattr
 
@@ -46,6 +47,12 @@ def fmt(x: float, precision: int = 3) -> str:
     if s in ("-0", ""):
         s = "0"
     return s
+
+
+def _exact(x: float) -> str:
+    """Sizes and viewBox: 10 significant digits (a tiny or huge viewBox stays valid)."""
+    s = f"{float(x):.10g}"
+    return "0" if s == "-0" else s
 
 
 def _fmt_array(values: np.ndarray, precision: int) -> list[str]:
@@ -292,10 +299,13 @@ def _collect_ids(scene: Scene) -> set[str]:
 
 
 def to_svg_string(scene: Scene, precision: int = 3) -> str:
-    """The scene as SVG text; numbers rounded to ``precision`` decimals (user units)."""
+    """The scene as SVG text; numbers rounded to ``precision`` decimals (user units), one
+    more decimal per factor of 10 that the viewBox is smaller than 10 units."""
     if precision < 0 or precision > 12:
         raise ValueError(f"precision must be in 0..12, got {precision}")
-    w = _Writer(precision)
+    size = max(scene.view_box[2], scene.view_box[3])
+    extra = max(0, math.ceil(-math.log10(size / 10))) if size > 0 else 0
+    w = _Writer(min(precision + extra, 12))  # a tiny viewBox gets as many significant digits
     w.ids = _collect_ids(scene)
     root = scene.root
     body = "".join(w.node(c) for c in root.children)
@@ -307,12 +317,12 @@ def to_svg_string(scene: Scene, precision: int = 3) -> str:
     ]
     if any(v is not None for _, v in root_pairs):
         body = f"<g{_attrs(root_pairs)}>{body}</g>"
-    vb = " ".join(fmt(v, max(precision, 4)) for v in scene.view_box)
+    vb = " ".join(_exact(v) for v in scene.view_box)
     svg_pairs = [
         ("xmlns", SVG_NS),
         ("id", root.id),
-        ("width", fmt(scene.width, 4)),
-        ("height", fmt(scene.height, 4)),
+        ("width", _exact(scene.width)),
+        ("height", _exact(scene.height)),
         ("viewBox", vb),
         (
             "preserveAspectRatio",
