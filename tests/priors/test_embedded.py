@@ -143,7 +143,9 @@ def test_encode_resizes_and_scales_decode_inverts(prior):
 def test_prompt_info_lists_matched_captions(prior):
     prompt = prior.encode_prompt("red heart")
     assert prompt.info["matched"] == ["red heart"]
-    assert prompt.info["tier"] == "exact"
+    assert prompt.info["tier"] == "exact" and prompt.info["ignored_words"] == []
+    purple = prior.encode_prompt("a purple cat")
+    assert sorted(purple.info["matched"]) == ["cat", "cat face"] and purple.info["ignored_words"] == ["purple"]
     images, captions = prior.icons_for("red heart")
     assert captions == ["red heart"] and images.shape == (1, 3, RES, RES)
     torch.testing.assert_close(images * 2 - 1, icon_x0(prior, "2764.svg"))

@@ -55,12 +55,17 @@ def test_exact_match_dominates_partial_ones(icons, index):
 def test_keyword_and_partial_tiers(icons, index):
     kitten = index.match("kitten")
     assert kitten.tier == "keyword" and "1f431.svg" in _files(icons, kitten)
-    partial = index.match("blue elephant")  # no blue elephant: the rare word wins over "blue"
-    assert partial.tier == "partial" and _files(icons, partial) == ["1f418.svg"]
+    partial = index.match("blue elephant")  # no blue elephant: the colour is dropped
+    assert partial.tier == "partial" and _files(icons, partial) == ["1f418.svg"] and partial.ignored == ("blue",)
+    cat = index.match("a purple cat")
+    assert _files(icons, cat) == ["1f408.svg", "1f431.svg"] and cat.ignored == ("purple",)
+    rocket = index.match("red rocket xyzzy")  # unknown words go first, then the colour
+    assert _files(icons, rocket) == ["1f680.svg"] and rocket.ignored == ("xyzzy", "red")
 
 
 def test_nothing_matches_gibberish_and_suggestions_are_close(index):
     assert index.match("zzzqqq") is None
+    assert index.match("zzzqqq xyzzy") is None
     assert index.match("a the icon") is None  # only filler words
     assert "rocket" in index.suggest("rockt")
     with pytest.raises(PromptError, match="close captions: .*'rocket'"):

@@ -25,9 +25,10 @@ def captions(query: str, as_json: bool) -> None:
     icon_set = IconSet.load()
     index = CaptionIndex(icon_set.icons)
     weights: dict[int, float] = {}
+    ignored: tuple[str, ...] = ()
     if query.strip():
         found = index.require(query)
-        weights = found.weights
+        weights, ignored = found.weights, found.ignored
         order = sorted(weights, key=lambda i: (-weights[i], icon_set.icons[i].name))
     else:
         order = list(range(len(icon_set)))
@@ -60,4 +61,5 @@ def captions(query: str, as_json: bool) -> None:
             line += f"  p={r['weight']:.3g}"
         click.echo(line)
     what = f"match {query!r}" if query.strip() else "in the embedded prior"
-    click.echo(f"{len(rows)} icon(s) {what}", err=True)
+    note = f" (words no icon has with the rest, ignored: {', '.join(ignored)})" if ignored else ""
+    click.echo(f"{len(rows)} icon(s) {what}{note}", err=True)

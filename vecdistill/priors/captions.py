@@ -14,15 +14,17 @@ The rule (:meth:`CaptionIndex.match`), with W the prompt's words:
    "grinning cat").
 3. **keyword**: W is contained in the words of its names, aliases and keywords
    ("kitten" -> cat face, whose keywords include "kitten").
-4. **partial** (only when no icon is in tiers 1-3): the icons sharing the most informative
-   words with the prompt, scored by the sum of the inverse document frequencies
-   ``log(N / n_w)`` of the shared words (rare words such as "elephant" outweigh common
-   ones such as "blue").
+4. **partial** (only when no icon is in tiers 1-3): the least informative word is dropped
+   and tiers 1-3 are tried again, until something matches or one word is left. Words no
+   caption contains go first, then the most common ones by document frequency (how many
+   icons have the word in their names or keywords), colour words (:data:`COLOURS`) counting
+   as four times as common, since they modify the thing named: "a purple cat" -> "cat",
+   "blue elephant" -> "elephant", "a yellow star" -> "star". ``ignored`` lists the words
+   dropped.
 
 The condition gives the best non-empty tier 95 % of the probability, spread evenly over
-its icons, and the icons of the lower non-empty tiers 1-3 the remaining 5 %, spread evenly
-(so an exact match dominates; tier 4 is used alone). A prompt with no word in common with
-any icon matches nothing.
+its icons, and the icons of the lower non-empty tiers the remaining 5 %, spread evenly (so
+an exact match dominates). A prompt none of whose words is in any caption matches nothing.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ STOPWORDS = frozenset(
     cute nice beautiful high quality detailed wearing holding big small little""".split()
 )
 
+COLOURS = frozenset("red orange yellow green blue purple brown black white pink grey gray gold golden silver".split())
+COLOUR_FACTOR = 4
 BEST_TIER_MASS = 0.95
 TIERS = ("exact", "name", "keyword", "partial")
 
@@ -75,15 +79,17 @@ def words(text: str) -> frozenset[str]:
 class CaptionMatch:
     """What a prompt matched.
 
-    ``tier``: the best tier's name (see the module docstring). ``primary``: indices of the
-    icons of that tier; ``secondary``: indices of lower-tier icons. ``weights``: index ->
-    probability (sums to 1). ``captions``: the short names of the primary icons."""
+    ``tier``: the best tier's name (see the module docstring; "partial" when words were
+    dropped). ``primary``: indices of the icons of that tier; ``secondary``: indices of
+    lower-tier icons. ``weights``: index -> probability (sums to 1). ``captions``: the short
+    names of the primary icons. ``ignored``: the prompt's words dropped to find a match."""
 
     tier: str
     primary: tuple[int, ...]
     secondary: tuple[int, ...]
     weights: dict[int, float]
     captions: tuple[str, ...]
+    ignored: tuple[str, ...] = ()
 
 
 class CaptionIndex:
@@ -101,21 +107,40 @@ class CaptionIndex:
             self._phrases.append(phrases)
             self._names.append(names)
             self._all.append(names | keywords)
-        df = Counter(w for vocab in self._all for w in vocab)
-        n = len(self.icons)
-        self._idf = {w: math.log((n + 1) / c) for w, c in df.items()}
+        self._df = Counter(w for vocab in self._all for w in vocab)
 
     @property
     def vocabulary(self) -> set[str]:
-        return set(self._idf)
+        return set(self._df)
+
+    def _commonness(self, word: str) -> float:
+        """How readily ``word`` is dropped: unknown words first, then by frequency."""
+        if word not in self._df:
+            return math.inf
+        return self._df[word] * (COLOUR_FACTOR if word in COLOURS else 1)
 
     def match(self, prompt: str) -> CaptionMatch | None:
         """The icons ``prompt`` is about, or None if it matches nothing (see the module
         docstring for the rule). A prompt without any word (empty, or only filler words)
         matches nothing."""
-        want = words(prompt)
+        want = set(words(prompt))
         if not want:
             return None
+        ignored: list[str] = []
+        while True:
+            found = self._match_words(frozenset(want))
+            if found is not None:
+                if ignored:
+                    found = CaptionMatch("partial", found.primary, found.secondary, found.weights, found.captions, tuple(ignored))
+                return found
+            if len(want) == 1:
+                return None
+            drop = max(sorted(want), key=self._commonness)
+            want.discard(drop)
+            ignored.append(drop)
+
+    def _match_words(self, want: frozenset[str]) -> CaptionMatch | None:
+        """Tiers 1-3 for the word set ``want``; None if no icon is in any of them."""
         tiers: list[list[int]] = [[], [], []]
         for i in range(len(self.icons)):
             if want in self._phrases[i]:
@@ -125,20 +150,15 @@ class CaptionIndex:
             elif want <= self._all[i]:
                 tiers[2].append(i)
         non_empty = [k for k in range(3) if tiers[k]]
-        if non_empty:
-            best = non_empty[0]
-            primary = tiers[best]
-            secondary = [i for k in non_empty[1:] for i in tiers[k]]
-            mass = BEST_TIER_MASS if secondary else 1.0
-            weights = {i: mass / len(primary) for i in primary}
-            weights.update({i: (1 - mass) / len(secondary) for i in secondary})
-            return self._result(TIERS[best], primary, secondary, weights)
-        scores = [sum(self._idf[w] for w in want & self._all[i]) for i in range(len(self.icons))]
-        top = max(scores)
-        if top <= 0:
+        if not non_empty:
             return None
-        primary = [i for i, s in enumerate(scores) if s >= top - 1e-9]
-        return self._result("partial", primary, [], {i: 1.0 / len(primary) for i in primary})
+        best = non_empty[0]
+        primary = tiers[best]
+        secondary = [i for k in non_empty[1:] for i in tiers[k]]
+        mass = BEST_TIER_MASS if secondary else 1.0
+        weights = {i: mass / len(primary) for i in primary}
+        weights.update({i: (1 - mass) / len(secondary) for i in secondary})
+        return self._result(TIERS[best], primary, secondary, weights)
 
     def _result(self, tier: str, primary: list[int], secondary: list[int], weights: dict[int, float]) -> CaptionMatch:
         return CaptionMatch(tier, tuple(primary), tuple(secondary), weights, tuple(self.icons[i].name for i in primary))

@@ -119,10 +119,13 @@ class EmbeddedPrior(Prior):
         if text.strip():
             found = self.match(text)
             cond = self._condition(found)
-            info.update(matched=list(found.captions), tier=found.tier, secondary=[self.icon_set.icons[i].name for i in found.secondary])
+            info.update(
+                matched=list(found.captions), tier=found.tier, ignored_words=list(found.ignored),
+                secondary=[self.icon_set.icons[i].name for i in found.secondary],
+            )
         else:
             cond = self._all
-            info.update(matched=["(all icons)"], tier="unconditional", secondary=[])
+            info.update(matched=["(all icons)"], tier="unconditional", ignored_words=[], secondary=[])
         uncond = self._all
         if negative.strip():
             neg = self.captions.match(negative)
