@@ -137,9 +137,9 @@ def test_red_heart_with_defaults_is_the_heart_icon_in_under_a_minute(tmp_path):
 
     torch.set_num_threads(2)
     start = time.perf_counter()
-    prior = load_prior(None)
     scene, manifest = make("red heart", str(tmp_path / "heart.svg"), MakeConfig(quiet=True))
     elapsed = time.perf_counter() - start
+    prior = load_prior(None)
     assert manifest["config"]["steps"] == EMBEDDED_DEFAULTS.steps
     img = rasterize(load_svg(tmp_path / "heart.svg"), 64, 64)[None]
     hearts, _ = prior.icons_for("red heart")

@@ -90,7 +90,7 @@ EDIT_SD_DEFAULTS = EditConfig(
 )
 
 #: Settings for the embedded 64 x 64 icon prior: a short run.
-EDIT_EMBEDDED_DEFAULTS = replace(EDIT_SD_DEFAULTS, steps=200, size=None, supersample=2, guidance_scale=30.0, lr_points=0.3, lr_colors=0.02, lr_widths=0.05)
+EDIT_EMBEDDED_DEFAULTS = replace(EDIT_SD_DEFAULTS, steps=200, size=None, supersample=2, guidance_scale=5.0, lr_points=0.3, lr_colors=0.02, lr_widths=0.05)
 
 
 def _resolve_edit(config: EditConfig, prior) -> EditConfig:
