@@ -131,6 +131,9 @@ def test_occupancy_skipping_keeps_the_image_and_saves_work():
     for _ in range(3):
         frac = grid.update(field.density, gen)
     assert 0 < frac < 0.6
+    # samples go only into the occupied cells' box, which holds the blob (radius ~0.5)
+    lo, hi = grid.box
+    assert (hi - lo).max() < 2.0 and (lo < -0.3).all() and (hi > 0.3).all()
     cams = sample_orbit(1, OrbitConfig(), 16, 16, gen).cameras
     with torch.no_grad():
         full = render(field, cams, RenderConfig(samples=48), jitter=False)

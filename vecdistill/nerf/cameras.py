@@ -209,15 +209,18 @@ class ResolutionSchedule:
         return int(self.start if progress < self.switch else self.end)
 
 
-def ray_box(origins: Tensor, dirs: Tensor, bound: float, min_near: float = 0.0) -> tuple[Tensor, Tensor]:
-    """Where rays enter and leave the cube [-bound, bound]^3.
+def ray_box(origins: Tensor, dirs: Tensor, bound: float, min_near: float = 0.0,
+            box: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+    """Where rays enter and leave the cube [-bound, bound]^3 (or the axis-aligned ``box``
+    given as corners (lo [3], hi [3])).
 
     ``origins, dirs``: [R, 3]. Returns near, far [R] (distances along the unit directions);
-    rays that miss the cube get near == far. ``near`` is at least ``min_near``.
+    rays that miss the box get near == far. ``near`` is at least ``min_near``.
     """
     inv = 1.0 / torch.where(dirs.abs() < 1e-9, torch.full_like(dirs, 1e-9), dirs)
-    t0 = (-bound - origins) * inv
-    t1 = (bound - origins) * inv
+    lo, hi = (-bound, bound) if box is None else (box[0].to(origins), box[1].to(origins))
+    t0 = (lo - origins) * inv
+    t1 = (hi - origins) * inv
     near = torch.minimum(t0, t1).amax(dim=-1).clamp(min=min_near)
     far = torch.maximum(t0, t1).amin(dim=-1)
     far = torch.maximum(far, near)

@@ -7,8 +7,10 @@ point per cell (drawn with the caller's generator) and sets
 least ``min(threshold, mean estimate)`` (the mean keeps a nearly empty field from being
 skipped entirely). Before the first update every cell is occupied.
 
-The renderer evaluates the field only at samples in occupied cells; the others count as
-empty (sigma = 0), which saves network evaluations, not samples.
+The renderer places its samples inside the bounding box of the occupied cells (``box``,
+keeping the sample spacing of the whole cube, so a smaller box means fewer samples) and
+evaluates the field only at samples in occupied cells; the others count as empty
+(sigma = 0).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class OccupancyGrid(nn.Module):
         self.register_buffer("estimate", torch.full((r, r, r), float("inf")))
         self.register_buffer("occupied", torch.ones(r, r, r, dtype=torch.bool))
         self.register_buffer("updates", torch.zeros((), dtype=torch.int64))
+        self.register_buffer("box", torch.tensor([[-self.bound] * 3, [self.bound] * 3]))
 
     def cell_of(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Integer cell coordinates [M, 3] of points ``x`` [M, 3] and whether each point
@@ -74,8 +77,21 @@ class OccupancyGrid(nn.Module):
             self.estimate.copy_(torch.maximum(self.estimate * c.decay, sigma))
         thr = min(c.threshold, float(self.estimate.mean()))
         self.occupied.copy_(self.estimate >= thr)
+        self.box.copy_(self._occupied_box())
         self.updates += 1
         return float(self.occupied.float().mean())
+
+    def _occupied_box(self) -> Tensor:
+        """[2, 3] corners (lo, hi) of the occupied cells' bounding box (world units); a
+        zero-size box at the origin when nothing is occupied."""
+        r = self.config.resolution
+        idx = self.occupied.nonzero()
+        if idx.shape[0] == 0:
+            return torch.zeros(2, 3, device=self.box.device)
+        cell = 2 * self.bound / r
+        lo = idx.amin(dim=0).float() * cell - self.bound
+        hi = (idx.amax(dim=0).float() + 1) * cell - self.bound
+        return torch.stack([lo, hi])
 
     def occupied_fraction(self) -> float:
         return float(self.occupied.float().mean())

@@ -16,8 +16,10 @@ Normals are ``-grad sigma / |grad sigma|``, the gradient by central finite diffe
 (step ``normal_eps`` scene units), computed only when the shading mode needs them and only
 at samples whose weight exceeds ``normal_weight`` (the others are shaded as if facing away
 from the light; their share of a pixel is below that weight each).
-Empty-space skipping: with an :class:`~vecdistill.nerf.occupancy.OccupancyGrid`, the field
-is evaluated only at samples in occupied cells; the others get sigma = 0.
+Empty-space skipping: with an :class:`~vecdistill.nerf.occupancy.OccupancyGrid`, samples
+are placed in the bounding box of its occupied cells (as many as keep the whole cube's
+spacing: ``samples * box extent / cube side``), and the field is evaluated only at samples
+in occupied cells; the others get sigma = 0.
 
 Images come out as [B, 3, H, W] float in [0, 1] (straight colour composited on the
 background), the project's convention, so ``prior.encode(render.image)`` works unchanged.
@@ -25,6 +27,7 @@ background), the project's convention, so ``prior.encode(render.image)`` works u
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -100,7 +103,13 @@ def render_rays(field, origins: Tensor, dirs: Tensor, config: RenderConfig, *, g
     ``background``: [R, 3] colour per ray (default black, i.e. premultiplied output).
     ``generator``/``jitter``: stratified jitter (no jitter without a generator).
     """
-    s = stratified_samples(origins, dirs, field.bound, config.samples, generator, jitter, config.min_near)
+    box, n_samples = None, config.samples
+    if occupancy is not None:
+        # sample only the occupied cells' bounding box, at the whole cube's spacing
+        box = (occupancy.box[0], occupancy.box[1])
+        extent = float((occupancy.box[1] - occupancy.box[0]).max())
+        n_samples = max(4, min(config.samples, math.ceil(config.samples * extent / (2 * field.bound))))
+    s = stratified_samples(origins, dirs, field.bound, n_samples, generator, jitter, config.min_near, box)
     r, n = s.t.shape
     pts = s.points.reshape(-1, 3)
     mask = s.delta.reshape(-1) > 0
@@ -166,5 +175,5 @@ def render(field, cameras: Cameras, config: RenderConfig, *, generator: torch.Ge
     normal = None
     if outs[0].normal is not None:
         normal = torch.cat([x.normal for x in outs]).view(b, h, w, 3).permute(0, 3, 1, 2)
-    evaluated = sum(x.evaluated for x in outs) / max(1, o.shape[0] * config.samples)
+    evaluated = sum(x.evaluated for x in outs) / max(1, o.shape[0] * config.samples)  # vs. no skipping
     return RenderOutput(rgb.clamp(0, 1), opacity, depth, normal, evaluated)

@@ -28,13 +28,14 @@ class RaySamples:
 
 
 def stratified_samples(origins: Tensor, dirs: Tensor, bound: float, n: int, generator: torch.Generator | None = None,
-                       jitter: bool = True, min_near: float = 0.05) -> RaySamples:
+                       jitter: bool = True, min_near: float = 0.05, box: tuple[Tensor, Tensor] | None = None) -> RaySamples:
     """``n`` samples per ray for ``origins, dirs`` [R, 3] (unit directions).
 
     ``generator`` draws the jitter; with ``jitter=False`` (or no generator) samples sit at
-    bin centres.
+    bin centres. ``box``: sample inside this axis-aligned box (lo [3], hi [3]) instead of
+    the whole cube.
     """
-    near, far = ray_box(origins, dirs, bound, min_near)
+    near, far = ray_box(origins, dirs, bound, min_near, box)
     width = (far - near) / n  # [R]
     if jitter and generator is not None:
         u = torch.rand(origins.shape[0], n, generator=generator, device=generator.device).to(origins.device)

@@ -309,8 +309,8 @@ PRESETS: dict[str, dict] = {
         "field": {"levels": 16, "features_per_level": 2, "log2_hashmap_size": 19, "base_resolution": 16,
                   "max_resolution": 2048, "hidden": 64},
         "samples": 128, "chunk": 65536, "occupancy_resolution": 64, "mesh_resolution": 128, "turntable": (60, 256),
-        "make": {"steps": 10000, "resolution": (128, 256)}, "fit": {"steps": 5000, "rays": 4096, "max_size": 800},
-        "edit": {"steps": 3000, "resolution": 256},
+        "make": {"steps": 10000, "resolution": (64, 128)}, "fit": {"steps": 5000, "rays": 4096, "max_size": 800},
+        "edit": {"steps": 3000, "resolution": 128},
     },
 }
 
