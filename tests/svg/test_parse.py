@@ -379,7 +379,7 @@ DROPPING = svg(
     '<text x="1" y="1">hi</text><image href="x.png" width="1" height="1"/>'
     '<filter id="f"/><mask id="m"/><pattern id="pt" width="1" height="1"/>'
     '<path d="M0 0h1v1z" filter="url(#f)"/><path d="M0 0h1v1z" mask="url(#m)" fill="url(#pt)"/>'
-    '<path d="M0 0h1" stroke="red" marker-end="url(#x)" stroke-dasharray="1 1"/><animate/>'
+    '<path d="M0 0h1" stroke="red" marker-end="url(#x)" stroke-dasharray="1 1" paint-order="stroke"/><animate/>'
 )
 
 
@@ -389,7 +389,7 @@ def test_dropped_features_are_listed_with_exactly_one_warning():
         scene = load_svg(DROPPING)
     ours = [w for w in caught if issubclass(w.category, SVGFeatureWarning)]
     assert len(ours) == 1
-    expected = ["animation", "filter", "image", "marker", "mask", "pattern", "stroke-dasharray", "text"]
+    expected = ["animation", "filter", "image", "marker", "mask", "paint-order", "pattern", "stroke-dasharray", "text"]
     assert scene.dropped == expected
     assert all(name in str(ours[0].message) for name in expected)
     assert scene.num_paths() == 3  # the shapes themselves are kept

@@ -17,7 +17,7 @@ import warnings
 import pytest
 import torch
 
-from vecdistill.errors import OutputError
+from vecdistill.errors import NumericalError, OutputError
 from vecdistill.svg.export import cairo_render
 from vecdistill.svg.parse import load_svg
 from vecdistill.svg.scene import ClipPath, Group, LinearGradient, Path, RadialGradient, Scene, Solid
@@ -112,6 +112,14 @@ def test_optimised_tensors_can_be_written():
     loss = sum(p.sum() for p in scene.parameters())
     loss.backward()
     assert "<svg" in to_svg_string(scene)
+
+
+def test_non_finite_geometry_is_refused_not_written(tmp_path):
+    scene = load_svg(SAMPLES[0])
+    scene.paths()[0].points[0, 0] = float("nan")
+    with pytest.raises(NumericalError):
+        save_svg(scene, tmp_path / "x.svg")
+    assert not (tmp_path / "x.svg").exists()
 
 
 def test_save_svg_is_atomic_and_reports_bad_folders(tmp_path):

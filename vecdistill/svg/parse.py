@@ -254,6 +254,9 @@ class _Loader:
                 self.dropped.add("marker")
             if style.get("stroke-dasharray", "none") not in ("none", "0", "") and style.get("stroke", "none") != "none":
                 self.dropped.add("stroke-dasharray")
+            order = style.get("paint-order", "normal").split()
+            if order and order[0] not in ("normal", "fill") and style.get("stroke", "none") != "none":
+                self.dropped.add("paint-order")
 
     def extra_attrs(self, el: ET.Element) -> dict[str, str]:
         return {

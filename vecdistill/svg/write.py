@@ -15,6 +15,7 @@ from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
+from ..errors import NumericalError
 from ..fileio import atomic_write_text
 from .bbox import node_bbox
 from .scene import (
@@ -56,6 +57,8 @@ def _exact(x: float) -> str:
 
 
 def _fmt_array(values: np.ndarray, precision: int) -> list[str]:
+    if not np.isfinite(values).all():
+        raise NumericalError("the scene has non-finite coordinates (NaN/Inf); cannot write it as SVG")
     return [fmt(v, precision) for v in np.round(values.ravel(), precision).tolist()]
 
 
@@ -106,7 +109,7 @@ def path_data(path: Path, precision: int = 3) -> str:
 
 def _color_hex(rgba) -> tuple[str, float]:
     """``#rrggbb`` and the alpha of a [4] RGBA tensor (clamped to [0, 1])."""
-    c = np.clip(_numpy(rgba), 0.0, 1.0)
+    c = np.clip(np.nan_to_num(_numpy(rgba), nan=0.0), 0.0, 1.0)
     r, g, b = (int(round(v * 255)) for v in c[:3])
     return f"#{r:02x}{g:02x}{b:02x}", float(c[3]) if c.shape[0] > 3 else 1.0
 
