@@ -29,7 +29,7 @@ def _ids(ctx, param, value):
 @click.option("--lock-widths", is_flag=True, default=False, help="Keep stroke widths.")
 @click.option("--only", default=None, callback=_ids, metavar="ID[,ID...]", help="Edit only these paths (ids of paths or groups).")
 @click.option("--size", type=click.IntRange(min=8), default=None, help="Render size in px (default: 64 embedded, 512 with SD).")
-@click.option("--guidance-scale", type=float, default=None, help="Classifier-free guidance scale (default: 100 with SD, 30 embedded).")
+@click.option("--guidance-scale", type=float, default=None, help="Classifier-free guidance scale (default: 100 with SD, 5 embedded).")
 @click.option("--t-range", type=float, nargs=2, default=None, metavar="LO HI", help="Timestep range as fractions of T (default 0.1 0.98).")
 @click.option("--negative-prompt", default="", help="Prompt for the unconditional branch.")
 @run_options
