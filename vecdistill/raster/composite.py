@@ -4,9 +4,9 @@ A fragment is one layer at one pixel with premultiplied colour ``p`` [3] and alp
 Drawn in paint order, the result at a pixel is ``sum_i p_i T_i`` with transmittance
 ``T_i = prod_{j > i} (1 - a_j)`` of everything drawn later, and the layer's alpha is
 ``sum_i a_i T_i = 1 - prod (1 - a_i)``. ``T_i`` comes from a segmented suffix sum of
-``log(1 - a)`` over fragments sorted by (pixel, order), in float64 so that the global
-cumulative sum loses nothing; ``a`` is scaled by ``1 - 1e-9`` so that opaque layers keep
-finite logarithms (a relative change far below float32 resolution).
+``log(1 - a)`` over fragments sorted by (pixel, order); the cumulative sum runs in float64 so
+that the global running total loses nothing; ``a`` is scaled by ``1 - 1e-9`` (float32:
+``1 - 2^-20``) so that opaque layers keep finite logarithms and gradients.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from .coverage import take
 Tensor = torch.Tensor
 
 _SHRINK = 1.0 - 1e-9
+_SHRINK32 = 1.0 - 2.0**-20  # the float32 counterpart (1 - 1e-9 rounds to 1)
 
 
 def over(pixel: Tensor, order: Tensor, alpha: Tensor, premult: Tensor, num_pixels: int) -> tuple[Tensor, Tensor]:
@@ -38,9 +39,10 @@ def over(pixel: Tensor, order: Tensor, alpha: Tensor, premult: Tensor, num_pixel
         ends = torch.cumsum(counts, 0) - 1
         end_of = torch.repeat_interleave(ends, counts)
     a = take(alpha, perm)
-    logt = torch.log1p(-(a.double() * _SHRINK))
+    shrink = _SHRINK if dtype == torch.float64 else _SHRINK32
+    logt = torch.log1p(-(a * shrink)).double()
     cs = torch.cumsum(logt, 0)
-    trans = torch.exp(take(cs, end_of) - cs).to(dtype)
+    trans = torch.exp((take(cs, end_of) - cs).to(dtype))
     out_rgb = out_rgb.index_add(0, pix, take(premult, perm) * trans.unsqueeze(-1))
     out_a = out_a.index_add(0, pix, a * trans)
     return out_rgb, out_a

@@ -178,7 +178,7 @@ def winding_integral(
         edges = torch.cat([take(edges, inside), take(cut, ok)])
         edge_layer = torch.cat([edge_layer[inside], cut_layer[ok]])
     # to box-local coordinates
-    origin = torch.stack([c0, r0], -1)[edge_layer].repeat(1, 2)
+    origin = torch.stack([c0, r0, c0, r0], -1).index_select(0, edge_layer)
     local = edges - origin
     pieces = _split(local, 1)
     piece_layer = None

@@ -112,11 +112,18 @@ class _Builder:
 
     def prefetch(self, scene: Scene) -> None:
         """Read every opacity / stroke width of ``scene`` with one device sync."""
-        ts = [g.opacity for g in scene.groups()]
-        for p in scene.paths():
-            ts += [p.opacity, p.fill_opacity, p.stroke_opacity, p.stroke_width]
-        with torch.no_grad():
-            vals = _stack([t.detach() for t in ts], torch.float64, "cpu").tolist()
+        ts: list[Tensor] = []
+        stack = [scene.root]
+        while stack:
+            g = stack.pop()
+            ts.append(g.opacity)
+            for c in g.children:
+                if isinstance(c, Group):
+                    stack.append(c)
+                else:
+                    ts += [c.opacity, c.fill_opacity, c.stroke_opacity, c.stroke_width]
+        with torch.no_grad():  # no detach(): under no_grad stacking records nothing
+            vals = _stack(ts, torch.float64, "cpu").tolist()
         self._values.update({id(t): v for t, v in zip(ts, vals)})
 
     def _f(self, t) -> float:
@@ -149,7 +156,7 @@ class _Builder:
         return idx
 
     def group(self, group: Group, parent: Affine, b: int, level: int) -> None:
-        t = parent @ group.transform
+        t = parent if group.transform is IDENTITY else parent @ group.transform
         for child in group.children:
             if isinstance(child, Group):
                 isolate = child.clip_path is not None or self._f(child.opacity) != 1.0
@@ -170,7 +177,7 @@ class _Builder:
     def path(self, path: Path, parent: Affine, b: int, level: int) -> None:
         if path.points.shape[0] == 0 or self._f(path.opacity) <= 0:
             return
-        t = parent @ path.transform
+        t = parent if path.transform is IDENTITY else parent @ path.transform
         has_fill = path.fill is not None and self._f(path.fill_opacity) > 0
         has_stroke = path.stroke is not None and self._f(path.stroke_opacity) > 0 and self._f(path.stroke_width) > 0
         if not (has_fill or has_stroke):
