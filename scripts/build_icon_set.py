@@ -91,7 +91,7 @@ def _round_numbers(text: str, decimals: int) -> str:
             out += " "
         return out
 
-    return _NUM_RE.sub(repl, text)
+    return re.sub(" {2,}", " ", _NUM_RE.sub(repl, text))
 
 
 def minify_svg(svg: str, decimals: int) -> str:
