@@ -78,3 +78,31 @@ def test_cli_batch_killed_by_sigterm_resumes_without_redoing_jobs(tmp_path):
     ok = [r["job"] for r in records if r["status"] == "ok"]
     assert bad == 0 and len(ok) == len(set(ok)) == 4  # every job done exactly once
     assert len(list(outdir.glob("*.svg"))) == 4
+
+
+@pytest.mark.slow
+def test_every_command_kind_runs_in_one_batch(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from vecdistill.svg.parse import load_svg
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    shutil.copy(examples / "twemoji-red-heart.svg", tmp_path / "heart.svg")
+    rows = [
+        {"command": "edit", "svg": "heart.svg", "source": "red heart", "target": "blue heart", "steps": 2},
+        {"command": "word", "text": "CAT", "concept": "cat", "steps": 2, "letters": "A"},
+        {"command": "nerf", "prompt": "red apple", "preset": "tiny", "steps": 2, "render.samples": 8},
+    ]
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    outdir = tmp_path / "out"
+    assert run_command(str(jobs), str(outdir), device="cpu", quiet=True) == 0
+    records = {r["command"]: r for r in read_records(outdir / MANIFEST_NAME)[0]}
+    assert {c: r["status"] for c, r in records.items()} == {"edit": "ok", "word": "ok", "nerf": "ok"}
+    edited = load_svg(outdir / records["edit"]["outputs"]["svg"])
+    assert edited.num_paths() == load_svg(tmp_path / "heart.svg").num_paths()  # edit keeps the paths
+    assert load_svg(outdir / records["word"]["outputs"]["svg"]).num_paths() >= 3  # C, A, T
+    nerf_dir = outdir / records["nerf"]["outputs"]["dir"]
+    assert (nerf_dir / "checkpoint.pt").exists() and (nerf_dir / "manifest.json").exists()
+    assert max(r["model_loads"] for r in records.values()) == 1  # one embedded prior for all three

@@ -76,3 +76,10 @@ def test_nested_configs_from_json_objects_or_dotted_columns():
     assert config == NestedConfig(steps=4, orbit=Orbit(elevation=(10.0, 20.0), distance=2.5))
     with pytest.raises(InputError, match="unknown option 'height'"):
         build_config(NestedConfig, {"orbit.height": "1"})
+
+
+def test_options_apply_on_top_of_a_base_config_and_merge_nested_groups():
+    base = NestedConfig(steps=99, orbit=Orbit(elevation=(5.0, 6.0), distance=9.0))  # e.g. a preset
+    config = build_config(NestedConfig, {"orbit.distance": "1"}, base=base)
+    assert config == NestedConfig(steps=99, orbit=Orbit(elevation=(5.0, 6.0), distance=1.0))
+    assert base.orbit.distance == 9.0  # the base is not modified

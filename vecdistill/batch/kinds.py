@@ -6,7 +6,7 @@ a job's options to its pipeline, called with the worker's already-loaded prior.
 | make    | prompt                      | ``<stem>.svg`` (+ pipeline files) |
 | edit    | svg, target (source)        | ``<stem>.svg``                  |
 | word    | text, concept               | ``<stem>.svg``                  |
-| nerf    | prompt                      | folder ``<stem>/``              |
+| nerf    | prompt (preset)             | folder ``<stem>/``              |
 
 Every other option is a field of the pipeline's config (``MakeConfig``, ...), e.g. ``steps``,
 ``paths``, ``method``, ``guidance_scale``. The batch sets ``seed``, ``device`` and quiet
@@ -37,14 +37,16 @@ def _fixed(job: Job, device: str) -> dict[str, Any]:
     return fixed
 
 
-def _config(job: Job, module: str, class_name: str, consumed: tuple[str, ...], device: str) -> Any:
+def _config(job: Job, module: str, class_name: str, consumed: tuple[str, ...], device: str,
+            base: Any = None) -> Any:
     try:
         config_class = getattr(importlib.import_module(module), class_name)
     except (ImportError, AttributeError) as exc:
         raise VecdistillError(f"{job.command} jobs need {module}.{class_name}, which does not load here "
                               f"({exc}); reinstall vecdistill") from None
     return build_config(config_class, job.options, skip=JOB_KEYS + PRIOR_KEYS + consumed,
-                        fixed=_fixed(job, device), command=job.command)
+                        fixed=_fixed(job, device), command=job.command,
+                        base=base(config_class) if base is not None else None)
 
 
 #: manifest entries the batch records itself (or that name a worker's scratch folder)
@@ -110,17 +112,26 @@ def run_word(job: Job, ctx: JobContext) -> dict:
 
 
 # -- nerf (text to 3D) ----------------------------------------------------------------
-_NERF = ("vecdistill.pipelines.nerf_make", "NerfMakeConfig", ("prompt",))
+_NERF = ("vecdistill.pipelines.nerf_make", "NerfMakeConfig", ("prompt", "preset"))
+
+
+def _nerf_preset(job: Job, device: str):
+    """The NeRF CLI's rule: option ``preset`` (cpu | gpu | tiny), else gpu on CUDA, else cpu;
+    the job's other options then apply on top of the preset's sizes."""
+    from ..pipelines.nerf_common import apply_preset
+
+    name = str(job.options.get("preset") or ("gpu" if device.startswith("cuda") else "cpu"))
+    return lambda config_class: apply_preset(config_class(), name)
 
 
 def check_nerf(job: Job) -> None:
-    _config(job, *_NERF, device="cpu")
+    _config(job, *_NERF, device="cpu", base=_nerf_preset(job, "cpu"))
 
 
 def run_nerf(job: Job, ctx: JobContext) -> dict:
     from ..pipelines.nerf_make import make
 
-    config = _config(job, *_NERF, device=ctx.device)
+    config = _config(job, *_NERF, device=ctx.device, base=_nerf_preset(job, ctx.device))
     # resume: a job interrupted in an earlier run continues from its checkpoint
     _, manifest = make(str(job.options["prompt"]), ctx.output(""), config=config, prior=ctx.prior, resume=True)
     return _info(manifest)

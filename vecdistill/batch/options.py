@@ -79,13 +79,15 @@ def _sequence(name: str, value: Any, container: type, element: Any) -> Any:
     return tuple(converted) if container is tuple else converted
 
 
-def coerce(name: str, value: Any, field: dataclasses.Field, annotation: Any = None) -> Any:
+def coerce(name: str, value: Any, field: dataclasses.Field, annotation: Any = None, current: Any = None) -> Any:
     """``value`` (a string from CSV, or a JSON value) converted for ``field``, whose resolved
     type is ``annotation`` (None: judged from the default). A mapping for a field holding a
-    dataclass (e.g. a NeRF config's ``orbit``) builds that dataclass."""
+    dataclass (e.g. a NeRF config's ``orbit``) updates ``current`` (that field's value in a
+    base config) or the default."""
     sample = _sample(field)
     if dataclasses.is_dataclass(sample) and isinstance(value, Mapping):
-        return build_config(type(sample), value, command=name)
+        base = current if dataclasses.is_dataclass(current) else None
+        return build_config(type(sample), value, command=name, base=base)
     tp, optional = _unwrap(annotation) if annotation is not None else (None, sample is None)
     if isinstance(value, str) and optional and value.strip().lower() in _NONE:
         return None
@@ -122,12 +124,14 @@ def _nest(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def build_config(config_class: type, options: Mapping[str, Any], *, skip: Iterable[str] = (),
-                 fixed: Mapping[str, Any] | None = None, command: str = "") -> Any:
+                 fixed: Mapping[str, Any] | None = None, command: str = "", base: Any = None) -> Any:
     """An instance of the dataclass ``config_class`` from job ``options``.
 
     ``skip``: option names consumed elsewhere (the prompt, input files, job keys).
     ``fixed``: values set by the batch (seed, device, quiet) for fields that exist; options
-    cannot override them. Raises InputError for unknown options and unconvertible values.
+    cannot override them. ``base``: a ``config_class`` instance (e.g. a preset) the options
+    are applied to, instead of the defaults. Raises InputError for unknown options and
+    unconvertible values.
     """
     fields = {f.name: f for f in dataclasses.fields(config_class)}
     types = _field_types(config_class)
@@ -140,13 +144,14 @@ def build_config(config_class: type, options: Mapping[str, Any], *, skip: Iterab
             known = ", ".join(sorted(n for n in fields if n not in (fixed or {})))
             raise InputError(f"unknown option {name!r} for {command or config_class.__name__} jobs; known: {known}")
         try:
-            values[name] = coerce(name, value, fields[name], types.get(name))
+            current = getattr(base, name) if base is not None else None
+            values[name] = coerce(name, value, fields[name], types.get(name), current)
         except (ValueError, TypeError, json.JSONDecodeError) as exc:
             raise InputError(f"bad value {value!r} for option {name}: {exc}") from None
     for name, value in (fixed or {}).items():
         if name in fields:
             values[name] = value
     try:
-        return config_class(**values)
+        return dataclasses.replace(base, **values) if base is not None else config_class(**values)
     except (TypeError, ValueError) as exc:
         raise InputError(f"bad options for {command or config_class.__name__} jobs: {exc}") from None
