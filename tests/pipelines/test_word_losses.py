@@ -11,6 +11,7 @@ from vecdistill.pipelines.word_losses import (
     flatten_path,
     gaussian_blur,
     inside,
+    lowpass,
     tone_weight,
     triangulate_glyph,
 )
@@ -97,3 +98,14 @@ def test_tone_loss_is_zero_for_the_original_and_grows_with_a_shift():
     assert tone.weight_at(0.6) == 100.0
     assert tone.weight_at(0.0) < 1e-6 * 100
     assert tone_weight(0.2, 5.0, 0.6, 0.0) == 5.0  # width 0: constant
+
+
+def test_lowpass_at_large_sigma_matches_the_full_resolution_blur():
+    img = torch.ones(1, 3, 300, 300)
+    img[..., 100:200, 120:170] = 0.0
+    full = gaussian_blur(img, 15.0)
+    small = lowpass(img, 15.0)
+    assert small.shape[-2:] == (60, 60)  # computed at a fifth of the size
+    back = torch.nn.functional.interpolate(small, size=(300, 300), mode="bilinear", align_corners=False)
+    assert float((full - back).abs().max()) < 0.02
+    assert torch.equal(lowpass(img, 2.0), gaussian_blur(img, 2.0))  # small sigma: no shortcut
