@@ -16,7 +16,7 @@ empty one; SD-style negatives such as "blurry, low quality" match nothing and ar
 which ``info["negative_note"]`` says). ``PromptCondition.info["matched"]`` lists the
 captions matched. Classifier-free guidance then works as with any prior.
 
-Cost: the icon matrix is N x 3 R^2 floats (1251 icons at 64^2: 61.5 MB in float32); a noise
+Cost: the icon matrix is N x 3 R^2 floats (1252 icons at 64^2: 58.7 MiB in float32); a noise
 prediction is two matrix products with it (see ``benchmarks/embedded_prior_bench.py``).
 """
 
