@@ -12,6 +12,7 @@ import torch
 from embedded_helpers import small_icon_set
 
 from vecdistill.cache import cache_dir
+from vecdistill.errors import ModelError
 from vecdistill.icon_render import RenderError, render_many
 from vecdistill.priors.embedded import EmbeddedPrior
 from vecdistill.priors.icons import IconSet, cache_file
@@ -122,3 +123,17 @@ def test_bad_icon_is_reported_by_index():
     with pytest.raises(RenderError) as info:
         render_many([svgs[0], b"<svg><path d='M 0 0 L'", svgs[1]], 8, workers=1)
     assert info.value.index == 1
+
+
+def test_missing_or_broken_icon_set_is_a_model_error(tmp_path):
+    with pytest.raises(ModelError, match="missing or damaged"):
+        IconSet.load(tmp_path)
+    folder = tmp_path / "icons"
+    (folder / "svg").mkdir(parents=True)
+    base = small_icon_set()
+    for icon in base.icons:
+        (folder / "svg" / icon.file).write_bytes(base.svg_bytes(icon))
+    (folder / "svg" / "1f680.svg").write_text("<svg><path d='M 0 0 L'")
+    broken = IconSet([dataclasses.replace(icon, sha="") for icon in base.icons], folder)
+    with pytest.raises(ModelError, match="1f680.svg"):
+        EmbeddedPrior(resolution=8, cache_dir=tmp_path / "cache", icon_set=broken)
