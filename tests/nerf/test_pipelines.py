@@ -112,6 +112,8 @@ def test_cli_errors_are_one_line(fitted, tmp_path, capsys):
     torch.save({"x": 1}, tmp_path / "foreign.pt")
     code, _, err = run_cli(["nerf", "edit", str(tmp_path / "foreign.pt"), str(tmp_path / "o"), "--source", "a", "--target", "b"], capsys)
     assert code == 2 and "not a vecdistill NeRF checkpoint" in err
+    code, _, err = run_cli(["nerf", "make", "qwxzv blorp", str(tmp_path / "nothing"), "--preset", "tiny", "--quiet"], capsys)
+    assert code == 2 and "matches" in err and not (tmp_path / "nothing").exists()
     code, _, err = run_cli(["nerf", "fit", str(fitted[0]), str(tmp_path / "o"), "--device", "cuda:7", "--quiet"], capsys)
     if not torch.cuda.is_available():
         assert code == 2 and "CUDA is not available" in err

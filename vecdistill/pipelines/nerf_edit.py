@@ -115,7 +115,6 @@ def edit(scene_path: str | Path, out: str | Path, source: str, target: str, conf
     # the scene's architecture comes from the fit; the options of this run do the rest
     config.field = config_from_dict(FieldConfig, fitted["config"]["field"])
     config.occupancy = config_from_dict(OccupancyConfig, fitted["config"]["occupancy"])
-    out = prepare_outdir(out)
     if prior is None:
         from ..priors import load_prior
 
@@ -124,6 +123,7 @@ def edit(scene_path: str | Path, out: str | Path, source: str, target: str, conf
 
     overrides = objective_overrides(config.method, guidance_scale=config.guidance_scale, t_range=config.t_range)
     objective = build_objective(config.method, prior, target, source=source, **overrides)
+    out = prepare_outdir(out)
     generator = make_generator(config.seed, device)
     scene = scene_from_checkpoint(fitted, device)
     optimizer = scene.optimizer(config.lr)

@@ -188,12 +188,12 @@ def make(prompt: str, out: str | Path, config: NerfMakeConfig | None = None, *, 
     if config.steps < 1 or config.batch < 1:
         raise InputError("--steps and --batch must be at least 1")
     device = parse_device(config.device)
-    out = prepare_outdir(out)
     if prior is None:
         from ..priors import load_prior
 
         prior = load_prior(config.model, device=device, dtype=parse_dtype(config.dtype))
-    prompts = ViewPrompts(prompt, prior, config)
+    prompts = ViewPrompts(prompt, prior, config)  # bad prompts fail here, before any output
+    out = prepare_outdir(out)
     generator = make_generator(config.seed, device)
     scene = NerfScene(config.field, config.occupancy, config.background, generator=generator).to(device)
     optimizer = scene.optimizer(config.lr)
