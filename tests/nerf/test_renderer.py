@@ -150,3 +150,20 @@ def test_same_seed_same_field_and_render():
         return render(f, cams, RenderConfig(samples=8), generator=g).image
 
     assert torch.equal(once(), once())
+
+
+def test_backgrounds():
+    from vecdistill.nerf.shading import Background
+
+    d = torch.nn.functional.normalize(torch.randn(2, 5, 3, generator=torch.Generator().manual_seed(0)), dim=-1)
+    g = torch.Generator().manual_seed(0)
+    rand = Background("random")(d, g)
+    assert torch.equal(rand[0, 0], rand[0, 4]) and not torch.equal(rand[0, 0], rand[1, 0])  # one colour per image
+    assert torch.equal(Background("random")(d, None), torch.ones(2, 5, 3))  # evaluation: white
+    mlp = Background("mlp", generator=torch.Generator().manual_seed(0))
+    out = mlp(d, g)
+    assert out.shape == (2, 5, 3) and 0 <= out.min() and out.max() <= 1
+    out.sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in mlp.parameters())
+    with pytest.raises(ValueError, match="background"):
+        Background("plaid")
