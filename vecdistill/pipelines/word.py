@@ -363,8 +363,9 @@ def fit_view_box(scene: Scene, pad: float) -> Scene:
     x1, y1 = max(x + w, hi[0] + pad), max(y + h, hi[1] + pad)
     if (x0, y0, x1, y1) == (x, y, x + w, y + h):
         return scene
-    scene.view_box = (x0, y0, x1 - x0, y1 - y0)
-    scene.width, scene.height = x1 - x0, y1 - y0
+    x0, y0, w, h = (round(v, 3) for v in (x0, y0, x1 - x0, y1 - y0))
+    scene.view_box = (x0, y0, w, h)
+    scene.width, scene.height = w, h
     return scene
 
 

@@ -298,17 +298,19 @@ def word_scene(text: str, font: str | os.PathLike | None = None, size: float = 1
     if not paths:
         raise InputError(f"no letter of {text!r} has an outline in this font; give visible letters")
     allpts = torch.cat([p.points for p in paths])
-    lo, hi = allpts.min(0).values, allpts.max(0).values
+    lo, hi = allpts.min(0).values.tolist(), allpts.max(0).values.tolist()
     pad = margin * size
-    shift = torch.tensor([pad, pad]) - lo
+    # whole-ish numbers for the canvas: shift by a value rounded to 1/1000 of a unit
+    shift_xy = [round(pad - lo[0], 3), round(pad - lo[1], 3)]
+    shift = torch.tensor(shift_xy, dtype=torch.float32)
     for p in paths:
         p.points = p.points + shift
-    width = float(hi[0] - lo[0]) + 2 * pad
-    height = float(hi[1] - lo[1]) + 2 * pad
+    width = round(hi[0] + shift_xy[0] + pad, 3)
+    height = round(hi[1] + shift_xy[1] + pad, 3)
     layout.extra["letters"] = letters
     layout.extra["scale"] = scale
     layout.extra["cubic"] = "CFF " in tt or "CFF2" in tt  # CFF outlines are cubic
-    layout.extra["origin"] = [float(shift[0]), float(shift[1])]  # user position of pen 0, baseline
+    layout.extra["origin"] = shift_xy  # user position of pen 0, baseline
     scene = Scene(Group(children=list(paths), id="word"), width=width, height=height,
                   view_box=(0.0, 0.0, width, height))
     return scene, layout
