@@ -98,3 +98,10 @@ def test_transformed_stroke_is_scaled_with_the_path():
     p.transform = Affine.scale(2.0, 3.0)
     img = 1 - rasterize(scene_of(p, size=(16, 16)), 16, 16)[0]
     assert torch.allclose(img, rect_coverage(2, 4.5, 10, 7.5, 16, 16), atol=1e-9)
+
+
+@pytest.mark.parametrize("cap,area", [("butt", 0.0), ("round", math.pi * 1.5**2), ("square", 9.0)])
+def test_zero_length_subpath_paints_a_dot_with_round_and_square_caps(cap, area):
+    img = stroke_image([[7.5, 7.5], [7.5, 7.5]], width=3.0, cap=cap)
+    tol = 2 / 3 / 256 * 2 * math.pi * 1.5 + 1e-9
+    assert abs(float(img.sum()) - area) < tol

@@ -185,4 +185,35 @@ def stroke_outline(poly: Polylines, style: StrokeStyle) -> tuple[Tensor, Tensor]
         k = torch.arange(pts.shape[0], device=device) - lstart[oloop]
         onext = lstart[oloop] + (k + 1) % lens[oloop]
     edges = torch.cat([pts, take(pts, onext)], -1)
-    return edges, sub[orep]
+    edge_sub = sub[orep]
+    dots = _dots(verts, start, count, style)
+    if dots is not None:
+        edges = torch.cat([edges, dots[0]])
+        edge_sub = torch.cat([edge_sub, dots[1]])
+    return edges, edge_sub
+
+
+def _dots(verts: Tensor, start: Tensor, count: Tensor, style: StrokeStyle):
+    """Zero-length subpaths with round or square caps paint a dot (SVG): a circle of radius
+    ``r``, or an axis-aligned square of side ``2r``. Returns (edges, edge_sub) or None."""
+    with torch.no_grad():
+        q = ((count == 1) & (style.cap != 0)).nonzero().squeeze(-1)
+    if q.numel() == 0:
+        return None
+    device, dtype = verts.device, verts.dtype
+    with torch.no_grad():
+        rd = style.half.detach()[q].clamp_min(1e-30)
+        dth = 2 * torch.acos((1 - style.tol[q] / rd).clamp(-1, 1)).clamp_min(1e-3)
+        n = torch.where(style.cap[q] == 1, torch.ceil(2 * math.pi / dth).clamp(8, 1024), torch.full_like(dth, 4)).long()
+        rep = torch.repeat_interleave(torch.arange(q.shape[0], device=device), n)
+        first = torch.cumsum(n, 0) - n
+        k = torch.arange(rep.shape[0], device=device) - first[rep]
+        ang = k.to(dtype) * (2 * math.pi) / n[rep].to(dtype)
+        square = style.cap[q][rep] == 2
+        ang = torch.where(square, ang + math.pi / 4, ang)
+        scale = torch.where(square, math.sqrt(2.0), 1.0).to(dtype)
+        u = torch.stack([torch.cos(ang), torch.sin(ang)], -1) * scale.unsqueeze(-1)
+        nxt = first[rep] + (k + 1) % n[rep]
+    centre = take(verts, start[q][rep])
+    pts = centre + take(style.half, q[rep]).unsqueeze(-1) * u
+    return torch.cat([pts, take(pts, nxt)], -1), q[rep]
