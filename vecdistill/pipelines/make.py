@@ -138,7 +138,7 @@ EMBEDDED_DEFAULTS = replace(
 #: Per style, on top of the preset (keys: MakeConfig fields).
 STYLE_OVERRIDES: dict[str, dict] = {
     "iconography": {},
-    "pixelart": {"lr_points": 0.0, "lr_widths": 0.0, "reinit_every": 0, "xing_weight": 0.0},
+    "pixelart": {"paths": 64, "lr_points": 0.0, "lr_widths": 0.0, "reinit_every": 0, "xing_weight": 0.0},
     "sketch": {"lr_colors": 0.0, "xing_weight": 0.0, "reinit_min_area": 0.0},
 }
 
@@ -178,7 +178,9 @@ def initial_scene(cfg: MakeConfig, prior, generator: torch.Generator, device) ->
     hooks: list = []
     info: dict = {"init": kind}
     if kind == "svg":
-        return scene_from_svg(cfg.init, size, device), hooks, info
+        scene = scene_from_svg(cfg.init, size, device)
+        info["units_per_px"] = 1.0 / scene.root.transform.scale_factor()
+        return scene, hooks, info
     first = cfg.live_first if kind == "live" and cfg.style != "pixelart" else cfg.paths
     scene = random_scene(cfg.style, size, min(first, cfg.paths), cfg.segments, generator, radius=cfg.init_radius * size, width=cfg.stroke_width * size, device=device)
     if kind == "live" and cfg.style != "pixelart":
@@ -227,7 +229,8 @@ def make(
     overrides = objective_overrides(cfg.method, guidance_scale=cfg.guidance_scale, t_range=cfg.t_range, weighting=cfg.weighting)
     objective = build_objective_for(cfg.method, prior, prompt, cfg.negative_prompt, overrides)
     scene, hooks, info = initial_scene(cfg, prior, generator, device)
-    loop_cfg = loop_config_from(cfg)
+    scale = info.get("units_per_px", 1.0)  # a user's SVG keeps its own units
+    loop_cfg = loop_config_from(cfg, lr_points=cfg.lr_points * scale, lr_widths=cfg.lr_widths * scale)
     groups = default_groups(scene, loop_cfg, STYLE_GROUPS[cfg.style] if info["init"] != "svg" else ("points", "colors", "widths"))
     reporting = Reporting(cfg, loop_cfg.steps, target, desc=prompt[:24])
     result = optimize(scene, objective, loop_cfg, generator, encode=prior.encode, groups=groups, hooks=hooks, callbacks=[*reporting.callbacks, *callbacks])
