@@ -18,6 +18,9 @@ from vecdistill.pipelines.word import (
 )
 from vecdistill.text import word_scene
 
+# small tensors on a shared CPU: one torch thread is several times faster
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 TINY = dict(steps=4, size=32, quiet=True, overwrite=True)
 
 
@@ -134,7 +137,6 @@ def test_cli_runs_a_word_with_a_font_file(tmp_path, capsys, monkeypatch):
     assert manifest["font"]["file"] == font and manifest["letters"][0]["id"] == "letter-0-O"
 
 
-@pytest.mark.slow
 def test_cli_with_a_tiny_random_diffusers_pipeline(tiny_sd_path, tmp_path, capsys, monkeypatch):
     code, _, err = _cli(capsys, monkeypatch, tmp_path, "Go", "go.svg", "--concept", "snake", "--model",
                         str(tiny_sd_path), "--letters", "G", "--steps", "2", "--size", "32", "-q")

@@ -18,6 +18,8 @@ from vecdistill.pipelines.word_losses import (
 from vecdistill.svg.scene import Affine
 from vecdistill.text import word_scene
 
+# small tensors on a shared CPU: one torch thread is several times faster
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def letters():
