@@ -186,3 +186,19 @@ def test_cuda_prior_matches_cpu(prior, tmp_path):
         eps_gpu = gpu.predict_noise(x_t.cuda(), t.cuda(), b)
         assert eps_gpu.device.type == "cuda"
         torch.testing.assert_close(eps_gpu.cpu(), prior.predict_noise(x_t, t, a), atol=1e-4, rtol=1e-4)
+
+
+def test_shared_samples_equal_duplicated_samples(prior):
+    """A sample asked for under two conditions is computed once (CFG); the result equals
+    giving the sample twice."""
+    a = prior.encode_prompt("cat")
+    x_t, t = _noisy(prior, [40, 700, 999], seed=5)
+    shared = prior.predict_noise_many([x_t, x_t], [t, t], [a.uncond, a.cond])
+    copies = prior.predict_noise_many([x_t, x_t.clone()], [t, t.clone()], [a.uncond, a.cond])
+    for s, c in zip(shared, copies):
+        torch.testing.assert_close(s, c, atol=1e-6, rtol=1e-6)
+    den = prior.denoiser
+    flat = x_t.reshape(3, -1)
+    lw = torch.stack([a.uncond.log_weights, a.cond.log_weights])
+    twice = den.posterior_mean(flat, prior.abar(t), lw, rows=torch.tensor([0, 0, 0, 1, 1, 1]), samples=torch.tensor([0, 1, 2, 0, 1, 2]))
+    torch.testing.assert_close(twice[3:], den.posterior_mean(flat, prior.abar(t), lw[1:]), atol=1e-6, rtol=1e-6)

@@ -156,42 +156,53 @@ class EmbeddedPrior(Prior):
         return self.predict_noise_many([x_t], [t], [cond])[0]
 
     def predict_noise_many(self, x_t: Sequence[Tensor], t: Sequence[Tensor], conds: Sequence[Any]) -> list[Tensor]:
-        """All predictions in one pass: one pair of matrix products for every sample of every
-        (x_t, t, cond) triple."""
-        flat, abar, log_weights, rows = self._batch(x_t, t, conds)
-        eps = self.denoiser.noise(flat, abar, log_weights, rows)
+        """All predictions in one pass: one product with the icon matrix for all distinct
+        samples (the same x_t and t objects under two conditions count once), then one
+        pruned product per condition for the means."""
+        flat, abar, log_weights, rows, samples = self._batch(x_t, t, conds)
+        eps = self.denoiser.noise(flat, abar, log_weights, rows, samples)
         return self._split(eps, x_t)
 
     def predict_x0_many(self, x_t: Sequence[Tensor], t: Sequence[Tensor], conds: Sequence[Any]) -> list[Tensor]:
         """The exact posterior means E[x0 | x_t, cond] (same arguments as
         :meth:`predict_noise_many`), in model space [-1, 1]."""
-        flat, abar, log_weights, rows = self._batch(x_t, t, conds)
-        return self._split(self.denoiser.posterior_mean(flat, abar, log_weights, rows), x_t)
+        flat, abar, log_weights, rows, samples = self._batch(x_t, t, conds)
+        return self._split(self.denoiser.posterior_mean(flat, abar, log_weights, rows, samples), x_t)
 
-    def _batch(self, x_t: Sequence[Tensor], t: Sequence[Tensor], conds: Sequence[Any]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Flatten the triples: samples [M, D], abar [M], the distinct conditions' log
-        weights [G, N] and each sample's condition row [M] (compute dtype, on device)."""
+    def _batch(self, x_t: Sequence[Tensor], t: Sequence[Tensor], conds: Sequence[Any]) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """Flatten the triples: the distinct samples [U, D] and their abar [U], the distinct
+        conditions' log weights [G, N], and for every requested row its condition [M] and
+        its sample [M] (compute dtype, on device). A triple whose x_t and t are the same
+        tensor objects as an earlier one's (CFG's two branches) reuses its samples."""
         if not (len(x_t) == len(t) == len(conds)) or not x_t:
             raise ValueError("predict_noise_many needs as many x_t, t and conds, at least one")
         dim = 3 * self.resolution * self.resolution
-        flats, abars, rows, unique = [], [], [], {}
+        flats, abars, rows, samples = [], [], [], []
+        conditions: dict[int, tuple[int, IconCondition]] = {}
+        seen: dict[tuple[int, int], int] = {}  # (id(x), id(t)) -> first sample row
+        count = 0
         for x, tt, c in zip(x_t, t, conds):
             if not isinstance(c, IconCondition):
                 raise InputError("the embedded prior needs conditions from its own encode_prompt")
             if x[0].numel() != dim:
                 raise InputError(f"the embedded prior works on [B, 3, {self.resolution}, {self.resolution}] samples, got {tuple(x.shape)}")
             b = x.shape[0]
-            tt = torch.as_tensor(tt, device=self.device).reshape(-1)
-            if tt.numel() == 1:
-                tt = tt.expand(b)
-            elif tt.numel() != b:
-                raise ValueError(f"t has {tt.numel()} timesteps for a batch of {b}")
-            flats.append(x.reshape(b, dim).to(self.device, self.compute_dtype))
-            abars.append(self.alphas_cumprod[tt.long()].to(self.compute_dtype))
-            g = unique.setdefault(id(c), (len(unique), c))[0]
+            key = (id(x), id(tt))
+            if key not in seen:
+                steps = torch.as_tensor(tt, device=self.device).reshape(-1)
+                if steps.numel() == 1:
+                    steps = steps.expand(b)
+                elif steps.numel() != b:
+                    raise ValueError(f"t has {steps.numel()} timesteps for a batch of {b}")
+                seen[key] = count
+                flats.append(x.reshape(b, dim).to(self.device, self.compute_dtype))
+                abars.append(self.alphas_cumprod[steps.long()].to(self.compute_dtype))
+                count += b
+            g = conditions.setdefault(id(c), (len(conditions), c))[0]
             rows.append(torch.full((b,), g, dtype=torch.long, device=self.device))
-        log_weights = torch.stack([c.log_weights for _, c in sorted(unique.values(), key=lambda v: v[0])])
-        return torch.cat(flats), torch.cat(abars), log_weights, torch.cat(rows)
+            samples.append(torch.arange(seen[key], seen[key] + b, device=self.device))
+        log_weights = torch.stack([c.log_weights for _, c in sorted(conditions.values(), key=lambda v: v[0])])
+        return torch.cat(flats), torch.cat(abars), log_weights, torch.cat(rows), torch.cat(samples)
 
     def _split(self, out: Tensor, like: Sequence[Tensor]) -> list[Tensor]:
         pieces, start = [], 0

@@ -15,10 +15,12 @@ same for every ``i``::
 
 so one matrix product gives all logits of a batch, a max-subtracted softmax (logsumexp)
 keeps them finite, and a second product forms the means. Several weightings (conditions)
-share the two products: each row of the batch picks its row of ``log_weights``.
+share the first product: each (sample, weighting) pair adds its row of ``log_weights`` to
+its sample's row of distances, so a sample asked for under two conditions (CFG) costs one
+row.
 
-The second product reads only the points whose weight is at least ``exp(-PRUNE_GAP)``
-times the largest weight of some row: the skipped ones together weigh less than
+The second product runs per weighting and reads only the points whose weight is at least
+``exp(-PRUNE_GAP)`` times the largest weight of some row of that weighting: the skipped ones together weigh less than
 ``N exp(-40)`` (< 1e-14 for N < 10^3), far below float32 resolution, and at most noise
 levels the posterior is so peaked that only a handful of points remain.
 """
@@ -64,16 +66,21 @@ class EmpiricalDenoiser:
         y = self.centered if index is None else self.centered[index]
         return y + self.center
 
-    def posterior_mean(self, x_t: Tensor, abar: Tensor, log_weights: Tensor, rows: Tensor | None = None) -> Tensor:
-        """E[x_0 | x_t] for a batch.
+    def posterior_mean(self, x_t: Tensor, abar: Tensor, log_weights: Tensor, rows: Tensor | None = None, samples: Tensor | None = None) -> Tensor:
+        """E[x_0 | x_t] for a batch of (sample, weighting) pairs.
 
-        ``x_t``: [M, D]; ``abar``: [M] in (0, 1); ``log_weights``: [G, N], row g the
-        (unnormalised) log prior weights of weighting g, ``-inf`` for excluded points (each
-        row must keep at least one point); ``rows``: [M] int64, the weighting of each sample
-        (default all 0). Everything in this denoiser's dtype and on its device.
-        Returns [M, D]."""
+        ``x_t``: [U, D] distinct samples; ``abar``: [U] in (0, 1); ``log_weights``: [G, N],
+        row g the (unnormalised) log prior weights of weighting g, ``-inf`` for excluded
+        points (each row must keep at least one point). Pair m asks for sample
+        ``samples[m]`` under weighting ``rows[m]`` (``samples`` default: 0..U-1, ``rows``
+        default: all 0), so a sample wanted under several weightings (CFG's two branches)
+        costs one distance computation. Everything in this denoiser's dtype and on its
+        device. Returns [M, D]."""
+        u = x_t.shape[0]
+        if samples is None:
+            samples = torch.arange(u, device=x_t.device)
         if rows is None:
-            rows = torch.zeros(x_t.shape[0], dtype=torch.long, device=x_t.device)
+            rows = torch.zeros(samples.shape[0], dtype=torch.long, device=x_t.device)
         support = torch.isfinite(log_weights).any(0)
         if bool(support.all()):
             y, sq, lw = self.centered, self.sqnorm, log_weights
@@ -82,18 +89,29 @@ class EmpiricalDenoiser:
             y, sq, lw = self.centered[index], self.sqnorm[index], log_weights[:, index]
         a = abar.view(-1, 1)
         sa = a.sqrt()
-        x = x_t - sa * self.center
-        logits = (sa * (x @ y.T) - 0.5 * a * sq) / (1 - a) + lw[rows]
+        base = (sa * ((x_t - sa * self.center) @ y.T) - 0.5 * a * sq) / (1 - a)  # [U, K]
+        logits = base[samples] + lw[rows]  # [M, K]
         weights = torch.softmax(logits, dim=1)
-        keep = (logits >= logits.max(1, keepdim=True).values - PRUNE_GAP).any(0)
-        count = int(keep.sum())
-        if count < y.shape[0] // 2:
-            index = keep.nonzero().squeeze(1)
-            return weights[:, index] @ y[index] + self.center
-        return weights @ y + self.center
+        out = torch.empty((samples.shape[0], y.shape[1]), dtype=y.dtype, device=y.device)
+        for g in torch.unique(rows).tolist():
+            sel = (rows == g).nonzero().squeeze(1)
+            out[sel] = self._mean(weights[sel], logits[sel], y)
+        return out + self.center
 
-    def noise(self, x_t: Tensor, abar: Tensor, log_weights: Tensor, rows: Tensor | None = None) -> Tensor:
-        """The MMSE noise prediction eps(x_t) [M, D] (arguments as in :meth:`posterior_mean`)."""
-        x0 = self.posterior_mean(x_t, abar, log_weights, rows)
+    @staticmethod
+    def _mean(weights: Tensor, logits: Tensor, y: Tensor) -> Tensor:
+        """weights [m, K] @ y [K, D], reading only the points some row weighs at least
+        ``exp(-PRUNE_GAP)`` times its largest weight."""
+        keep = (logits >= logits.max(1, keepdim=True).values - PRUNE_GAP).any(0)
+        if int(keep.sum()) < y.shape[0] // 2:
+            index = keep.nonzero().squeeze(1)
+            return weights[:, index] @ y[index]
+        return weights @ y
+
+    def noise(self, x_t: Tensor, abar: Tensor, log_weights: Tensor, rows: Tensor | None = None, samples: Tensor | None = None) -> Tensor:
+        """The MMSE noise prediction eps [M, D] (arguments as in :meth:`posterior_mean`)."""
+        x0 = self.posterior_mean(x_t, abar, log_weights, rows, samples)
+        if samples is not None:
+            x_t, abar = x_t[samples], abar[samples]
         a = abar.view(-1, 1)
         return (x_t - a.sqrt() * x0) / (1 - a).sqrt()
