@@ -39,7 +39,7 @@ def prior():
 
 
 def cfg(**kw):
-    base = dict(steps=6, size=16, supersample=1, quiet=True, overwrite=True, lr_points=2.0, lr_colors=0.1, lr_widths=0.5)
+    base = dict(steps=4, size=16, supersample=1, quiet=True, overwrite=True, lr_points=2.0, lr_colors=0.1, lr_widths=0.5)
     base.update(kw)
     return EditConfig(**base)
 
