@@ -75,10 +75,16 @@ class VSD(Objective):
         self.model: torch.nn.Module | None = None
         self.optimizer: torch.optim.Optimizer | None = None
 
-    def _ensure_model(self, x0: Tensor) -> torch.nn.Module:
+    def _ensure_model(self, x0: Tensor, generator: torch.Generator) -> torch.nn.Module:
+        """Build the trainable copy on first use. Its random initialisation (the residual
+        network's or the LoRA's) draws from a seed taken from the run's ``generator``, so the
+        same seed gives the same VSD run; the global torch RNG is left as it was."""
         if self.model is None:
             c = self.config
-            self.model = self.prior.trainable_noise_model(tuple(x0.shape[1:]), rank=c.lora_rank, condition_dim=c.condition_dim)
+            seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
+            with torch.random.fork_rng(devices=[x0.device] if x0.device.type == "cuda" else []):
+                torch.manual_seed(seed)
+                self.model = self.prior.trainable_noise_model(tuple(x0.shape[1:]), rank=c.lora_rank, condition_dim=c.condition_dim)
             self.optimizer = torch.optim.Adam(self.model.trainable_parameters(), lr=c.lora_lr)
         return self.model
 
@@ -93,7 +99,7 @@ class VSD(Objective):
     def train_step(self, x0: Tensor, generator: torch.Generator, condition: Tensor | None = None) -> float:
         """One Adam step of the trainable copy on the detached renders; returns its MSE."""
         c, p = self.config, self.prior
-        model = self._ensure_model(x0)
+        model = self._ensure_model(x0, generator)
         x0d = x0.detach()
         t = S.sample_timesteps(p.num_train_timesteps, x0.shape[0], c.lora_t_min, c.lora_t_max, generator, x0.device)
         noise = S.randn(x0.shape, generator, x0.device, x0.dtype)
@@ -108,7 +114,7 @@ class VSD(Objective):
     def __call__(self, x0: Tensor, progress: float, generator: torch.Generator, reference: Tensor | None = None, condition: Tensor | None = None) -> DistillResult:
         c, p = self.config, self.prior
         condition = self._check_condition(condition, x0)
-        model = self._ensure_model(x0)
+        model = self._ensure_model(x0, generator)
         t_max = S.annealed_t_max(c.t_max, c.t_max_end, progress)
         t = S.sample_timesteps(p.num_train_timesteps, x0.shape[0], min(c.t_min, t_max), t_max, generator, x0.device)
         noise = S.randn(x0.shape, generator, x0.device, x0.dtype)
