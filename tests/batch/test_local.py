@@ -61,7 +61,7 @@ def test_rerun_skips_finished_jobs_and_retry_failed_reruns_only_failures(tmp_pat
     fox_files = sorted(p.name for p in outdir.glob("fox-*.txt"))
     mtimes = [p.stat().st_mtime_ns for p in sorted(outdir.glob("fox-*.txt"))]
     again = run(parse_jobs(path, "0-1"), outdir)
-    assert (again.ok, again.failed, again.skipped) == (0, 0, 4)
+    assert (again.ok, again.failed, again.skipped, again.skipped_failed) == (0, 0, 4, 2)
     assert [p.stat().st_mtime_ns for p in sorted(outdir.glob("fox-*.txt"))] == mtimes
     retry = run(parse_jobs(path, "0-1"), outdir, retry_failed=True)
     assert (retry.ok, retry.failed, retry.skipped) == (0, 2, 2)

@@ -28,13 +28,15 @@ class Engine(Protocol):
 @dataclass
 class BatchSummary:
     """Counts of one run: ``ok``/``failed`` among the jobs run now, ``skipped`` (done or
-    failed in an earlier run), ``seconds`` of wall time, whether it was ``interrupted``."""
+    failed in an earlier run; ``skipped_failed`` of them failed), ``seconds`` of wall time,
+    whether it was ``interrupted``."""
 
     total: int
     manifest: Path
     ok: int = 0
     failed: int = 0
     skipped: int = 0
+    skipped_failed: int = 0
     seconds: float = 0.0
     interrupted: bool = False
     errors: list[str] = field(default_factory=list)
@@ -94,6 +96,7 @@ def run_batch(jobs: list[Job], outdir: str | Path, engine: Engine, kinds: Mappin
             manifest.append(make_record(job, "skipped", outputs=previous.get("outputs"),
                                         error=previous.get("error"), reason=reason))
         summary.skipped = len(plan.skip)
+        summary.skipped_failed = sum(previous["status"] == "failed" for _, _, previous in plan.skip)
 
         def on_result(job: Job, result: dict) -> None:
             record = make_record(job, result["status"], outputs=result.get("outputs"),

@@ -84,6 +84,9 @@ def run_command(jobs_file: str, outdir: str, *, seeds: str = "0", engine: str = 
     manifest = Path(summary.manifest)
     click.echo(f"{summary.total} jobs: {summary.ok} ok, {summary.failed} failed, {summary.skipped} skipped "
                f"in {summary.seconds:.1f} s; manifest {manifest}")
+    if summary.skipped_failed:
+        click.echo(f"{summary.skipped_failed} of the skipped jobs failed in an earlier run; "
+                   "pass --retry-failed to run them again", err=True)
     for line in summary.errors[:5]:
         click.echo(f"failed: {line}", err=True)
     if len(summary.errors) > 5:
