@@ -421,6 +421,8 @@ MALFORMED = {
     "undefined entity": '<svg xmlns="http://www.w3.org/2000/svg">&nope;</svg>',
     "deep": svg("<g>" * 300 + "</g>" * 300),
     "empty": "   ",
+    "null byte": svg("") + "\0",
+    "text without markup start": 'svg xmlns="http://www.w3.org/2000/svg">\n</svg>',
 }
 
 

@@ -101,8 +101,8 @@ def _read_bytes(source, limits: Limits) -> tuple[bytes, str]:
             raise SVGError(f"{name}: no such file") from None
         except PermissionError:
             raise SVGError(f"{name}: permission denied") from None
-        except OSError as exc:
-            raise SVGError(f"cannot read {name}: {exc.strerror or exc}") from None
+        except (OSError, ValueError) as exc:
+            raise SVGError(f"cannot read {name}: {getattr(exc, 'strerror', None) or exc}") from None
     else:
         raise SVGError(f"expected a file path or SVG text, got {type(source).__name__}")
     if data[:2] == b"\x1f\x8b":  # .svgz
@@ -120,7 +120,7 @@ def _read_bytes(source, limits: Limits) -> tuple[bytes, str]:
 
 def _looks_like_text(source: str) -> bool:
     """SVG text rather than a file name: markup, line breaks, or longer than any path."""
-    return source.lstrip().startswith("<") or "<svg" in source or "\n" in source or len(source) > 4096
+    return source.lstrip().startswith("<") or "<" in source or "\n" in source or "\0" in source or len(source) > 4096
 
 
 def _parse_xml(data: bytes, name: str, limits: Limits) -> ET.Element:
