@@ -162,6 +162,8 @@ def main() -> None:
     ap.add_argument("--icon-size", type=int, default=128)
     ap.add_argument("--no-icons", action="store_true")
     ap.add_argument("--no-circles", action="store_true")
+    ap.add_argument("--ns", default="64,256,1024", help="path counts of the circle scenes")
+    ap.add_argument("--sizes", default="256,512", help="canvas sizes of the circle scenes")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
     ap.add_argument("--append", action="store_true", help="append to the results file")
     ap.add_argument("--out", default=str(FsPath(__file__).resolve().parent / "results" / "raster_cpu.txt"))
@@ -185,7 +187,9 @@ def main() -> None:
             bench_icons(10, 64, out)
     else:
         if not args.no_circles:
-            bench_circles([64, 256, 1024], [256, 512], args.repeats, out)
+            ns = [int(x) for x in args.ns.split(",")]
+            sizes = [int(x) for x in args.sizes.split(",")]
+            bench_circles(ns, sizes, args.repeats, out)
         if not args.no_icons:
             bench_icons(args.icons, args.icon_size, out)
     if not args.quick:

@@ -89,15 +89,15 @@ def _split(e: Tensor, axis: int) -> Tensor:
         npieces = n + 1
         rep = torch.repeat_interleave(torch.arange(e.shape[0], device=e.device), npieces)
         first = torch.cumsum(npieces, 0) - npieces
-        k = torch.arange(rep.shape[0], device=e.device) - first[rep]
-        asc = (a1 > a0)[rep]
-        a0d = a0.detach()[rep]
+        k = torch.arange(rep.shape[0], device=e.device) - take(first, rep)
+        asc = take(a1 > a0, rep)
+        a0d = take(a0.detach(), rep)
         base = torch.where(asc, torch.floor(a0d), torch.ceil(a0d))
         step = torch.where(asc, 1.0, -1.0).to(e.dtype)
         g_start = base + step * k
         g_end = base + step * (k + 1)
         is_first = k == 0
-        is_last = k == n[rep]
+        is_last = k == take(n, rep)
     er = take(e, rep)
     a0r, a1r = er[:, axis], er[:, 2 + axis]
     b0r, b1r = er[:, 1 - axis], er[:, 3 - axis]
@@ -198,8 +198,8 @@ def winding_integral(
         q = pieces2.detach()
         row = torch.floor((q[:, 1] + q[:, 3]) * 0.5).long()
         col = torch.floor((q[:, 0] + q[:, 2]) * 0.5).long()
-        lw = w[cell_layer]
-        row = torch.minimum(row.clamp_min(0), h[cell_layer] - 1)
+        lw = take(w, cell_layer)
+        row = torch.minimum(row.clamp_min(0), take(h, cell_layer) - 1)
         col = torch.minimum(col.clamp_min(0), lw)
         # buffer layout: one [h, w + 1] block per layer (a spill column on the right); when
         # the boxes are of similar size, blocks are padded to a common [hmax, wmax + 1] so
@@ -212,7 +212,7 @@ def winding_integral(
         sizes = torch.full_like(h, hmax) * bw if padded else h * bw
         offset = torch.cumsum(sizes, 0) - sizes
         total = int(sizes.sum())
-        idx0 = offset[cell_layer] + row * bw[cell_layer] + col
+        idx0 = take(offset, cell_layer) + row * take(bw, cell_layer) + col
         idx1 = idx0 + (col < lw).long()
         base = layer_batch * (height * width) + r0.long() * width + c0.long()
     dy = pieces2[:, 3] - pieces2[:, 1]
