@@ -106,3 +106,19 @@ def test_every_command_kind_runs_in_one_batch(tmp_path):
     nerf_dir = outdir / records["nerf"]["outputs"]["dir"]
     assert (nerf_dir / "checkpoint.pt").exists() and (nerf_dir / "manifest.json").exists()
     assert max(r["model_loads"] for r in records.values()) == 1  # one embedded prior for all three
+
+
+@pytest.mark.slow
+def test_diffusers_model_folder_is_loaded_once_for_all_jobs(tiny_sd_path, tmp_path):
+    jobs = tmp_path / "prompts.txt"
+    jobs.write_text("a cat\na dog\n")
+    outdir = tmp_path / "out"
+    code = run_command(str(jobs), str(outdir), model=str(tiny_sd_path), device="cpu", quiet=True,
+                       settings=("steps=2", "size=32", "paths=2", "segments=2"))
+    assert code == 0
+    records, _ = read_records(outdir / MANIFEST_NAME)
+    assert [r["status"] for r in records] == ["ok", "ok"]
+    assert [r["model_loads"] for r in records] == [1, 1] and records[1]["load_seconds"] == 0
+    assert all(r["options"]["model"] == str(tiny_sd_path) for r in records)
+    manifest = json.loads((outdir / records[0]["outputs"]["json"]).read_text())
+    assert manifest["prior"]["name"] != "embedded-icons"

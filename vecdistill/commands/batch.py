@@ -58,6 +58,8 @@ def run_command(jobs_file: str, outdir: str, *, seeds: str = "0", engine: str = 
 
     if kinds is None:
         from ..batch.kinds import KINDS as kinds
+    if model and Path(model).expanduser().exists():  # a local folder: absolute, for Ray workers
+        model = str(Path(model).expanduser().resolve())
     defaults = parse_settings(settings)
     defaults.update({key: value for key, value in (("model", model), ("dtype", dtype)) if value})
     jobs = parse_jobs(jobs_file, seeds, defaults)
