@@ -31,10 +31,13 @@ def over(pixel: Tensor, order: Tensor, alpha: Tensor, premult: Tensor, num_pixel
     if pixel.numel() == 0:
         return out_rgb, out_a
     with torch.no_grad():
-        span = int(order.max()) + 1
-        key = pixel * span + order
-        perm = torch.argsort(key)
-        pix = pixel[perm]
+        if bool((order[1:] >= order[:-1]).all()):
+            # fragments already in paint order: a stable sort by pixel keeps it per pixel
+            pix, perm = torch.sort(pixel, stable=True)
+        else:
+            span = int(order.max()) + 1
+            perm = torch.argsort(pixel * span + order)
+            pix = pixel[perm]
         _, counts = torch.unique_consecutive(pix, return_counts=True)
         ends = torch.cumsum(counts, 0) - 1
         end_of = torch.repeat_interleave(ends, counts)

@@ -136,7 +136,7 @@ def winding_integral(
     with torch.no_grad():
         keep = edges[:, 1] != edges[:, 3]
     keep = keep.nonzero().squeeze(-1)
-    edges, edge_layer = take(edges, keep), edge_layer[keep]
+    edges, edge_layer = take(edges, keep), take(edge_layer, keep)
     with torch.no_grad():
         ed = edges.detach()
         xs = torch.stack([ed[:, 0], ed[:, 2]], -1)
@@ -227,7 +227,7 @@ def winding_integral(
             cc = torch.arange(wmax + 1, device=device).view(1, 1, -1)
             valid = (rr < h.view(-1, 1, 1)) & (cc < w.view(-1, 1, 1))
             keep = (valid.reshape(-1) & (area.detach() != 0)).nonzero().squeeze(-1)
-            pixel = (base.view(-1, 1, 1) + rr * width + cc).reshape(-1)[keep]
+            pixel = take((base.view(-1, 1, 1) + rr * width + cc).reshape(-1), keep)
             elem_layer = torch.div(keep, hmax * (wmax + 1), rounding_mode="floor")
         return take(area, keep), elem_layer, pixel
     cs = torch.cumsum(buf, 0)
@@ -242,8 +242,8 @@ def winding_integral(
     area = cs - take(cs_prev, row_start)
     with torch.no_grad():
         keep = ((ecol < w[elem_layer]) & (area.detach() != 0)).nonzero().squeeze(-1)
-        pixel = (base[elem_layer] + erow * width + ecol)[keep]
-    return take(area, keep), elem_layer[keep], pixel
+        pixel = take(take(base, elem_layer) + erow * width + ecol, keep)
+    return take(area, keep), take(elem_layer, keep), pixel
 
 
 def coverage_from_area(area: Tensor, evenodd: Tensor) -> Tensor:

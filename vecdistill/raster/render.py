@@ -430,8 +430,11 @@ def rasterize_batch(
             if builder.clips[u].nested >= 0:
                 masks = torch.cat([masks[:u], (masks[u] * masks[builder.clips[u].nested]).unsqueeze(0), masks[u + 1 :]])
         masks = masks.reshape(-1)
-    draw = ~is_clip[frags.layer]
-    cov, flayer, fpix = frags.cov[draw], frags.layer[draw], frags.pixel[draw]
+    if builder.clips:
+        draw = (~take(is_clip, frags.layer)).nonzero().squeeze(-1)
+        cov, flayer, fpix = take(frags.cov, draw), take(frags.layer, draw), take(frags.pixel, draw)
+    else:
+        cov, flayer, fpix = frags.cov, frags.layer, frags.pixel
 
     # paint: per-layer colour and alpha scale, gradients per fragment
     n_layers = len(layers)
@@ -479,7 +482,7 @@ def rasterize_batch(
         alpha = torch.where(has, alpha * factor, alpha)
     alpha = alpha.clamp(0, 1)  # colours or opacities pushed outside [0, 1] by an optimiser
     premult = rgb * alpha.unsqueeze(-1)
-    order = torch.tensor([l.order for l in layers], dtype=torch.long, device=device)[flayer]
+    order = take(torch.tensor([l.order for l in layers], dtype=torch.long, device=device), flayer)
 
     # composite isolated levels, deepest first (children are created after their parents),
     # then all root levels (one per image) together
