@@ -17,6 +17,21 @@ from .coverage import take
 
 Tensor = torch.Tensor
 
+class _Permute(torch.autograd.Function):
+    """``x[perm]`` for a permutation ``perm``, whose backward is the gather ``g[inv]``
+    (cheaper than the scatter-add that ``index_select`` back-propagates through)."""
+
+    @staticmethod
+    def forward(ctx, x, perm, inv):
+        ctx.save_for_backward(inv)
+        return x.index_select(0, perm)
+
+    @staticmethod
+    def backward(ctx, g):
+        (inv,) = ctx.saved_tensors
+        return g.index_select(0, inv), None, None
+
+
 _SHRINK = 1.0 - 1e-9
 _SHRINK32 = 1.0 - 2.0**-20  # the float32 counterpart (1 - 1e-9 rounds to 1)
 
@@ -41,12 +56,14 @@ def over(pixel: Tensor, order: Tensor, alpha: Tensor, premult: Tensor, num_pixel
         _, counts = torch.unique_consecutive(pix, return_counts=True)
         ends = torch.cumsum(counts, 0) - 1
         end_of = torch.repeat_interleave(ends, counts)
-    a = take(alpha, perm)
+        inv = torch.empty_like(perm)
+        inv[perm] = torch.arange(perm.shape[0], device=perm.device)
+    a = _Permute.apply(alpha, perm, inv)
     shrink = _SHRINK if dtype == torch.float64 else _SHRINK32
     logt = torch.log1p(-(a * shrink)).double()
     cs = torch.cumsum(logt, 0)
     trans = torch.exp((take(cs, end_of) - cs).to(dtype))
-    out_rgb = out_rgb.index_add(0, pix, take(premult, perm) * trans.unsqueeze(-1))
+    out_rgb = out_rgb.index_add(0, pix, _Permute.apply(premult, perm, inv) * trans.unsqueeze(-1))
     out_a = out_a.index_add(0, pix, a * trans)
     return out_rgb, out_a
 

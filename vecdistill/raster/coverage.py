@@ -79,38 +79,41 @@ def _clip_to_boxes(e: Tensor, box: Tensor) -> Tensor:
     return torch.stack([px[:, :-1], py[:, :-1], px[:, 1:], py[:, 1:]], -1).reshape(-1, 4)
 
 
-def _split(e: Tensor, axis: int) -> Tensor:
+def _split(e: Tensor, axis: int) -> tuple[Tensor, Tensor]:
     """Split edges [N, 4] at every integer coordinate along ``axis`` (0: x, 1: y) that they
-    cross strictly inside -> pieces [M, 4] in order along each edge."""
+    cross strictly inside. Returns ``(pieces [M, 4], source [M])``: each piece and the index
+    of the edge it comes from (edges that cross no integer pass through unchanged)."""
     a0, a1 = e[:, axis], e[:, 2 + axis]
     with torch.no_grad():
         lo, hi = torch.minimum(a0, a1), torch.maximum(a0, a1)
-        n = (torch.ceil(hi) - torch.floor(lo) - 1).clamp_min(0).long()
+        n_all = (torch.ceil(hi) - torch.floor(lo) - 1).clamp_min(0).long()
+        cut = n_all > 0
+        idx_pass = (~cut).nonzero().squeeze(-1)
+        idx_cut = cut.nonzero().squeeze(-1)
+        n = take(n_all, idx_cut)
         npieces = n + 1
-        rep = torch.repeat_interleave(torch.arange(e.shape[0], device=e.device), npieces)
+        rep = torch.repeat_interleave(torch.arange(idx_cut.shape[0], device=e.device), npieces)
         first = torch.cumsum(npieces, 0) - npieces
         k = torch.arange(rep.shape[0], device=e.device) - take(first, rep)
-        asc = take(a1 > a0, rep)
-        a0d = take(a0.detach(), rep)
+        src = take(idx_cut, rep)
+        asc = take(a1 > a0, src)
+        a0d = take(a0.detach(), src)
         base = torch.where(asc, torch.floor(a0d), torch.ceil(a0d))
         step = torch.where(asc, 1.0, -1.0).to(e.dtype)
         g_start = base + step * k
-        g_end = base + step * (k + 1)
+        g_end = g_start + step
         is_first = k == 0
         is_last = k == take(n, rep)
-    er = take(e, rep)
+    er = take(e, src)
     a0r, a1r = er[:, axis], er[:, 2 + axis]
     b0r, b1r = er[:, 1 - axis], er[:, 3 - axis]
     slope = _safe_div(b1r - b0r, a1r - a0r)
-    bs = b0r + (g_start - a0r) * slope
-    be = b0r + (g_end - a0r) * slope
+    bs = torch.where(is_first, b0r, b0r + (g_start - a0r) * slope)
+    be = torch.where(is_last, b1r, b0r + (g_end - a0r) * slope)
     as_ = torch.where(is_first, a0r, g_start)
-    bs = torch.where(is_first, b0r, bs)
     ae = torch.where(is_last, a1r, g_end)
-    be = torch.where(is_last, b1r, be)
-    if axis == 0:
-        return torch.stack([as_, bs, ae, be], -1)
-    return torch.stack([bs, as_, be, ae], -1)
+    pieces = torch.stack([as_, bs, ae, be] if axis == 0 else [bs, as_, be, ae], -1)
+    return torch.cat([take(e, idx_pass), pieces]), torch.cat([idx_pass, src])
 
 
 def winding_integral(
@@ -180,21 +183,10 @@ def winding_integral(
     # to box-local coordinates
     origin = torch.stack([c0, r0, c0, r0], -1).index_select(0, edge_layer)
     local = edges - origin
-    pieces = _split(local, 1)
-    piece_layer = None
+    pieces, src = _split(local, 1)
+    pieces2, src2 = _split(pieces, 0)
     with torch.no_grad():
-        nrow = (
-            torch.ceil(torch.maximum(local[:, 1], local[:, 3]))
-            - torch.floor(torch.minimum(local[:, 1], local[:, 3]))
-        ).clamp_min(1).long()
-        piece_layer = torch.repeat_interleave(edge_layer, nrow)
-    pieces2 = _split(pieces, 0)
-    with torch.no_grad():
-        p = pieces.detach()
-        ncol = (
-            torch.ceil(torch.maximum(p[:, 0], p[:, 2])) - torch.floor(torch.minimum(p[:, 0], p[:, 2]))
-        ).clamp_min(1).long()
-        cell_layer = torch.repeat_interleave(piece_layer, ncol)
+        cell_layer = take(take(edge_layer, src), src2)
         q = pieces2.detach()
         row = torch.floor((q[:, 1] + q[:, 3]) * 0.5).long()
         col = torch.floor((q[:, 0] + q[:, 2]) * 0.5).long()
