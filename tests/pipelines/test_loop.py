@@ -80,9 +80,19 @@ def test_nonfinite_step_is_skipped_and_leaves_parameters_unchanged(target_image)
     assert math.isfinite(result.final_loss)
 
 
-def test_a_run_of_nonfinite_steps_raises_numerical_error(target_image):
-    with pytest.raises(NumericalError, match="not finite"):
-        run(blob_scene(), FlakyObjective(target_image, range(100)), cfg(steps=20, max_skipped=4))
+def test_a_run_of_nonfinite_steps_stops_with_numerical_error(target_image):
+    """The loop gives up after ``max_skipped`` non-finite steps in a row: it raises
+    NumericalError, or (with checkpointing support) returns it in ``result.error`` with the
+    run marked interrupted so that the caller can write the best-so-far first."""
+    error = None
+    try:
+        result = run(blob_scene(), FlakyObjective(target_image, range(100)), cfg(steps=20, max_skipped=4))
+    except NumericalError as exc:
+        error = exc
+    else:
+        error = getattr(result, "error", None)
+        assert result.interrupted and result.steps_done == 4 and result.skipped == 5
+    assert isinstance(error, NumericalError) and "not finite" in str(error)
 
 
 def test_keyboard_interrupt_ends_the_loop_with_the_best_so_far(target_image):
