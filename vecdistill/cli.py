@@ -3,7 +3,8 @@
 
 Commands are imported only when invoked, so ``vecdistill --help`` does not import torch.
 Every :class:`~vecdistill.errors.VecdistillError` becomes one line on stderr and its exit
-code (2 for bad input); a Ctrl-C exits with 130 after the command has saved what it can.
+code (2 for bad input); a Ctrl-C exits with 130 (SIGTERM: 143) after the command has
+saved what it can.
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the group, turn our errors into one line."""
     from .errors import VecdistillError
+    from .signals import interrupt_exit_code, sigterm_as_interrupt
 
+    sigterm_as_interrupt()  # `kill` takes Ctrl-C's path: best-so-far and checkpoint written
     try:
         cli.main(args=argv, prog_name="vecdistill", standalone_mode=False)
     except VecdistillError as exc:
@@ -64,10 +67,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)
-        sys.exit(130)
+        sys.exit(interrupt_exit_code())
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
-        sys.exit(130)
+        sys.exit(interrupt_exit_code())
     except click.ClickException as exc:
         click.echo(f"error: {exc.format_message()}", err=True)
         if isinstance(exc, click.UsageError) and exc.ctx is not None:

@@ -1,7 +1,7 @@
 """Click options shared by the commands that run an optimisation (make, edit, word, batch).
 
 ``@run_options`` adds ``--model --seed --device --dtype --steps --quiet --save-every
---video --precision --config --overwrite``. :func:`build_config` turns a command's
+--video --precision --config --overwrite --checkpoint-every --resume``. :func:`build_config` turns a command's
 parameters into its config dataclass: the dataclass defaults, then the TOML file given with
 ``--config`` (keys = the config's field names), then the flags given on the command line.
 Only flags the user actually typed override the file.
@@ -33,6 +33,8 @@ SHARED_OPTIONS: list[tuple[tuple[str, ...], dict]] = [
     (("--precision",), dict(type=click.IntRange(min=0, max=12), default=3, show_default=True, help="Digits after the decimal point in the SVG.")),
     (("--config", "config_file"), dict(type=click.Path(dir_okay=False), default=None, metavar="FILE.toml", help="Read settings from a TOML file (keys: the config field names); flags override it.")),
     (("--overwrite",), dict(is_flag=True, default=False, help="Replace OUT (and OUT.json) if they exist.")),
+    (("--checkpoint-every",), dict(type=click.IntRange(min=0), default=0, metavar="N", help="Write OUT.ckpt every N steps (and on Ctrl-C/SIGTERM) so that --resume can continue the run.")),
+    (("--resume",), dict(is_flag=True, default=False, help="Continue from OUT.ckpt (same options); the result equals an uninterrupted run's.")),
 ]
 
 

@@ -30,7 +30,9 @@ class RunOptions:
     ``quiet``: no progress bar. ``save_every``: snapshot every N steps (0 = never) into
     ``OUT_snapshots/``. ``video``: a .gif/.mp4 path of the optimisation; ``video_every``:
     steps between frames (0 = about 100 frames). ``precision``: digits in the SVG.
-    ``overwrite``: replace existing outputs.
+    ``overwrite``: replace existing outputs. ``checkpoint_every``: write ``OUT.ckpt`` every
+    N steps (0 = never; see :mod:`~vecdistill.pipelines.checkpoint`). ``resume``: continue
+    from ``OUT.ckpt`` (same settings; replaces OUT.svg/OUT.json).
     """
 
     model: str | None = None
@@ -43,6 +45,8 @@ class RunOptions:
     video_every: int = 0
     precision: int = 3
     overwrite: bool = False
+    checkpoint_every: int = 0
+    resume: bool = False
 
 
 def resolve(config, preset, style_overrides: dict | None = None):
@@ -119,9 +123,12 @@ def check_outputs(out: str | None, options: RunOptions) -> Path | None:
         raise InputError(f"--save-every must be >= 0, got {options.save_every}")
     if out is None:
         return None
-    target = check_output_path(out, overwrite=options.overwrite)
+    target = check_output_path(out, overwrite=options.overwrite or options.resume)
     if target.suffix.lower() != ".svg":
         raise InputError(f"output {target.name} must end in .svg")
+    from .checkpoint import check_checkpoint_path
+
+    check_checkpoint_path(target, options.checkpoint_every, options.resume, options.overwrite)
     return target
 
 

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from ..errors import InputError
 from ..svg.scene import Group, Path, Scene, Solid
+from .checkpoint import checkpointer_for
 from .common import (
     Reporting,
     RunOptions,
@@ -223,7 +224,7 @@ def edit(
     result = optimize(
         scene, objective, loop_cfg, generator, encode=prior.encode, render=render, groups=groups,
         reference_image=reference_image if cfg.method != "sds" else None, callbacks=[*reporting.callbacks, *callbacks],
-        constrain=constrain,
+        constrain=constrain, checkpoint=checkpointer_for(out_path, cfg, cfg.checkpoint_every, cfg.resume), return_on_error=True,
     )
     final = result.best_scene if result.interrupted else result.scene
     for t in final.param_groups().values():
@@ -238,6 +239,8 @@ def edit(
         "lr_scale_user_units_per_px": 1 / scale,
     }
     manifest = finish_run("edit", final, result, cfg, prior, out_path, reporting, argv, extra)
+    if result.error is not None:
+        raise result.error
     if result.interrupted:
         raise KeyboardInterrupt
     return final, manifest

@@ -114,6 +114,7 @@ class LoopResult:
     timings: dict[str, float]
     history: list[float]
     wall_seconds: float
+    error: Exception | None = None
 
 
 Objective = Callable[..., object]
@@ -174,6 +175,8 @@ def optimize(
     hooks: Sequence[Hook] = (),
     callbacks: Sequence[Callback] = (),
     constrain: Callable[[LoopState], None] | None = None,
+    checkpoint=None,
+    return_on_error: bool = False,
 ) -> LoopResult:
     """Optimise ``scene`` in place against ``objective`` for ``config.steps`` steps.
 
@@ -187,7 +190,11 @@ def optimize(
     into the objective's ``reference``. ``aux_losses``: name -> fn(state) -> scalar, added
     to the loss (weights are the caller's). ``hooks`` run before each step's render,
     ``callbacks`` after it. ``constrain(state)`` runs after each optimiser step (default:
-    :func:`clamp_groups`).
+    :func:`clamp_groups`). ``checkpoint``: a
+    :class:`~vecdistill.pipelines.checkpoint.Checkpointer` that restores a saved run before
+    the first step and saves step boundaries (``--checkpoint-every``, ``--resume``).
+    ``return_on_error``: on NumericalError return (``error`` set, ``interrupted`` True) so
+    the caller can write the best-so-far before raising ``result.error``.
     """
     if config.steps < 0:
         raise InputError(f"steps must be >= 0, got {config.steps}; pass a positive --steps")
@@ -225,10 +232,16 @@ def optimize(
     best_step, best_ema, ema = -1, math.inf, None
     skipped = obj_skipped = consecutive = 0
     interrupted = False
-    completed = 0
+    completed = first = 0
+    error: NumericalError | None = None
+    x0_shape = None
+    if checkpoint is not None and (saved := checkpoint.restore(state, objective, hooks)) is not None:
+        first, history, best_values, best_step = saved["step"], saved["history"], saved["best_values"], saved["best_step"]
+        best_ema, ema, skipped, obj_skipped = saved["best_ema"], saved["ema"], saved["skipped"], saved["obj_skipped"]
+        consecutive, completed, x0_shape = saved["consecutive"], saved["completed"], saved["x0_shape"]
     start = time.perf_counter()
     try:
-        for step in range(config.steps):
+        for step in range(first, config.steps):
             progress = step / max(config.steps, 1)
             state.step, state.progress, state.image = step, progress, None
             timer.mark(None)
@@ -255,6 +268,7 @@ def optimize(
                 views = image.expand(config.batch, -1, -1, -1)
             timer.mark("augment")
             x0 = encode(views)
+            x0_shape = tuple(x0.shape)
             if config.augment and reference_image is not None:
                 with torch.no_grad():
                     reference = encode(ref_views)
@@ -311,8 +325,19 @@ def optimize(
             for cb in callbacks:
                 cb(report)
             timer.mark("callbacks")
+            if checkpoint is not None:
+                checkpoint.step_done(step + 1, state, objective, hooks, dict(
+                    history=history, best_values=best_values, best_step=best_step, best_ema=best_ema, ema=ema,
+                    skipped=skipped, obj_skipped=obj_skipped, consecutive=consecutive, completed=completed, x0_shape=x0_shape,
+                ), x0_shape)
     except KeyboardInterrupt:
         interrupted = True
+        if checkpoint is not None:
+            checkpoint.interrupted()
+    except NumericalError as exc:  # diverged: the caller writes the best-so-far, then raises
+        if not return_on_error:
+            raise
+        interrupted, error = True, exc
     for t in tensors_all():
         t.grad = None
     finite = [h for h in history if math.isfinite(h)]
@@ -329,4 +354,5 @@ def optimize(
         timings=dict(timer.totals),
         history=history,
         wall_seconds=time.perf_counter() - start,
+        error=error,
     )

@@ -26,6 +26,7 @@ import torch
 
 from ..errors import InputError
 from ..svg.scene import Scene
+from .checkpoint import checkpointer_for
 from .clean import clean_scene
 from .common import (
     Reporting,
@@ -233,8 +234,11 @@ def make(
     loop_cfg = loop_config_from(cfg, lr_points=cfg.lr_points * scale, lr_widths=cfg.lr_widths * scale)
     groups = default_groups(scene, loop_cfg, STYLE_GROUPS[cfg.style] if info["init"] != "svg" else ("points", "colors", "widths"))
     reporting = Reporting(cfg, loop_cfg.steps, target, desc=prompt[:24])
-    result = optimize(scene, objective, loop_cfg, generator, encode=prior.encode, groups=groups, hooks=hooks, callbacks=[*reporting.callbacks, *callbacks])
+    checkpoint = checkpointer_for(target, cfg, cfg.checkpoint_every, cfg.resume)
+    result = optimize(scene, objective, loop_cfg, generator, encode=prior.encode, groups=groups, hooks=hooks, callbacks=[*reporting.callbacks, *callbacks], checkpoint=checkpoint, return_on_error=True)
     final, manifest = _finish(prompt, cfg, prior, result, target, reporting, argv, info, objective)
+    if result.error is not None:
+        raise result.error
     if result.interrupted:
         raise KeyboardInterrupt
     return final, manifest

@@ -94,6 +94,8 @@ def build_manifest(
         "versions": versions(),
         "platform": {"system": platform.system(), "machine": platform.machine(), "argv0": sys.argv[0] if sys.argv else None},
     }
+    if getattr(result, "error", None) is not None:
+        manifest["error"] = str(result.error)
     if extra:
         manifest.update(_jsonable(extra))
     return manifest

@@ -35,6 +35,7 @@ from ..svg.scene import Group, Scene
 from ..text.fonts import load_font
 from ..text.glyphs import WordLayout, word_scene
 from ..text.subdivide import subdivide_path
+from .checkpoint import checkpointer_for
 from .common import (
     Reporting,
     RunOptions,
@@ -333,7 +334,8 @@ def word(
     groups = {"points": [p.points for p in letter_paths]}
     reporting = Reporting(cfg, loop_cfg.steps, target, desc=text[:24])
     result = optimize(scene, objective, loop_cfg, generator, encode=prior.encode, render=render,
-                      groups=groups, aux_losses=aux, callbacks=[*reporting.callbacks, *callbacks])
+                      groups=groups, aux_losses=aux, callbacks=[*reporting.callbacks, *callbacks],
+                      checkpoint=checkpointer_for(target, cfg, cfg.checkpoint_every, cfg.resume), return_on_error=True)
     info = {
         "text": text,
         "concept": concept,
@@ -347,6 +349,8 @@ def word(
         "prompt_info": getattr(getattr(objective, "prompt", None), "info", None),
     }
     final, manifest = _finish(cfg, prior, result, target, reporting, argv, info)
+    if result.error is not None:
+        raise result.error
     if result.interrupted:
         raise KeyboardInterrupt
     return final, manifest

@@ -1,0 +1,85 @@
+"""--checkpoint-every / --resume: a resumed run reaches the same SVG text as an
+uninterrupted one with the same seed (make with re-initialisation and LIVE, make with VSD,
+edit), and the checkpoint refuses other settings."""
+
+import pytest
+
+from vecdistill.errors import InputError
+from vecdistill.pipelines.checkpoint import checkpoint_path
+from vecdistill.pipelines.edit import EditConfig, edit
+from vecdistill.pipelines.make import MakeConfig, make
+from vecdistill.svg.parse import load_svg
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def stop_at(step):
+    def callback(report):
+        if report.step == step:
+            raise KeyboardInterrupt
+
+    return callback
+
+
+def interrupted_then_resumed(run, out, config, stop, **kw):
+    """Run with checkpoints, stop with Ctrl-C at ``stop``, resume; returns the resumed manifest."""
+    with pytest.raises(KeyboardInterrupt):
+        run(out, config, callbacks=[stop_at(stop)], **kw)
+    assert checkpoint_path(out).is_file()
+    load_svg(out)  # the best-so-far written at the interrupt parses
+    config.resume = True
+    _, manifest = run(out, config, **kw)
+    return manifest
+
+
+@pytest.mark.parametrize("variant", [
+    dict(init="live", live_first=2, live_per_stage=2, paths=6, reinit_every=3, reinit_min_area=1e9),
+    dict(method="vsd", paths=3),
+])
+def test_make_resume_gives_the_same_svg(embedded, tmp_path, variant):
+    base = dict(steps=10, size=16, segments=2, quiet=True, seed=5, **variant)
+    ref = tmp_path / "ref.svg"
+    make("red heart", str(ref), MakeConfig(**base), prior=embedded)
+
+    def run(out, config, **kw):
+        return make("red heart", str(out), config, prior=embedded, **kw)
+
+    out = tmp_path / "run.svg"
+    manifest = interrupted_then_resumed(run, out, MakeConfig(checkpoint_every=4, **base), stop=6)
+    assert out.read_text() == ref.read_text()
+    assert manifest["steps_done"] == 10 and manifest["interrupted"] is False
+
+
+def test_edit_resume_from_a_periodic_checkpoint_gives_the_same_svg(embedded, tmp_path):
+    svg = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><path d="M2 2 L14 2 L8 14 Z" fill="#e02020"/><circle cx="8" cy="8" r="3" fill="#2020e0"/></svg>'
+    base = dict(method="pds", steps=8, size=16, quiet=True, seed=2)
+    ref = tmp_path / "ref.svg"
+    edit(svg, str(ref), "red heart", "green heart", EditConfig(**base), prior=embedded)
+
+    out = tmp_path / "run.svg"
+    saved = {}
+
+    def keep_checkpoint_at_4(report):  # what a kill -9 right after step 4's checkpoint leaves
+        if report.step == 4:
+            saved["bytes"] = checkpoint_path(out).read_bytes()
+
+    edit(svg, str(out), "red heart", "green heart", EditConfig(checkpoint_every=4, **base), prior=embedded, callbacks=[keep_checkpoint_at_4])
+    checkpoint_path(out).write_bytes(saved["bytes"])
+    out.write_text("<svg")  # a half-written output does not matter: resume rewrites it
+    edit(svg, str(out), "red heart", "green heart", EditConfig(resume=True, **base), prior=embedded)
+    assert out.read_text() == ref.read_text()
+
+
+def test_resume_refuses_other_settings_and_missing_checkpoints(embedded, tmp_path):
+    out = tmp_path / "a.svg"
+    with pytest.raises(InputError, match="no checkpoint"):
+        make("red heart", str(out), MakeConfig(steps=2, size=16, paths=2, quiet=True, resume=True), prior=embedded)
+    make("red heart", str(out), MakeConfig(steps=2, size=16, paths=2, quiet=True, checkpoint_every=1), prior=embedded)
+    with pytest.raises(InputError, match=r"different settings \(guidance_scale\)"):
+        make("red heart", str(out), MakeConfig(steps=2, size=16, paths=2, quiet=True, resume=True, guidance_scale=7.0), prior=embedded)
+    checkpoint_path(out).write_bytes(b"\x00garbage")
+    with pytest.raises(InputError, match="not a readable checkpoint"):
+        make("red heart", str(out), MakeConfig(steps=2, size=16, paths=2, quiet=True, resume=True), prior=embedded)
+    with pytest.raises(InputError, match="exists; pass --overwrite"):  # another run's checkpoint is not replaced silently
+        make("red heart", str(tmp_path / "a2.svg"), MakeConfig(steps=2, size=16, paths=2, quiet=True), prior=embedded)
+        make("red heart", str(out), MakeConfig(steps=2, size=16, paths=2, quiet=True, checkpoint_every=1, overwrite=False), prior=embedded)

@@ -1,0 +1,35 @@
+"""SIGTERM handled like Ctrl-C, for the command line.
+
+``kill PID`` (SIGTERM, what batch schedulers and ``timeout`` send) normally ends Python at
+once, skipping the clean-up a Ctrl-C gets. :func:`sigterm_as_interrupt` installs a handler
+that raises KeyboardInterrupt instead, so a killed run takes the same path as Ctrl-C: the
+pipelines write the best-so-far SVG, the manifest and (with ``--checkpoint-every``) the
+checkpoint, then the CLI exits with :func:`interrupt_exit_code` (143 for SIGTERM, 130 for
+Ctrl-C, the shell's conventions). Only the CLI installs it; library code never does.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+_received: list[int] = []
+
+
+def _handler(signum, frame) -> None:
+    _received.append(signum)
+    raise KeyboardInterrupt
+
+
+def sigterm_as_interrupt() -> bool:
+    """Make SIGTERM raise KeyboardInterrupt in the main thread. Returns False where it cannot
+    be installed (not the main thread, or no SIGTERM on this platform)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        return False
+    signal.signal(signal.SIGTERM, _handler)
+    return True
+
+
+def interrupt_exit_code() -> int:
+    """143 (128 + 15) if a SIGTERM caused the interrupt, else 130 (128 + SIGINT)."""
+    return 128 + signal.SIGTERM if _received else 130
