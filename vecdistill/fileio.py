@@ -6,6 +6,7 @@ A reader never sees a half-written output, and a crash leaves the previous file 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -13,13 +14,16 @@ from pathlib import Path
 
 from .errors import OutputError
 
+_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
+
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator:
     """Open a temporary file next to ``path``; on success rename it over ``path``.
 
     ``mode`` is ``"w"`` (text) or ``"wb"`` (binary). On any exception the temporary file
-    is removed and ``path`` is left untouched.
+    is removed and ``path`` is left untouched; an OSError (disk full, quota, I/O error)
+    becomes an :class:`OutputError`.
     """
     target = Path(path)
     parent = target.parent if str(target.parent) else Path(".")
@@ -36,9 +40,12 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):  # disk full, quota, read-only...: one line, old file kept
+            hint = "the disk is full; free some space" if exc.errno in _FULL else "choose a writable folder"
+            raise OutputError(f"cannot write {target}: {exc.strerror or exc}; {hint} ({target.name} was left as it was)") from None
         raise
 
 
@@ -64,6 +71,8 @@ def check_output_path(path: str | os.PathLike, overwrite: bool = True) -> Path:
     parent = target.parent if str(target.parent) else Path(".")
     if target.is_dir():
         raise OutputError(f"output {target} is a folder; give a file name")
+    if parent.exists() and not parent.is_dir():
+        raise OutputError(f"cannot write {target}: {parent} is a file, not a folder; choose another path")
     if not parent.is_dir():
         raise OutputError(f"cannot write {target}: folder {parent} does not exist; create it first")
     if not os.access(parent, os.W_OK):
