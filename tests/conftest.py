@@ -3,7 +3,13 @@ session (``vecdistill.priors.tiny.build_tiny_pipeline``); pass the path as ``--m
 
 from __future__ import annotations
 
-import pytest
+import os
+
+# Before torch loads OpenMP (see vecdistill/__init__.py): spinning threads make a shared CPU
+# 10-30x slower.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="session")
