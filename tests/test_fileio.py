@@ -41,3 +41,12 @@ def test_unwritable_folder(tmp_path):
     ro.chmod(0o500)
     with pytest.raises(OutputError, match="not writable"):
         check_output_path(ro / "x.svg")
+
+
+def test_outputs_follow_the_umask_not_0600(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "a.svg", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.svg").stat().st_mode & 0o777 == 0o644

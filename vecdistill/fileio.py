@@ -35,6 +35,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
         raise OutputError(f"cannot write {target}: {exc.strerror}; choose a writable folder") from None
     binary = "b" in mode
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs follow the umask
         with os.fdopen(fd, mode, encoding=None if binary else encoding) as handle:
             yield handle
             handle.flush()
@@ -47,6 +48,12 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
             hint = "the disk is full; free some space" if exc.errno in _FULL else "choose a writable folder"
             raise OutputError(f"cannot write {target}: {exc.strerror or exc}; {hint} ({target.name} was left as it was)") from None
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
