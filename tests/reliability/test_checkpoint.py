@@ -1,8 +1,9 @@
 """--checkpoint-every / --resume: a resumed run reaches the same SVG text as an
 uninterrupted one with the same seed (make with re-initialisation and LIVE, make with VSD,
-edit), and the checkpoint refuses other settings."""
+edit, word), and the checkpoint refuses other settings."""
 
 import pytest
+import torch
 
 from vecdistill.errors import InputError
 from vecdistill.pipelines.checkpoint import checkpoint_path
@@ -25,11 +26,12 @@ def interrupted_then_resumed(run, out, config, stop, **kw):
     """Run with checkpoints, stop with Ctrl-C at ``stop``, resume; returns the resumed manifest."""
     with pytest.raises(KeyboardInterrupt):
         run(out, config, callbacks=[stop_at(stop)], **kw)
-    assert checkpoint_path(out).is_file()
+    saved = torch.load(checkpoint_path(out), weights_only=False)
+    assert saved["step"] == stop  # the boundary before the interrupted step
     load_svg(out)  # the best-so-far written at the interrupt parses
     config.resume = True
     _, manifest = run(out, config, **kw)
-    return manifest
+    return manifest, saved
 
 
 @pytest.mark.parametrize("variant", [
@@ -37,7 +39,7 @@ def interrupted_then_resumed(run, out, config, stop, **kw):
     dict(method="vsd", paths=3),
 ])
 def test_make_resume_gives_the_same_svg(embedded, tmp_path, variant):
-    base = dict(steps=10, size=16, segments=2, quiet=True, seed=5, **variant)
+    base = dict(steps=8, size=16, segments=2, quiet=True, seed=5, **variant)
     ref = tmp_path / "ref.svg"
     make("red heart", str(ref), MakeConfig(**base), prior=embedded)
 
@@ -45,9 +47,11 @@ def test_make_resume_gives_the_same_svg(embedded, tmp_path, variant):
         return make("red heart", str(out), config, prior=embedded, **kw)
 
     out = tmp_path / "run.svg"
-    manifest = interrupted_then_resumed(run, out, MakeConfig(checkpoint_every=4, **base), stop=6)
+    manifest, saved = interrupted_then_resumed(run, out, MakeConfig(checkpoint_every=4, **base), stop=5)
+    if variant.get("init") == "live":  # paths were added before the checkpoint: structure restored too
+        assert saved["scene"].num_paths() > variant["live_first"] and saved["hooks"][0]["added"] > 0
     assert out.read_text() == ref.read_text()
-    assert manifest["steps_done"] == 10 and manifest["interrupted"] is False
+    assert manifest["steps_done"] == 8 and manifest["interrupted"] is False
 
 
 def test_edit_resume_from_a_periodic_checkpoint_gives_the_same_svg(embedded, tmp_path):
@@ -81,5 +85,19 @@ def test_resume_refuses_other_settings_and_missing_checkpoints(embedded, tmp_pat
     with pytest.raises(InputError, match="not a readable checkpoint"):
         make("red heart", str(out), MakeConfig(steps=2, size=16, paths=2, quiet=True, resume=True), prior=embedded)
     with pytest.raises(InputError, match="exists; pass --overwrite"):  # another run's checkpoint is not replaced silently
-        make("red heart", str(tmp_path / "a2.svg"), MakeConfig(steps=2, size=16, paths=2, quiet=True), prior=embedded)
         make("red heart", str(out), MakeConfig(steps=2, size=16, paths=2, quiet=True, checkpoint_every=1, overwrite=False), prior=embedded)
+
+
+def test_word_resume_gives_the_same_svg(embedded, tmp_path):
+    from vecdistill.pipelines.word import WordConfig, word
+
+    base = dict(letters="A", steps=4, size=32, quiet=True, seed=3)
+    ref = tmp_path / "ref.svg"
+    word("CAT", str(ref), "cat", WordConfig(**base), prior=embedded)
+
+    def run(out, config, **kw):
+        return word("CAT", str(out), "cat", config, prior=embedded, **kw)
+
+    out = tmp_path / "run.svg"
+    interrupted_then_resumed(run, out, WordConfig(checkpoint_every=2, **base), stop=2)
+    assert out.read_text() == ref.read_text()
