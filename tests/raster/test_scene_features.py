@@ -196,3 +196,20 @@ def test_diffvg_backend_reports_missing_pydiffvg():
         pass
     with pytest.raises(InputError, match="pydiffvg is not installed"):
         render_with("diffvg", scene_of(_rect(2, 2, 10, 10, fill=solid(1, 0, 0))), 16, 16)
+
+
+def test_views_of_a_scene_with_clips_and_isolated_groups():
+    inner = Group(
+        [_rect(2, 2, 20, 20, fill=solid(1, 0, 0)), _rect(10, 10, 28, 28, fill=solid(0, 0, 1))],
+        opacity=torch.tensor(0.6, dtype=torch.float64),
+        clip_path=ClipPath([_rect(0, 0, 0.7, 1)], units="objectBoundingBox"),
+    )
+    p = _rect(4, 14, 26, 18, stroke=solid(0, 1, 0), stroke_width=torch.tensor(2.0, dtype=torch.float64))
+    p.clip_path = ClipPath([_rect(0, 0, 16, 32)])
+    scene = Scene(Group([inner, p]), 32.0, 32.0)
+    shift = torch.tensor([[1.0, 0, 2.5], [0, 1.0, -1.5], [0, 0, 1]], dtype=torch.float64)
+    views = torch.stack([torch.eye(3, dtype=torch.float64), shift, shift @ shift])
+    batch = rasterize_batch(scene, 32, 32, views=views)
+    for k in range(3):
+        assert torch.allclose(batch[k], rasterize(scene, 32, 32, view=views[k]), atol=1e-12)
+    assert not torch.allclose(batch[0], batch[1])

@@ -21,7 +21,7 @@ not with canvas size x number of paths.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -98,6 +98,7 @@ class _Builder:
         self.clips: list[_ClipUse] = []
         self.levels: list[_Level] = []
         self.order = 0
+        self.n0: tuple[int, int, int, int] | None = None  # image 0's counts (for replicate)
 
     def _instance(self, path: Path, t: Affine, b: int, bbox_of=None) -> int:
         key = id(path)
@@ -129,6 +130,34 @@ class _Builder:
     def _f(self, t) -> float:
         v = self._values.get(id(t))
         return _f(t) if v is None else v
+
+    def replicate(self, b: int) -> None:
+        """Append a copy of image 0's instances, layers, clip uses and levels for image ``b``
+        (same scene, another view)."""
+        if self.n0 is None:
+            self.n0 = (len(self.inst_path), len(self.layers), len(self.clips), len(self.levels))
+        ni, nl, nc, nv = self.n0
+        oi, ol, oc, ov = b * ni, b * nl, b * nc, b * nv
+        for i in range(ni):
+            self.inst_path.append(self.inst_path[i])
+            self.inst_affine.append(self.inst_affine[i])
+            self.inst_b.append(b)
+            bb = self.inst_bbox_of[i]
+            self.inst_bbox_of.append(None if bb is None else ([j + oi for j in bb[0]], bb[1], bb[2]))
+        for layer in self.layers[:nl]:
+            self.layers.append(
+                replace(layer, inst=layer.inst + oi, b=b, level=layer.level + ov,
+                        clip=layer.clip + oc if layer.clip >= 0 else -1)
+            )
+        for use in self.clips[:nc]:
+            self.clips.append(
+                _ClipUse(b, [k + ol for k in use.layers], use.nested + oc if use.nested >= 0 else -1)
+            )
+        for lv in self.levels[:nv]:
+            self.levels.append(
+                replace(lv, b=b, parent=lv.parent + ov if lv.parent >= 0 else -1,
+                        clip=lv.clip + oc if lv.clip >= 0 else -1)
+            )
 
     def _next_order(self) -> int:
         self.order += 1
@@ -309,7 +338,11 @@ def rasterize_batch(
     B = len(scenes)
     hw = height * width
     builder = _Builder(dtype, device)
+    same = len(scenes) > 1 and all(sc is scenes[0] for sc in scenes)
     for b, scene in enumerate(scenes):
+        if same and b > 0:  # B views of one scene: walk it once, then copy the plan
+            builder.replicate(b)
+            continue
         builder.prefetch(scene)
         builder.levels.append(_Level(b, -1, 0, scene.root.opacity))
         root_level = len(builder.levels) - 1
