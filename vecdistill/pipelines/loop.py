@@ -101,7 +101,9 @@ class LoopResult:
     ``steps_done``: steps run to the end of their optimiser stage (fewer than asked when
     interrupted). ``skipped``: non-finite
     steps skipped; ``objective_skipped``: steps whose gradient the objective zeroed.
-    ``timings``: seconds per stage summed over steps. ``history``: total loss per step."""
+    ``timings``: seconds per stage summed over steps. ``history``: total loss per step.
+    ``error``: the NumericalError that stopped the run (``return_on_error``);
+    ``resumed_from``: the step a ``--resume`` continued from."""
 
     scene: Scene
     best_scene: Scene
@@ -115,6 +117,7 @@ class LoopResult:
     history: list[float]
     wall_seconds: float
     error: Exception | None = None
+    resumed_from: int | None = None
 
 
 Objective = Callable[..., object]
@@ -355,4 +358,5 @@ def optimize(
         history=history,
         wall_seconds=time.perf_counter() - start,
         error=error,
+        resumed_from=checkpoint.resumed_from if checkpoint is not None else None,
     )

@@ -96,6 +96,8 @@ def build_manifest(
     }
     if getattr(result, "error", None) is not None:
         manifest["error"] = str(result.error)
+    if getattr(result, "resumed_from", None) is not None:
+        manifest["resumed_from"] = result.resumed_from
     if extra:
         manifest.update(_jsonable(extra))
     return manifest
