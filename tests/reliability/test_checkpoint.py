@@ -101,3 +101,37 @@ def test_word_resume_gives_the_same_svg(embedded, tmp_path):
     out = tmp_path / "run.svg"
     interrupted_then_resumed(run, out, WordConfig(checkpoint_every=2, **base), stop=2)
     assert out.read_text() == ref.read_text()
+
+
+def test_interrupt_inside_a_step_resumes_from_the_boundary_before_it(embedded, tmp_path, monkeypatch):
+    """Ctrl-C while the objective runs (the step's noise is already drawn from the
+    generator, the parameters not yet moved): the checkpoint is the boundary before it."""
+    import vecdistill.pipelines.make as make_module
+
+    base = dict(steps=6, size=16, paths=3, segments=2, quiet=True, seed=8)
+    ref = tmp_path / "ref.svg"
+    make("red heart", str(ref), MakeConfig(**base), prior=embedded)
+
+    build = make_module.build_objective_for
+
+    def interrupting(*args, **kwargs):
+        inner, calls = build(*args, **kwargs), [0]
+
+        def objective(x0, progress, generator, reference=None):
+            result = inner(x0, progress, generator, reference=reference)
+            calls[0] += 1
+            if calls[0] == 4:
+                raise KeyboardInterrupt
+            return result
+
+        objective.prompt = inner.prompt
+        return objective
+
+    out = tmp_path / "run.svg"
+    monkeypatch.setattr(make_module, "build_objective_for", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        make("red heart", str(out), MakeConfig(checkpoint_every=100, **base), prior=embedded)
+    monkeypatch.undo()
+    assert torch.load(checkpoint_path(out), weights_only=False)["step"] == 3
+    make("red heart", str(out), MakeConfig(resume=True, **base), prior=embedded)
+    assert out.read_text() == ref.read_text()

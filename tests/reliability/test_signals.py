@@ -1,0 +1,47 @@
+"""SIGTERM raises KeyboardInterrupt once the CLI's handler is installed, and the CLI's exit
+code says which signal it was (143 for SIGTERM, 130 for Ctrl-C)."""
+
+import os
+import signal
+import time
+
+import pytest
+
+import vecdistill.signals as signals
+
+
+@pytest.fixture
+def restore_sigterm(monkeypatch):
+    previous = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(signals, "_received", [])
+    yield
+    signal.signal(signal.SIGTERM, previous)
+
+
+def test_without_a_signal_the_interrupt_is_ctrl_c(restore_sigterm):
+    assert signals.interrupt_exit_code() == 130
+
+
+def test_sigterm_becomes_keyboard_interrupt_with_exit_143(restore_sigterm):
+    assert signals.sigterm_as_interrupt()
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler runs here, in the main thread
+        raise AssertionError("SIGTERM was not turned into KeyboardInterrupt")
+    assert signals.interrupt_exit_code() == 143
+
+
+def test_the_cli_exits_143_on_sigterm(restore_sigterm, capsys, monkeypatch):
+    """`main` installs the handler; a SIGTERM while a command runs exits 143 after 'interrupted'."""
+    import vecdistill.svg.parse as parse
+    from vecdistill.cli import main
+
+    def killed(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+
+    monkeypatch.setattr(parse, "load_svg", killed)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["info", "x.svg"])
+    assert exit_info.value.code == 143
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "interrupted"
