@@ -8,11 +8,15 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import OutputError
+
+#: check_output_path refuses a folder with less free space than this (bytes)
+MIN_FREE_BYTES = 1 << 20
 
 _FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
 
@@ -71,8 +75,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def check_output_path(path: str | os.PathLike, overwrite: bool = True) -> Path:
     """Check before a long run that ``path`` can be written; return it as a Path.
 
-    Raises :class:`OutputError` when the folder is missing or not writable, or when the
-    file exists and ``overwrite`` is False.
+    Raises :class:`OutputError` when the folder is missing or not writable, when the
+    file exists and ``overwrite`` is False, or when its disk has less than
+    :data:`MIN_FREE_BYTES` free.
     """
     target = Path(path)
     parent = target.parent if str(target.parent) else Path(".")
@@ -86,4 +91,8 @@ def check_output_path(path: str | os.PathLike, overwrite: bool = True) -> Path:
         raise OutputError(f"cannot write {target}: folder {parent} is not writable")
     if target.exists() and not overwrite:
         raise OutputError(f"{target} exists; pass --overwrite to replace it")
+    with contextlib.suppress(OSError):
+        free = shutil.disk_usage(parent).free
+        if free < MIN_FREE_BYTES:
+            raise OutputError(f"cannot write {target}: the disk is full ({free} bytes free in {parent}); free some space first")
     return target

@@ -83,3 +83,18 @@ def test_full_disk_while_checkpointing_is_an_output_error(embedded, tmp_path, mo
     with pytest.raises(OutputError, match="cannot write .*o.ckpt.*disk is full"):
         make("red heart", str(tmp_path / "o.svg"), MakeConfig(steps=3, size=16, paths=2, quiet=True, checkpoint_every=1), prior=embedded)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_is_reported_before_the_run(run_cli, tmp_path, monkeypatch):
+    import shutil
+
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=4096))
+
+    def no_prior(*a, **k):
+        raise AssertionError("the prior was loaded before the free space was checked")
+
+    monkeypatch.setattr("vecdistill.priors.load_prior", no_prior)
+    out = tmp_path / "o.svg"
+    code, err = run_cli("make", "red heart", out, *FAST)
+    assert code == 2 and err == [f"error: cannot write {out}: the disk is full (4096 bytes free in {tmp_path}); free some space first"]
