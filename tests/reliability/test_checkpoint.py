@@ -52,6 +52,7 @@ def test_make_resume_gives_the_same_svg(embedded, tmp_path, variant):
         assert saved["scene"].num_paths() > variant["live_first"] and saved["hooks"][0]["added"] > 0
     assert out.read_text() == ref.read_text()
     assert manifest["steps_done"] == 8 and manifest["interrupted"] is False and manifest["resumed_from"] == 5
+    assert manifest["timings"]["wall_s"] > saved["counters"]["wall_seconds"] > 0  # the clock continues
 
 
 def test_edit_resume_from_a_periodic_checkpoint_gives_the_same_svg(embedded, tmp_path):

@@ -238,11 +238,13 @@ def optimize(
     completed = first = 0
     error: NumericalError | None = None
     x0_shape = None
-    if checkpoint is not None and (saved := checkpoint.restore(state, objective, hooks)) is not None:
+    saved = checkpoint.restore(state, objective, hooks) if checkpoint is not None else None
+    if saved is not None:
         first, history, best_values, best_step = saved["step"], saved["history"], saved["best_values"], saved["best_step"]
         best_ema, ema, skipped, obj_skipped = saved["best_ema"], saved["ema"], saved["skipped"], saved["obj_skipped"]
         consecutive, completed, x0_shape = saved["consecutive"], saved["completed"], saved["x0_shape"]
-    start = time.perf_counter()
+        timer.totals.update(saved["timings"])
+    start = time.perf_counter() - (saved["wall_seconds"] if saved is not None else 0.0)  # a resume continues the clock
     try:
         for step in range(first, config.steps):
             progress = step / max(config.steps, 1)
@@ -332,6 +334,7 @@ def optimize(
                 checkpoint.step_done(step + 1, state, objective, hooks, dict(
                     history=history, best_values=best_values, best_step=best_step, best_ema=best_ema, ema=ema,
                     skipped=skipped, obj_skipped=obj_skipped, consecutive=consecutive, completed=completed, x0_shape=x0_shape,
+                    timings=dict(timer.totals), wall_seconds=time.perf_counter() - start,
                 ), x0_shape)
     except KeyboardInterrupt:
         interrupted = True
