@@ -8,6 +8,11 @@ interleaved repeats, medians; plus the checkpoint's size.
 
 from __future__ import annotations
 
+import os
+
+# Before torch loads OpenMP: spinning OpenMP threads make torch 10-30x slower on a shared CPU.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import statistics
 import tempfile

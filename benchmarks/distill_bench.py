@@ -11,6 +11,11 @@ the ratio of the median time to SDS's. Prints one JSON object.
 
 from __future__ import annotations
 
+import os
+
+# Before torch loads OpenMP: spinning OpenMP threads make torch 10-30x slower on a shared CPU.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import json
 import statistics

@@ -18,6 +18,11 @@ Prints one JSON object; the memory of the icon matrix is N * 3 R^2 * 4 bytes.
 
 from __future__ import annotations
 
+import os
+
+# Before torch loads OpenMP: spinning OpenMP threads make torch 10-30x slower on a shared CPU.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import json
 import statistics
