@@ -119,6 +119,20 @@ def test_cli_errors_are_one_line(fitted, tmp_path, capsys):
         assert code == 2 and "CUDA is not available" in err
 
 
+def test_an_existing_run_is_kept_without_resume_or_overwrite(fitted, tmp_path, capsys):
+    data_dir, fit_out = fitted
+    before = (fit_out / "checkpoint.pt").read_bytes()
+    args = ["nerf", "fit", str(data_dir), str(fit_out), "--preset", "tiny", "--steps", "1", "--quiet"]
+    code, _, err = run_cli(args, capsys)
+    assert code == 2 and "--resume" in err and "--overwrite" in err and err.count("\n") == 1
+    assert (fit_out / "checkpoint.pt").read_bytes() == before
+    out = tmp_path / "again"
+    code, _, err = run_cli(["nerf", "fit", str(data_dir), str(out), "--preset", "tiny", "--steps", "1", "--quiet"], capsys)
+    assert code == 0, err
+    code, _, err = run_cli(["nerf", "fit", str(data_dir), str(out), "--preset", "tiny", "--steps", "1", "--quiet", "--overwrite"], capsys)
+    assert code == 0, err
+
+
 def test_make_with_the_embedded_prior(tmp_path, capsys):
     """Text to 3D with the embedded prior at tiny sizes: the objective's loss at fixed
     (view, t, noise) draws goes down, the outputs are written and the mesh is not empty."""

@@ -29,6 +29,7 @@ def _common(fn):
         click.option("--mesh-resolution", type=click.IntRange(min=8), default=None, help="Marching-tetrahedra grid cells per axis."),
         click.option("--save-every", type=click.IntRange(min=0), default=None, help="Checkpoint every N steps (0: only at the end)."),
         click.option("--resume", is_flag=True, help="Continue from OUTDIR/checkpoint.pt if it exists."),
+        click.option("--overwrite", is_flag=True, help="Replace a run already in OUTDIR (default: refuse)."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
     ]
     for opt in reversed(opts):
@@ -138,7 +139,7 @@ def make_cmd(prompt, outdir, method, model, dtype, guidance_scale, t_range, nega
         config.resolution.start = config.resolution.end = resolution
     bar = _Bar(opts["quiet"], "nerf make")
     try:
-        _, manifest = make(prompt, outdir, config, resume=opts["resume"], progress=bar, argv=sys.argv[1:])
+        _, manifest = make(prompt, outdir, config, resume=opts["resume"], overwrite=opts["overwrite"], progress=bar, argv=sys.argv[1:])
     finally:
         bar.close()
     _report(outdir, manifest, "eval_loss")
@@ -167,7 +168,7 @@ def fit_cmd(dataset, outdir, rays, max_size, bound, **opts) -> None:
         config.field.bound = bound
     bar = _Bar(opts["quiet"], "nerf fit")
     try:
-        _, manifest = fit(dataset, outdir, config, resume=opts["resume"], progress=bar, argv=sys.argv[1:])
+        _, manifest = fit(dataset, outdir, config, resume=opts["resume"], overwrite=opts["overwrite"], progress=bar, argv=sys.argv[1:])
     finally:
         bar.close()
     _report(outdir, manifest, "psnr")
@@ -196,7 +197,7 @@ def edit_cmd(scene, outdir, source, target, method, model, dtype, guidance_scale
         config.resolution = resolution
     bar = _Bar(opts["quiet"], "nerf edit")
     try:
-        _, manifest = edit(scene, outdir, source, target, config, dataset=dataset, resume=opts["resume"], progress=bar,
+        _, manifest = edit(scene, outdir, source, target, config, dataset=dataset, resume=opts["resume"], overwrite=opts["overwrite"], progress=bar,
                            argv=sys.argv[1:])
     finally:
         bar.close()

@@ -131,11 +131,18 @@ def scene_from_checkpoint(state: dict, device: torch.device | str = "cpu") -> Ne
     return scene.to(device)
 
 
-def prepare_outdir(out: str | Path) -> Path:
-    """Create the output folder (and parents); OutputError when that is impossible."""
+RUN_FILES = ("checkpoint.pt", "manifest.json")
+
+
+def prepare_outdir(out: str | Path, resume: bool = False, overwrite: bool = False) -> Path:
+    """Create the output folder (and parents); OutputError when that is impossible, or when
+    it already holds a run (a checkpoint or manifest) and neither ``resume`` (continue it) nor
+    ``overwrite`` (replace it) was asked for."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputError(f"output {out} is a file; give a folder")
+    if not (resume or overwrite) and any((out / name).exists() for name in RUN_FILES):
+        raise OutputError(f"{out} already holds a run; pass --resume to continue it or --overwrite to replace it")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

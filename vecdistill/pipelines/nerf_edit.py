@@ -90,7 +90,7 @@ def view_distance(scene: NerfScene, cameras, goal: Tensor, config: NerfEditConfi
 
 
 def edit(scene_path: str | Path, out: str | Path, source: str, target: str, config: NerfEditConfig | None = None, *,
-         dataset: str | Path | None = None, resume: bool = False, progress: ProgressFn | None = None, prior=None,
+         dataset: str | Path | None = None, resume: bool = False, overwrite: bool = False, progress: ProgressFn | None = None, prior=None,
          argv: list[str] | None = None) -> tuple[NerfScene, dict]:
     """Edit the fitted scene at ``scene_path`` from ``source`` toward ``target`` into ``out``.
 
@@ -123,7 +123,7 @@ def edit(scene_path: str | Path, out: str | Path, source: str, target: str, conf
 
     overrides = objective_overrides(config.method, guidance_scale=config.guidance_scale, t_range=config.t_range)
     objective = build_objective(config.method, prior, target, source=source, **overrides)
-    out = prepare_outdir(out)
+    out = prepare_outdir(out, resume=resume, overwrite=overwrite)
     generator = make_generator(config.seed, device)
     scene = scene_from_checkpoint(fitted, device)
     optimizer = scene.optimizer(config.lr)

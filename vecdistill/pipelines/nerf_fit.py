@@ -90,7 +90,7 @@ def psnr(scene: NerfScene, data: PosedImages, config: NerfRunConfig, views: int)
     return sum(vals) / len(vals)
 
 
-def fit(dataset: str | Path, out: str | Path, config: NerfFitConfig | None = None, *, resume: bool = False,
+def fit(dataset: str | Path, out: str | Path, config: NerfFitConfig | None = None, *, resume: bool = False, overwrite: bool = False,
         progress: ProgressFn | None = None, argv: list[str] | None = None) -> tuple[NerfScene, dict]:
     """Reconstruct the scene of ``dataset`` (a transforms.json or its folder) into ``out``."""
     config = config or NerfFitConfig()
@@ -100,7 +100,7 @@ def fit(dataset: str | Path, out: str | Path, config: NerfFitConfig | None = Non
     data = load_transforms(dataset, max_size=config.max_size)
     data.images = data.images.to(device)
     data.cameras = data.cameras.to(device)
-    out = prepare_outdir(out)
+    out = prepare_outdir(out, resume=resume, overwrite=overwrite)
     has_alpha = bool((data.images[:, 3] < 1).any())
     generator = make_generator(config.seed, device)
     scene = NerfScene(config.field, config.occupancy, config.background, generator=generator).to(device)

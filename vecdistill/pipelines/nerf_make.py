@@ -174,7 +174,7 @@ def evaluate(scene: NerfScene, prompts: ViewPrompts, prior, config: NerfMakeConf
     return sum(losses) / len(losses)
 
 
-def make(prompt: str, out: str | Path, config: NerfMakeConfig | None = None, *, resume: bool = False,
+def make(prompt: str, out: str | Path, config: NerfMakeConfig | None = None, *, resume: bool = False, overwrite: bool = False,
          progress: ProgressFn | None = None, prior=None, argv: list[str] | None = None) -> tuple[NerfScene, dict]:
     """Optimise a NeRF toward ``prompt``; write the outputs into folder ``out``.
 
@@ -193,7 +193,7 @@ def make(prompt: str, out: str | Path, config: NerfMakeConfig | None = None, *, 
 
         prior = load_prior(config.model, device=device, dtype=parse_dtype(config.dtype))
     prompts = ViewPrompts(prompt, prior, config)  # bad prompts fail here, before any output
-    out = prepare_outdir(out)
+    out = prepare_outdir(out, resume=resume, overwrite=overwrite)
     generator = make_generator(config.seed, device)
     scene = NerfScene(config.field, config.occupancy, config.background, generator=generator).to(device)
     optimizer = scene.optimizer(config.lr)
