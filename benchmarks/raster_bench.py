@@ -24,7 +24,11 @@ import sys
 import time
 from pathlib import Path as FsPath
 
-import torch
+# before torch loads OpenMP: spinning waiters collapse throughput on a shared machine (see
+# vecdistill/__init__.py, which sets the same default)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
 
 sys.path.insert(0, str(FsPath(__file__).resolve().parents[1]))
 

@@ -13,27 +13,56 @@ from __future__ import annotations
 
 import torch
 
-from .coverage import take
-
 Tensor = torch.Tensor
-
-class _Permute(torch.autograd.Function):
-    """``x[perm]`` for a permutation ``perm``, whose backward is the gather ``g[inv]``
-    (cheaper than the scatter-add that ``index_select`` back-propagates through)."""
-
-    @staticmethod
-    def forward(ctx, x, perm, inv):
-        ctx.save_for_backward(inv)
-        return x.index_select(0, perm)
-
-    @staticmethod
-    def backward(ctx, g):
-        (inv,) = ctx.saved_tensors
-        return g.index_select(0, inv), None, None
-
 
 _SHRINK = 1.0 - 1e-9
 _SHRINK32 = 1.0 - 2.0**-20  # the float32 counterpart (1 - 1e-9 rounds to 1)
+
+
+class _Over(torch.autograd.Function):
+    """The "over" sums with an analytic backward (a handful of [F] passes instead of a
+    dozen saved intermediates, and no gathers of [F, 3] rows, which are slow on the CPU).
+
+    Forward: with the fragments in (pixel, order) order through ``perm``,
+    ``T_i = exp(sum_{j > i, same pixel} log(1 - s a_j))``; then, in the original order,
+    ``rgb[pixel] += c_i T_i``, ``alpha[pixel] += a_i T_i``. Backward, with ``g`` the output
+    gradients at the fragment's pixel and ``w_k = (g_rgb . c_k + g_a a_k) T_k``:
+    ``dc_i = g_rgb T_i`` and ``da_i = g_a T_i - s / (1 - s a_i) * sum_{k < i, same pixel} w_k``
+    (the earlier fragments, whose transmittance contains ``1 - s a_i``); prefix sums run in
+    float64 like the forward's. Outputs: ``rgb`` [N, 3] (a transposed view of [3, N]),
+    ``alpha`` [N].
+    """
+
+    @staticmethod
+    def forward(ctx, a, c, pixel, perm, inv, end_of, seg_start, num_pixels, shrink):
+        dtype = a.dtype
+        cs = torch.cumsum(torch.log1p(-(a.index_select(0, perm) * shrink)).double(), 0)
+        trans = torch.exp((cs.index_select(0, end_of) - cs).to(dtype)).index_select(0, inv)
+        out_a = a.new_zeros(num_pixels).index_add_(0, pixel, a * trans)
+        contrib = (c * trans.unsqueeze(-1)).T.contiguous()  # [3, F]
+        out_rgb = c.new_zeros(3, num_pixels).index_add_(1, pixel, contrib)
+        ctx.save_for_backward(a, c, trans, pixel, perm, inv, seg_start)
+        ctx.shrink = shrink
+        return out_rgb.T, out_a
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g_rgb, g_a):
+        a, c, trans, pixel, perm, inv, seg_start = ctx.saved_tensors
+        s = ctx.shrink
+        if g_rgb is None:
+            g_rgb = c.new_zeros(1, 3).expand(g_a.shape[0], 3)
+        if g_a is None:
+            g_a = a.new_zeros(g_rgb.shape[0])
+        gr = g_rgb.T.contiguous().index_select(1, pixel)  # [3, F]
+        ga = g_a.index_select(0, pixel)
+        dc = gr * trans  # [3, F]
+        w = (dc * c.T).sum(0) + ga * a * trans
+        ws = w.index_select(0, perm).double()
+        before = torch.cumsum(ws, 0) - ws  # sum of w over all earlier fragments (sorted)
+        excl = (before - before.index_select(0, seg_start)).to(a.dtype).index_select(0, inv)
+        da = ga * trans - (s / (1 - s * a)) * excl
+        return da, dc.T, None, None, None, None, None, None, None
 
 
 def over(pixel: Tensor, order: Tensor, alpha: Tensor, premult: Tensor, num_pixels: int) -> tuple[Tensor, Tensor]:
@@ -41,10 +70,8 @@ def over(pixel: Tensor, order: Tensor, alpha: Tensor, premult: Tensor, num_pixel
     pixel); ``alpha``: [F]; ``premult``: [F, 3]. Returns ``(rgb [N, 3], alpha [N])``,
     premultiplied, over a transparent ``num_pixels``-pixel canvas."""
     dtype = alpha.dtype
-    out_rgb = premult.new_zeros(num_pixels, 3)
-    out_a = alpha.new_zeros(num_pixels)
     if pixel.numel() == 0:
-        return out_rgb, out_a
+        return premult.new_zeros(num_pixels, 3), alpha.new_zeros(num_pixels)
     with torch.no_grad():
         if bool((order[1:] >= order[:-1]).all()):
             # fragments already in paint order: a stable sort by pixel keeps it per pixel
@@ -54,18 +81,13 @@ def over(pixel: Tensor, order: Tensor, alpha: Tensor, premult: Tensor, num_pixel
             perm = torch.argsort(pixel * span + order)
             pix = pixel[perm]
         _, counts = torch.unique_consecutive(pix, return_counts=True)
-        ends = torch.cumsum(counts, 0) - 1
-        end_of = torch.repeat_interleave(ends, counts)
+        ends = torch.cumsum(counts, 0)
+        end_of = torch.repeat_interleave(ends - 1, counts)
+        seg_start = torch.repeat_interleave(ends - counts, counts)
         inv = torch.empty_like(perm)
         inv[perm] = torch.arange(perm.shape[0], device=perm.device)
-    a = _Permute.apply(alpha, perm, inv)
     shrink = _SHRINK if dtype == torch.float64 else _SHRINK32
-    logt = torch.log1p(-(a * shrink)).double()
-    cs = torch.cumsum(logt, 0)
-    trans = torch.exp((take(cs, end_of) - cs).to(dtype))
-    out_rgb = out_rgb.index_add(0, pix, _Permute.apply(premult, perm, inv) * trans.unsqueeze(-1))
-    out_a = out_a.index_add(0, pix, a * trans)
-    return out_rgb, out_a
+    return _Over.apply(alpha, premult, pixel, perm, inv, end_of, seg_start, num_pixels, shrink)
 
 
 def union(pixel: Tensor, cov: Tensor, num_pixels: int) -> Tensor:
