@@ -489,7 +489,7 @@ def rasterize_batch(
     )
     grad_ids = [k for k, l in enumerate(layers) if l.kind != "clip" and l.paint is not None and not isinstance(l.paint, Solid)]
     if grad_ids:
-        rgb = solid[flayer, :3]
+        rgb = solid[:, :3].T.contiguous().index_select(1, flayer)  # [3, F]
         alpha = cov * take(solid[:, 3] * opac_full, flayer)
         for k in grad_ids:
             l = layers[k]
@@ -503,10 +503,10 @@ def rasterize_batch(
                 to_canvas = _compose(to_canvas, _bbox_affine(_inst_bbox(poly, [l.inst])))
             to_canvas = _compose(to_canvas, _affine_tensor(l.paint.transform, dtype, device))
             col = paint.gradient_colors(l.paint, xy, to_canvas)
-            rgb = rgb.index_put((m,), col[:, :3])
+            rgb = rgb.index_put((torch.arange(3, device=device).unsqueeze(-1), m.unsqueeze(0)), col[:, :3].T)
             alpha = alpha.index_put((m,), cov[m] * col[:, 3] * opac_full[k])
     else:
-        rgb = take(solid[:, :3], flayer)
+        rgb = solid[:, :3].T.contiguous().index_select(1, flayer)  # [3, F]: row gathers of [F, 3] are slow
         alpha = cov * take(solid[:, 3] * opac_full, flayer)
     if masks is not None:
         lclip = torch.tensor([l.clip for l in layers], dtype=torch.long, device=device)[flayer]
@@ -514,7 +514,7 @@ def rasterize_batch(
         factor = masks[(lclip.clamp_min(0) * hw + fpix % hw)]
         alpha = torch.where(has, alpha * factor, alpha)
     alpha = alpha.clamp(0, 1)  # colours or opacities pushed outside [0, 1] by an optimiser
-    premult = rgb * alpha.unsqueeze(-1)
+    premult = rgb * alpha  # [3, F]
     order = take(torch.tensor([l.order for l in layers], dtype=torch.long, device=device), flayer)
 
     # composite isolated levels, deepest first (children are created after their parents),
@@ -534,27 +534,27 @@ def rasterize_batch(
         if lv.parent < 0:
             continue
         sel = (level_sel == lid).nonzero().squeeze(-1)
-        parts = [(fpix[sel], order[sel], alpha[sel], premult[sel])] + extra.pop(lid, [])
-        p_, o_, a_, c_ = (torch.cat([x[i] for x in parts]) for i in range(4))
+        parts = [(fpix[sel], order[sel], alpha[sel], premult[:, sel])] + extra.pop(lid, [])
+        p_, o_, a_, c_ = (torch.cat([x[i] for x in parts], -1) for i in range(4))
         rgb_l, a_l = composite.over(p_, o_, a_, c_, n_pix)
         f = lv.opacity.to(dtype=dtype, device=device).reshape(()).expand(n_pix)
         if lv.clip >= 0:
             base = lv.b * hw
             mk = masks[lv.clip * hw : (lv.clip + 1) * hw]
             f = torch.cat([f[:base], f[base : base + hw] * mk, f[base + hw :]])
-        rgb_l, a_l = rgb_l * f.unsqueeze(-1), a_l * f
+        rgb_l, a_l = rgb_l * f, a_l * f
         with torch.no_grad():
             nz = (a_l.detach() > 0).nonzero().squeeze(-1)
-        item = (nz, torch.full_like(nz, lv.order), a_l[nz], rgb_l[nz])
+        item = (nz, torch.full_like(nz, lv.order), a_l[nz], rgb_l[:, nz])
         (root_extra if is_root[lv.parent] else extra.setdefault(lv.parent, [])).append(item)
     if level_sel is not None:
         root_ids = torch.tensor([i for i, r in enumerate(is_root) if r], dtype=torch.long, device=device)
         sel = torch.isin(level_sel, root_ids).nonzero().squeeze(-1)
-        parts = [(fpix[sel], order[sel], alpha[sel], premult[sel])]
+        parts = [(fpix[sel], order[sel], alpha[sel], premult[:, sel])]
     else:
         parts = [(fpix, order, alpha, premult)]
     parts += root_extra
-    p_, o_, a_, c_ = (torch.cat([x[i] for x in parts]) for i in range(4)) if len(parts) > 1 else parts[0]
+    p_, o_, a_, c_ = (torch.cat([x[i] for x in parts], -1) for i in range(4)) if len(parts) > 1 else parts[0]
     rgb_o, a_o = composite.over(p_, o_, a_, c_, n_pix)
     roots = [lv for lv in levels if lv.parent < 0]
     if any(float(lv.opacity.detach()) != 1.0 or lv.clip >= 0 for lv in roots):
@@ -564,8 +564,8 @@ def rasterize_batch(
             if lv.clip >= 0:
                 base = lv.b * hw
                 f = torch.cat([f[:base], f[base : base + hw] * masks[lv.clip * hw : (lv.clip + 1) * hw], f[base + hw :]])
-        rgb_o, a_o = rgb_o * f.unsqueeze(-1), a_o * f
-    rgb_o = rgb_o.reshape(B, height, width, 3).permute(0, 3, 1, 2)
+        rgb_o, a_o = rgb_o * f, a_o * f
+    rgb_o = rgb_o.reshape(3, B, height, width).transpose(0, 1)
     a_o = a_o.reshape(B, 1, height, width)
     return composite.on_background(rgb_o, a_o, bg)
 
