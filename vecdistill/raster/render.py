@@ -300,9 +300,17 @@ def _background(background, batch: int, height: int, width: int, dtype, device) 
 
 
 def _scene_dtype(scenes: Sequence[Scene]) -> tuple[torch.dtype, torch.device]:
+    """Dtype and device of the first path's points (a depth-first search that stops there:
+    listing every path costs milliseconds on large scenes)."""
     for s in scenes:
-        for p in s.paths():
-            return p.points.dtype, p.points.device
+        stack = [s.root]
+        while stack:
+            g = stack.pop()
+            for c in g.children:
+                if isinstance(c, Group):
+                    stack.append(c)
+                else:
+                    return c.points.dtype, c.points.device
     return torch.float32, torch.device("cpu")
 
 
