@@ -215,11 +215,13 @@ def flatten(
     starts = torch.cumsum(n_eval, 0) - n_eval
     j = torch.arange(seg_rep.shape[0], device=device) - starts[seg_rep]
     t = (j.to(dtype) / counts[seg_rep].to(dtype)).unsqueeze(-1)
-    # power basis per segment, then Horner per vertex (cheaper than Bernstein weights)
+    # power basis per segment, then Horner per vertex (cheaper than Bernstein weights); each
+    # coefficient is gathered on its own: slicing one gathered [V, 8] tensor would make the
+    # backward zero-fill a [V, 8] copy per slice
     p0, p1, p2, p3 = ctrl.unbind(1)
-    power = torch.cat([-p0 + 3 * p1 - 3 * p2 + p3, 3 * p0 - 6 * p1 + 3 * p2, 3 * (p1 - p0), p0], -1)  # [S, 8]
-    cv = power.index_select(0, seg_rep)
-    verts = ((cv[:, 0:2] * t + cv[:, 2:4]) * t + cv[:, 4:6]) * t + cv[:, 6:8]
+    coef = (-p0 + 3 * p1 - 3 * p2 + p3, 3 * p0 - 6 * p1 + 3 * p2, 3 * (p1 - p0), p0)
+    c3, c2, c1, c0 = (x.index_select(0, seg_rep) for x in coef)
+    verts = ((c3 * t + c2) * t + c1) * t + c0
     vert_sub = seg_sub[seg_rep]
     sub_count = torch.zeros(nsub, dtype=torch.long, device=device).index_add_(
         0, vert_sub, torch.ones_like(vert_sub)
