@@ -59,13 +59,14 @@ def _safe_div(num: Tensor, den: Tensor) -> Tensor:
     return torch.where(ok, num / torch.where(ok, den, torch.ones_like(den)), torch.zeros_like(num))
 
 
-def _clip_to_boxes(e: Tensor, box: Tensor) -> Tensor:
-    """Cut edges ``e`` [N, 4] (x0, y0, x1, y1) at the sides of their boxes ``box`` [N, 4]
-    (X0, Y0, X1, Y1) and clamp the pieces onto the box -> [5N, 4]."""
-    x0, y0, x1, y1 = e.unbind(-1)
+def _clip_to_boxes(e: tuple[Tensor, ...], box: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+    """Cut edges ``e`` (x0, y0, x1, y1), four [N] columns, at the sides of their boxes
+    ``box`` (X0, Y0, X1, Y1), four [N] columns, and clamp the pieces onto the box -> four
+    [5N] columns."""
+    x0, y0, x1, y1 = e
     dx, dy = x1 - x0, y1 - y0
     ts = [torch.zeros_like(x0)]
-    for side, (p, d) in zip(box.unbind(-1), ((x0, dx), (y0, dy), (x0, dx), (y0, dy))):
+    for side, (p, d) in zip(box, ((x0, dx), (y0, dy), (x0, dx), (y0, dy))):
         t = _safe_div(side - p, d)
         t = torch.where(d != 0, t, torch.zeros_like(t))
         ts.append(t.clamp(0, 1))
@@ -73,47 +74,49 @@ def _clip_to_boxes(e: Tensor, box: Tensor) -> Tensor:
     ts = torch.stack(ts, -1).sort(-1).values  # [N, 6]
     px = x0.unsqueeze(-1) + ts * dx.unsqueeze(-1)
     py = y0.unsqueeze(-1) + ts * dy.unsqueeze(-1)
-    bx0, by0, bx1, by1 = (b.unsqueeze(-1) for b in box.unbind(-1))
+    bx0, by0, bx1, by1 = (b.unsqueeze(-1) for b in box)
     px = torch.minimum(torch.maximum(px, bx0), bx1)
     py = torch.minimum(torch.maximum(py, by0), by1)
-    return torch.stack([px[:, :-1], py[:, :-1], px[:, 1:], py[:, 1:]], -1).reshape(-1, 4)
+    return px[:, :-1].reshape(-1), py[:, :-1].reshape(-1), px[:, 1:].reshape(-1), py[:, 1:].reshape(-1)
 
 
-def _split(e: Tensor, axis: int) -> tuple[Tensor, Tensor]:
-    """Split edges [N, 4] at every integer coordinate along ``axis`` (0: x, 1: y) that they
-    cross strictly inside. Returns ``(pieces [M, 4], source [M])``: each piece and the index
-    of the edge it comes from (edges that cross no integer pass through unchanged)."""
-    a0, a1 = e[:, axis], e[:, 2 + axis]
+def _split(e: tuple[Tensor, ...], axis: int) -> tuple[tuple[Tensor, ...], Tensor]:
+    """Split edges (x0, y0, x1, y1), four [N] columns, at every integer coordinate along
+    ``axis`` (0: x, 1: y) that they cross strictly inside. Returns ``(pieces, source [M])``:
+    the pieces' four [M] columns and the index of the edge each comes from (edges that cross
+    no integer pass through unchanged, first). Columns rather than an [N, 4] tensor: row
+    gathers are slow on the CPU and column slices back-propagate through zero-filled copies."""
+    a0, a1 = e[axis], e[2 + axis]
+    b0, b1 = e[1 - axis], e[3 - axis]
     with torch.no_grad():
-        lo, hi = torch.minimum(a0, a1), torch.maximum(a0, a1)
+        a0d, a1d = a0.detach(), a1.detach()
+        lo, hi = torch.minimum(a0d, a1d), torch.maximum(a0d, a1d)
         n_all = (torch.ceil(hi) - torch.floor(lo) - 1).clamp_min(0).long()
         cut = n_all > 0
         idx_pass = (~cut).nonzero().squeeze(-1)
         idx_cut = cut.nonzero().squeeze(-1)
         n = take(n_all, idx_cut)
         npieces = n + 1
-        rep = torch.repeat_interleave(torch.arange(idx_cut.shape[0], device=e.device), npieces)
+        rep = torch.repeat_interleave(torch.arange(idx_cut.shape[0], device=a0.device), npieces)
         first = torch.cumsum(npieces, 0) - npieces
-        k = torch.arange(rep.shape[0], device=e.device) - take(first, rep)
+        k = torch.arange(rep.shape[0], device=a0.device) - take(first, rep)
         src = take(idx_cut, rep)
-        asc = take(a1 > a0, src)
-        a0d = take(a0.detach(), src)
-        base = torch.where(asc, torch.floor(a0d), torch.ceil(a0d))
-        step = torch.where(asc, 1.0, -1.0).to(e.dtype)
+        asc = take(a1d > a0d, src)
+        base = torch.where(asc, torch.floor(take(a0d, src)), torch.ceil(take(a0d, src)))
+        step = torch.where(asc, 1.0, -1.0).to(a0.dtype)
         g_start = base + step * k
         g_end = g_start + step
         is_first = k == 0
         is_last = k == take(n, rep)
-    er = take(e, src)
-    a0r, a1r = er[:, axis], er[:, 2 + axis]
-    b0r, b1r = er[:, 1 - axis], er[:, 3 - axis]
+    a0r, a1r, b0r, b1r = (take(c, src) for c in (a0, a1, b0, b1))
     slope = _safe_div(b1r - b0r, a1r - a0r)
     bs = torch.where(is_first, b0r, b0r + (g_start - a0r) * slope)
     be = torch.where(is_last, b1r, b0r + (g_end - a0r) * slope)
     as_ = torch.where(is_first, a0r, g_start)
     ae = torch.where(is_last, a1r, g_end)
-    pieces = torch.stack([as_, bs, ae, be] if axis == 0 else [bs, as_, be, ae], -1)
-    return torch.cat([take(e, idx_pass), pieces]), torch.cat([idx_pass, src])
+    cols = (as_, bs, ae, be) if axis == 0 else (bs, as_, be, ae)
+    out = tuple(torch.cat([take(c, idx_pass), p]) for c, p in zip(e, cols))
+    return out, torch.cat([idx_pass, src])
 
 
 def winding_integral(
@@ -137,13 +140,12 @@ def winding_integral(
     device, dtype = edges.device, edges.dtype
     L = num_layers
     with torch.no_grad():
-        keep = edges[:, 1] != edges[:, 3]
-    keep = keep.nonzero().squeeze(-1)
-    edges, edge_layer = take(edges, keep), take(edge_layer, keep)
+        keep = (edges[:, 1] != edges[:, 3]).nonzero().squeeze(-1)
+    cols = tuple(take(c, keep) for c in edges.unbind(-1))  # x0, y0, x1, y1: [E'] each
+    edge_layer = take(edge_layer, keep)
     with torch.no_grad():
-        ed = edges.detach()
-        xs = torch.stack([ed[:, 0], ed[:, 2]], -1)
-        ys = torch.stack([ed[:, 1], ed[:, 3]], -1)
+        xs = torch.stack([cols[0].detach(), cols[2].detach()], -1)
+        ys = torch.stack([cols[1].detach(), cols[3].detach()], -1)
         inf = torch.full((L,), float("inf"), device=device, dtype=dtype)
         lx0 = inf.scatter_reduce(0, edge_layer, xs.amin(-1), "amin")
         ly0 = inf.scatter_reduce(0, edge_layer, ys.amin(-1), "amin")
@@ -161,35 +163,36 @@ def winding_integral(
         live = ~empty[edge_layer]
     if not bool(live.all()):
         live = live.nonzero().squeeze(-1)
-        edges, edge_layer = take(edges, live), edge_layer[live]
-    box = torch.stack([c0, r0, c1, r1], -1)[edge_layer]
+        cols, edge_layer = tuple(take(c, live) for c in cols), take(edge_layer, live)
     with torch.no_grad():
-        ed = edges.detach()
+        box = tuple(take(b, edge_layer) for b in (c0, r0, c1, r1))
+        ed = [c.detach() for c in cols]
         inside = (
-            (torch.minimum(ed[:, 0], ed[:, 2]) >= box[:, 0])
-            & (torch.maximum(ed[:, 0], ed[:, 2]) <= box[:, 2])
-            & (torch.minimum(ed[:, 1], ed[:, 3]) >= box[:, 1])
-            & (torch.maximum(ed[:, 1], ed[:, 3]) <= box[:, 3])
+            (torch.minimum(ed[0], ed[2]) >= box[0])
+            & (torch.maximum(ed[0], ed[2]) <= box[2])
+            & (torch.minimum(ed[1], ed[3]) >= box[1])
+            & (torch.maximum(ed[1], ed[3]) <= box[3])
         )
     if not bool(inside.all()):
-        out = ~inside
-        out = out.nonzero().squeeze(-1)
-        cut = _clip_to_boxes(take(edges, out), box[out])
-        cut_layer = edge_layer[out].repeat_interleave(5)
         with torch.no_grad():
-            ok = cut[:, 1] != cut[:, 3]
-        edges = torch.cat([take(edges, inside), take(cut, ok)])
-        edge_layer = torch.cat([edge_layer[inside], cut_layer[ok]])
+            out = (~inside).nonzero().squeeze(-1)
+            ins = inside.nonzero().squeeze(-1)
+        cut = _clip_to_boxes(tuple(take(c, out) for c in cols), tuple(take(b, out) for b in box))
+        cut_layer = take(edge_layer, out).repeat_interleave(5)
+        with torch.no_grad():
+            ok = (cut[1] != cut[3]).nonzero().squeeze(-1)
+        cols = tuple(torch.cat([take(c, ins), take(k, ok)]) for c, k in zip(cols, cut))
+        edge_layer = torch.cat([take(edge_layer, ins), take(cut_layer, ok)])
     # to box-local coordinates
-    origin = torch.stack([c0, r0, c0, r0], -1).index_select(0, edge_layer)
-    local = edges - origin
+    ox, oy = take(c0, edge_layer), take(r0, edge_layer)
+    local = (cols[0] - ox, cols[1] - oy, cols[2] - ox, cols[3] - oy)
     pieces, src = _split(local, 1)
     pieces2, src2 = _split(pieces, 0)
     with torch.no_grad():
         cell_layer = take(take(edge_layer, src), src2)
-        q = pieces2.detach()
-        row = torch.floor((q[:, 1] + q[:, 3]) * 0.5).long()
-        col = torch.floor((q[:, 0] + q[:, 2]) * 0.5).long()
+        q = [c.detach() for c in pieces2]
+        row = torch.floor((q[1] + q[3]) * 0.5).long()
+        col = torch.floor((q[0] + q[2]) * 0.5).long()
         lw = take(w, cell_layer)
         row = torch.minimum(row.clamp_min(0), take(h, cell_layer) - 1)
         col = torch.minimum(col.clamp_min(0), lw)
@@ -207,8 +210,8 @@ def winding_integral(
         idx0 = take(offset, cell_layer) + row * take(bw, cell_layer) + col
         idx1 = idx0 + (col < lw).long()
         base = layer_batch * (height * width) + r0.long() * width + c0.long()
-    dy = pieces2[:, 3] - pieces2[:, 1]
-    xm = (pieces2[:, 0] + pieces2[:, 2]) * 0.5 - col.to(dtype)
+    dy = pieces2[3] - pieces2[1]
+    xm = (pieces2[0] + pieces2[2]) * 0.5 - col.to(dtype)
     xm = torch.where(col < lw, xm, torch.zeros_like(xm))
     buf = torch.zeros(total, device=device, dtype=dtype)
     buf = buf.index_add(0, torch.cat([idx0, idx1]), torch.cat([dy * (1 - xm), dy * xm]))
