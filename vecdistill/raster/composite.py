@@ -74,7 +74,8 @@ def over(pixel: Tensor, order: Tensor, alpha: Tensor, premult: Tensor, num_pixel
     with torch.no_grad():
         if bool((order[1:] >= order[:-1]).all()):
             # fragments already in paint order: a stable sort by pixel keeps it per pixel
-            pix, perm = torch.sort(pixel, stable=True)
+            # (int32 keys sort about 1.5x faster than int64 on the CPU)
+            pix, perm = torch.sort(pixel.int() if num_pixels < 2**31 else pixel, stable=True)
         else:
             span = int(order.max()) + 1
             perm = torch.argsort(pixel * span + order)
