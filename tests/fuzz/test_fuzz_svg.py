@@ -57,3 +57,11 @@ def test_generated_documents_load_or_fail_cleanly(text):
 @given(mutated_samples())
 def test_mutated_real_icons_load_or_fail_cleanly(text):
     _check(text)
+
+
+@pytest.mark.parametrize("d", [
+    "M6 3a6 6 0 0 1 3e176 -10.215z",   # found by the mutation fuzzer: an arc end point overflowed
+    "M6 3a1e300 6 0 0 1 3 -10z",       # huge radius
+])
+def test_found_by_fuzzing_huge_arcs_are_svg_errors(d):
+    _check(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><path d="{d}"/></svg>')

@@ -290,6 +290,8 @@ def parse_path_data(d: str, limits: Limits = DEFAULT_LIMITS) -> PathGeometry:
                 kinds.append(0)
                 sub_nseg += 1
             else:
+                # before the conversion: huge radii or end points overflow its squares
+                _check_magnitude(max(abs(a[0]), abs(a[1]), abs(ex), abs(ey)), limits)
                 seg = arc_to_cubics(cx, cy, a[0], a[1], a[2], bool(a[3]), bool(a[4]), ex, ey)
                 pts.extend(seg)
                 kinds.extend([2] * (len(seg) // 6))
@@ -306,7 +308,13 @@ def parse_path_data(d: str, limits: Limits = DEFAULT_LIMITS) -> PathGeometry:
     if arr.size:
         if not np.isfinite(arr).all():
             raise SVGError("path data contains a number too large to represent; fix the file")
-        big = float(np.abs(arr).max())
-        if big > limits.max_abs:
-            raise SVGError(f"path data coordinate {big:g} exceeds the limit of {limits.max_abs:g} user units")
+        _check_magnitude(float(np.abs(arr).max()), limits)
     return PathGeometry(arr, kinds, subpaths)
+
+
+def _check_magnitude(big: float, limits) -> None:
+    """SVGError when a coordinate's magnitude ``big`` is past ``limits.max_abs``."""
+    if not math.isfinite(big):
+        raise SVGError("path data contains a number too large to represent; fix the file")
+    if big > limits.max_abs:
+        raise SVGError(f"path data coordinate {big:g} exceeds the limit of {limits.max_abs:g} user units")
