@@ -87,6 +87,8 @@ def over(pixel: Tensor, order: Tensor, alpha: Tensor, premult: Tensor, num_pixel
         inv = torch.empty_like(perm)
         inv[perm] = torch.arange(perm.shape[0], device=perm.device)
     shrink = _SHRINK if dtype == torch.float64 else _SHRINK32
+    # float32 coverage can exceed 1 by an ulp or two; log(1 - a) needs a <= 1
+    alpha = alpha.clamp(0.0, 1.0)
     return _Over.apply(alpha, premult, pixel, perm, inv, end_of, seg_start, num_pixels, shrink)
 
 
@@ -95,7 +97,7 @@ def union(pixel: Tensor, cov: Tensor, num_pixels: int) -> Tensor:
     if pixel.numel() == 0:
         return cov.new_zeros(num_pixels)
     logt = torch.zeros(num_pixels, dtype=torch.float64, device=cov.device)
-    logt = logt.index_add(0, pixel, torch.log1p(-(cov.double() * _SHRINK)))
+    logt = logt.index_add(0, pixel, torch.log1p(-(cov.double().clamp(0.0, 1.0) * _SHRINK)))
     return (-torch.expm1(logt)).to(cov.dtype)
 
 
