@@ -150,6 +150,39 @@ def segment_counts(ctrl_canvas: Tensor, width: int, height: int, tol: float, max
     return torch.nan_to_num(n, nan=1.0).long()
 
 
+_TABLES: list = [None]  # (layouts, tables) of the last call: optimisation loops repeat it
+
+
+def _path_tables(layouts: list[PathLayout]) -> tuple[Tensor, ...]:
+    """The segment tables of all distinct paths, concatenated once (CPU int64):
+    ``(nseg [P], nsubp [P], seg_index [S, 4] (global point indices), seg_degree [S],
+    seg_subpath [S], seg_last_open [S], closed [Q])``. Cached for the last list of layouts
+    (compared by identity; the cache holds them, so their ids stay unique). The tables are
+    only read, never written."""
+    hit = _TABLES[0]
+    if hit is not None and len(hit[0]) == len(layouts) and all(a is b for a, b in zip(hit[0], layouts)):
+        return hit[1]
+    pts_off = [0]
+    for lay in layouts:
+        pts_off.append(pts_off[-1] + lay.num_points)
+    nseg = torch.tensor([lay.seg_degree.shape[0] for lay in layouts], dtype=torch.long)
+    nsubp = torch.tensor([lay.closed.shape[0] for lay in layouts], dtype=torch.long)
+    seg_index = torch.cat([lay.seg_index for lay in layouts]) + torch.repeat_interleave(
+        torch.tensor(pts_off[:-1], dtype=torch.long), nseg
+    ).unsqueeze(-1)
+    tables = (
+        nseg,
+        nsubp,
+        seg_index,
+        torch.cat([lay.seg_degree for lay in layouts]),
+        torch.cat([lay.seg_subpath for lay in layouts]),
+        torch.cat([lay.seg_last_open for lay in layouts]),
+        torch.cat([lay.closed for lay in layouts]),
+    )
+    _TABLES[0] = (list(layouts), tables)
+    return tables
+
+
 def flatten(
     paths: list[Path],
     inst_path: list[int],
@@ -168,23 +201,10 @@ def flatten(
     device = inst_mats.device
     dtype = inst_mats.dtype
     layouts = [path_layout(p) for p in paths]
-    pts_off = [0]
-    for lay in layouts:
-        pts_off.append(pts_off[-1] + lay.num_points)
     all_pts = torch.cat([p.points.to(dtype) for p in paths]).to(device)
     if not bool(torch.isfinite(all_pts.detach()).all()):
         raise InputError("a path has non-finite (NaN or infinite) control points; fix the geometry")
-
-    # per distinct path tables, concatenated once
-    nseg = torch.tensor([lay.seg_degree.shape[0] for lay in layouts], dtype=torch.long)
-    nsubp = torch.tensor([lay.closed.shape[0] for lay in layouts], dtype=torch.long)
-    p_seg_index = torch.cat([lay.seg_index for lay in layouts]) + torch.repeat_interleave(
-        torch.tensor(pts_off[:-1], dtype=torch.long), nseg
-    ).unsqueeze(-1)
-    p_seg_degree = torch.cat([lay.seg_degree for lay in layouts])
-    p_seg_sub = torch.cat([lay.seg_subpath for lay in layouts])
-    p_seg_last_open = torch.cat([lay.seg_last_open for lay in layouts])
-    p_closed = torch.cat([lay.closed for lay in layouts])
+    nseg, nsubp, p_seg_index, p_seg_degree, p_seg_sub, p_seg_last_open, p_closed = _path_tables(layouts)
     seg_first = torch.cumsum(nseg, 0) - nseg
     sub_first = torch.cumsum(nsubp, 0) - nsubp
     ip = torch.tensor(inst_path, dtype=torch.long)
