@@ -84,8 +84,7 @@ def over(pixel: Tensor, order: Tensor, alpha: Tensor, premult: Tensor, num_pixel
         ends = torch.cumsum(counts, 0)
         end_of = torch.repeat_interleave(ends - 1, counts)
         seg_start = torch.repeat_interleave(ends - counts, counts)
-        inv = torch.empty_like(perm)
-        inv[perm] = torch.arange(perm.shape[0], device=perm.device)
+        inv = torch.empty_like(perm).scatter_(0, perm, torch.arange(perm.shape[0], device=perm.device))
     shrink = _SHRINK if dtype == torch.float64 else _SHRINK32
     # float32 coverage can exceed 1 by an ulp or two; log(1 - a) needs a <= 1
     alpha = alpha.clamp(0.0, 1.0)
