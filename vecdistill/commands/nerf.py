@@ -102,6 +102,18 @@ class _Bar:
             self.bar.close()
 
 
+def _run(name: str, pipeline, args: tuple, opts: dict, outdir: str, key: str, **kwargs) -> None:
+    """Run a NeRF pipeline with a progress bar, the shared resume/overwrite options and the
+    command line in its manifest, then print what it wrote and its quality number ``key``."""
+    bar = _Bar(opts["quiet"], name)
+    try:
+        _, manifest = pipeline(*args, resume=opts["resume"], overwrite=opts["overwrite"], progress=bar,
+                               argv=sys.argv[1:], **kwargs)
+    finally:
+        bar.close()
+    _report(outdir, manifest, key)
+
+
 def _report(out: str, manifest: dict, key: str) -> None:
     outs = manifest.get("outputs", {})
     click.echo(f"wrote {out}: " + ", ".join(str(v) for k, v in outs.items() if k in ("checkpoint", "turntable", "video", "mesh")))
@@ -137,12 +149,7 @@ def make_cmd(prompt, outdir, method, model, dtype, guidance_scale, t_range, nega
     _apply(config, opts["preset"] or ("gpu" if device.startswith("cuda") else "cpu"), opts)
     if resolution is not None:
         config.resolution.start = config.resolution.end = resolution
-    bar = _Bar(opts["quiet"], "nerf make")
-    try:
-        _, manifest = make(prompt, outdir, config, resume=opts["resume"], overwrite=opts["overwrite"], progress=bar, argv=sys.argv[1:])
-    finally:
-        bar.close()
-    _report(outdir, manifest, "eval_loss")
+    _run("nerf make", make, (prompt, outdir, config), opts, outdir, "eval_loss")
 
 
 @nerf.command("fit")
@@ -166,12 +173,7 @@ def fit_cmd(dataset, outdir, rays, max_size, bound, **opts) -> None:
         config.max_size = max_size
     if bound is not None:
         config.field.bound = bound
-    bar = _Bar(opts["quiet"], "nerf fit")
-    try:
-        _, manifest = fit(dataset, outdir, config, resume=opts["resume"], overwrite=opts["overwrite"], progress=bar, argv=sys.argv[1:])
-    finally:
-        bar.close()
-    _report(outdir, manifest, "psnr")
+    _run("nerf fit", fit, (dataset, outdir, config), opts, outdir, "psnr")
 
 
 @nerf.command("edit")
@@ -195,10 +197,4 @@ def edit_cmd(scene, outdir, source, target, method, model, dtype, guidance_scale
     _apply(config, opts["preset"] or ("gpu" if device.startswith("cuda") else "cpu"), opts)
     if resolution is not None:
         config.resolution = resolution
-    bar = _Bar(opts["quiet"], "nerf edit")
-    try:
-        _, manifest = edit(scene, outdir, source, target, config, dataset=dataset, resume=opts["resume"], overwrite=opts["overwrite"], progress=bar,
-                           argv=sys.argv[1:])
-    finally:
-        bar.close()
-    _report(outdir, manifest, "mse_to_source_images")
+    _run("nerf edit", edit, (scene, outdir, source, target, config), opts, outdir, "mse_to_source_images", dataset=dataset)
