@@ -41,3 +41,22 @@ def test_every_registered_command_imports(name):
     r = run(name, "--help")
     assert r.returncode == 0, r.stderr
     assert "Usage:" in r.stdout
+
+
+def test_make_and_edit_say_which_captions_the_prompts_matched(tmp_path, capsys, one_thread):
+    from vecdistill.cli import main
+
+    def cli(*args):
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            assert exc.code == 0
+        return capsys.readouterr()
+
+    out = cli("make", "purple cat", str(tmp_path / "cat.svg"), "--steps", "2", "--size", "16", "--quiet")
+    assert "prompt matched: cat face, cat (ignored: purple)" in out.err
+    heart = tmp_path / "heart.svg"
+    heart.write_text('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 8 8"><path d="M1 1H7V7z" fill="red"/></svg>')
+    out = cli("edit", str(heart), str(tmp_path / "g.svg"), "--source", "red heart", "--target", "green heart",
+              "--steps", "2", "--size", "16", "--quiet")
+    assert "source matched: red heart" in out.err and "target matched: green heart" in out.err

@@ -134,8 +134,31 @@ def build_config(cls, ctx: click.Context, params: dict, rename: dict[str, str] |
     return cls(**values)
 
 
+def describe_prompt_match(info: dict | None) -> str | None:
+    """What a prior's prompt ``info`` says it matched (the embedded prior's captions), as
+    text; None when the prior reports nothing (e.g. Stable Diffusion)."""
+    if not isinstance(info, dict) or not info.get("matched"):
+        return None
+    text = ", ".join(info["matched"][:6]) + (" ..." if len(info["matched"]) > 6 else "")
+    if info.get("ignored_words"):
+        text += f" (ignored: {' '.join(info['ignored_words'])})"
+    return text
+
+
+def print_prompt_matches(manifest: dict) -> None:
+    """One line on stderr per prompt: which captions of the embedded prior it matched."""
+    info = manifest.get("prompt_info")
+    named = info.items() if isinstance(info, dict) and "matched" not in info else [("prompt", info)]
+    for name, one in named:
+        text = describe_prompt_match(one)
+        if text:
+            click.echo(f"{name} matched: {text}", err=True)
+
+
 def print_summary(out: str, manifest: dict) -> None:
-    """One line on stdout about a finished run."""
+    """One line on stdout about a finished run (and, on stderr, the captions the prompts
+    matched when the prior reports them)."""
+    print_prompt_matches(manifest)
     t = manifest.get("timings", {})
     loss = manifest.get("final_loss")
     loss_s = f"{loss:.4g}" if isinstance(loss, (int, float)) else "n/a"

@@ -237,6 +237,8 @@ def edit(
         "edited_paths": len(paths),
         "optimised": sorted(groups),
         "lr_scale_user_units_per_px": 1 / scale,
+        "prompt_info": {name: getattr(getattr(objective, name, None), "info", None) for name in ("source", "target")}
+        if cfg.method != "sds" else {"target": getattr(getattr(objective, "prompt", None), "info", None)},
     }
     manifest = finish_run("edit", final, result, cfg, prior, out_path, reporting, argv, extra)
     if result.error is not None:
