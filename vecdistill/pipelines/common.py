@@ -49,6 +49,30 @@ class RunOptions:
     resume: bool = False
 
 
+@dataclass
+class DistillOptions(RunOptions):
+    """Fields every SVG distillation pipeline (make, edit, word) has; None means the preset's
+    value for the prior in use. ``steps``: optimiser steps. ``size``: render canvas in px.
+    ``guidance_scale``, ``t_range`` (fractions of T), ``weighting`` (SDS w(t)): the
+    objective's. ``negative_prompt``: the unconditional branch's prompt. ``batch``: augmented
+    views per step. ``lr_points``, ``lr_warmup``, ``lr_final``, ``betas``, ``augment``: see
+    :class:`~vecdistill.pipelines.config.LoopConfig`.
+    """
+
+    steps: int | None = None
+    size: int | None = None
+    guidance_scale: float | None = None
+    t_range: tuple[float, float] | None = None
+    weighting: str | None = None
+    negative_prompt: str = ""
+    batch: int | None = None
+    lr_points: float | None = None
+    lr_warmup: float | None = None
+    lr_final: float | None = None
+    betas: tuple[float, float] | None = None
+    augment: bool | None = None
+
+
 def resolve(config, preset, style_overrides: dict | None = None):
     """``config`` with every None field taken from ``style_overrides`` then ``preset``."""
     values = {}

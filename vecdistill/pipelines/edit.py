@@ -32,8 +32,8 @@ from ..errors import InputError
 from ..svg.scene import Group, Path, Scene, Solid
 from .checkpoint import checkpointer_for
 from .common import (
+    DistillOptions,
     Reporting,
-    RunOptions,
     check_outputs,
     finish_run,
     is_embedded,
@@ -51,7 +51,7 @@ EDIT_METHODS = ("pds", "dds", "sds")
 
 
 @dataclass
-class EditConfig(RunOptions):
+class EditConfig(DistillOptions):
     """Settings of ``edit`` (None = the preset's value; see the module docstring).
 
     ``method``: "pds" | "dds" | "sds" (SDS ignores the source prompt and the reference).
@@ -63,25 +63,13 @@ class EditConfig(RunOptions):
     """
 
     method: str = "pds"
-    steps: int | None = None
-    size: int | None = None
     supersample: int | None = None
-    guidance_scale: float | None = None
-    t_range: tuple[float, float] | None = None
-    weighting: str | None = None
-    negative_prompt: str = ""
     only: tuple[str, ...] | None = None
     lock_colors: bool = False
     lock_geometry: bool = False
     lock_widths: bool = False
-    batch: int | None = None
-    lr_points: float | None = None
     lr_colors: float | None = None
     lr_widths: float | None = None
-    lr_warmup: float | None = None
-    lr_final: float | None = None
-    betas: tuple[float, float] | None = None
-    augment: bool | None = None
 
 
 #: The PDS SVG-editing settings with Stable Diffusion (REFERENCE.md section 2).

@@ -29,8 +29,8 @@ from ..svg.scene import Scene
 from .checkpoint import checkpointer_for
 from .clean import clean_scene
 from .common import (
+    DistillOptions,
     Reporting,
-    RunOptions,
     check_outputs,
     finish_run,
     is_embedded,
@@ -59,7 +59,7 @@ MAKE_METHODS = ("sds", "sdi", "vsd")
 
 
 @dataclass
-class MakeConfig(RunOptions):
+class MakeConfig(DistillOptions):
     """Settings of ``make`` (None = the preset's value; see the module docstring).
 
     ``method``: "sds" | "sdi" | "vsd". ``style``: "iconography" | "pixelart" | "sketch".
@@ -80,27 +80,15 @@ class MakeConfig(RunOptions):
     style: str = "iconography"
     paths: int | None = None
     segments: int | None = None
-    steps: int | None = None
-    size: int | None = None
-    guidance_scale: float | None = None
-    t_range: tuple[float, float] | None = None
-    weighting: str | None = None
-    negative_prompt: str = ""
     init: str = "circles"
     init_radius: float | None = None
     stroke_width: float | None = None
     live_first: int | None = None
     live_per_stage: int | None = None
     init_fit_steps: int | None = None
-    batch: int | None = None
-    lr_points: float | None = None
     lr_colors: float | None = None
     lr_widths: float | None = None
     lr_opacities: float | None = None
-    lr_warmup: float | None = None
-    lr_final: float | None = None
-    betas: tuple[float, float] | None = None
-    augment: bool | None = None
     aug_perspective_p: float | None = None
     aug_distortion: float | None = None
     aug_crop_scale: tuple[float, float] | None = None

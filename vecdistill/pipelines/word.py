@@ -37,8 +37,8 @@ from ..text.glyphs import WordLayout, word_scene
 from ..text.subdivide import subdivide_path
 from .checkpoint import checkpointer_for
 from .common import (
+    DistillOptions,
     Reporting,
-    RunOptions,
     check_outputs,
     finish_run,
     is_embedded,
@@ -61,7 +61,7 @@ EMBEDDED_TEMPLATE = "{concept}"
 
 
 @dataclass
-class WordConfig(RunOptions):
+class WordConfig(DistillOptions):
     """Settings of ``word`` (None = the preset's value; see the module docstring).
 
     Text: ``font`` (bundled name or TTF/OTF path; None = the default font), ``letters``
@@ -97,22 +97,10 @@ class WordConfig(RunOptions):
     font_size: float = 100.0
     subdivide: float | None = None
     prompt_template: str | None = None
-    negative_prompt: str = ""
     objective_reduction: str = "mean"
-    guidance_scale: float | None = None
-    t_range: tuple[float, float] | None = None
-    weighting: str | None = None
-    steps: int | None = None
-    size: int | None = None
-    batch: int | None = None
-    augment: bool | None = None
     aug_perspective_p: float | None = None
     aug_distortion: float | None = None
     aug_crop_scale: tuple[float, float] | None = None
-    lr_points: float | None = None
-    lr_warmup: float | None = None
-    lr_final: float | None = None
-    betas: tuple[float, float] | None = None
     acap_weight: float | None = None
     tone_weight: float | None = None
     tone_peak: float | None = None
