@@ -15,7 +15,7 @@ run() {  # run NAME INPUT SOURCE TARGET [options...]
   local name=$1 input=$2 source=$3 target=$4
   shift 4
   vecdistill edit "$here/$input" "$out/$name.svg" --source "$source" --target "$target" --overwrite --quiet "$@"
-  vecdistill render "$out/$name.svg" "$out/$name.png" --size 128
+  vecdistill render "$out/$name.svg" "$out/$name.png" --size 128 --overwrite
 }
 
 run heart-to-green    twemoji-red-heart.svg     "red heart" "green heart" "$@"

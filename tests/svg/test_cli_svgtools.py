@@ -102,7 +102,10 @@ def test_render_cairosvg_png_size_aspect_and_background(run, tmp_path):
     img = np.asarray(Image.open(out2))
     assert img.shape == (40, 60, 4)  # 3in x 2in keeps its aspect ratio
     assert img[39, 0, 3] == 0  # transparent where nothing is drawn
+    before = out2.read_bytes()
     r = run("render", STYLES, out2, "--width", "30", "--background", "#0000ff", "--backend", "cairosvg")
+    assert r.returncode == 2 and "--overwrite" in r.stderr and out2.read_bytes() == before
+    r = run("render", STYLES, out2, "--width", "30", "--background", "#0000ff", "--backend", "cairosvg", "--overwrite")
     img = np.asarray(Image.open(out2))
     assert img.shape == (20, 30, 3) and img[19, 0].tolist() == [0, 0, 255]
 

@@ -127,13 +127,14 @@ def encode_png(image) -> bytes:
 @click.option("--background", default="white", show_default=True, help="white, none (transparent PNG), #rrggbb or a colour name.")
 @click.option("--backend", type=click.Choice(BACKENDS), default="ours", show_default=True, help="ours: our differentiable rasterizer; cairosvg: the reference renderer; diffvg: pydiffvg if installed.")
 @click.option("--strict", is_flag=True, help="Fail instead of dropping unsupported SVG features.")
-def render(svg, out, size, width, height, background, backend, strict) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+def render(svg, out, size, width, height, background, backend, strict, overwrite) -> None:
     """Render SVG to the PNG file OUT (written atomically)."""
     from ..fileio import atomic_write_bytes, check_output_path
 
     if not out.lower().endswith(".png"):
         raise InputError(f"output {out} must end with .png")
-    check_output_path(out)
+    check_output_path(out, overwrite=overwrite)
     bg = parse_background(background)
     scene = load_with_warnings(svg, strict)
     w, h = output_size(scene, size, width, height)
