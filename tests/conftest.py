@@ -28,13 +28,24 @@ def tiny_pixel_path(tmp_path_factory):
     return build_tiny_pipeline(tmp_path_factory.mktemp("tiny-pixel") / "pipe", latent=False)
 
 
-@pytest.fixture()
-def one_thread():
-    """Run a test on one torch CPU thread (restored after). Small tensors on a shared CPU
-    are several times faster on one thread than on two fighting for cores."""
+def _single_thread():
+    """Run torch on one CPU thread, restoring the previous count afterwards."""
     import torch
 
-    n = torch.get_num_threads()
+    before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
-    torch.set_num_threads(n)
+    torch.set_num_threads(before)
+
+
+@pytest.fixture()
+def one_thread():
+    """Run a test on one torch CPU thread (restored after). Small tensors gain nothing from
+    more threads, and on a shared CPU threads waiting for each other cost several times."""
+    yield from _single_thread()
+
+
+@pytest.fixture(scope="module")
+def one_thread_module():
+    """``one_thread`` for a whole module (for module-scoped fixtures that compute)."""
+    yield from _single_thread()

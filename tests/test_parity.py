@@ -18,14 +18,6 @@ from vecdistill.priors import load_prior
 raster = pytest.importorskip("vecdistill.raster", reason="the SVG rasterizer (vecdistill.raster) is not available")
 
 
-@pytest.fixture()
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _grad_ok(tensors):
     grads = [t.grad for t in tensors if t.grad is not None]
     assert grads, "no parameter received a gradient"

@@ -38,12 +38,11 @@ def _first_last(losses, k=5):
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
+def fitted(tmp_path_factory, one_thread_module):
     """A red ball dataset (8 views, 16 px) and a tiny fit of it through the CLI."""
     root = tmp_path_factory.mktemp("nerf")
     data_dir, _ = ball_dataset(root / "data", n=8, size=16, colour=RED)
     out = root / "fit"
-    torch.set_num_threads(1)
     try:
         main(["nerf", "fit", str(data_dir), str(out), "--preset", "tiny", "--steps", "40", "--lr", "0.03", "--quiet"])
     except SystemExit as exc:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 
-import pytest
 import torch
 
 from vecdistill.priors.icons import IconSet
@@ -23,17 +22,6 @@ SMALL_SET = (
     "1f34e.svg",  # red apple
     "2b50.svg",  # star
 )
-
-
-@pytest.fixture(scope="module", autouse=False)
-def one_thread():
-    """Run a module's tiny tensor ops on one thread: they gain nothing from more, and on an
-    oversubscribed machine OpenMP's synchronisation makes each op wait for a time slice
-    (~100x slower). Restores the previous setting afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @functools.lru_cache(maxsize=1)

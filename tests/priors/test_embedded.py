@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from embedded_helpers import brute_force_eps, icon_x0, one_thread, small_icon_set  # noqa: F401 (fixture)
+from embedded_helpers import brute_force_eps, icon_x0, small_icon_set
 
 from vecdistill.distill.guidance import guided_noise, guided_noise_many
 from vecdistill.errors import InputError, PromptError
 from vecdistill.priors.embedded import EmbeddedPrior
 
 RES = 16
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_thread_module")
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from embedded_helpers import brute_force_eps, one_thread  # noqa: F401 (fixture)
+from embedded_helpers import brute_force_eps
 
 from vecdistill.distill import build_objective
 from vecdistill.priors.embedded import EmbeddedPrior
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread_module")]
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from embedded_helpers import icon_x0, one_thread, small_icon_set  # noqa: F401 (fixture)
+from embedded_helpers import icon_x0, small_icon_set
 
 from vecdistill.distill import build_objective
 from vecdistill.priors.embedded import EmbeddedPrior
@@ -13,7 +13,7 @@ from vecdistill.priors.embedded import EmbeddedPrior
 RES = 16
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_thread_module")
 
 
 @pytest.fixture(scope="module")

@@ -28,9 +28,6 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
+def _one_thread(one_thread):
     """The CPU is shared; one thread keeps the tests predictable."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
     yield
-    torch.set_num_threads(n)
