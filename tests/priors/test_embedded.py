@@ -202,3 +202,16 @@ def test_shared_samples_equal_duplicated_samples(prior):
     lw = torch.stack([a.uncond.log_weights, a.cond.log_weights])
     twice = den.posterior_mean(flat, prior.abar(t), lw, rows=torch.tensor([0, 0, 0, 1, 1, 1]), samples=torch.tensor([0, 1, 2, 0, 1, 2]))
     torch.testing.assert_close(twice[3:], den.posterior_mean(flat, prior.abar(t), lw[1:]), atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("t_values", [[999], [10, 300, 800, 999]])
+def test_cfg_pair_matches_float64_brute_force(prior, t_values):
+    """predict_noise_many for a CFG pair (the same x_t under cond and uncond, one pass) gives
+    each branch's exact prediction, for a batch of 1 and of 4."""
+    prompt = prior.encode_prompt("heart", negative="cat")  # both branches restricted
+    plain = prior.encode_prompt("red heart")
+    x_t, t = _noisy(prior, t_values, seed=9)
+    for p in (prompt, plain):
+        cond, uncond = prior.predict_noise_many([x_t, x_t], [t, t], [p.cond, p.uncond])
+        torch.testing.assert_close(cond.double(), _reference(prior, p.cond, x_t, t), atol=2e-4, rtol=1e-4)
+        torch.testing.assert_close(uncond.double(), _reference(prior, p.uncond, x_t, t), atol=2e-4, rtol=1e-4)

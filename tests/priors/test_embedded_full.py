@@ -32,6 +32,22 @@ def test_full_set_noise_matches_float64_brute_force(prior):
     torch.testing.assert_close(eps.double().reshape(2, -1), ref, atol=5e-4, rtol=1e-4)
 
 
+def test_full_set_cfg_pair_matches_float64_brute_force(prior):
+    """A batch of 4 from low to high noise under "red heart" and the unconditional branch in
+    one pass: peaked rows gather their icons, spread ones read the transposed copy."""
+    prompt = prior.encode_prompt("red heart")
+    g = torch.Generator().manual_seed(1)
+    icons = prior.all_icons()
+    x0 = icons[torch.randint(0, len(icons), (4,), generator=g)] * 2 - 1
+    t = torch.tensor([30, 500, 900, 990])
+    x_t = prior.add_noise(x0, torch.randn(x0.shape, generator=g), t)
+    points = prior.denoiser.points().double()
+    cond, uncond = prior.predict_noise_many([x_t, x_t], [t, t], [prompt.cond, prompt.uncond])
+    for eps, c in ((cond, prompt.cond), (uncond, prompt.uncond)):
+        ref = torch.cat([brute_force_eps(points, c.log_weights, x_t[i:i + 1].reshape(1, -1), prior.abar(t[i:i + 1])) for i in range(4)])
+        torch.testing.assert_close(eps.double().reshape(4, -1), ref, atol=5e-4, rtol=1e-4)
+
+
 def test_pixel_sds_for_red_heart_converges_to_the_heart_icon(prior):
     """SDS on raw pixels from a grey image: the result is closest to the bundled heart."""
     heart, captions = prior.icons_for("red heart")

@@ -169,40 +169,56 @@ class EmbeddedPrior(Prior):
         flat, abar, log_weights, rows, samples = self._batch(x_t, t, conds)
         return self._split(self.denoiser.posterior_mean(flat, abar, log_weights, rows, samples), x_t)
 
-    def _batch(self, x_t: Sequence[Tensor], t: Sequence[Tensor], conds: Sequence[Any]) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    def _batch(self, x_t: Sequence[Tensor], t: Sequence[Tensor], conds: Sequence[Any]) -> tuple[Tensor, Tensor, Tensor, Tensor | None, Tensor | None]:
         """Flatten the triples: the distinct samples [U, D] and their abar [U], the distinct
         conditions' log weights [G, N], and for every requested row its condition [M] and
-        its sample [M] (compute dtype, on device). A triple whose x_t and t are the same
-        tensor objects as an earlier one's (CFG's two branches) reuses its samples."""
+        its sample [M] (compute dtype, on device; both None for a single triple: row m is
+        sample m under condition 0). A triple whose x_t and t are the same tensor objects
+        as an earlier one's (CFG's two branches) reuses its samples."""
         if not (len(x_t) == len(t) == len(conds)) or not x_t:
             raise ValueError("predict_noise_many needs as many x_t, t and conds, at least one")
-        dim = 3 * self.resolution * self.resolution
+        if len(x_t) == 1:  # predict_noise: no index bookkeeping
+            flat, abar = self._flatten(x_t[0], t[0], conds[0])
+            return flat, abar, conds[0].log_weights[None], None, None
         flats, abars, rows, samples = [], [], [], []
         conditions: dict[int, tuple[int, IconCondition]] = {}
         seen: dict[tuple[int, int], int] = {}  # (id(x), id(t)) -> first sample row
         count = 0
         for x, tt, c in zip(x_t, t, conds):
-            if not isinstance(c, IconCondition):
-                raise InputError("the embedded prior needs conditions from its own encode_prompt")
-            if x[0].numel() != dim:
-                raise InputError(f"the embedded prior works on [B, 3, {self.resolution}, {self.resolution}] samples, got {tuple(x.shape)}")
-            b = x.shape[0]
             key = (id(x), id(tt))
             if key not in seen:
-                steps = torch.as_tensor(tt, device=self.device).reshape(-1)
-                if steps.numel() == 1:
-                    steps = steps.expand(b)
-                elif steps.numel() != b:
-                    raise ValueError(f"t has {steps.numel()} timesteps for a batch of {b}")
+                flat, abar = self._flatten(x, tt, c)
                 seen[key] = count
-                flats.append(x.reshape(b, dim).to(self.device, self.compute_dtype))
-                abars.append(self.alphas_cumprod[steps.long()].to(self.compute_dtype))
-                count += b
+                flats.append(flat)
+                abars.append(abar)
+                count += flat.shape[0]
+            elif not isinstance(c, IconCondition):
+                raise InputError("the embedded prior needs conditions from its own encode_prompt")
             g = conditions.setdefault(id(c), (len(conditions), c))[0]
-            rows.append(torch.full((b,), g, dtype=torch.long, device=self.device))
-            samples.append(torch.arange(seen[key], seen[key] + b, device=self.device))
+            b = x.shape[0]
+            rows.extend([g] * b)
+            samples.extend(range(seen[key], seen[key] + b))
         log_weights = torch.stack([c.log_weights for _, c in sorted(conditions.values(), key=lambda v: v[0])])
-        return torch.cat(flats), torch.cat(abars), log_weights, torch.cat(rows), torch.cat(samples)
+        flat = flats[0] if len(flats) == 1 else torch.cat(flats)
+        abar = abars[0] if len(abars) == 1 else torch.cat(abars)
+        as_index = dict(dtype=torch.long, device=self.device)
+        return flat, abar, log_weights, torch.tensor(rows, **as_index), torch.tensor(samples, **as_index)
+
+    def _flatten(self, x: Tensor, t: Tensor, cond: Any) -> tuple[Tensor, Tensor]:
+        """One triple checked: ``x`` as [B, D] and its abar [B] (compute dtype, on device)."""
+        if not isinstance(cond, IconCondition):
+            raise InputError("the embedded prior needs conditions from its own encode_prompt")
+        dim = 3 * self.resolution * self.resolution
+        if x.dim() < 2 or x.shape[1:].numel() != dim:
+            raise InputError(f"the embedded prior works on [B, 3, {self.resolution}, {self.resolution}] samples, got {tuple(x.shape)}")
+        b = x.shape[0]
+        steps = torch.as_tensor(t, device=self.device).reshape(-1)
+        if steps.numel() == 1:
+            steps = steps.expand(b)
+        elif steps.numel() != b:
+            raise ValueError(f"t has {steps.numel()} timesteps for a batch of {b}")
+        abar = self.alphas_cumprod[steps.long()].to(self.compute_dtype)
+        return x.reshape(b, dim).to(self.device, self.compute_dtype), abar
 
     def _split(self, out: Tensor, like: Sequence[Tensor]) -> list[Tensor]:
         pieces, start = [], 0

@@ -1,0 +1,126 @@
+"""The exact denoiser of an empirical distribution (vecdistill.priors.empirical): every
+computation path (points gathered for peaked posteriors, one product with the transposed
+copy for spread ones, both in one batch, a restricted support, 3 columns padded to 4,
+without the transposed copy) against a float64 brute force of the definition."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from embedded_helpers import brute_force_eps
+
+from vecdistill.priors.empirical import EmpiricalDenoiser
+
+pytestmark = pytest.mark.usefixtures("one_thread_module")
+
+N, D = 64, 48  # the sparse limit is N // 8 = 8 points per row
+# abar: a one-hot posterior near a point, two points weighing equally at a midpoint (at lower
+# noise float32 logits resolve the tie only to ~1e-4), a posterior spread over every point
+LOW, MID, HIGH = 0.995, 0.95, 0.0047
+
+
+@pytest.fixture(scope="module")
+def points():
+    return torch.rand(N, D, generator=torch.Generator().manual_seed(0)) * 2 - 1
+
+
+@pytest.fixture(scope="module")
+def denoiser(points):
+    return EmpiricalDenoiser(points)
+
+
+def _noisy(points, abar, seed):
+    """x_t [B, D] around points 0, 1, ... at noise levels ``abar`` [B]."""
+    g = torch.Generator().manual_seed(seed)
+    a = torch.tensor(abar).view(-1, 1)
+    x0 = points[: len(abar)]
+    return a.sqrt() * x0 + (1 - a).sqrt() * torch.randn(x0.shape, generator=g), torch.tensor(abar)
+
+
+def _samples(points, kinds, seed=0):
+    """x_t [B, D] and abar [B] by kind: "one" (at low noise near point 0: one point weighs),
+    "two" (the midpoint of points 0 and 1: two weigh equally), "spread" (high noise: every
+    point weighs)."""
+    g = torch.Generator().manual_seed(seed)
+    xs, abar = [], []
+    for kind in kinds:
+        a = {"one": LOW, "two": MID, "spread": HIGH}[kind]
+        x0 = points[0] if kind != "two" else (points[0] + points[1]) / 2
+        noise = torch.randn(D, generator=g) if kind != "two" else torch.zeros(D)
+        xs.append(a**0.5 * x0 + (1 - a) ** 0.5 * noise)
+        abar.append(a)
+    return torch.stack(xs), torch.tensor(abar)
+
+
+def _check(denoiser, points, log_w, x_t, abar, rows=None, samples=None):
+    eps = denoiser.noise(x_t, abar, log_w, rows, samples)
+    rows = torch.zeros(x_t.shape[0], dtype=torch.long) if rows is None else rows
+    samples = torch.arange(x_t.shape[0]) if samples is None else samples
+    for m in range(eps.shape[0]):
+        s = samples[m]
+        ref = brute_force_eps(points, log_w[rows[m]], x_t[s:s + 1], abar[s:s + 1])
+        torch.testing.assert_close(eps[m:m + 1].double(), ref, atol=2e-4, rtol=1e-4)
+    mean = denoiser.posterior_mean(x_t, abar, log_w, rows, samples)
+    a = abar[samples].view(-1, 1)
+    torch.testing.assert_close(mean, (x_t[samples] - (1 - a).sqrt() * eps) / a.sqrt(), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize(("kinds", "dense_rows"), [
+    (["one"], 0), (["spread"], 1), (["one", "two", "two", "one"], 0), (["spread"] * 4, 4),
+    (["spread"] * 3, 3),  # 3 columns, padded to 4
+    (["one", "spread", "two", "spread"], 2), (["two", "spread", "one"], 1),  # split
+])
+def test_every_path_matches_float64_brute_force(denoiser, points, monkeypatch, kinds, dense_rows):
+    """Peaked rows gather their points, spread rows share the dense product with the
+    transposed copy, a batch mixing both splits (B = 1, 3, 4)."""
+    seen = []
+    dense = denoiser._dense
+    monkeypatch.setattr(denoiser, "_dense", lambda weights, index: seen.append(weights.shape[0]) or dense(weights, index))
+    x_t, a = _samples(points, kinds, seed=len(kinds))
+    _check(denoiser, points, torch.zeros(1, N), x_t, a)
+    assert sum(seen) == 2 * dense_rows  # (noise and posterior_mean each call it once)
+
+
+@pytest.mark.parametrize("matched", [[0, 5], [0, 5, 9]])
+def test_cfg_pairs_share_one_distance_row(denoiser, points, matched):
+    """Two weightings (all points; two or three of them, unequal) for the same samples, as
+    CFG asks (with the spread unconditional rows, the conditional ones are gathered apart or,
+    three points being over N // 32, join the dense product)."""
+    cond = torch.full((N,), float("-inf"))
+    cond[matched] = torch.tensor([0.7, 0.2, 0.1][: len(matched)]).log()
+    log_w = torch.stack([torch.zeros(N), cond])
+    for abar in ([LOW], [LOW, HIGH, 0.2, 0.6]):
+        x_t, a = _noisy(points, abar, seed=7)
+        b = len(abar)
+        rows = torch.tensor([0] * b + [1] * b)
+        samples = torch.arange(b).repeat(2)
+        _check(denoiser, points, log_w, x_t, a, rows, samples)
+
+
+@pytest.mark.parametrize("kept", [3, 40])
+def test_restricted_support(denoiser, points, kept):
+    """A weighting that excludes points: few kept (only those are read) or many (all are
+    read, the excluded ones weigh nothing)."""
+    log_w = torch.full((1, N), float("-inf"))
+    log_w[0, torch.randperm(N, generator=torch.Generator().manual_seed(kept))[:kept]] = 0.0
+    x_t, a = _noisy(points, [LOW, HIGH, 0.3, 0.05], seed=kept)
+    _check(denoiser, points, log_w, x_t, a)
+
+
+def test_without_transposed_copy_is_the_same(points):
+    plain = EmpiricalDenoiser(points, transposed=False)
+    fast = EmpiricalDenoiser(points)
+    assert plain.centered_t is None and fast.centered_t.shape == (D, N)
+    assert fast.nbytes == 2 * plain.nbytes == 2 * N * D * 4
+    x_t, a = _noisy(points, [LOW, HIGH, 0.02, 0.5], seed=11)
+    log_w = torch.zeros(1, N)
+    _check(plain, points, log_w, x_t, a)
+    torch.testing.assert_close(plain.noise(x_t, a, log_w), fast.noise(x_t, a, log_w), atol=1e-5, rtol=1e-5)
+
+
+def test_float64_points_are_exact(points):
+    den = EmpiricalDenoiser(points.double())
+    x_t, a = _noisy(points.double(), [LOW, HIGH, 0.3], seed=13)
+    eps = den.noise(x_t, a.double(), torch.zeros(1, N, dtype=torch.float64))
+    ref = brute_force_eps(points, torch.zeros(N), x_t, a)
+    torch.testing.assert_close(eps, ref, atol=1e-10, rtol=1e-10)
