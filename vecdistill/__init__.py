@@ -11,13 +11,12 @@ The stable Python API (imported lazily so ``import vecdistill`` stays light):
 from __future__ import annotations
 
 import importlib
-import os
 
-# OpenMP threads that spin while waiting collapse torch's CPU speed 10-30x as soon as another
-# process shares the cores (measured: a 64 px render went from 10 ms to 127 ms with 2 threads).
-# Passive waiting costs nothing measurable when the machine is idle. Must be set before torch
-# loads its OpenMP runtime; a value the user set wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from .runtime import configure_process
+
+# OpenMP passive waiting and glibc heap settings that make torch's CPU kernels fast (see
+# vecdistill/runtime.py; VECDISTILL_MALLOPT=0 and an OMP_WAIT_POLICY of your own opt out)
+configure_process()
 
 __version__ = "0.1.0"
 

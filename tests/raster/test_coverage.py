@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 from conftest import poly_path, scene_of, solid
 
@@ -135,7 +136,15 @@ def test_layers_are_independent_and_cover_only_their_boxes():
     assert torch.allclose(f.cov, torch.ones_like(f.cov))
 
 
-def test_flat_and_padded_buffer_layouts_agree():
+def _accumulate(f, layers, pixels):
+    out = torch.zeros(layers, pixels, dtype=f.cov.dtype)
+    out.index_put_((f.layer, f.pixel), f.cov, accumulate=True)
+    return out
+
+
+@pytest.mark.parametrize("layout", ["flat", "padded"])
+def test_layers_in_one_call_match_each_layer_alone(layout):
+    # boxes of very different sizes, two images, one layer partly outside the canvas
     g = torch.Generator().manual_seed(5)
     edges, layers = [], []
     for k, (cx, cy, r) in enumerate([(10, 10, 8), (30, 5, 2), (20, 25, 5.5), (-3, 15, 6)]):
@@ -144,13 +153,11 @@ def test_flat_and_padded_buffer_layouts_agree():
         pts = torch.stack([cx + rad * torch.cos(ang), cy + rad * torch.sin(ang)], -1)
         edges.append(torch.cat([pts, pts.roll(-1, 0)], 1))
         layers += [k] * 39
-    edges = torch.cat(edges)
-    layers = torch.tensor(layers)
-    args = (edges, layers, torch.tensor([0, 0, 1, 1]), torch.tensor([False, True, False, False]), 32, 30)
-    flat = rasterize_layers(*args, layout="flat")
-    padded = rasterize_layers(*args, layout="padded")
-    a = torch.zeros(4, 2 * 32 * 30, dtype=torch.float64)
-    b = torch.zeros(4, 2 * 32 * 30, dtype=torch.float64)
-    a[flat.layer, flat.pixel] = flat.cov
-    b[padded.layer, padded.pixel] = padded.cov
-    assert torch.allclose(a, b, atol=1e-12) and float(a.sum()) > 100
+    batch = torch.tensor([0, 0, 1, 1])
+    evenodd = torch.tensor([False, True, False, False])
+    together = rasterize_layers(torch.cat(edges), torch.tensor(layers), batch, evenodd, 32, 30, layout=layout)
+    a = _accumulate(together, 4, 2 * 32 * 30)
+    for k in range(4):
+        alone = rasterize_layers(edges[k], torch.zeros(39, dtype=torch.long), batch[k : k + 1], evenodd[k : k + 1], 32, 30, layout="flat")
+        assert torch.allclose(a[k], _accumulate(alone, 1, 2 * 32 * 30)[0], atol=1e-12)
+    assert float(a.sum()) > 100 and float(a[3, 32 * 30 :].sum()) > 10

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from conftest import solid
 
@@ -123,3 +124,40 @@ def test_views_and_background_image_are_differentiable():
     img.square().sum().backward()
     assert view.grad is not None and torch.isfinite(view.grad).all() and view.grad.abs().sum() > 0
     assert bg.grad is not None and bg.grad.abs().sum() > 0
+
+
+def _polygon_loss(verts, weights, layout):
+    """sum of weights x coverage of two polygons (vertex lists [7, 2] each), one per image;
+    both cross the canvas borders and have edges many pixels long."""
+    from vecdistill.raster.coverage import rasterize_layers
+
+    edges = torch.cat([torch.cat([v, v.roll(-1, 0)], 1) for v in verts])
+    layer = torch.arange(len(verts)).repeat_interleave(verts[0].shape[0])
+    f = rasterize_layers(edges, layer, torch.arange(len(verts)), torch.tensor([False, True]), 20, 16, layout=layout)
+    return (weights[f.layer, f.pixel] * f.cov).sum()
+
+
+@pytest.mark.parametrize("layout", ["flat", "padded"])
+def test_coverage_gradients_across_canvas_borders_match_finite_differences(layout):
+    g = torch.Generator().manual_seed(4)
+    base = torch.tensor([[-6.3, 3.2], [9.7, -4.1], [25.9, 2.6], [14.2, 7.7], [24.4, 19.8], [6.1, 13.3], [-2.2, 21.6]], dtype=torch.float64)
+    verts = [base.clone(), (base.flip(0) * 0.8 + 2.1).clone()]
+    for v in verts:
+        v += 0.3 * torch.rand(v.shape, generator=g, dtype=torch.float64)
+        v.requires_grad_(True)
+    weights = torch.rand(2, 2 * 20 * 16, generator=g, dtype=torch.float64)
+    grads = torch.autograd.grad(_polygon_loss(verts, weights, layout), verts)
+    eps, errs = 1e-6, []
+    with torch.no_grad():
+        for v, gv in zip(verts, grads):
+            for k in range(v.numel()):
+                old = float(v.view(-1)[k])
+                v.view(-1)[k] = old + eps
+                up = float(_polygon_loss(verts, weights, layout))
+                v.view(-1)[k] = old - eps
+                down = float(_polygon_loss(verts, weights, layout))
+                v.view(-1)[k] = old
+                fd = (up - down) / (2 * eps)
+                errs.append(abs(float(gv.view(-1)[k]) - fd) / max(abs(fd), 1e-3))
+    errs = torch.tensor(errs)
+    assert float(errs.median()) < 1e-4 and float(errs.max()) < 1e-3, errs

@@ -20,75 +20,90 @@ _SHRINK32 = 1.0 - 2.0**-20  # the float32 counterpart (1 - 1e-9 rounds to 1)
 
 
 class _Over(torch.autograd.Function):
-    """The "over" sums with an analytic backward (a handful of [F] passes instead of a
-    dozen saved intermediates, and no gathers of [F, 3] rows, which are slow on the CPU).
+    """The "over" sums with an analytic backward, computed in (pixel, paint order) order.
 
-    Forward: with the fragments in (pixel, order) order through ``perm``,
-    ``T_i = exp(sum_{j > i, same pixel} log(1 - s a_j))``; then, in the original order,
-    ``rgb[:, pixel] += c_i T_i``, ``alpha[pixel] += a_i T_i``. Backward, with ``g`` the output
-    gradients at the fragment's pixel and ``w_k = (g_rgb . c_k + g_a a_k) T_k``:
-    ``dc_i = g_rgb T_i`` and ``da_i = g_a T_i - s / (1 - s a_i) * sum_{k < i, same pixel} w_k``
-    (the earlier fragments, whose transmittance contains ``1 - s a_i``); prefix sums run in
-    float64 like the forward's. ``c``: [3, F] (channel-first: gathers and scatters of
-    [F, 3] rows are several times slower on the CPU). Outputs: ``rgb`` [3, N], ``alpha`` [N].
+    Fragment ``i`` (sorted) has alpha ``a_i``, premultiplied colour ``p_i = C[:, k_i] s_i``
+    (a colour table ``C`` [3, K], an index ``k_i`` into it, a scale ``s_i``; solid layers
+    share one table column each) and transmittance ``T_i = prod_{j > i, same pixel}
+    (1 - q a_j)`` (``q``: the shrink factor below 1 that keeps opaque layers' logarithms
+    finite). Forward: ``rgb[:, pixel] += p_i T_i``, ``alpha[pixel] += a_i T_i``, with ``T``
+    from a float64 prefix sum of ``log(1 - q a)`` (one sum over all fragments; its value at
+    the end of each pixel's run minus the running value). Backward, with ``v_i = g_rgb .
+    C[:, k_i] s_i + g_a a_i`` the sensitivities of the later-drawn terms:
+    ``dC[:, k_i] += g_rgb s_i T_i``, ``ds_i = (g_rgb . C[:, k_i]) T_i`` and
+    ``da_i = g_a T_i - q / (1 - q a_i) sum_{k < i, same pixel} v_k T_k`` (the earlier
+    fragments, whose transmittance contains ``1 - q a_i``).
     """
 
     @staticmethod
-    def forward(ctx, a, c, pixel, perm, inv, end_of, seg_start, num_pixels, shrink):
-        dtype = a.dtype
-        cs = torch.cumsum(torch.log1p(-(a.index_select(0, perm) * shrink)).double(), 0)
-        trans = torch.exp((cs.index_select(0, end_of) - cs).to(dtype)).index_select(0, inv)
-        out_a = a.new_zeros(num_pixels).index_add_(0, pixel, a * trans)
-        out_rgb = c.new_zeros(3, num_pixels).index_add_(1, pixel, c * trans)
-        ctx.save_for_backward(a, c, trans, pixel, perm, inv, seg_start)
+    def forward(ctx, alpha, table, scale, index, pixel, perm, num_pixels, shrink):
+        dtype = alpha.dtype
+        pix = pixel.index_select(0, perm)
+        a = alpha.index_select(0, perm)
+        k = index.index_select(0, perm)
+        s = scale.index_select(0, perm)
+        cs = torch.cumsum(torch.log(1 - shrink * a).double(), 0)
+        ends = torch.cumsum(torch.bincount(pix, minlength=num_pixels), 0)
+        last = ends.index_select(0, pix) - 1  # the pixel's last fragment
+        trans = torch.exp((cs.index_select(0, last) - cs).to(dtype))
+        col = table.index_select(1, k)  # [3, F] straight colours
+        w_col = col * (s * trans)
+        out_a = alpha.new_zeros(num_pixels).scatter_add_(0, pix, a * trans)
+        out_rgb = table.new_zeros(3, num_pixels).scatter_add_(1, pix.expand(3, -1), w_col)
+        ctx.save_for_backward(a, s, col, trans, pix, k, perm, ends)
         ctx.shrink = shrink
+        ctx.table_size = table.shape[1]
         return out_rgb, out_a
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g_rgb, g_a):
-        a, c, trans, pixel, perm, inv, seg_start = ctx.saved_tensors
-        s = ctx.shrink
+        a, s, col, trans, pix, k, perm, ends = ctx.saved_tensors
+        q = ctx.shrink
         if g_rgb is None:
-            g_rgb = c.new_zeros(3, 1).expand(3, g_a.shape[0])
+            g_rgb = col.new_zeros(3, 1).expand(3, ends.shape[0])
         if g_a is None:
-            g_a = a.new_zeros(g_rgb.shape[1])
-        gr = g_rgb.index_select(1, pixel)  # [3, F]
-        ga = g_a.index_select(0, pixel)
-        dc = gr * trans  # [3, F]
-        w = (dc * c).sum(0) + ga * a * trans
-        ws = w.index_select(0, perm).double()
-        before = torch.cumsum(ws, 0) - ws  # sum of w over all earlier fragments (sorted)
-        excl = (before - before.index_select(0, seg_start)).to(a.dtype).index_select(0, inv)
-        da = ga * trans - (s / (1 - s * a)) * excl
-        return da, dc, None, None, None, None, None, None, None
+            g_a = a.new_zeros(ends.shape[0])
+        gr = g_rgb.index_select(1, pix)  # [3, F]
+        ga = g_a.index_select(0, pix)
+        gc = (gr * col).sum(0)  # g_rgb . C[:, k]
+        v = (gc * s + ga * a) * trans
+        before = torch.cumsum(v.double(), 0) - v.double()  # over all earlier fragments
+        first = (ends - torch.bincount(pix, minlength=ends.shape[0])).index_select(0, pix)
+        excl = (before - before.index_select(0, first)).to(a.dtype)
+        da_s = ga * trans - (q / (1 - q * a)) * excl
+        ds_s = gc * trans
+        d_table = col.new_zeros(3, ctx.table_size).scatter_add_(1, k.expand(3, -1), gr * (s * trans))
+        da = torch.empty_like(da_s).scatter_(0, perm, da_s)
+        ds = torch.empty_like(ds_s).scatter_(0, perm, ds_s)
+        return da, d_table, ds, None, None, None, None, None
 
 
-def over(pixel: Tensor, order: Tensor, alpha: Tensor, premult: Tensor, num_pixels: int) -> tuple[Tensor, Tensor]:
-    """Composite fragments. ``pixel``/``order``: [F] int64 (order: paint order, unique per
-    pixel); ``alpha``: [F]; ``premult``: [3, F]. Returns ``(rgb [3, N], alpha [N])``,
-    premultiplied, over a transparent ``num_pixels``-pixel canvas."""
+def over(
+    pixel: Tensor, order: Tensor, alpha: Tensor, table: Tensor, index: Tensor, scale: Tensor, num_pixels: int
+) -> tuple[Tensor, Tensor]:
+    """Composite fragments in paint order with SVG "source over".
+
+    ``pixel``/``order``: [F] int64 (order: paint order, unique per pixel); ``alpha``: [F];
+    premultiplied colours ``table[:, index] * scale`` (``table``: [3, K] straight colours,
+    ``index``: [F] int64 into it, ``scale``: [F], usually ``alpha`` itself). Returns ``(rgb
+    [3, N], alpha [N])``, premultiplied, over a transparent ``num_pixels``-pixel canvas;
+    differentiable with respect to ``alpha``, ``table`` and ``scale``."""
     dtype = alpha.dtype
     if pixel.numel() == 0:
-        return premult.new_zeros(3, num_pixels), alpha.new_zeros(num_pixels)
+        return table.new_zeros(3, num_pixels) + 0 * table.sum(), alpha.new_zeros(num_pixels) + 0 * alpha.sum()
     with torch.no_grad():
         if bool((order[1:] >= order[:-1]).all()):
             # fragments already in paint order: a stable sort by pixel keeps it per pixel
             # (int32 keys sort about 1.5x faster than int64 on the CPU)
-            pix, perm = torch.sort(pixel.int() if num_pixels < 2**31 else pixel, stable=True)
+            perm = torch.sort(pixel.int() if num_pixels < 2**31 else pixel, stable=True).indices
         else:
             span = int(order.max()) + 1
             perm = torch.argsort(pixel * span + order)
-            pix = pixel[perm]
-        _, counts = torch.unique_consecutive(pix, return_counts=True)
-        ends = torch.cumsum(counts, 0)
-        end_of = torch.repeat_interleave(ends - 1, counts)
-        seg_start = torch.repeat_interleave(ends - counts, counts)
-        inv = torch.empty_like(perm).scatter_(0, perm, torch.arange(perm.shape[0], device=perm.device))
     shrink = _SHRINK if dtype == torch.float64 else _SHRINK32
     # float32 coverage can exceed 1 by an ulp or two; log(1 - a) needs a <= 1
     alpha = alpha.clamp(0.0, 1.0)
-    return _Over.apply(alpha, premult, pixel, perm, inv, end_of, seg_start, num_pixels, shrink)
+    return _Over.apply(alpha, table, scale, index, pixel, perm, num_pixels, shrink)
 
 
 def union(pixel: Tensor, cov: Tensor, num_pixels: int) -> Tensor:

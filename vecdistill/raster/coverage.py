@@ -3,22 +3,34 @@
 Input: directed line edges (closed polygons, any number per layer) in canvas pixels; pixel
 ``(i, j)`` covers ``[j, j+1] x [i, i+1]``. For every layer (one filled outline: a path's
 fill, a stroke outline, a clip shape) we compute, for each pixel of its bounding box, the
-integral of the winding number over the pixel:
+integral ``A`` of the winding number over the pixel:
 
-1. each layer's box is its edges' bounding box, intersected with the canvas;
-2. edges crossing the box are cut at the box sides and clamped onto it (a part left of the
-   box becomes a vertical edge on the left side: same winding inside the box; parts above,
-   below or right contribute nothing);
-3. edges are split at every integer y, then every integer x, so that each piece lies in one
-   pixel; a piece with height ``dy`` and mean x offset ``m`` inside its pixel adds
-   ``dy (1 - m)`` to its pixel and ``dy m`` to the next one (the "accumulation" rasterizer of
-   font-rs / stb_truetype);
-4. a prefix sum along each row turns these into the winding integral ``A`` per pixel.
+1. each layer's box is its edges' bounding box, intersected with the canvas; the boxes are
+   laid out one after another in one flat buffer, row by row, each row with one extra
+   "spill" cell on its right;
+2. edges leaving their box are cut at the box sides; the outside parts are clamped onto the
+   box (a part left of it becomes a vertical edge on the left side: same winding inside;
+   parts above, below or right contribute nothing inside);
+3. edges are cut at every integer y, then every integer x, so that each piece lies in one
+   pixel (pieces are intervals ``[u_a, u_b]`` of their edge's parameter); a piece with
+   height ``dy`` and mean x offset ``m`` inside its pixel adds ``dy`` to the pixel's "cover"
+   and ``dy m`` to its "area" (the accumulation rasterizer of font-rs / stb_truetype);
+4. ``A`` = prefix sum of cover along the row minus area. Each row's cover is made to sum to
+   exactly zero (its spill cell takes the remainder), so one float64 prefix sum runs over
+   the whole buffer.
 
-``A`` is a piecewise-polynomial function of the edge end points, so autograd gives exact
-gradients. Coverage from ``A``: nonzero rule ``min(|A|, 1)``, even-odd rule the triangle
-wave ``1 - |1 - (|A| mod 2)|``. Both are exact in every pixel whose winding numbers are all
-of one sign and take at most two adjacent values (``{0, s}``, ``{s, 2s}``...): every interior
+Gradients are analytic (:class:`_WindingArea`), not traced through the cutting: the
+derivative of a pixel's ``A`` with respect to an edge's end points is the integral, over the
+part of the edge inside that pixel, of the boundary's normal velocity (Reynolds transport).
+For an edge ``P(u) = (1 - u) P0 + u P1`` with ``d = P1 - P0`` and a piece ``[u_a, u_b]``
+in the pixel: ``dA/dP0 = (-d_y, d_x) I0`` and ``dA/dP1 = (-d_y, d_x) I1`` with
+``I0 = int (1 - u) du`` and ``I1 = int u du`` over the piece. Clamped outside parts slide
+along the canvas border and contribute nothing. This is the exact derivative of the exact
+area (a piecewise polynomial of the end points), one gather and one scatter per piece.
+
+Coverage from ``A``: nonzero rule ``min(|A|, 1)``, even-odd rule the triangle wave
+``1 - |1 - (|A| mod 2)|``. Both are exact in every pixel whose winding numbers are all of
+one sign and take at most two adjacent values (``{0, s}``, ``{s, 2s}``...): every interior
 pixel and every pixel crossed by the edges of a single contour. Where contours cross or
 stroke pieces overlap with windings 0 and 2 (or +1 and -1) inside one pixel, the value is an
 approximation (see ``raster.md``); the stroker builds outlines that avoid this except at
@@ -36,9 +48,10 @@ Tensor = torch.Tensor
 
 @dataclass
 class Fragments:
-    """Per-pixel coverage of layers. ``cov``: [F] in [0, 1]; ``layer``: [F] int64;
-    ``pixel``: [F] int64 flat index ``b * H * W + y * W + x``. Fragments of one layer are
-    contiguous and layers appear in increasing order."""
+    """Per-pixel coverage of layers. ``cov``: [F] in [0, 1]; ``layer``: [F] int64; ``pixel``:
+    [F] int64 flat index ``b * H * W + y * W + x``. Fragments of one layer are contiguous,
+    row-major inside the layer's box, and layers appear in increasing order; pixels whose
+    winding integral is exactly 0 are left out."""
 
     cov: Tensor
     layer: Tensor
@@ -54,191 +67,385 @@ def take(x: Tensor, idx: Tensor) -> Tensor:
     return x.index_select(0, idx)
 
 
-def _safe_div(num: Tensor, den: Tensor) -> Tensor:
-    ok = den != 0
-    return torch.where(ok, num / torch.where(ok, den, torch.ones_like(den)), torch.zeros_like(num))
+@dataclass
+class _Boxes:
+    """Layer boxes in whole pixels, clipped to the canvas, and their buffer layout; all [L]
+    int64. Empty boxes have ``w = h = 0``. A box's cell ``(row, col)`` (``col = w`` is the
+    row's spill cell) is buffer cell ``off + row * stride + col``. ``padded``: every box takes
+    a ``[hmax, wmax + 1]`` block (``stride = wmax + 1``), so that all rows have one length;
+    otherwise boxes take ``h (w + 1)`` cells each, one after another."""
+
+    c0: Tensor
+    r0: Tensor
+    w: Tensor
+    h: Tensor
+    off: Tensor
+    stride: Tensor
+    total: int
+    padded: bool
+    hmax: int
+    wmax: int
 
 
-def _clip_to_boxes(e: tuple[Tensor, ...], box: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
-    """Cut edges ``e`` (x0, y0, x1, y1), four [N] columns, at the sides of their boxes
-    ``box`` (X0, Y0, X1, Y1), four [N] columns, and clamp the pieces onto the box -> four
-    [5N] columns."""
+def _layer_boxes(
+    x0: Tensor, y0: Tensor, x1: Tensor, y1: Tensor, edge_layer: Tensor, num_layers: int, width: int, height: int, layout: str
+) -> _Boxes:
+    """Bounding box of each layer's edges (four [E] columns, pixels) clipped to the canvas,
+    and the buffer layout (``layout``: ``"auto"`` pads the boxes to one size when that
+    wastes little, ``"flat"`` or ``"padded"``)."""
+    dtype, device = x0.dtype, x0.device
+    inf = torch.full((num_layers,), float("inf"), dtype=dtype, device=device)
+    lx0 = inf.scatter_reduce(0, edge_layer, torch.minimum(x0, x1), "amin")
+    ly0 = inf.scatter_reduce(0, edge_layer, torch.minimum(y0, y1), "amin")
+    lx1 = (-inf).scatter_reduce(0, edge_layer, torch.maximum(x0, x1), "amax")
+    ly1 = (-inf).scatter_reduce(0, edge_layer, torch.maximum(y0, y1), "amax")
+    lim = torch.tensor([[width], [height]], dtype=dtype, device=device)
+    lo = torch.minimum(torch.stack([lx0, ly0]).floor().clamp_min(0), lim).nan_to_num(0.0, 0.0, 0.0).long()
+    hi = torch.minimum(torch.stack([lx1, ly1]).ceil().clamp_min(0), lim).nan_to_num(0.0, 0.0, 0.0).long()
+    size = (hi - lo).clamp_min(0)
+    empty = (size == 0).any(0)
+    w = torch.where(empty, 0, size[0])
+    h = torch.where(empty, 0, size[1])
+    cells = h * (w + 1)
+    flat_total = int(cells.sum())
+    hmax, wmax = (int(v) for v in torch.stack([h.max(), w.max()]).tolist())
+    padded = num_layers * hmax * (wmax + 1) <= 1.25 * flat_total + 4096
+    if layout != "auto":
+        padded = layout == "padded"
+    if padded:
+        block = hmax * (wmax + 1)
+        off = torch.arange(num_layers, device=device) * block
+        stride = torch.full_like(w, wmax + 1)
+        total = num_layers * block
+    else:
+        off = torch.cumsum(cells, 0) - cells
+        stride = w + 1
+        total = flat_total
+    return _Boxes(lo[0], lo[1], w, h, off, stride, total, padded, hmax, wmax)
+
+
+@dataclass
+class _Pieces:
+    """Edge pieces, each inside one pixel of its layer's box. ``cell``: [P] buffer cell;
+    ``dy``: [P] signed height (pixels); ``frac``: [P] mean x offset inside the pixel, in
+    [0, 1]; ``grad_cell``: [P] the cell whose gradient the piece takes; ``edge``: [P] or
+    [P / 3] index of the original edge (three pieces per edge: the first pieces of all
+    edges, then the second pieces, then the third); ``i0``/``i1``: [P]
+    integrals of ``1 - u`` and ``u`` over the piece's parameter interval on that edge (0 for
+    parts clamped onto the box)."""
+
+    cell: Tensor
+    dy: Tensor
+    frac: Tensor
+    grad_cell: Tensor
+    edge: Tensor
+    i0: Tensor
+    i1: Tensor
+    layer: Tensor  # [P] or [P / 3] like ``edge``
+
+
+def _place(xm: Tensor, ym: Tensor, w: Tensor, h: Tensor, off: Tensor, stride: Tensor):
+    """Cell of pieces with midpoints ``(xm, ym)`` in box-local pixels, given their box's
+    ``w``/``h``/``off``/``stride`` (broadcastable). Returns ``(row, col, frac, cell,
+    grad_cell)``."""
+    row = torch.minimum(torch.floor(ym).long().clamp_min(0), h - 1)
+    col = torch.minimum(torch.floor(xm).long().clamp_min(0), w)
+    frac = (xm - col.to(xm.dtype)).clamp(0, 1)
+    cell = off + row * stride + col
+    # a piece on the box's right side (the spill column) takes the gradient of the last
+    # pixel of its row: the one-sided derivative from inside the box
+    return row, col, frac, cell, cell - (col == w).long()
+
+
+def _short_pieces(ids: Tensor, e: tuple[Tensor, ...], n: tuple[Tensor, Tensor], box: tuple[Tensor, ...], layer: Tensor) -> _Pieces:
+    """Pieces of edges that cross at most one integer x and one integer y: three pieces per
+    edge (some of zero length), dense [3, K] arithmetic with no gathers.
+
+    ``ids``: [K] original edge indices; ``e``: (x0, y0, x1, y1) [K] box-local; ``n``: (nx,
+    ny) [K] integer crossings (0 or 1); ``box``: (w, h, off, stride) [K] of each edge's box;
+    ``layer``: [K]."""
     x0, y0, x1, y1 = e
     dx, dy = x1 - x0, y1 - y0
+    one = torch.ones_like(dx)
+    hasx, hasy = n[0] > 0, n[1] > 0
+    cx, cy = torch.floor(torch.minimum(x0, x1)) + 1, torch.floor(torch.minimum(y0, y1)) + 1
+    tx = torch.where(hasx, (cx - x0) / torch.where(hasx, dx, one), one)
+    ty = torch.where(hasy, (cy - y0) / torch.where(hasy, dy, one), one)
+    # crossing points (the end point when there is none); the crossed coordinate is exact
+    pxx, pxy = torch.where(hasx, cx, x1), torch.where(hasx, y0 + tx * dy, y1)
+    pyx, pyy = torch.where(hasy, x0 + ty * dx, x1), torch.where(hasy, cy, y1)
+    xfirst = tx <= ty
+    t1, t2 = torch.minimum(tx, ty), torch.maximum(tx, ty)
+    # [4, K] rows (contiguous: slicing the rows keeps the elementwise loops vectorised)
+    X = torch.stack([x0, torch.where(xfirst, pxx, pyx), torch.where(xfirst, pyx, pxx), x1])
+    Y = torch.stack([y0, torch.where(xfirst, pxy, pyy), torch.where(xfirst, pyy, pxy), y1])
+    U = torch.stack([torch.zeros_like(t1), t1, t2, one])
+    xm = (X[:-1] + X[1:]) * 0.5
+    ym = (Y[:-1] + Y[1:]) * 0.5
+    _, _, frac, cell, grad_cell = _place(xm, ym, *box)
+    ua, ub = U[:-1], U[1:]
+    i1 = (ub * ub - ua * ua) * 0.5
+    i0 = (ub - ua) - i1
+    return _Pieces(cell.view(-1), (Y[1:] - Y[:-1]).view(-1), frac.view(-1), grad_cell.view(-1), ids, i0.view(-1), i1.view(-1), layer)
+
+
+def _long_pieces(ids: Tensor, e: tuple[Tensor, ...], inside: Tensor, box: tuple[Tensor, ...], layer: Tensor, boxes: _Boxes) -> _Pieces:
+    """Pieces of any edges (box-local ``e`` = (x0, y0, x1, y1) [K], original indices
+    ``ids`` [K], ``inside`` [K] bool: within their box; ``box`` = (w, h) [K] float): cut at
+    the box sides, then at every integer y and x."""
+    device = ids.device
+    ins = inside.nonzero().squeeze(-1)
+    out = (~inside).nonzero().squeeze(-1)
+    seg = tuple(take(c, ins) for c in e)
+    seg_edge = take(ids, ins)
+    clipped = None
+    if out.numel():
+        zeros = torch.zeros_like(take(box[0], out))
+        cut, src, sa, sb, real = _clip_to_boxes(tuple(take(c, out) for c in e), (zeros, zeros, take(box[0], out), take(box[1], out)))
+        seg = tuple(torch.cat([a, b]) for a, b in zip(seg, cut))
+        seg_edge = torch.cat([seg_edge, take(take(ids, out), src)])
+        clipped = (ins.shape[0], sa, sb, real, torch.cat([take(layer, ins), take(take(layer, out), src)]))
+    sx0, sy0, sx1, sy1 = seg
+    seg_layer = take(layer, ins) if clipped is None else clipped[4]
+    dX, dY = sx1 - sx0, sy1 - sy0
+    s = torch.arange(sx0.shape[0], device=device)
+    u = (torch.zeros_like(sx0), torch.ones_like(sx0))
+    s, u, (ya, yb), (xa, xb) = _cut(s, u, (sy0, sy1), (sx0, sx1), sy0, dY, sx0, dX)
+    s, u, (xa, xb), (ya, yb) = _cut(s, u, (xa, xb), (ya, yb), sx0, dX, sy0, dY)
+    ua, ub = u
+    play = take(seg_layer, s)
+    _, _, frac, cell, grad_cell = _place(
+        (xa + xb) * 0.5, (ya + yb) * 0.5, take(boxes.w, play), take(boxes.h, play), take(boxes.off, play), take(boxes.stride, play)
+    )
+    if clipped is not None:
+        n_in, sa, sb, real = clipped[:4]
+        pad = lambda t, v: torch.cat([torch.full((n_in,), v, dtype=t.dtype, device=device), t])  # noqa: E731
+        ssa, ssb = take(pad(sa, 0.0), s), take(pad(sb, 1.0), s)
+        ua, ub = ssa + ua * (ssb - ssa), ssa + ub * (ssb - ssa)
+    i1 = (ub * ub - ua * ua) * 0.5
+    i0 = (ub - ua) - i1
+    if clipped is not None:
+        sreal = take(pad(clipped[3], True), s).to(i0.dtype)
+        i0, i1 = i0 * sreal, i1 * sreal
+    return _Pieces(cell, yb - ya, frac, grad_cell, take(seg_edge, s), i0, i1, play)
+
+
+def _clip_to_boxes(cols: tuple[Tensor, ...], box: tuple[Tensor, ...]) -> tuple[tuple[Tensor, ...], Tensor, Tensor, Tensor, Tensor]:
+    """Cut edges (x0, y0, x1, y1), four [N] columns, at the sides of their boxes ``box``
+    (X0, Y0, X1, Y1), four [N] columns, and clamp the pieces onto the box.
+
+    Returns ``(pieces, source, s_a, s_b, real)``: four [M] columns, the index [M] of the edge
+    each piece comes from, its parameter interval on that edge, and whether it lies inside
+    the box (the others are clamped onto a side). Pieces of zero length are left out."""
+    x0, y0, x1, y1 = cols
+    dx, dy = x1 - x0, y1 - y0
     ts = [torch.zeros_like(x0)]
-    for side, (p, d) in zip(box, ((x0, dx), (y0, dy), (x0, dx), (y0, dy))):
-        t = _safe_div(side - p, d)
-        t = torch.where(d != 0, t, torch.zeros_like(t))
-        ts.append(t.clamp(0, 1))
+    for side, p, d in zip(box, (x0, y0, x0, y0), (dx, dy, dx, dy)):
+        ok = d != 0
+        t = (side - p) / torch.where(ok, d, torch.ones_like(d))
+        ts.append(torch.where(ok, t, torch.zeros_like(t)).clamp(0, 1))
     ts.append(torch.ones_like(x0))
     ts = torch.stack(ts, -1).sort(-1).values  # [N, 6]
-    px = x0.unsqueeze(-1) + ts * dx.unsqueeze(-1)
-    py = y0.unsqueeze(-1) + ts * dy.unsqueeze(-1)
+    sa, sb = ts[:, :-1], ts[:, 1:]
     bx0, by0, bx1, by1 = (b.unsqueeze(-1) for b in box)
-    px = torch.minimum(torch.maximum(px, bx0), bx1)
-    py = torch.minimum(torch.maximum(py, by0), by1)
-    return px[:, :-1].reshape(-1), py[:, :-1].reshape(-1), px[:, 1:].reshape(-1), py[:, 1:].reshape(-1)
+    mid = (sa + sb) * 0.5
+    mx = x0.unsqueeze(-1) + mid * dx.unsqueeze(-1)
+    my = y0.unsqueeze(-1) + mid * dy.unsqueeze(-1)
+    real = (mx >= bx0) & (mx <= bx1) & (my >= by0) & (my <= by1)
+
+    def at(t, p, d, lo, hi):
+        return torch.minimum(torch.maximum(p.unsqueeze(-1) + t * d.unsqueeze(-1), lo), hi)
+
+    px0, px1 = at(sa, x0, dx, bx0, bx1), at(sb, x0, dx, bx0, bx1)
+    py0, py1 = at(sa, y0, dy, by0, by1), at(sb, y0, dy, by0, by1)
+    keep = ((sb > sa) & ((px0 != px1) | (py0 != py1))).reshape(-1).nonzero().squeeze(-1)
+    src = torch.arange(x0.shape[0], device=x0.device).repeat_interleave(5)
+    out = tuple(take(c.reshape(-1), keep) for c in (px0, py0, px1, py1))
+    return out, take(src, keep), take(sa.reshape(-1), keep), take(sb.reshape(-1), keep), take(real.reshape(-1), keep)
 
 
-def _split(e: tuple[Tensor, ...], axis: int) -> tuple[tuple[Tensor, ...], Tensor]:
-    """Split edges (x0, y0, x1, y1), four [N] columns, at every integer coordinate along
-    ``axis`` (0: x, 1: y) that they cross strictly inside. Returns ``(pieces, source [M])``:
-    the pieces' four [M] columns and the index of the edge each comes from (edges that cross
-    no integer pass through unchanged, first). Columns rather than an [N, 4] tensor: row
-    gathers are slow on the CPU and column slices back-propagate through zero-filled copies."""
-    a0, a1 = e[axis], e[2 + axis]
-    b0, b1 = e[1 - axis], e[3 - axis]
-    with torch.no_grad():
-        a0d, a1d = a0.detach(), a1.detach()
-        lo, hi = torch.minimum(a0d, a1d), torch.maximum(a0d, a1d)
-        n_all = (torch.ceil(hi) - torch.floor(lo) - 1).clamp_min(0).long()
-        cut = n_all > 0
-        idx_pass = (~cut).nonzero().squeeze(-1)
-        idx_cut = cut.nonzero().squeeze(-1)
-        n = take(n_all, idx_cut)
-        npieces = n + 1
-        rep = torch.repeat_interleave(torch.arange(idx_cut.shape[0], device=a0.device), npieces)
-        first = torch.cumsum(npieces, 0) - npieces
-        k = torch.arange(rep.shape[0], device=a0.device) - take(first, rep)
-        src = take(idx_cut, rep)
-        asc = take(a1d > a0d, src)
-        base = torch.where(asc, torch.floor(take(a0d, src)), torch.ceil(take(a0d, src)))
-        step = torch.where(asc, 1.0, -1.0).to(a0.dtype)
-        g_start = base + step * k
-        g_end = g_start + step
-        is_first = k == 0
-        is_last = k == take(n, rep)
-    a0r, a1r, b0r, b1r = (take(c, src) for c in (a0, a1, b0, b1))
-    slope = _safe_div(b1r - b0r, a1r - a0r)
-    bs = torch.where(is_first, b0r, b0r + (g_start - a0r) * slope)
-    be = torch.where(is_last, b1r, b0r + (g_end - a0r) * slope)
-    as_ = torch.where(is_first, a0r, g_start)
-    ae = torch.where(is_last, a1r, g_end)
-    cols = (as_, bs, ae, be) if axis == 0 else (bs, as_, be, ae)
-    out = tuple(torch.cat([take(c, idx_pass), p]) for c, p in zip(e, cols))
-    return out, torch.cat([idx_pass, src])
+def _cut(seg: Tensor, u: tuple[Tensor, Tensor], p: tuple[Tensor, Tensor], q: tuple[Tensor, Tensor], a0: Tensor, da: Tensor, q0: Tensor, dq: Tensor):
+    """Cut pieces at every integer coordinate along one axis that they cross strictly inside.
+
+    Pieces are parameter intervals ``u = (u_a, u_b)`` [P] of segments ``seg`` [P], with end
+    coordinates ``p = (p_a, p_b)`` [P] along the cutting axis and ``q`` [P] along the other;
+    ``a0``/``da`` and ``q0``/``dq`` [S] are each segment's start coordinate and extent along
+    the two axes. Returns the new ``(seg, u, p, q)``; coordinates at a cut are exact
+    integers along the cutting axis, so the pieces of one pixel row or column add up exactly."""
+    pa, pb = p
+    lo, hi = torch.minimum(pa, pb), torch.maximum(pa, pb)
+    n = (torch.ceil(hi) - torch.floor(lo) - 1).clamp_min(0).long()
+    if not bool(n.any()):
+        return seg, u, p, q
+    device = seg.device
+    rep = torch.repeat_interleave(torch.arange(seg.shape[0], device=device), n + 1)
+    first = torch.cumsum(n + 1, 0) - (n + 1)
+    k = torch.arange(rep.shape[0], device=device) - take(first, rep)
+    asc = pb > pa
+    base = torch.where(asc, torch.floor(pa), torch.ceil(pa))
+    step = take(asc.to(pa.dtype) * 2 - 1, rep)
+    s = take(seg, rep)
+    a0r, q0r, dqr = take(a0, s), take(q0, s), take(dq, s)
+    dar = take(da, s)
+    dar = torch.where(dar != 0, dar, torch.ones_like(dar))  # only pieces that cross integers use it
+    c_start = take(base, rep) + step * k.to(pa.dtype)
+    c_end = c_start + step
+    t_start, t_end = (c_start - a0r) / dar, (c_end - a0r) / dar
+    first_piece, last_piece = k == 0, k == take(n, rep)
+    pick = lambda cond, kept, new: torch.where(cond, take(kept, rep), new)  # noqa: E731
+    u_new = (pick(first_piece, u[0], t_start), pick(last_piece, u[1], t_end))
+    p_new = (pick(first_piece, pa, c_start), pick(last_piece, pb, c_end))
+    q_new = (pick(first_piece, q[0], q0r + t_start * dqr), pick(last_piece, q[1], q0r + t_end * dqr))
+    return s, u_new, p_new, q_new
+
+
+class _WindingArea(torch.autograd.Function):
+    """Returns the precomputed winding integrals ``area`` [F] (the non-zero cells ``keep``
+    [F] of a [total] buffer) in the forward; the backward maps their gradient onto the edges
+    [E, 4] by the transport formula (module docstring), from the pieces (:class:`_Pieces`,
+    one or two groups)."""
+
+    @staticmethod
+    def forward(ctx, edges, area, keep, total, *groups):
+        d = (edges[:, 2:] - edges[:, :2]).detach().contiguous()
+        ctx.save_for_backward(d, keep, *groups)
+        ctx.num_edges = edges.shape[0]
+        ctx.total = total
+        return area
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_keep):
+        d, keep, *flat = ctx.saved_tensors
+        grad_area = grad_keep.new_zeros(ctx.total).index_copy_(0, keep, grad_keep)
+        acc0 = torch.zeros(ctx.num_edges, dtype=d.dtype, device=d.device)
+        acc1 = torch.zeros_like(acc0)
+        for k in range(0, len(flat), 4):
+            grad_cell, edge, i0, i1 = flat[k : k + 4]
+            g = grad_area.index_select(0, grad_cell)
+            q0, q1 = g * i0, g * i1
+            if edge.shape[0] != g.shape[0]:  # three pieces per edge (piece-major)
+                q0, q1 = q0.view(3, -1).sum(0), q1.view(3, -1).sum(0)
+            acc0.index_add_(0, edge, q0)
+            acc1.index_add_(0, edge, q1)
+        dx, dy = d[:, 0], d[:, 1]
+        grad = torch.stack([-dy * acc0, dx * acc0, -dy * acc1, dx * acc1], 1)
+        return (grad, None, None, None) + (None,) * len(flat)
 
 
 def winding_integral(
-    edges: Tensor,
-    edge_layer: Tensor,
-    num_layers: int,
-    layer_batch: Tensor,
-    width: int,
-    height: int,
-    layout: str = "auto",
+    edges: Tensor, edge_layer: Tensor, num_layers: int, layer_batch: Tensor, width: int, height: int, layout: str = "auto"
 ):
     """Winding integral per pixel of each layer's bounding box.
 
-    ``edges``: [E, 4] directed edges (x0, y0, x1, y1) in canvas pixels; ``edge_layer``: [E];
-    ``layer_batch``: [L] image index of each layer. Returns ``(area, layer, pixel)``, each
-    [F]: the signed integral of the winding number over the pixel (in pixel units, so a
-    fully inside pixel gives +-1, +-2...), its layer and flat pixel index; pixels where it is
-    exactly 0 are left out. ``layout``: ``"auto"``, ``"flat"`` or ``"padded"`` buffer layout
-    (same result; auto pads the boxes to a common size when that wastes little).
+    ``edges``: [E, 4] directed edges (x0, y0, x1, y1) in canvas pixels, closed polygons per
+    layer; ``edge_layer``: [E] int64; ``layer_batch``: [L] image index of each layer. Returns
+    ``(area, layer, pixel)``, each [F] (see :class:`Fragments` for the layout): the signed
+    integral of the winding number over the pixel (pixel units: a fully inside pixel gives
+    +-1, +-2...), differentiable with respect to ``edges``; its layer and flat pixel index.
+    ``layout``: buffer layout (``"auto"``, ``"flat"``, ``"padded"``; same result).
     """
     device, dtype = edges.device, edges.dtype
     L = num_layers
     with torch.no_grad():
-        keep = (edges[:, 1] != edges[:, 3]).nonzero().squeeze(-1)
-    cols = tuple(take(c, keep) for c in edges.unbind(-1))  # x0, y0, x1, y1: [E'] each
-    edge_layer = take(edge_layer, keep)
-    with torch.no_grad():
-        xs = torch.stack([cols[0].detach(), cols[2].detach()], -1)
-        ys = torch.stack([cols[1].detach(), cols[3].detach()], -1)
-        inf = torch.full((L,), float("inf"), device=device, dtype=dtype)
-        lx0 = inf.scatter_reduce(0, edge_layer, xs.amin(-1), "amin")
-        ly0 = inf.scatter_reduce(0, edge_layer, ys.amin(-1), "amin")
-        lx1 = (-inf).scatter_reduce(0, edge_layer, xs.amax(-1), "amax")
-        ly1 = (-inf).scatter_reduce(0, edge_layer, ys.amax(-1), "amax")
-        c0 = torch.floor(lx0).clamp(0, width).nan_to_num(0, width, 0)
-        c1 = torch.ceil(lx1).clamp(0, width).nan_to_num(0, width, 0)
-        r0 = torch.floor(ly0).clamp(0, height).nan_to_num(0, height, 0)
-        r1 = torch.ceil(ly1).clamp(0, height).nan_to_num(0, height, 0)
-        w = (c1 - c0).clamp_min(0).long()
-        h = (r1 - r0).clamp_min(0).long()
-        empty = (w == 0) | (h == 0)
-        w = torch.where(empty, 0, w)
-        h = torch.where(empty, 0, h)
-        live = ~empty[edge_layer]
-    if not bool(live.all()):
-        live = live.nonzero().squeeze(-1)
-        cols, edge_layer = tuple(take(c, live) for c in cols), take(edge_layer, live)
-    with torch.no_grad():
-        box = tuple(take(b, edge_layer) for b in (c0, r0, c1, r1))
-        ed = [c.detach() for c in cols]
-        inside = (
-            (torch.minimum(ed[0], ed[2]) >= box[0])
-            & (torch.maximum(ed[0], ed[2]) <= box[2])
-            & (torch.minimum(ed[1], ed[3]) >= box[1])
-            & (torch.maximum(ed[1], ed[3]) <= box[3])
-        )
-    if not bool(inside.all()):
-        with torch.no_grad():
-            out = (~inside).nonzero().squeeze(-1)
-            ins = inside.nonzero().squeeze(-1)
-        cut = _clip_to_boxes(tuple(take(c, out) for c in cols), tuple(take(b, out) for b in box))
-        cut_layer = take(edge_layer, out).repeat_interleave(5)
-        with torch.no_grad():
-            ok = (cut[1] != cut[3]).nonzero().squeeze(-1)
-        cols = tuple(torch.cat([take(c, ins), take(k, ok)]) for c, k in zip(cols, cut))
-        edge_layer = torch.cat([take(edge_layer, ins), take(cut_layer, ok)])
-    # to box-local coordinates
-    ox, oy = take(c0, edge_layer), take(r0, edge_layer)
-    local = (cols[0] - ox, cols[1] - oy, cols[2] - ox, cols[3] - oy)
-    pieces, src = _split(local, 1)
-    pieces2, src2 = _split(pieces, 0)
-    with torch.no_grad():
-        cell_layer = take(take(edge_layer, src), src2)
-        q = [c.detach() for c in pieces2]
-        row = torch.floor((q[1] + q[3]) * 0.5).long()
-        col = torch.floor((q[0] + q[2]) * 0.5).long()
-        lw = take(w, cell_layer)
-        row = torch.minimum(row.clamp_min(0), take(h, cell_layer) - 1)
-        col = torch.minimum(col.clamp_min(0), lw)
-        # buffer layout: one [h, w + 1] block per layer (a spill column on the right); when
-        # the boxes are of similar size, blocks are padded to a common [hmax, wmax + 1] so
-        # that the prefix sum and the pixel indices are plain broadcasts
-        flat_total = int((h * (w + 1)).sum())
-        hmax, wmax = int(h.max()), int(w.max())
-        padded = L * hmax * (wmax + 1) <= 1.25 * flat_total + 4096
-        padded = padded if layout == "auto" else layout == "padded"
-        bw = torch.full_like(w, wmax + 1) if padded else w + 1
-        sizes = torch.full_like(h, hmax) * bw if padded else h * bw
-        offset = torch.cumsum(sizes, 0) - sizes
-        total = int(sizes.sum())
-        idx0 = take(offset, cell_layer) + row * take(bw, cell_layer) + col
-        idx1 = idx0 + (col < lw).long()
-        base = layer_batch * (height * width) + r0.long() * width + c0.long()
-    dy = pieces2[3] - pieces2[1]
-    xm = (pieces2[0] + pieces2[2]) * 0.5 - col.to(dtype)
-    xm = torch.where(col < lw, xm, torch.zeros_like(xm))
-    buf = torch.zeros(total, device=device, dtype=dtype)
-    buf = buf.index_add(0, torch.cat([idx0, idx1]), torch.cat([dy * (1 - xm), dy * xm]))
-    if padded:
-        area = torch.cumsum(buf.view(L, hmax, wmax + 1), -1).reshape(-1)
-        with torch.no_grad():
-            rr = torch.arange(hmax, device=device).view(1, -1, 1)
-            cc = torch.arange(wmax + 1, device=device).view(1, 1, -1)
-            valid = (rr < h.view(-1, 1, 1)) & (cc < w.view(-1, 1, 1))
-            keep = (valid.reshape(-1) & (area.detach() != 0)).nonzero().squeeze(-1)
-            pixel = take((base.view(-1, 1, 1) + rr * width + cc).reshape(-1), keep)
-            elem_layer = torch.div(keep, hmax * (wmax + 1), rounding_mode="floor")
-        return take(area, keep), elem_layer, pixel
-    cs = torch.cumsum(buf, 0)
-    cs_prev = torch.cat([cs.new_zeros(1), cs])  # cs_prev[k] = sum of buf[:k]
-    with torch.no_grad():
-        elem_layer = torch.repeat_interleave(torch.arange(L, device=device), sizes)
-        local_idx = torch.arange(total, device=device) - offset[elem_layer]
-        ebw = bw[elem_layer]
-        erow = torch.div(local_idx, ebw, rounding_mode="floor")
-        ecol = local_idx - erow * ebw
-        row_start = torch.arange(total, device=device) - ecol
-    area = cs - take(cs_prev, row_start)
-    with torch.no_grad():
-        keep = ((ecol < w[elem_layer]) & (area.detach() != 0)).nonzero().squeeze(-1)
-        pixel = take(take(base, elem_layer) + erow * width + ecol, keep)
-    return take(area, keep), take(elem_layer, keep), pixel
+        e = edges.detach()
+        x0, y0, x1, y1 = e.t().contiguous().unbind(0)  # contiguous columns
+        boxes = _layer_boxes(x0, y0, x1, y1, edge_layer, L, width, height, layout)
+        if boxes.total == 0:
+            z = torch.zeros(0, dtype=torch.long, device=device)
+            return edges.new_zeros(0) + 0 * edges.sum(), z, z
+        # box-local coordinates; the box spans [0, w] x [0, h]
+        ew, eh = take(boxes.w, edge_layer), take(boxes.h, edge_layer)
+        lx0, lx1 = x0 - take(boxes.c0, edge_layer).to(dtype), x1 - take(boxes.c0, edge_layer).to(dtype)
+        ly0, ly1 = y0 - take(boxes.r0, edge_layer).to(dtype), y1 - take(boxes.r0, edge_layer).to(dtype)
+        xlo, xhi = torch.minimum(lx0, lx1), torch.maximum(lx0, lx1)
+        ylo, yhi = torch.minimum(ly0, ly1), torch.maximum(ly0, ly1)
+        fw, fh = ew.to(dtype), eh.to(dtype)
+        inside = (xlo >= 0) & (xhi <= fw) & (ylo >= 0) & (yhi <= fh)
+        live = ((xlo != xhi) | (ylo != yhi)) & (ew > 0)
+        nx = torch.ceil(xhi) - torch.floor(xlo) - 1
+        ny = torch.ceil(yhi) - torch.floor(ylo) - 1
+        short = live & inside & (nx <= 1) & (ny <= 1)
+        groups: list[_Pieces] = []
+        local = (lx0, ly0, lx1, ly1)
+        per_edge = (ew, eh, take(boxes.off, edge_layer), take(boxes.stride, edge_layer))
+        if bool(short.all()):
+            groups.append(_short_pieces(torch.arange(e.shape[0], device=device), local, (nx, ny), per_edge, edge_layer))
+        else:
+            sid = short.nonzero().squeeze(-1)
+            if sid.numel():
+                groups.append(
+                    _short_pieces(sid, tuple(take(c, sid) for c in local), (take(nx, sid), take(ny, sid)), tuple(take(b, sid) for b in per_edge), take(edge_layer, sid))
+                )
+            lid = (live & ~short).nonzero().squeeze(-1)
+            if lid.numel():
+                groups.append(
+                    _long_pieces(lid, tuple(take(c, lid) for c in local), take(inside, lid), (take(fw, lid), take(fh, lid)), take(edge_layer, lid), boxes)
+                )
+        area = _accumulate(groups, boxes, dtype)
+        nonzero = area != 0
+        keep = (nonzero & _padding_mask(boxes) if boxes.padded else nonzero).nonzero().squeeze(-1)
+        area = take(area, keep)
+        layer, pixel = _cell_pixels(boxes, keep, layer_batch, width, height)
+        saved = []
+        for g in groups:
+            saved += [g.grad_cell, g.edge, g.i0, g.i1]
+    area = _WindingArea.apply(edges, area, keep, boxes.total, *saved)
+    return area, layer, pixel
+
+
+def _accumulate(groups: list[_Pieces], boxes: _Boxes, dtype) -> Tensor:
+    """Winding integral [total] of every buffer cell from the pieces (spill cells: 0)."""
+    device = boxes.w.device
+    if boxes.padded:  # rows of one length: a row-wise prefix sum, in the working dtype
+        cover = torch.zeros(boxes.total, dtype=dtype, device=device)
+        partial = torch.zeros(boxes.total, dtype=dtype, device=device)
+        for g in groups:
+            cover.index_add_(0, g.cell, g.dy)
+            partial.index_add_(0, g.cell, g.dy * g.frac)
+        return cover.view(-1, boxes.wmax + 1).cumsum(1).view(-1) - partial
+    # rows of varied lengths: close every row exactly (its spill cell takes the remainder),
+    # then one float64 prefix sum runs over the whole buffer
+    L = boxes.w.shape[0]
+    cover = torch.zeros(boxes.total, dtype=torch.float64, device=device)
+    partial = torch.zeros(boxes.total, dtype=dtype, device=device)
+    first_row = torch.cumsum(boxes.h, 0) - boxes.h
+    rows_layer = torch.repeat_interleave(torch.arange(L, device=device), boxes.h)
+    r = torch.arange(rows_layer.shape[0], device=device) - take(first_row, rows_layer)
+    spill = take(boxes.off, rows_layer) + r * take(boxes.stride, rows_layer) + take(boxes.w, rows_layer)
+    row_sum = torch.zeros(rows_layer.shape[0], dtype=torch.float64, device=device)
+    for g in groups:
+        dy = g.dy.double()
+        cover.index_add_(0, g.cell, dy)
+        partial.index_add_(0, g.cell, g.dy * g.frac)
+        # the row of a piece: cell -> (cell - off) // stride, via the piece's layer
+        lay = g.layer if g.layer.shape[0] == g.cell.shape[0] else g.layer.repeat(3)
+        row = torch.div(g.cell - take(boxes.off, lay), take(boxes.stride, lay), rounding_mode="floor")
+        row_sum.index_add_(0, take(first_row, lay) + row, dy)
+    cover.index_add_(0, spill, -row_sum)
+    return (torch.cumsum(cover, 0).to(dtype) - partial).index_fill_(0, spill, 0.0)
+
+
+def _padding_mask(boxes: _Boxes) -> Tensor:
+    """[total] bool: padded-layout cells inside their box (not spill, not padding)."""
+    device = boxes.w.device
+    rr = torch.arange(boxes.hmax, device=device).view(1, -1, 1)
+    cc = torch.arange(boxes.wmax + 1, device=device).view(1, 1, -1)
+    return ((rr < boxes.h.view(-1, 1, 1)) & (cc < boxes.w.view(-1, 1, 1))).view(-1)
+
+
+def _cell_pixels(boxes: _Boxes, cells: Tensor, layer_batch: Tensor, width: int, height: int) -> tuple[Tensor, Tensor]:
+    """Layer and flat pixel index ``b * H * W + y * W + x`` of buffer cells [F] (inside their
+    boxes) -> two [F] int64."""
+    if boxes.padded:
+        layer = torch.div(cells, boxes.hmax * (boxes.wmax + 1), rounding_mode="floor")
+    else:  # an empty box shares its offset with the next box; searchsorted picks the last
+        layer = torch.searchsorted(boxes.off, cells, right=True) - 1
+    local = cells - take(boxes.off, layer)
+    stride = take(boxes.stride, layer)
+    row = torch.div(local, stride, rounding_mode="floor")
+    base = layer_batch * (height * width) + boxes.r0 * width + boxes.c0
+    return layer, take(base, layer) + row * width + (local - row * stride)
 
 
 def coverage_from_area(area: Tensor, evenodd: Tensor) -> Tensor:
@@ -262,7 +469,7 @@ def rasterize_layers(
     """Coverage fragments of every layer (see the module docstring).
 
     ``edges``: [E, 4]; ``edge_layer``: [E] int64 in [0, L); ``layer_batch``: [L] int64;
-    ``layer_evenodd``: [L] bool. Pixels whose winding integral is exactly 0 are left out.
+    ``layer_evenodd``: [L] bool; ``layout``: see :func:`winding_integral`.
     """
     L = int(layer_batch.shape[0])
     area, layer, pixel = winding_integral(edges, edge_layer, L, layer_batch, width, height, layout)

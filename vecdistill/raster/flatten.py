@@ -113,7 +113,8 @@ class Polylines:
     ``verts``: [V, 2] local (path user-unit) vertices, differentiable; ``vert_sub``: [V]
     subpath id; ``sub_inst``: [Q] instance of each subpath; ``sub_closed``: [Q] bool;
     ``sub_start``/``sub_count``: [Q] first vertex and vertex count. A closed subpath does not
-    repeat its first vertex; an open one ends with its last anchor.
+    repeat its first vertex; an open one ends with its last anchor. ``canvas``: optional
+    [V, 2] the same vertices mapped to canvas pixels by their instance's transform.
     """
 
     verts: Tensor
@@ -122,6 +123,7 @@ class Polylines:
     sub_closed: Tensor
     sub_start: Tensor
     sub_count: Tensor
+    canvas: Tensor | None = None  # [V, 2] the vertices in canvas pixels, when computed
 
 
 def apply_affine(mats: Tensor, pts: Tensor, inst: Tensor | None = None) -> Tensor:
@@ -191,8 +193,10 @@ def flatten(
     height: int,
     tol: float,
     max_count: int = 1024,
+    local: bool = True,
 ) -> Polylines:
-    """Flatten path instances to polylines in local coordinates.
+    """Flatten path instances to polylines in local coordinates (``local=False``: skip
+    them; ``verts`` then holds the canvas vertices too) and in canvas pixels (``canvas``).
 
     ``paths``: the distinct paths; ``inst_path``: [I] index into ``paths`` per instance;
     ``inst_mats``: [I, 2, 3] local -> canvas pixel transforms (counts are chosen in canvas
@@ -225,29 +229,72 @@ def flatten(
     seg_inst = seg_inst.to(device)
 
     gathered = all_pts.index_select(0, seg_index.reshape(-1)).reshape(-1, 4, 2)  # [S, 4, 2]
-    elev = _ELEVATE.to(device=device, dtype=dtype)[seg_degree]  # [S, 4, 4]
-    ctrl = torch.einsum("sij,sjk->sik", elev, gathered)  # local cubic control points
+    ctrl = _elevate(gathered, seg_degree)  # local cubic control points [S, 4, 2]
     with torch.no_grad():
         cc = apply_affine(inst_mats.detach(), ctrl.detach().reshape(-1, 2), seg_inst.repeat_interleave(4)).reshape(-1, 4, 2)
         counts = segment_counts(cc, width, height, tol, max_count)
-    n_eval = counts + seg_last_open.long()
-    seg_rep = torch.repeat_interleave(torch.arange(counts.shape[0], device=device), n_eval)
-    starts = torch.cumsum(n_eval, 0) - n_eval
-    j = torch.arange(seg_rep.shape[0], device=device) - starts[seg_rep]
-    t = (j.to(dtype) / counts[seg_rep].to(dtype)).unsqueeze(-1)
-    # power basis per segment, then Horner per vertex (cheaper than Bernstein weights); each
-    # coefficient is gathered on its own: slicing one gathered [V, 8] tensor would make the
-    # backward zero-fill a [V, 8] copy per slice
+    # affine maps commute with Bezier evaluation: canvas vertices from canvas control points
+    canvas_ctrl = apply_affine(inst_mats, ctrl.reshape(-1, 2), seg_inst.repeat_interleave(4)).reshape(-1, 4, 2)
+    n = int(counts.max()) if counts.numel() else 1
+    if not bool(seg_last_open.any()) and n * counts.shape[0] <= 1.05 * int(counts.sum()) + 64:
+        # every subpath closed and the counts (nearly) equal: all segments at the largest
+        # count, one dense product with the Bernstein weights (no per-vertex gathers)
+        basis = _bernstein(n, dtype, device)  # [n, 4]
+        canvas = _weigh(basis, canvas_ctrl)
+        verts = _weigh(basis, ctrl) if local else canvas
+        vert_sub = seg_sub.repeat_interleave(n)
+    else:
+        n_eval = counts + seg_last_open.long()
+        seg_rep = torch.repeat_interleave(torch.arange(counts.shape[0], device=device), n_eval)
+        starts = torch.cumsum(n_eval, 0) - n_eval
+        j = torch.arange(seg_rep.shape[0], device=device) - starts.index_select(0, seg_rep)
+        t = (j.to(dtype) / counts.index_select(0, seg_rep).to(dtype)).unsqueeze(-1)
+        canvas = _horner(canvas_ctrl, seg_rep, t)
+        verts = _horner(ctrl, seg_rep, t) if local else canvas
+        vert_sub = seg_sub.index_select(0, seg_rep)
+    sub_count = torch.zeros(nsub, dtype=torch.long, device=device).index_add_(0, vert_sub, torch.ones_like(vert_sub))
+    sub_start = torch.cumsum(sub_count, 0) - sub_count
+    return Polylines(verts, vert_sub, sub_inst, sub_closed, sub_start, sub_count, canvas)
+
+
+def _horner(ctrl: Tensor, seg: Tensor, t: Tensor) -> Tensor:
+    """Points [V, 2] of cubics ``ctrl`` [S, 4, 2] (segment ``seg`` [V] at parameter ``t``
+    [V, 1]): power basis per segment, then Horner per vertex (cheaper than Bernstein weights).
+    Each coefficient is gathered on its own: slicing one gathered [V, 8] tensor would make the
+    backward zero-fill a [V, 8] copy per slice."""
     p0, p1, p2, p3 = ctrl.unbind(1)
     coef = (-p0 + 3 * p1 - 3 * p2 + p3, 3 * p0 - 6 * p1 + 3 * p2, 3 * (p1 - p0), p0)
-    c3, c2, c1, c0 = (x.index_select(0, seg_rep) for x in coef)
-    verts = ((c3 * t + c2) * t + c1) * t + c0
-    vert_sub = seg_sub[seg_rep]
-    sub_count = torch.zeros(nsub, dtype=torch.long, device=device).index_add_(
-        0, vert_sub, torch.ones_like(vert_sub)
-    )
-    sub_start = torch.cumsum(sub_count, 0) - sub_count
-    return Polylines(verts, vert_sub, sub_inst, sub_closed, sub_start, sub_count)
+    c3, c2, c1, c0 = (x.index_select(0, seg) for x in coef)
+    return ((c3 * t + c2) * t + c1) * t + c0
+
+
+def _weigh(weights: Tensor, ctrl: Tensor) -> Tensor:
+    """``sum_k weights[j, k] ctrl[s, k]`` -> [S * J, 2] (segment-major) for ``weights``
+    [J, 4] and ``ctrl`` [S, 4, 2], as one matrix product (a batched product of S tiny
+    matrices is many times slower on the CPU)."""
+    s = ctrl.shape[0]
+    out = weights @ ctrl.permute(1, 0, 2).reshape(4, -1)  # [J, S * 2]
+    return out.view(weights.shape[0], s, 2).transpose(0, 1).reshape(-1, 2)
+
+
+def _elevate(gathered: Tensor, degree: Tensor) -> Tensor:
+    """Cubic control points [S, 4, 2] of segments given by their gathered points [S, 4, 2]
+    and degree codes [S] (0 line, 1 quadratic, 2 cubic)."""
+    degrees = torch.unique(degree).tolist()
+    table = _ELEVATE.to(device=gathered.device, dtype=gathered.dtype)
+    if len(degrees) == 1:
+        if degrees[0] == 2:
+            return gathered
+        return _weigh(table[degrees[0]], gathered).view(-1, 4, 2)
+    return torch.einsum("sij,sjk->sik", table[degree], gathered)
+
+
+def _bernstein(n: int, dtype, device) -> Tensor:
+    """Cubic Bernstein weights [n, 4] at ``t = j / n``, ``j = 0..n-1``."""
+    t = torch.arange(n, dtype=torch.float64) / n
+    u = 1 - t
+    w = torch.stack([u**3, 3 * u * u * t, 3 * u * t * t, t**3], 1)
+    return w.to(dtype=dtype, device=device)
 
 
 def tolerance_scale(mats: Tensor) -> Tensor:

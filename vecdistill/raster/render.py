@@ -377,7 +377,12 @@ def rasterize_batch(
     # clip children in objectBoundingBox units: their transform depends on the bbox
     direct = [i for i, x in enumerate(builder.inst_bbox_of) if x is None]
     obb = [i for i, x in enumerate(builder.inst_bbox_of) if x is not None]
-    poly = flatten(builder.paths, [builder.inst_path[i] for i in direct], mats[direct], width, height, tolerance)
+    # local (path user-unit) vertices are needed for strokes and bounding-box units only
+    need_local = bool(obb) or any(
+        l.kind == "stroke" or (l.paint is not None and not isinstance(l.paint, Solid) and l.paint.units == "objectBoundingBox")
+        for l in layers
+    )
+    poly = flatten(builder.paths, [builder.inst_path[i] for i in direct], mats[direct], width, height, tolerance, local=need_local)
     poly.sub_inst = torch.tensor(direct, dtype=torch.long, device=device)[poly.sub_inst]
     if obb:
         obb_mats = []
@@ -407,6 +412,7 @@ def rasterize_batch(
             torch.cat([poly.sub_closed, poly2.sub_closed]),
             torch.cat([poly.sub_start, poly2.sub_start + off]),
             torch.cat([poly.sub_count, poly2.sub_count]),
+            None if poly.canvas is None or poly2.canvas is None else torch.cat([poly.canvas, poly2.canvas]),
         )
 
     n_inst = len(builder.inst_path)
@@ -420,8 +426,9 @@ def rasterize_batch(
         stroke_layer[[i for i, _ in st_i]] = torch.tensor([k for _, k in st_i], device=device)
 
     edge_parts, layer_parts = [], []
-    vert_inst = poly.sub_inst[poly.vert_sub]
-    canvas_verts = apply_affine(mats, poly.verts, vert_inst)
+    canvas_verts = poly.canvas
+    if canvas_verts is None:
+        canvas_verts = apply_affine(mats, poly.verts, poly.sub_inst[poly.vert_sub])
     sub_fill = fill_layer[poly.sub_inst]
     if fl_i:
         cpoly = Polylines(canvas_verts, poly.vert_sub, poly.sub_inst, poly.sub_closed, poly.sub_start, poly.sub_count)
@@ -477,7 +484,8 @@ def rasterize_batch(
     else:
         cov, flayer, fpix = frags.cov, frags.layer, frags.pixel
 
-    # paint: per-layer colour and alpha scale, gradients per fragment
+    # paint: a colour table (one straight RGB column per solid layer, one per fragment of a
+    # gradient layer), each fragment's column and its alpha
     n_layers = len(layers)
     solid = torch.zeros(n_layers, 4, dtype=dtype, device=device)
     solid_idx = [k for k, l in enumerate(layers) if isinstance(l.paint, Solid)]
@@ -495,10 +503,13 @@ def rasterize_batch(
     opac_full = torch.zeros(n_layers, dtype=dtype, device=device).index_put(
         (torch.tensor(draw_ids, device=device),), opac
     )
+    table = solid[:, :3].T  # [3, L]
+    index = flayer
+    alpha = cov * take(solid[:, 3] * opac_full, flayer)
     grad_ids = [k for k, l in enumerate(layers) if l.kind != "clip" and l.paint is not None and not isinstance(l.paint, Solid)]
     if grad_ids:
-        rgb = solid[:, :3].T.contiguous().index_select(1, flayer)  # [3, F]
-        alpha = cov * take(solid[:, 3] * opac_full, flayer)
+        tables, index = [table], flayer.clone()
+        width_so_far = n_layers
         for k in grad_ids:
             l = layers[k]
             m = (flayer == k).nonzero().squeeze(-1)
@@ -511,27 +522,27 @@ def rasterize_batch(
                 to_canvas = _compose(to_canvas, _bbox_affine(_inst_bbox(poly, [l.inst])))
             to_canvas = _compose(to_canvas, _affine_tensor(l.paint.transform, dtype, device))
             col = paint.gradient_colors(l.paint, xy, to_canvas)
-            rgb = rgb.index_put((torch.arange(3, device=device).unsqueeze(-1), m.unsqueeze(0)), col[:, :3].T)
+            tables.append(col[:, :3].T)
+            index[m] = width_so_far + torch.arange(m.numel(), device=device)
+            width_so_far += m.numel()
             alpha = alpha.index_put((m,), cov[m] * col[:, 3] * opac_full[k])
-    else:
-        rgb = solid[:, :3].T.contiguous().index_select(1, flayer)  # [3, F]: row gathers of [F, 3] are slow
-        alpha = cov * take(solid[:, 3] * opac_full, flayer)
+        table = torch.cat(tables, 1)
     if masks is not None:
         lclip = torch.tensor([l.clip for l in layers], dtype=torch.long, device=device)[flayer]
         has = lclip >= 0
         factor = masks[(lclip.clamp_min(0) * hw + fpix % hw)]
         alpha = torch.where(has, alpha * factor, alpha)
     alpha = alpha.clamp(0, 1)  # colours or opacities pushed outside [0, 1] by an optimiser
-    premult = rgb * alpha  # [3, F]
     order = take(torch.tensor([l.order for l in layers], dtype=torch.long, device=device), flayer)
 
     # composite isolated levels, deepest first (children are created after their parents),
-    # then all root levels (one per image) together
+    # then all root levels (one per image) together; a level's result enters its parent as
+    # fragments whose premultiplied colour is the level's (table columns of their own)
     levels = builder.levels
     n_pix = B * hw
     is_root = [lv.parent < 0 for lv in levels]
-    extra: dict[int, list[tuple[Tensor, Tensor, Tensor, Tensor]]] = {}
-    root_extra: list[tuple[Tensor, Tensor, Tensor, Tensor]] = []
+    extra: dict[int, list[_Part]] = {}
+    root_extra: list[_Part] = []
     if all(is_root):
         level_sel = None
     else:
@@ -542,9 +553,9 @@ def rasterize_batch(
         if lv.parent < 0:
             continue
         sel = (level_sel == lid).nonzero().squeeze(-1)
-        parts = [(fpix[sel], order[sel], alpha[sel], premult[:, sel])] + extra.pop(lid, [])
-        p_, o_, a_, c_ = (torch.cat([x[i] for x in parts], -1) for i in range(4))
-        rgb_l, a_l = composite.over(p_, o_, a_, c_, n_pix)
+        a_sel = take(alpha, sel)
+        part = _Part(take(fpix, sel), take(order, sel), a_sel, table, take(index, sel), a_sel)
+        rgb_l, a_l = _composite([part] + extra.pop(lid, []), n_pix)
         f = lv.opacity.to(dtype=dtype, device=device).reshape(()).expand(n_pix)
         if lv.clip >= 0:
             base = lv.b * hw
@@ -553,17 +564,16 @@ def rasterize_batch(
         rgb_l, a_l = rgb_l * f, a_l * f
         with torch.no_grad():
             nz = (a_l.detach() > 0).nonzero().squeeze(-1)
-        item = (nz, torch.full_like(nz, lv.order), a_l[nz], rgb_l[:, nz])
+        item = _Part(nz, torch.full_like(nz, lv.order), a_l[nz], rgb_l[:, nz], torch.arange(nz.numel(), device=device), torch.ones_like(a_l[nz]))
         (root_extra if is_root[lv.parent] else extra.setdefault(lv.parent, [])).append(item)
     if level_sel is not None:
         root_ids = torch.tensor([i for i, r in enumerate(is_root) if r], dtype=torch.long, device=device)
         sel = torch.isin(level_sel, root_ids).nonzero().squeeze(-1)
-        parts = [(fpix[sel], order[sel], alpha[sel], premult[:, sel])]
+        a_sel = take(alpha, sel)
+        parts = [_Part(take(fpix, sel), take(order, sel), a_sel, table, take(index, sel), a_sel)]
     else:
-        parts = [(fpix, order, alpha, premult)]
-    parts += root_extra
-    p_, o_, a_, c_ = (torch.cat([x[i] for x in parts], -1) for i in range(4)) if len(parts) > 1 else parts[0]
-    rgb_o, a_o = composite.over(p_, o_, a_, c_, n_pix)
+        parts = [_Part(fpix, order, alpha, table, index, alpha)]
+    rgb_o, a_o = _composite(parts + root_extra, n_pix)
     roots = [lv for lv in levels if lv.parent < 0]
     if any(float(lv.opacity.detach()) != 1.0 or lv.clip >= 0 for lv in roots):
         f = _stack([lv.opacity for lv in roots], dtype, device)
@@ -576,6 +586,36 @@ def rasterize_batch(
     rgb_o = rgb_o.reshape(3, B, height, width).transpose(0, 1)
     a_o = a_o.reshape(B, 1, height, width)
     return composite.on_background(rgb_o, a_o, bg)
+
+
+@dataclass
+class _Part:
+    """Fragments for one "over" pass (see :func:`composite.over`): ``pixel``, ``order``,
+    ``alpha``, ``index``, ``scale``: [F]; ``table``: [3, K] colours ``index`` points into."""
+
+    pixel: Tensor
+    order: Tensor
+    alpha: Tensor
+    table: Tensor
+    index: Tensor
+    scale: Tensor
+
+
+def _composite(parts: list[_Part], n_pix: int) -> tuple[Tensor, Tensor]:
+    """One "over" pass over the fragments of several parts (tables concatenated)."""
+    if len(parts) == 1:
+        p = parts[0]
+        return composite.over(p.pixel, p.order, p.alpha, p.table, p.index, p.scale, n_pix)
+    tables, indices, offset = [], [], 0
+    seen: dict[int, int] = {}
+    for p in parts:  # parts sharing one table (the layers' colours) share its columns
+        if id(p.table) not in seen:
+            seen[id(p.table)] = offset
+            tables.append(p.table)
+            offset += p.table.shape[1]
+        indices.append(p.index + seen[id(p.table)])
+    cat = lambda name: torch.cat([getattr(p, name) for p in parts])  # noqa: E731
+    return composite.over(cat("pixel"), cat("order"), cat("alpha"), torch.cat(tables, 1), torch.cat(indices), cat("scale"), n_pix)
 
 
 def rasterize(
