@@ -41,7 +41,8 @@ class _Over(torch.autograd.Function):
         pix = pixel.index_select(0, perm)
         a = alpha.index_select(0, perm)
         k = index.index_select(0, perm)
-        s = scale.index_select(0, perm)
+        ctx.scale_is_alpha = scale is None
+        s = a if scale is None else scale.index_select(0, perm)
         cs = torch.cumsum(torch.log(1 - shrink * a).double(), 0)
         ends = torch.cumsum(torch.bincount(pix, minlength=num_pixels), 0)
         last = ends.index_select(0, pix) - 1  # the pixel's last fragment
@@ -74,21 +75,24 @@ class _Over(torch.autograd.Function):
         da_s = ga * trans - (q / (1 - q * a)) * excl
         ds_s = gc * trans
         d_table = col.new_zeros(3, ctx.table_size).scatter_add_(1, k.expand(3, -1), gr * (s * trans))
+        if ctx.scale_is_alpha:  # one gradient for both roles, unsorted once
+            return torch.empty_like(da_s).scatter_(0, perm, da_s + ds_s), d_table, None, None, None, None, None, None
         da = torch.empty_like(da_s).scatter_(0, perm, da_s)
         ds = torch.empty_like(ds_s).scatter_(0, perm, ds_s)
         return da, d_table, ds, None, None, None, None, None
 
 
 def over(
-    pixel: Tensor, order: Tensor, alpha: Tensor, table: Tensor, index: Tensor, scale: Tensor, num_pixels: int
+    pixel: Tensor, order: Tensor, alpha: Tensor, table: Tensor, index: Tensor, scale: Tensor | None, num_pixels: int
 ) -> tuple[Tensor, Tensor]:
     """Composite fragments in paint order with SVG "source over".
 
-    ``pixel``/``order``: [F] int64 (order: paint order, unique per pixel); ``alpha``: [F];
-    premultiplied colours ``table[:, index] * scale`` (``table``: [3, K] straight colours,
-    ``index``: [F] int64 into it, ``scale``: [F], usually ``alpha`` itself). Returns ``(rgb
-    [3, N], alpha [N])``, premultiplied, over a transparent ``num_pixels``-pixel canvas;
-    differentiable with respect to ``alpha``, ``table`` and ``scale``."""
+    ``pixel``/``order``: [F] int64 (order: paint order, unique per pixel); ``alpha``: [F] in
+    [0, 1]; premultiplied colours ``table[:, index] * scale`` (``table``: [3, K] straight
+    colours, ``index``: [F] int64 into it, ``scale``: [F], or None for ``alpha`` itself).
+    Returns ``(rgb [3, N], alpha [N])``, premultiplied, over a transparent
+    ``num_pixels``-pixel canvas; differentiable with respect to ``alpha``, ``table`` and
+    ``scale``."""
     dtype = alpha.dtype
     if pixel.numel() == 0:
         return table.new_zeros(3, num_pixels) + 0 * table.sum(), alpha.new_zeros(num_pixels) + 0 * alpha.sum()
@@ -101,8 +105,6 @@ def over(
             span = int(order.max()) + 1
             perm = torch.argsort(pixel * span + order)
     shrink = _SHRINK if dtype == torch.float64 else _SHRINK32
-    # float32 coverage can exceed 1 by an ulp or two; log(1 - a) needs a <= 1
-    alpha = alpha.clamp(0.0, 1.0)
     return _Over.apply(alpha, table, scale, index, pixel, perm, num_pixels, shrink)
 
 

@@ -145,25 +145,33 @@ class _Pieces:
 
 
 def _place(xm: Tensor, ym: Tensor, w: Tensor, h: Tensor, off: Tensor, stride: Tensor):
-    """Cell of pieces with midpoints ``(xm, ym)`` in box-local pixels, given their box's
-    ``w``/``h``/``off``/``stride`` (broadcastable). Returns ``(row, col, frac, cell,
-    grad_cell)``."""
-    row = torch.minimum(torch.floor(ym).long().clamp_min(0), h - 1)
-    col = torch.minimum(torch.floor(xm).long().clamp_min(0), w)
+    """Cells of pieces with midpoints ``(xm, ym)`` in box-local pixels, given their box's
+    ``w``/``h``/``off``/``stride`` (floats, broadcastable; cell arithmetic in their dtype,
+    exact for integers below 2^24 in float32). A piece left of the box lands in column 0
+    with ``frac = 0`` (the clamped vertical edge on the box's left side), one right of it in
+    the spill column. Returns ``(frac, cell, grad_cell)``: ``grad_cell`` is the cell whose
+    gradient the piece takes (a piece on the box's right side, in the spill column, takes
+    the last pixel of its row: the one-sided derivative from inside the box)."""
+    row = torch.minimum(torch.floor(ym.to(off.dtype)).clamp_min(0), h - 1)
+    col = torch.minimum(torch.floor(xm.to(off.dtype)).clamp_min(0), w)
     frac = (xm - col.to(xm.dtype)).clamp(0, 1)
-    cell = off + row * stride + col
-    # a piece on the box's right side (the spill column) takes the gradient of the last
-    # pixel of its row: the one-sided derivative from inside the box
-    return row, col, frac, cell, cell - (col == w).long()
+    cell = (off + row * stride + col).long()
+    return frac, cell, cell - (col == w).long()
 
 
-def _short_pieces(ids: Tensor, e: tuple[Tensor, ...], n: tuple[Tensor, Tensor], box: tuple[Tensor, ...], layer: Tensor) -> _Pieces:
+def _short_pieces(
+    ids: Tensor, e: tuple[Tensor, ...], n: tuple[Tensor, Tensor], box: tuple[Tensor, ...], layer: Tensor, span: tuple[Tensor, ...] | None = None
+) -> _Pieces:
     """Pieces of edges that cross at most one integer x and one integer y: three pieces per
-    edge (some of zero length), dense [3, K] arithmetic with no gathers.
+    edge (some of zero length), dense [3, K] arithmetic with no gathers. Edges may lie
+    partly or wholly outside their box: pieces above or below it get no height, pieces
+    left of it are clamped onto its left side (:func:`_place`), and neither gets gradient.
 
     ``ids``: [K] original edge indices; ``e``: (x0, y0, x1, y1) [K] box-local; ``n``: (nx,
-    ny) [K] integer crossings (0 or 1); ``box``: (w, h, off, stride) [K] of each edge's box;
-    ``layer``: [K]."""
+    ny) [K] integer crossings (0 or 1); ``box``: (w, h, off, stride) [K] floats of each
+    edge's box; ``layer``: [K]. ``span``: for parts of longer edges, ``(s_a, s_b, real)``
+    [K]: the part's parameter interval on edge ``ids`` and whether it is a real part (not
+    one clamped onto the box by :func:`_clip_to_boxes`)."""
     x0, y0, x1, y1 = e
     dx, dy = x1 - x0, y1 - y0
     one = torch.ones_like(dx)
@@ -182,52 +190,61 @@ def _short_pieces(ids: Tensor, e: tuple[Tensor, ...], n: tuple[Tensor, Tensor], 
     U = torch.stack([torch.zeros_like(t1), t1, t2, one])
     xm = (X[:-1] + X[1:]) * 0.5
     ym = (Y[:-1] + Y[1:]) * 0.5
-    _, _, frac, cell, grad_cell = _place(xm, ym, *box)
+    w, h = box[0].to(xm.dtype), box[1].to(xm.dtype)
+    rows_in = (ym >= 0) & (ym < h)
+    real = (rows_in & (xm >= 0) & (xm <= w)).to(xm.dtype)
+    frac, cell, grad_cell = _place(xm, ym, *box)
     ua, ub = U[:-1], U[1:]
+    if span is not None:
+        sa, sb, real_part = span
+        ua, ub = sa + ua * (sb - sa), sa + ub * (sb - sa)
+        real = real * real_part.to(xm.dtype)
     i1 = (ub * ub - ua * ua) * 0.5
-    i0 = (ub - ua) - i1
-    return _Pieces(cell.view(-1), (Y[1:] - Y[:-1]).view(-1), frac.view(-1), grad_cell.view(-1), ids, i0.view(-1), i1.view(-1), layer)
+    i0 = ((ub - ua) - i1) * real
+    height = (Y[1:] - Y[:-1]) * rows_in.to(xm.dtype)
+    return _Pieces(cell.view(-1), height.view(-1), frac.view(-1), grad_cell.view(-1), ids, i0.view(-1), (i1 * real).view(-1), layer)
 
 
-def _long_pieces(ids: Tensor, e: tuple[Tensor, ...], inside: Tensor, box: tuple[Tensor, ...], layer: Tensor, boxes: _Boxes) -> _Pieces:
-    """Pieces of any edges (box-local ``e`` = (x0, y0, x1, y1) [K], original indices
-    ``ids`` [K], ``inside`` [K] bool: within their box; ``box`` = (w, h) [K] float): cut at
-    the box sides, then at every integer y and x."""
-    device = ids.device
-    ins = inside.nonzero().squeeze(-1)
-    out = (~inside).nonzero().squeeze(-1)
-    seg = tuple(take(c, ins) for c in e)
-    seg_edge = take(ids, ins)
-    clipped = None
-    if out.numel():
-        zeros = torch.zeros_like(take(box[0], out))
-        cut, src, sa, sb, real = _clip_to_boxes(tuple(take(c, out) for c in e), (zeros, zeros, take(box[0], out), take(box[1], out)))
-        seg = tuple(torch.cat([a, b]) for a, b in zip(seg, cut))
-        seg_edge = torch.cat([seg_edge, take(take(ids, out), src)])
-        clipped = (ins.shape[0], sa, sb, real, torch.cat([take(layer, ins), take(take(layer, out), src)]))
-    sx0, sy0, sx1, sy1 = seg
-    seg_layer = take(layer, ins) if clipped is None else clipped[4]
-    dX, dY = sx1 - sx0, sy1 - sy0
-    s = torch.arange(sx0.shape[0], device=device)
-    u = (torch.zeros_like(sx0), torch.ones_like(sx0))
-    s, u, (ya, yb), (xa, xb) = _cut(s, u, (sy0, sy1), (sx0, sx1), sy0, dY, sx0, dX)
-    s, u, (xa, xb), (ya, yb) = _cut(s, u, (xa, xb), (ya, yb), sx0, dX, sy0, dY)
-    ua, ub = u
-    play = take(seg_layer, s)
-    _, _, frac, cell, grad_cell = _place(
-        (xa + xb) * 0.5, (ya + yb) * 0.5, take(boxes.w, play), take(boxes.h, play), take(boxes.off, play), take(boxes.stride, play)
+def _subdivide(e: tuple[Tensor, ...], w: Tensor, h: Tensor) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...], Tensor]:
+    """Cut edges (box-local (x0, y0, x1, y1) [K]; their box ``[0, w] x [0, h]``, ``w``/``h``
+    [K] floats) into parts that each cross at most one integer x and one integer y: the
+    parts outside the box are first clamped onto it (:func:`_clip_to_boxes`, which bounds
+    their length by the box), then every part is cut into ``m = max(nx, ny) + 1`` equal
+    pieces. Returns ``(parts, (s_a, s_b, real), source)``: four [M] columns, their parameter
+    intervals on their edge and realness, and the index [M] of the edge (into ``e``)."""
+    device = e[0].device
+    x0, y0, x1, y1 = e
+    inside = (torch.minimum(x0, x1) >= 0) & (torch.maximum(x0, x1) <= w) & (torch.minimum(y0, y1) >= 0) & (torch.maximum(y0, y1) <= h)
+    src = torch.arange(x0.shape[0], device=device)
+    sa, sb = torch.zeros_like(x0), torch.ones_like(x0)
+    real = torch.ones_like(inside)
+    if not bool(inside.all()):
+        ins, out = inside.nonzero().squeeze(-1), (~inside).nonzero().squeeze(-1)
+        zeros = torch.zeros_like(take(w, out))
+        cut, csrc, csa, csb, creal = _clip_to_boxes(tuple(take(c, out) for c in e), (zeros, zeros, take(w, out), take(h, out)))
+        e = tuple(torch.cat([take(c, ins), k]) for c, k in zip(e, cut))
+        src = torch.cat([ins, take(out, csrc)])
+        sa, sb = torch.cat([take(sa, ins), csa]), torch.cat([take(sb, ins), csb])
+        real = torch.cat([take(real, ins), creal])
+    x0, y0, x1, y1 = e
+    dx, dy = x1 - x0, y1 - y0
+    nx = torch.ceil(torch.maximum(x0, x1)) - torch.floor(torch.minimum(x0, x1)) - 1
+    ny = torch.ceil(torch.maximum(y0, y1)) - torch.floor(torch.minimum(y0, y1)) - 1
+    m = (torch.maximum(nx, ny).clamp_min(0) + 1).long()
+    rep = torch.repeat_interleave(torch.arange(m.shape[0], device=device), m)
+    k = torch.arange(rep.shape[0], device=device) - take(torch.cumsum(m, 0) - m, rep)
+    mr = take(m, rep).to(x0.dtype)
+    ka, kb = k.to(x0.dtype), (k + 1).to(x0.dtype)
+    last = k + 1 == take(m, rep)
+    # (d k) / m: exact at integer coordinates; the last piece ends exactly at the end point
+    at = lambda p, d, kk: take(p, rep) + take(d, rep) * kk / mr  # noqa: E731
+    parts = (
+        at(x0, dx, ka), at(y0, dy, ka),
+        torch.where(last, take(x1, rep), at(x0, dx, kb)), torch.where(last, take(y1, rep), at(y0, dy, kb)),
     )
-    if clipped is not None:
-        n_in, sa, sb, real = clipped[:4]
-        pad = lambda t, v: torch.cat([torch.full((n_in,), v, dtype=t.dtype, device=device), t])  # noqa: E731
-        ssa, ssb = take(pad(sa, 0.0), s), take(pad(sb, 1.0), s)
-        ua, ub = ssa + ua * (ssb - ssa), ssa + ub * (ssb - ssa)
-    i1 = (ub * ub - ua * ua) * 0.5
-    i0 = (ub - ua) - i1
-    if clipped is not None:
-        sreal = take(pad(clipped[3], True), s).to(i0.dtype)
-        i0, i1 = i0 * sreal, i1 * sreal
-    return _Pieces(cell, yb - ya, frac, grad_cell, take(seg_edge, s), i0, i1, play)
+    span = take(sb - sa, rep)
+    psa, psb = take(sa, rep) + span * ka / mr, take(sa, rep) + span * kb / mr
+    return parts, (psa, psb, take(real, rep)), take(src, rep)
 
 
 def _clip_to_boxes(cols: tuple[Tensor, ...], box: tuple[Tensor, ...]) -> tuple[tuple[Tensor, ...], Tensor, Tensor, Tensor, Tensor]:
@@ -264,41 +281,6 @@ def _clip_to_boxes(cols: tuple[Tensor, ...], box: tuple[Tensor, ...]) -> tuple[t
     return out, take(src, keep), take(sa.reshape(-1), keep), take(sb.reshape(-1), keep), take(real.reshape(-1), keep)
 
 
-def _cut(seg: Tensor, u: tuple[Tensor, Tensor], p: tuple[Tensor, Tensor], q: tuple[Tensor, Tensor], a0: Tensor, da: Tensor, q0: Tensor, dq: Tensor):
-    """Cut pieces at every integer coordinate along one axis that they cross strictly inside.
-
-    Pieces are parameter intervals ``u = (u_a, u_b)`` [P] of segments ``seg`` [P], with end
-    coordinates ``p = (p_a, p_b)`` [P] along the cutting axis and ``q`` [P] along the other;
-    ``a0``/``da`` and ``q0``/``dq`` [S] are each segment's start coordinate and extent along
-    the two axes. Returns the new ``(seg, u, p, q)``; coordinates at a cut are exact
-    integers along the cutting axis, so the pieces of one pixel row or column add up exactly."""
-    pa, pb = p
-    lo, hi = torch.minimum(pa, pb), torch.maximum(pa, pb)
-    n = (torch.ceil(hi) - torch.floor(lo) - 1).clamp_min(0).long()
-    if not bool(n.any()):
-        return seg, u, p, q
-    device = seg.device
-    rep = torch.repeat_interleave(torch.arange(seg.shape[0], device=device), n + 1)
-    first = torch.cumsum(n + 1, 0) - (n + 1)
-    k = torch.arange(rep.shape[0], device=device) - take(first, rep)
-    asc = pb > pa
-    base = torch.where(asc, torch.floor(pa), torch.ceil(pa))
-    step = take(asc.to(pa.dtype) * 2 - 1, rep)
-    s = take(seg, rep)
-    a0r, q0r, dqr = take(a0, s), take(q0, s), take(dq, s)
-    dar = take(da, s)
-    dar = torch.where(dar != 0, dar, torch.ones_like(dar))  # only pieces that cross integers use it
-    c_start = take(base, rep) + step * k.to(pa.dtype)
-    c_end = c_start + step
-    t_start, t_end = (c_start - a0r) / dar, (c_end - a0r) / dar
-    first_piece, last_piece = k == 0, k == take(n, rep)
-    pick = lambda cond, kept, new: torch.where(cond, take(kept, rep), new)  # noqa: E731
-    u_new = (pick(first_piece, u[0], t_start), pick(last_piece, u[1], t_end))
-    p_new = (pick(first_piece, pa, c_start), pick(last_piece, pb, c_end))
-    q_new = (pick(first_piece, q[0], q0r + t_start * dqr), pick(last_piece, q[1], q0r + t_end * dqr))
-    return s, u_new, p_new, q_new
-
-
 class _WindingArea(torch.autograd.Function):
     """Returns the precomputed winding integrals ``area`` [F] (the non-zero cells ``keep``
     [F] of a [total] buffer) in the forward; the backward maps their gradient onto the edges
@@ -317,7 +299,7 @@ class _WindingArea(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_keep):
         d, keep, *flat = ctx.saved_tensors
-        grad_area = grad_keep.new_zeros(ctx.total).index_copy_(0, keep, grad_keep)
+        grad_area = grad_keep.new_zeros(ctx.total).scatter_(0, keep, grad_keep)
         acc0 = torch.zeros(ctx.num_edges, dtype=d.dtype, device=d.device)
         acc1 = torch.zeros_like(acc0)
         for k in range(0, len(flat), 4):
@@ -354,21 +336,22 @@ def winding_integral(
         if boxes.total == 0:
             z = torch.zeros(0, dtype=torch.long, device=device)
             return edges.new_zeros(0) + 0 * edges.sum(), z, z
-        # box-local coordinates; the box spans [0, w] x [0, h]
-        ew, eh = take(boxes.w, edge_layer), take(boxes.h, edge_layer)
-        lx0, lx1 = x0 - take(boxes.c0, edge_layer).to(dtype), x1 - take(boxes.c0, edge_layer).to(dtype)
-        ly0, ly1 = y0 - take(boxes.r0, edge_layer).to(dtype), y1 - take(boxes.r0, edge_layer).to(dtype)
+        # per-layer box numbers as floats (cell arithmetic: exact below 2^24 in float32),
+        # gathered per edge in one pass; box-local coordinates span [0, w] x [0, h]
+        cdtype = dtype if dtype == torch.float64 or boxes.total < 2**24 else torch.float64
+        box_table = torch.stack([boxes.c0, boxes.r0, boxes.w, boxes.h, boxes.off, boxes.stride]).to(cdtype)
+        c0, r0, ew, eh, eoff, estride = box_table.index_select(1, edge_layer).unbind(0)
+        lx0, lx1 = x0 - c0.to(dtype), x1 - c0.to(dtype)
+        ly0, ly1 = y0 - r0.to(dtype), y1 - r0.to(dtype)
         xlo, xhi = torch.minimum(lx0, lx1), torch.maximum(lx0, lx1)
         ylo, yhi = torch.minimum(ly0, ly1), torch.maximum(ly0, ly1)
-        fw, fh = ew.to(dtype), eh.to(dtype)
-        inside = (xlo >= 0) & (xhi <= fw) & (ylo >= 0) & (yhi <= fh)
         live = ((xlo != xhi) | (ylo != yhi)) & (ew > 0)
         nx = torch.ceil(xhi) - torch.floor(xlo) - 1
         ny = torch.ceil(yhi) - torch.floor(ylo) - 1
-        short = live & inside & (nx <= 1) & (ny <= 1)
+        short = live & (nx <= 1) & (ny <= 1)
         groups: list[_Pieces] = []
         local = (lx0, ly0, lx1, ly1)
-        per_edge = (ew, eh, take(boxes.off, edge_layer), take(boxes.stride, edge_layer))
+        per_edge = (ew, eh, eoff, estride)
         if bool(short.all()):
             groups.append(_short_pieces(torch.arange(e.shape[0], device=device), local, (nx, ny), per_edge, edge_layer))
         else:
@@ -379,9 +362,13 @@ def winding_integral(
                 )
             lid = (live & ~short).nonzero().squeeze(-1)
             if lid.numel():
-                groups.append(
-                    _long_pieces(lid, tuple(take(c, lid) for c in local), take(inside, lid), (take(fw, lid), take(fh, lid)), take(edge_layer, lid), boxes)
+                parts, span, src = _subdivide(tuple(take(c, lid) for c in local), take(ew, lid).to(dtype), take(eh, lid).to(dtype))
+                pid = take(lid, src)
+                pn = (
+                    torch.ceil(torch.maximum(parts[0], parts[2])) - torch.floor(torch.minimum(parts[0], parts[2])) - 1,
+                    torch.ceil(torch.maximum(parts[1], parts[3])) - torch.floor(torch.minimum(parts[1], parts[3])) - 1,
                 )
+                groups.append(_short_pieces(pid, parts, pn, tuple(take(b, pid) for b in per_edge), take(edge_layer, pid), span))
         area = _accumulate(groups, boxes, dtype)
         nonzero = area != 0
         keep = (nonzero & _padding_mask(boxes) if boxes.padded else nonzero).nonzero().squeeze(-1)

@@ -435,8 +435,13 @@ def rasterize_batch(
         e = _closed_edges(cpoly)
         el = sub_fill[poly.vert_sub]
         keep = el >= 0
-        edge_parts.append(e[keep])
-        layer_parts.append(el[keep])
+        if bool(keep.all()):
+            edge_parts.append(e)
+            layer_parts.append(el)
+        else:
+            keep = keep.nonzero().squeeze(-1)
+            edge_parts.append(take(e, keep))
+            layer_parts.append(take(el, keep))
     if st_i:
         sel = stroke_layer[poly.sub_inst] >= 0
         spoly = _select_subpaths(poly, sel)
@@ -505,7 +510,9 @@ def rasterize_batch(
     )
     table = solid[:, :3].T  # [3, L]
     index = flayer
-    alpha = cov * take(solid[:, 3] * opac_full, flayer)
+    # coverage is in [0, 1]; clamping the per-layer factor (colours or opacities pushed
+    # outside [0, 1] by an optimiser) keeps every alpha in [0, 1] without a per-fragment pass
+    alpha = cov * take((solid[:, 3] * opac_full).clamp(0, 1), flayer)
     grad_ids = [k for k, l in enumerate(layers) if l.kind != "clip" and l.paint is not None and not isinstance(l.paint, Solid)]
     if grad_ids:
         tables, index = [table], flayer.clone()
@@ -525,14 +532,13 @@ def rasterize_batch(
             tables.append(col[:, :3].T)
             index[m] = width_so_far + torch.arange(m.numel(), device=device)
             width_so_far += m.numel()
-            alpha = alpha.index_put((m,), cov[m] * col[:, 3] * opac_full[k])
+            alpha = alpha.index_put((m,), cov[m] * (col[:, 3] * opac_full[k]).clamp(0, 1))
         table = torch.cat(tables, 1)
     if masks is not None:
         lclip = torch.tensor([l.clip for l in layers], dtype=torch.long, device=device)[flayer]
         has = lclip >= 0
         factor = masks[(lclip.clamp_min(0) * hw + fpix % hw)]
         alpha = torch.where(has, alpha * factor, alpha)
-    alpha = alpha.clamp(0, 1)  # colours or opacities pushed outside [0, 1] by an optimiser
     order = take(torch.tensor([l.order for l in layers], dtype=torch.long, device=device), flayer)
 
     # composite isolated levels, deepest first (children are created after their parents),
@@ -554,9 +560,9 @@ def rasterize_batch(
             continue
         sel = (level_sel == lid).nonzero().squeeze(-1)
         a_sel = take(alpha, sel)
-        part = _Part(take(fpix, sel), take(order, sel), a_sel, table, take(index, sel), a_sel)
+        part = _Part(take(fpix, sel), take(order, sel), a_sel, table, take(index, sel), None)
         rgb_l, a_l = _composite([part] + extra.pop(lid, []), n_pix)
-        f = lv.opacity.to(dtype=dtype, device=device).reshape(()).expand(n_pix)
+        f = lv.opacity.to(dtype=dtype, device=device).reshape(()).clamp(0, 1).expand(n_pix)
         if lv.clip >= 0:
             base = lv.b * hw
             mk = masks[lv.clip * hw : (lv.clip + 1) * hw]
@@ -570,9 +576,9 @@ def rasterize_batch(
         root_ids = torch.tensor([i for i, r in enumerate(is_root) if r], dtype=torch.long, device=device)
         sel = torch.isin(level_sel, root_ids).nonzero().squeeze(-1)
         a_sel = take(alpha, sel)
-        parts = [_Part(take(fpix, sel), take(order, sel), a_sel, table, take(index, sel), a_sel)]
+        parts = [_Part(take(fpix, sel), take(order, sel), a_sel, table, take(index, sel), None)]
     else:
-        parts = [_Part(fpix, order, alpha, table, index, alpha)]
+        parts = [_Part(fpix, order, alpha, table, index, None)]
     rgb_o, a_o = _composite(parts + root_extra, n_pix)
     roots = [lv for lv in levels if lv.parent < 0]
     if any(float(lv.opacity.detach()) != 1.0 or lv.clip >= 0 for lv in roots):
@@ -591,14 +597,15 @@ def rasterize_batch(
 @dataclass
 class _Part:
     """Fragments for one "over" pass (see :func:`composite.over`): ``pixel``, ``order``,
-    ``alpha``, ``index``, ``scale``: [F]; ``table``: [3, K] colours ``index`` points into."""
+    ``alpha``, ``index``, ``scale``: [F] (``scale`` None: the alpha); ``table``: [3, K]
+    colours ``index`` points into."""
 
     pixel: Tensor
     order: Tensor
     alpha: Tensor
     table: Tensor
     index: Tensor
-    scale: Tensor
+    scale: Tensor | None
 
 
 def _composite(parts: list[_Part], n_pix: int) -> tuple[Tensor, Tensor]:
@@ -615,7 +622,8 @@ def _composite(parts: list[_Part], n_pix: int) -> tuple[Tensor, Tensor]:
             offset += p.table.shape[1]
         indices.append(p.index + seen[id(p.table)])
     cat = lambda name: torch.cat([getattr(p, name) for p in parts])  # noqa: E731
-    return composite.over(cat("pixel"), cat("order"), cat("alpha"), torch.cat(tables, 1), torch.cat(indices), cat("scale"), n_pix)
+    scale = torch.cat([p.alpha if p.scale is None else p.scale for p in parts])
+    return composite.over(cat("pixel"), cat("order"), cat("alpha"), torch.cat(tables, 1), torch.cat(indices), scale, n_pix)
 
 
 def rasterize(
