@@ -1,19 +1,24 @@
 #!/usr/bin/env python3
 """Benchmark of the embedded icon prior: build/cache times and noise-prediction speed.
 
-    python3 benchmarks/embedded_prior_bench.py [--resolution 64] [--batch 4] [--repeats 15] [--threads N]
+    python3 benchmarks/embedded_prior_bench.py [--resolution 64] [--batch 4] [--repeats 40] [--threads 1,2]
 
-Measures (medians over ``--repeats``, milliseconds):
+Measures, for each torch thread count of ``--threads`` (medians over ``--repeats``,
+milliseconds; the timed calls run round-robin, so every column of a row saw the same load):
   - building the prior from scratch (rendering every icon; a fresh temporary cache folder)
-    and constructing it again from that cache;
+    and constructing it again from that cache (once, before the timings);
   - ``predict_noise`` for a batch at the working resolution over the whole set (the
     unconditional branch), for the conditional branch of "red heart", and for a CFG pair
     (cond + uncond in one ``predict_noise_many`` pass), at t = 100, 500, 900;
   - references in the same run: the definition computed directly (per sample,
-    ``||x_t - sqrt(abar) y_i||^2`` over all icons, softmax, weighted mean), float32; and
-    the floor of any exact method, one dense product of the batch with the icon matrix
-    (every icon's distance must be computed).
-Prints one JSON object; the memory of the icon matrix is N * 3 R^2 * 4 bytes.
+    ``||x_t - sqrt(abar) y_i||^2`` over all icons, softmax, weighted mean; float32; fewer
+    repeats), and the floor of any exact method, one dense product of the batch with the
+    icon matrix in the fastest orientation (every icon's distance must be computed), plus
+    the same product in the other orientation (``x @ Y.T``, what the prior used before);
+  - the largest error of the unconditional prediction against the definition in float64.
+Prints one JSON object and a Markdown table; the load average (``os.getloadavg``) before
+and after each thread count is in the JSON. Memory: the icon matrix (N x 3 R^2 float32) and
+its transposed copy, ``prior.denoiser.nbytes``.
 """
 
 from __future__ import annotations
@@ -33,15 +38,20 @@ import torch
 
 from vecdistill.priors.embedded import EmbeddedPrior
 
+T_VALUES = (100, 500, 900)
 
-def median_ms(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+
+def round_robin_ms(fns: dict, repeats: int) -> dict:
+    """Median milliseconds of each function, timed in turn ``repeats`` times (after a warm-up)."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+    times: dict = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(v) * 1e3 for name, v in times.items()}
 
 
 def naive_eps(points: torch.Tensor, x_t: torch.Tensor, abar: torch.Tensor) -> torch.Tensor:
@@ -57,26 +67,32 @@ def naive_eps(points: torch.Tensor, x_t: torch.Tensor, abar: torch.Tensor) -> to
 def measure(prior, prompt, points, x_t, t, repeats: int) -> dict:
     """Median times (ms) of one noise level: ours (uncond, cond, CFG pair) and references."""
     flat = x_t.reshape(x_t.shape[0], -1)
-    return {
-        "uncond_ms": median_ms(lambda: prior.predict_noise(x_t, t, prompt.uncond), repeats),
-        "cond_ms": median_ms(lambda: prior.predict_noise(x_t, t, prompt.cond), repeats),
-        "cfg_pair_ms": median_ms(lambda: prior.predict_noise_many([x_t, x_t], [t, t], [prompt.uncond, prompt.cond]), repeats),
-        "reference_direct_ms": median_ms(lambda: naive_eps(points, flat, prior.abar(t)), max(3, repeats // 3)),
-        "floor_one_matmul_ms": median_ms(lambda: flat @ points.T, repeats),
-    }
+    icons = prior.denoiser.centered
+    row = round_robin_ms({
+        "uncond_ms": lambda: prior.predict_noise(x_t, t, prompt.uncond),
+        "cond_ms": lambda: prior.predict_noise(x_t, t, prompt.cond),
+        "cfg_pair_ms": lambda: prior.predict_noise_many([x_t, x_t], [t, t], [prompt.uncond, prompt.cond]),
+        "floor_one_product_ms": lambda: icons @ flat.T,
+        "product_other_orientation_ms": lambda: flat @ icons.T,
+    }, repeats)
+    abar = prior.abar(t)
+    row["reference_direct_ms"] = round_robin_ms({"direct": lambda: naive_eps(points, flat, abar)}, max(3, repeats // 10))["direct"]
+    eps = prior.predict_noise(x_t, t, prompt.uncond).reshape(flat.shape).double()
+    exact = naive_eps(points.double(), flat.double(), abar.double())
+    row["max_abs_error_vs_float64"] = float((eps - exact).abs().max())
+    return row
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--resolution", type=int, default=64)
     parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave torch's default)")
+    parser.add_argument("--repeats", type=int, default=40)
+    parser.add_argument("--threads", default="1,2", help="torch thread counts, comma-separated (0: torch's default)")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    thread_counts = [int(v) for v in args.threads.split(",")]
 
-    result: dict = {"resolution": args.resolution, "batch": args.batch, "threads": torch.get_num_threads()}
+    result: dict = {"resolution": args.resolution, "batch": args.batch, "repeats": args.repeats, "torch": torch.__version__}
     with tempfile.TemporaryDirectory() as cache:
         start = time.perf_counter()
         prior = EmbeddedPrior(resolution=args.resolution, cache_dir=cache)
@@ -89,20 +105,44 @@ def main() -> None:
 
     n = len(prior.icon_set)
     d = 3 * args.resolution**2
-    result.update(icons=n, icon_matrix_mb=round(n * d * 4 / 2**20, 1))
+    result.update(icons=n, icon_matrix_mib=round(n * d * 4 / 2**20, 1), denoiser_mib=round(prior.denoiser.nbytes / 2**20, 1))
     prompt = prior.encode_prompt("red heart")
     g = torch.Generator().manual_seed(0)
     icons = prior.all_icons()
     x0 = icons[torch.randint(0, n, (args.batch,), generator=g)] * 2 - 1
+    noise = torch.randn(x0.shape, generator=g)
     points = prior.denoiser.points()
-    for t_value in (100, 500, 900):
-        t = torch.full((args.batch,), t_value)
-        x_t = prior.add_noise(x0, torch.randn(x0.shape, generator=g), t)
-        row = measure(prior, prompt, points, x_t, t, args.repeats)
-        row["speedup_uncond_vs_reference"] = row["reference_direct_ms"] / row["uncond_ms"]
-        row["uncond_over_floor"] = row["uncond_ms"] / row["floor_one_matmul_ms"]
-        result[f"t={t_value}"] = {k: round(v, 2) for k, v in row.items()}
+    default_threads = torch.get_num_threads()
+    for threads in thread_counts:
+        torch.set_num_threads(threads or default_threads)
+        block: dict = {"load_before": round(os.getloadavg()[0], 2)}
+        for t_value in T_VALUES:
+            t = torch.full((args.batch,), t_value)
+            x_t = prior.add_noise(x0, noise, t)
+            row = measure(prior, prompt, points, x_t, t, args.repeats)
+            row["speedup_uncond_vs_direct"] = row["reference_direct_ms"] / row["uncond_ms"]
+            row["uncond_over_floor"] = row["uncond_ms"] / row["floor_one_product_ms"]
+            block[f"t={t_value}"] = {k: (float(f"{v:.3g}") if k.startswith("max_abs") else round(v, 2)) for k, v in row.items()}
+        block["load_after"] = round(os.getloadavg()[0], 2)
+        result[f"threads={torch.get_num_threads()}"] = block
+    torch.set_num_threads(default_threads)
     print(json.dumps(result, indent=1))
+    print(table(result))
+
+
+def table(result: dict) -> str:
+    """The timings as a Markdown table (rows: quantities; columns: threads x t)."""
+    blocks = [(k, v) for k, v in result.items() if k.startswith("threads=")]
+    head = "| | " + " | ".join(f"{k.split('=')[1]} thr, t = {t}" for k, _ in blocks for t in T_VALUES) + " |"
+    lines = [head, "|---" * (1 + len(blocks) * len(T_VALUES)) + "|"]
+    names = [("uncond_ms", "unconditional branch (all icons), ms"), ("cond_ms", 'conditional branch ("red heart"), ms'),
+             ("cfg_pair_ms", "CFG pair, one `predict_noise_many`, ms"), ("floor_one_product_ms", "floor: one product `Y @ x.T`, ms"),
+             ("product_other_orientation_ms", "the product as `x @ Y.T`, ms"), ("reference_direct_ms", "reference: the definition directly, ms"),
+             ("speedup_uncond_vs_direct", "speed-up vs the definition"), ("max_abs_error_vs_float64", "max abs error vs float64")]
+    for key, label in names:
+        lines.append(f"| {label} | " + " | ".join(str(b[f"t={t}"][key]) for _, b in blocks for t in T_VALUES) + " |")
+    loads = ", ".join(f"{k}: {b['load_before']} -> {b['load_after']}" for k, b in blocks)
+    return "\n".join(lines) + f"\n\nload average (1 min) before -> after: {loads}"
 
 
 if __name__ == "__main__":

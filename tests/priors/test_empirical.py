@@ -68,11 +68,11 @@ def _check(denoiser, points, log_w, x_t, abar, rows=None, samples=None):
 @pytest.mark.parametrize(("kinds", "dense_rows"), [
     (["one"], 0), (["spread"], 1), (["one", "two", "two", "one"], 0), (["spread"] * 4, 4),
     (["spread"] * 3, 3),  # 3 columns, padded to 4
-    (["one", "spread", "two", "spread"], 2), (["two", "spread", "one"], 1),  # split
+    (["one", "spread", "two", "spread"], 4), (["two", "spread", "one"], 3),  # up to 4 columns cost the same
 ])
 def test_every_path_matches_float64_brute_force(denoiser, points, monkeypatch, kinds, dense_rows):
     """Peaked rows gather their points, spread rows share the dense product with the
-    transposed copy, a batch mixing both splits (B = 1, 3, 4)."""
+    transposed copy, which in a batch of up to 4 the peaked rows join (B = 1, 3, 4)."""
     seen = []
     dense = denoiser._dense
     monkeypatch.setattr(denoiser, "_dense", lambda weights, index: seen.append(weights.shape[0]) or dense(weights, index))
@@ -82,19 +82,23 @@ def test_every_path_matches_float64_brute_force(denoiser, points, monkeypatch, k
 
 
 @pytest.mark.parametrize("matched", [[0, 5], [0, 5, 9]])
-def test_cfg_pairs_share_one_distance_row(denoiser, points, matched):
+def test_cfg_pairs_share_one_distance_row(denoiser, points, monkeypatch, matched):
     """Two weightings (all points; two or three of them, unequal) for the same samples, as
-    CFG asks (with the spread unconditional rows, the conditional ones are gathered apart or,
-    three points being over N // 32, join the dense product)."""
+    CFG asks: 8 rows, the 2 spread unconditional ones take the dense product, the 6 others
+    (peaked, or restricted to a few points) are gathered apart."""
+    seen = []
+    dense = denoiser._dense
+    monkeypatch.setattr(denoiser, "_dense", lambda weights, index: seen.append(weights.shape[0]) or dense(weights, index))
     cond = torch.full((N,), float("-inf"))
     cond[matched] = torch.tensor([0.7, 0.2, 0.1][: len(matched)]).log()
     log_w = torch.stack([torch.zeros(N), cond])
-    for abar in ([LOW], [LOW, HIGH, 0.2, 0.6]):
-        x_t, a = _noisy(points, abar, seed=7)
-        b = len(abar)
-        rows = torch.tensor([0] * b + [1] * b)
-        samples = torch.arange(b).repeat(2)
-        _check(denoiser, points, log_w, x_t, a, rows, samples)
+    x_t, a = _samples(points, ["one", "spread", "two", "spread"], seed=7)
+    rows = torch.tensor([0] * 4 + [1] * 4)
+    samples = torch.arange(4).repeat(2)
+    _check(denoiser, points, log_w, x_t, a, rows, samples)
+    assert seen == [2, 2]  # (noise and posterior_mean)
+    x_t, a = _samples(points, ["one"], seed=8)  # a batch of 1
+    _check(denoiser, points, log_w, x_t, a, torch.tensor([0, 1]), torch.tensor([0, 0]))
 
 
 @pytest.mark.parametrize("kept", [3, 40])

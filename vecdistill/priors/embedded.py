@@ -169,17 +169,17 @@ class EmbeddedPrior(Prior):
         flat, abar, log_weights, rows, samples = self._batch(x_t, t, conds)
         return self._split(self.denoiser.posterior_mean(flat, abar, log_weights, rows, samples), x_t)
 
-    def _batch(self, x_t: Sequence[Tensor], t: Sequence[Tensor], conds: Sequence[Any]) -> tuple[Tensor, Tensor, Tensor, Tensor | None, Tensor | None]:
+    def _batch(self, x_t: Sequence[Tensor], t: Sequence[Tensor], conds: Sequence[Any]) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None, Tensor | None]:
         """Flatten the triples: the distinct samples [U, D] and their abar [U], the distinct
         conditions' log weights [G, N], and for every requested row its condition [M] and
-        its sample [M] (compute dtype, on device; both None for a single triple: row m is
-        sample m under condition 0). A triple whose x_t and t are the same tensor objects
+        its sample [M] (compute dtype, on device; for a single triple both None, row m being
+        sample m under condition 0, and the log weights None if that is all icons). A triple whose x_t and t are the same tensor objects
         as an earlier one's (CFG's two branches) reuses its samples."""
         if not (len(x_t) == len(t) == len(conds)) or not x_t:
             raise ValueError("predict_noise_many needs as many x_t, t and conds, at least one")
-        if len(x_t) == 1:  # predict_noise: no index bookkeeping
+        if len(x_t) == 1:  # predict_noise: no index bookkeeping (all icons: no weights)
             flat, abar = self._flatten(x_t[0], t[0], conds[0])
-            return flat, abar, conds[0].log_weights[None], None, None
+            return flat, abar, None if conds[0] is self._all else conds[0].log_weights[None], None, None
         flats, abars, rows, samples = [], [], [], []
         conditions: dict[int, tuple[int, IconCondition]] = {}
         seen: dict[tuple[int, int], int] = {}  # (id(x), id(t)) -> first sample row

@@ -89,28 +89,32 @@ class EmpiricalDenoiser:
         y = self.centered if index is None else self.centered[index]
         return y + self.center
 
-    def posterior_mean(self, x_t: Tensor, abar: Tensor, log_weights: Tensor, rows: Tensor | None = None, samples: Tensor | None = None) -> Tensor:
+    def posterior_mean(self, x_t: Tensor, abar: Tensor, log_weights: Tensor | None = None, rows: Tensor | None = None, samples: Tensor | None = None) -> Tensor:
         """E[x_0 | x_t] for a batch of (sample, weighting) pairs.
 
         ``x_t``: [U, D] distinct samples; ``abar``: [U] in (0, 1); ``log_weights``: [G, N],
         row g the (unnormalised) log prior weights of weighting g, ``-inf`` for excluded
-        points (each row must keep at least one point). Pair m asks for sample
-        ``samples[m]`` under weighting ``rows[m]`` (``samples`` default: 0..U-1, ``rows``
-        default: all 0), so a sample wanted under several weightings (CFG's two branches)
-        costs one distance computation. Everything in this denoiser's dtype and on its
-        device. Returns [M, D]."""
-        _, mean, _ = self._centered_mean(x_t, abar, log_weights, rows, samples)
-        return mean + self.center
+        points (each row must keep at least one point), or None for one weighting that
+        weighs every point equally. Pair m asks for sample ``samples[m]`` under weighting
+        ``rows[m]`` (``samples`` default: 0..U-1, ``rows`` default: all 0), so a sample
+        wanted under several weightings (CFG's two branches) costs one distance
+        computation. Everything in this denoiser's dtype and on its device. Returns [M, D]."""
+        _, weights, logits, index, _ = self._posterior(x_t, abar, log_weights, rows, samples)
+        return self._combine(weights, logits, index, self.center, None, None)
 
-    def noise(self, x_t: Tensor, abar: Tensor, log_weights: Tensor, rows: Tensor | None = None, samples: Tensor | None = None) -> Tensor:
+    def noise(self, x_t: Tensor, abar: Tensor, log_weights: Tensor | None = None, rows: Tensor | None = None, samples: Tensor | None = None) -> Tensor:
         """The MMSE noise prediction eps [M, D] (arguments as in :meth:`posterior_mean`)."""
-        shifted, mean, a = self._centered_mean(x_t, abar, log_weights, rows, samples)
-        # x_t - sqrt(a) (mean + c) = shifted - sqrt(a) mean
-        return torch.addcmul(shifted, mean, a.sqrt(), value=-1).div_((1 - a).sqrt())
+        shifted, weights, logits, index, a = self._posterior(x_t, abar, log_weights, rows, samples)
+        # eps = (x_t - sqrt(a) (c + sum_i w_i y_i)) / sqrt(1 - a) = shifted / sqrt(1 - a) - sqrt(a / (1 - a)) sum_i w_i y_i
+        inv_s = (1 - a).rsqrt()
+        return self._combine(weights, logits, index, shifted, inv_s, -(a.sqrt() * inv_s))
 
-    def _centered_mean(self, x_t: Tensor, abar: Tensor, log_weights: Tensor, rows: Tensor | None, samples: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
-        """For every pair m: ``x_t[s_m] - sqrt(a) c`` [M, D], the centred posterior mean
-        ``sum_i softmax_i y_i`` [M, D] and ``a`` [M, 1] (``s_m = samples[m]``)."""
+    def _posterior(self, x_t: Tensor, abar: Tensor, log_weights: Tensor | None, rows: Tensor | None, samples: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor | None, Tensor]:
+        """The posterior weights of every pair m: ``x_t[s_m] - sqrt(a) c`` [M, D] (``s_m =
+        samples[m]``), the softmax weights [M, K] and their logits [M, K] over the points
+        ``index`` (global rows, None for all N) and ``a`` [M, 1]."""
+        if log_weights is None and rows is not None:
+            log_weights = torch.zeros((1, self.num_points), dtype=self.dtype, device=self.device)
         if samples is None and rows is not None:
             samples = torch.arange(x_t.shape[0], device=x_t.device)
         if rows is None and samples is not None:
@@ -118,67 +122,79 @@ class EmpiricalDenoiser:
         # rows is None (and samples is None): pair m is sample m under weighting 0
 
         index, lw, neg_half_sq = None, log_weights, self._neg_half_sqnorm
-        support = torch.isfinite(log_weights).any(0)
-        if int(support.sum()) <= self._sparse_limit:  # few points weighted: read only those
-            index = support.nonzero().squeeze(1)
-            lw, neg_half_sq = log_weights[:, index], neg_half_sq[index]
-        # (otherwise excluded points get logits -inf below, hence weight 0)
+        if log_weights is not None:
+            support = torch.isfinite(log_weights).any(0)
+            if int(support.sum()) <= self._sparse_limit:  # few points weighted: read only those
+                index = support.nonzero().squeeze(1)
+                lw, neg_half_sq = log_weights[:, index], neg_half_sq[index]
+            # (otherwise excluded points get logits -inf below, hence weight 0)
 
         a = abar.view(-1, 1)
         sa = a.sqrt()
         shifted = torch.addcmul(x_t, sa, self.center, value=-1)  # [U, D]
         dots = _thin_product(self.centered if index is None else self.centered[index], shifted)  # [K, U]
         inv = 1 / (1 - a)
-        base = torch.addcmul((a * inv) * neg_half_sq, dots.T, sa * inv)  # [U, K]
-        if rows is None:
-            logits = base + lw[0]
-        else:
-            logits = base[samples] + lw[rows]  # [M, K]
+        logits = torch.addcmul((a * inv) * neg_half_sq, dots.T, sa * inv)  # [U, K]
+        if rows is not None:
+            logits = logits[samples] + lw[rows]  # [M, K]
             shifted, a = shifted[samples], a[samples]
-        weights = torch.softmax(logits, dim=1)
-        return shifted, self._weighted_sum(weights, logits, index), a
+        elif lw is not None:
+            logits = logits + lw[0]
+        return shifted, torch.softmax(logits, dim=1), logits, index, a
 
     @property
     def _sparse_limit(self) -> int:
         return max(1, self.num_points // SPARSE_FRACTION)
 
-    def _weighted_sum(self, weights: Tensor, logits: Tensor, index: Tensor | None) -> Tensor:
-        """``weights`` [M, K] @ centred points [K, D] (``index``: the global rows of the K
-        points, None for all N), each row reading only the points it weighs at least
-        ``exp(-PRUNE_GAP)`` times its largest weight: rows that keep few points gather them
-        (``softmax[:, kept] @ Y[kept]``), the others share one product with every point."""
+    def _combine(self, weights: Tensor, logits: Tensor, index: Tensor | None, offset: Tensor, offset_scale: Tensor | None, mean_scale: Tensor | None) -> Tensor:
+        """``offset * offset_scale + mean_scale * (weights @ Y)`` [M, D] for the centred points
+        Y (rows ``index``, None for all; scales [M, 1] or None for 1; ``offset`` [M, D] or
+        [D]). Each row reads only the points it weighs at least ``exp(-PRUNE_GAP)`` times its
+        largest weight: when they are few (together, over all rows: the usual case) they are
+        gathered (``softmax[:, kept] @ Y[kept]``), otherwise the rows that keep many share one
+        product with every point (the transposed copy), which the others join unless
+        gathering theirs apart is cheaper."""
         m = weights.shape[0]
         limit = self._sparse_limit
+        if mean_scale is not None:
+            weights = weights * mean_scale
+        if offset_scale is not None:
+            offset = offset * offset_scale
         kept = logits >= logits.amax(1, keepdim=True) - PRUNE_GAP  # [M, K]
+        chosen = kept.any(0).nonzero().squeeze(1)
+        if chosen.shape[0] <= limit:  # peaked posteriors (all but high noise): one gather
+            return torch.addmm(offset, weights[:, chosen], self.centered[chosen if index is None else index[chosen]])
         sparse = kept.sum(1) <= limit
         n_sparse = int(sparse.sum())
-        if n_sparse:
-            union = kept.any(0) if n_sparse == m else (kept & sparse[:, None]).any(0)
-            chosen = union.nonzero().squeeze(1)
-            # rows that read all points anyway: add the sparse ones to that product unless
-            # theirs is cheap (a few rows gathered)
-            if chosen.shape[0] > (limit if n_sparse == m else limit // 4):
+        # Columns up to 4 cost the dense product about the same; each one beyond adds ~1/6
+        # of it, gathering k points ~k / (1.5 limit) of it (measured: CPU, N = 1252). So
+        # the sparse rows are gathered apart only when they would add columns beyond 4 and
+        # their points are few enough.
+        extra = m - max(4, m - n_sparse)
+        if n_sparse and extra > 0:
+            chosen = kept[sparse].any(0).nonzero().squeeze(1)
+            if chosen.shape[0] * 4 > limit * extra:
                 n_sparse = 0
-        if n_sparse == 0:  # high noise: the posterior spreads over many points
-            return self._dense(weights, index)
-        points = self.centered[chosen if index is None else index[chosen]]
-        if n_sparse == m:  # the usual case: every row needs a handful of points
-            return torch.mm(weights[:, chosen], points)
+        else:
+            n_sparse = 0
+        if n_sparse == 0:  # high noise: the posteriors spread over many points
+            return self._dense(weights, index).T + offset
         out = torch.empty((m, self.centered.shape[1]), dtype=weights.dtype, device=weights.device)
         which, dense = sparse.nonzero().squeeze(1), (~sparse).nonzero().squeeze(1)
-        out[which] = torch.mm(weights[which][:, chosen], points)
-        out[dense] = self._dense(weights[dense], index)
+        per_row = offset.dim() == 2
+        out[which] = torch.addmm(offset[which] if per_row else offset, weights[which][:, chosen], self.centered[chosen if index is None else index[chosen]])
+        out[dense] = self._dense(weights[dense], index).T + (offset[dense] if per_row else offset)
         return out
 
     def _dense(self, weights: Tensor, index: Tensor | None) -> Tensor:
-        """``weights`` [m, K] @ centred points [K, D] reading every point: [m, D]."""
+        """(``weights`` [m, K] @ centred points [K, D]).T, reading every point: [D, m]."""
         if self.centered_t is None:
-            return torch.mm(weights, self.centered if index is None else self.centered[index])
+            return torch.mm(weights, self.centered if index is None else self.centered[index]).T
         if index is not None:  # zero weights for the points outside the support
             full = torch.zeros((weights.shape[0], self.num_points), dtype=weights.dtype, device=weights.device)
             full[:, index] = weights
             weights = full
-        return _thin_product(self.centered_t, weights).T
+        return _thin_product(self.centered_t, weights)
 
 
 def _thin_product(big: Tensor, thin: Tensor) -> Tensor:
