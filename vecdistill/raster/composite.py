@@ -36,22 +36,22 @@ class _Over(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, alpha, table, scale, index, pixel, perm, num_pixels, shrink):
+    def forward(ctx, alpha, table, scale, index, pix, perm, num_pixels, shrink):
         dtype = alpha.dtype
-        pix = pixel.index_select(0, perm)
         a = alpha.index_select(0, perm)
         k = index.index_select(0, perm)
         ctx.scale_is_alpha = scale is None
         s = a if scale is None else scale.index_select(0, perm)
+        # log-transmittance: a float64 prefix sum over the sorted fragments, read at the end
+        # of each pixel's run
         cs = torch.cumsum(torch.log(1 - shrink * a).double(), 0)
-        ends = torch.cumsum(torch.bincount(pix, minlength=num_pixels), 0)
-        last = ends.index_select(0, pix) - 1  # the pixel's last fragment
+        last = torch.cumsum(torch.bincount(pix, minlength=num_pixels), 0).index_select(0, pix) - 1
         trans = torch.exp((cs.index_select(0, last) - cs).to(dtype))
-        col = table.index_select(1, k)  # [3, F] straight colours
+        col = table.contiguous().index_select(1, k)  # [3, F] straight colours
         w_col = col * (s * trans)
         out_a = alpha.new_zeros(num_pixels).scatter_add_(0, pix, a * trans)
         out_rgb = table.new_zeros(3, num_pixels).scatter_add_(1, pix.expand(3, -1), w_col)
-        ctx.save_for_backward(a, s, col, trans, pix, k, perm, ends)
+        ctx.save_for_backward(a, s, col, trans, pix, k, perm)
         ctx.shrink = shrink
         ctx.table_size = table.shape[1]
         return out_rgb, out_a
@@ -59,19 +59,22 @@ class _Over(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g_rgb, g_a):
-        a, s, col, trans, pix, k, perm, ends = ctx.saved_tensors
+        a, s, col, trans, pix, k, perm = ctx.saved_tensors
         q = ctx.shrink
+        n = g_a.shape[0] if g_a is not None else g_rgb.shape[1]
         if g_rgb is None:
-            g_rgb = col.new_zeros(3, 1).expand(3, ends.shape[0])
+            g_rgb = col.new_zeros(3, 1).expand(3, n)
         if g_a is None:
-            g_a = a.new_zeros(ends.shape[0])
+            g_a = a.new_zeros(n)
         gr = g_rgb.index_select(1, pix)  # [3, F]
         ga = g_a.index_select(0, pix)
         gc = (gr * col).sum(0)  # g_rgb . C[:, k]
-        v = (gc * s + ga * a) * trans
-        before = torch.cumsum(v.double(), 0) - v.double()  # over all earlier fragments
-        first = (ends - torch.bincount(pix, minlength=ends.shape[0])).index_select(0, pix)
-        excl = (before - before.index_select(0, first)).to(a.dtype)
+        v = ((gc * s + ga * a) * trans).double()
+        # sum of v over the earlier fragments of the same pixel: running sum minus the
+        # prefix sum of the per-pixel totals before this pixel
+        tot = v.new_zeros(n).scatter_add_(0, pix, v)
+        before = torch.cumsum(tot, 0) - tot
+        excl = (torch.cumsum(v, 0) - v - before.index_select(0, pix)).to(a.dtype)
         da_s = ga * trans - (q / (1 - q * a)) * excl
         ds_s = gc * trans
         d_table = col.new_zeros(3, ctx.table_size).scatter_add_(1, k.expand(3, -1), gr * (s * trans))
@@ -83,11 +86,12 @@ class _Over(torch.autograd.Function):
 
 
 def over(
-    pixel: Tensor, order: Tensor, alpha: Tensor, table: Tensor, index: Tensor, scale: Tensor | None, num_pixels: int
+    pixel: Tensor, order: Tensor | None, alpha: Tensor, table: Tensor, index: Tensor, scale: Tensor | None, num_pixels: int
 ) -> tuple[Tensor, Tensor]:
     """Composite fragments in paint order with SVG "source over".
 
-    ``pixel``/``order``: [F] int64 (order: paint order, unique per pixel); ``alpha``: [F] in
+    ``pixel``/``order``: [F] int64 (order: paint order, unique per pixel; None when the
+    fragments are already in paint order); ``alpha``: [F] in
     [0, 1]; premultiplied colours ``table[:, index] * scale`` (``table``: [3, K] straight
     colours, ``index``: [F] int64 into it, ``scale``: [F], or None for ``alpha`` itself).
     Returns ``(rgb [3, N], alpha [N])``, premultiplied, over a transparent
@@ -97,15 +101,17 @@ def over(
     if pixel.numel() == 0:
         return table.new_zeros(3, num_pixels) + 0 * table.sum(), alpha.new_zeros(num_pixels) + 0 * alpha.sum()
     with torch.no_grad():
-        if bool((order[1:] >= order[:-1]).all()):
+        if order is None or bool((order[1:] >= order[:-1]).all()):
             # fragments already in paint order: a stable sort by pixel keeps it per pixel
             # (int32 keys sort about 1.5x faster than int64 on the CPU)
-            perm = torch.sort(pixel.int() if num_pixels < 2**31 else pixel, stable=True).indices
+            pix, perm = torch.sort(pixel.int() if num_pixels < 2**31 else pixel, stable=True)
+            pix = pix.long()
         else:
             span = int(order.max()) + 1
             perm = torch.argsort(pixel * span + order)
+            pix = pixel.index_select(0, perm)
     shrink = _SHRINK if dtype == torch.float64 else _SHRINK32
-    return _Over.apply(alpha, table, scale, index, pixel, perm, num_pixels, shrink)
+    return _Over.apply(alpha, table, scale, index, pix, perm, num_pixels, shrink)
 
 
 def union(pixel: Tensor, cov: Tensor, num_pixels: int) -> Tensor:

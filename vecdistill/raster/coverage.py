@@ -423,16 +423,17 @@ def _padding_mask(boxes: _Boxes) -> Tensor:
 
 def _cell_pixels(boxes: _Boxes, cells: Tensor, layer_batch: Tensor, width: int, height: int) -> tuple[Tensor, Tensor]:
     """Layer and flat pixel index ``b * H * W + y * W + x`` of buffer cells [F] (inside their
-    boxes) -> two [F] int64."""
+    boxes) -> two [F] int64. Divisions run in float64 (exact floors for these integers,
+    and several times faster than int64 division)."""
     if boxes.padded:
-        layer = torch.div(cells, boxes.hmax * (boxes.wmax + 1), rounding_mode="floor")
+        layer = torch.floor(cells.double() / (boxes.hmax * (boxes.wmax + 1))).long()
     else:  # an empty box shares its offset with the next box; searchsorted picks the last
         layer = torch.searchsorted(boxes.off, cells, right=True) - 1
-    local = cells - take(boxes.off, layer)
-    stride = take(boxes.stride, layer)
-    row = torch.div(local, stride, rounding_mode="floor")
-    base = layer_batch * (height * width) + boxes.r0 * width + boxes.c0
-    return layer, take(base, layer) + row * width + (local - row * stride)
+    table = torch.stack([boxes.off, boxes.stride, layer_batch * (height * width) + boxes.r0 * width + boxes.c0])
+    off, stride, base = table.index_select(1, layer).unbind(0)
+    local = cells - off
+    row = torch.floor(local.double() / stride.double()).long()
+    return layer, base + row * width + (local - row * stride)
 
 
 def coverage_from_area(area: Tensor, evenodd: Tensor) -> Tensor:

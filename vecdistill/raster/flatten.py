@@ -259,13 +259,14 @@ def flatten(
 
 def _horner(ctrl: Tensor, seg: Tensor, t: Tensor) -> Tensor:
     """Points [V, 2] of cubics ``ctrl`` [S, 4, 2] (segment ``seg`` [V] at parameter ``t``
-    [V, 1]): power basis per segment, then Horner per vertex (cheaper than Bernstein weights).
-    Each coefficient is gathered on its own: slicing one gathered [V, 8] tensor would make the
-    backward zero-fill a [V, 8] copy per slice."""
-    p0, p1, p2, p3 = ctrl.unbind(1)
+    [V, 1]): power basis per segment, then Horner per vertex (cheaper than Bernstein
+    weights), in a [2, V] layout (x row, y row: contiguous rows keep the elementwise loops
+    vectorised) returned as a transposed view."""
+    p0, p1, p2, p3 = ctrl.transpose(1, 2).unbind(2)  # [S, 2] each
     coef = (-p0 + 3 * p1 - 3 * p2 + p3, 3 * p0 - 6 * p1 + 3 * p2, 3 * (p1 - p0), p0)
-    c3, c2, c1, c0 = (x.index_select(0, seg) for x in coef)
-    return ((c3 * t + c2) * t + c1) * t + c0
+    c3, c2, c1, c0 = (x.t().contiguous().index_select(1, seg) for x in coef)  # [2, V]
+    t = t.view(1, -1)
+    return (((c3 * t + c2) * t + c1) * t + c0).t()
 
 
 def _weigh(weights: Tensor, ctrl: Tensor) -> Tensor:

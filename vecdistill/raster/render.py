@@ -508,7 +508,7 @@ def rasterize_batch(
     opac_full = torch.zeros(n_layers, dtype=dtype, device=device).index_put(
         (torch.tensor(draw_ids, device=device),), opac
     )
-    table = solid[:, :3].T  # [3, L]
+    table = solid[:, :3].T.contiguous()  # [3, L] (gathers from a transposed view are slow)
     index = flayer
     # coverage is in [0, 1]; clamping the per-layer factor (colours or opacities pushed
     # outside [0, 1] by an optimiser) keeps every alpha in [0, 1] without a per-fragment pass
@@ -539,7 +539,11 @@ def rasterize_batch(
         has = lclip >= 0
         factor = masks[(lclip.clamp_min(0) * hw + fpix % hw)]
         alpha = torch.where(has, alpha * factor, alpha)
-    order = take(torch.tensor([l.order for l in layers], dtype=torch.long, device=device), flayer)
+    # paint order of each fragment (only needed to merge isolated levels: otherwise the
+    # fragments already come in layer order, which is paint order)
+    order = None if all(lv.parent < 0 for lv in builder.levels) else take(
+        torch.tensor([l.order for l in layers], dtype=torch.long, device=device), flayer
+    )
 
     # composite isolated levels, deepest first (children are created after their parents),
     # then all root levels (one per image) together; a level's result enters its parent as
@@ -597,11 +601,11 @@ def rasterize_batch(
 @dataclass
 class _Part:
     """Fragments for one "over" pass (see :func:`composite.over`): ``pixel``, ``order``,
-    ``alpha``, ``index``, ``scale``: [F] (``scale`` None: the alpha); ``table``: [3, K]
-    colours ``index`` points into."""
+    ``alpha``, ``index``, ``scale``: [F] (``scale`` None: the alpha; ``order`` None: the
+    fragments are in paint order); ``table``: [3, K] colours ``index`` points into."""
 
     pixel: Tensor
-    order: Tensor
+    order: Tensor | None
     alpha: Tensor
     table: Tensor
     index: Tensor
