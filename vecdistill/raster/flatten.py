@@ -205,7 +205,10 @@ def flatten(
     device = inst_mats.device
     dtype = inst_mats.dtype
     layouts = [path_layout(p) for p in paths]
-    all_pts = torch.cat([p.points.to(dtype) for p in paths]).to(device)
+    pts = [p.points for p in paths]
+    if any(t.dtype != dtype for t in pts):
+        pts = [t.to(dtype) for t in pts]
+    all_pts = torch.cat(pts).to(device)
     if not bool(torch.isfinite(all_pts.detach()).all()):
         raise InputError("a path has non-finite (NaN or infinite) control points; fix the geometry")
     nseg, nsubp, p_seg_index, p_seg_degree, p_seg_sub, p_seg_last_open, p_closed = _path_tables(layouts)

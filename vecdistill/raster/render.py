@@ -574,7 +574,9 @@ def rasterize_batch(
         rgb_l, a_l = rgb_l * f, a_l * f
         with torch.no_grad():
             nz = (a_l.detach() > 0).nonzero().squeeze(-1)
-        item = _Part(nz, torch.full_like(nz, lv.order), a_l[nz], rgb_l[:, nz], torch.arange(nz.numel(), device=device), torch.ones_like(a_l[nz]))
+        # a level's alpha (a float32 sum) can exceed 1 by an ulp; "over" needs alpha <= 1
+        a_nz = take(a_l, nz).clamp(0, 1)
+        item = _Part(nz, torch.full_like(nz, lv.order), a_nz, rgb_l[:, nz], torch.arange(nz.numel(), device=device), torch.ones_like(a_nz))
         (root_extra if is_root[lv.parent] else extra.setdefault(lv.parent, [])).append(item)
     if level_sel is not None:
         root_ids = torch.tensor([i for i, r in enumerate(is_root) if r], dtype=torch.long, device=device)
