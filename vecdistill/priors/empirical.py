@@ -99,19 +99,19 @@ class EmpiricalDenoiser:
         ``rows[m]`` (``samples`` default: 0..U-1, ``rows`` default: all 0), so a sample
         wanted under several weightings (CFG's two branches) costs one distance
         computation. Everything in this denoiser's dtype and on its device. Returns [M, D]."""
-        _, weights, logits, index, _ = self._posterior(x_t, abar, log_weights, rows, samples)
-        return self._combine(weights, logits, index, self.center, None, None)
+        _, weights, below, index, _ = self._posterior(x_t, abar, log_weights, rows, samples)
+        return self._add_mean(self.center.repeat(weights.shape[0], 1), weights, below, index)
 
     def noise(self, x_t: Tensor, abar: Tensor, log_weights: Tensor | None = None, rows: Tensor | None = None, samples: Tensor | None = None) -> Tensor:
         """The MMSE noise prediction eps [M, D] (arguments as in :meth:`posterior_mean`)."""
-        shifted, weights, logits, index, a = self._posterior(x_t, abar, log_weights, rows, samples)
-        # eps = (x_t - sqrt(a) (c + sum_i w_i y_i)) / sqrt(1 - a) = shifted / sqrt(1 - a) - sqrt(a / (1 - a)) sum_i w_i y_i
-        inv_s = (1 - a).rsqrt()
-        return self._combine(weights, logits, index, shifted, inv_s, -(a.sqrt() * inv_s))
+        shifted, weights, below, index, a = self._posterior(x_t, abar, log_weights, rows, samples)
+        # eps = (x_t - sqrt(a) (c + sum_i w_i y_i)) / sqrt(1 - a) = (shifted - sqrt(a) sum_i w_i y_i) / sqrt(1 - a)
+        return self._add_mean(shifted, weights * -a.sqrt(), below, index).mul_((1 - a).rsqrt())
 
     def _posterior(self, x_t: Tensor, abar: Tensor, log_weights: Tensor | None, rows: Tensor | None, samples: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor | None, Tensor]:
         """The posterior weights of every pair m: ``x_t[s_m] - sqrt(a) c`` [M, D] (``s_m =
-        samples[m]``), the softmax weights [M, K] and their logits [M, K] over the points
+        samples[m]``), the softmax weights [M, K] and their logits minus each row's largest
+        [M, K] (the log of each weight over the row's largest weight) over the points
         ``index`` (global rows, None for all N) and ``a`` [M, 1]."""
         if log_weights is None and rows is not None:
             log_weights = torch.zeros((1, self.num_points), dtype=self.dtype, device=self.device)
@@ -132,7 +132,7 @@ class EmpiricalDenoiser:
         a = abar.view(-1, 1)
         sa = a.sqrt()
         shifted = torch.addcmul(x_t, sa, self.center, value=-1)  # [U, D]
-        dots = _thin_product(self.centered if index is None else self.centered[index], shifted)  # [K, U]
+        dots = _thin_product(self.centered if index is None else self.centered.index_select(0, index), shifted)  # [K, U]
         inv = 1 / (1 - a)
         logits = torch.addcmul((a * inv) * neg_half_sq, dots.T, sa * inv)  # [U, K]
         if rows is not None:
@@ -140,30 +140,28 @@ class EmpiricalDenoiser:
             shifted, a = shifted[samples], a[samples]
         elif lw is not None:
             logits = logits + lw[0]
-        return shifted, torch.softmax(logits, dim=1), logits, index, a
+        below = logits - logits.amax(1, keepdim=True)  # <= 0: log of weight / largest weight
+        return shifted, torch.softmax(logits, dim=1), below, index, a
 
     @property
     def _sparse_limit(self) -> int:
         return max(1, self.num_points // SPARSE_FRACTION)
 
-    def _combine(self, weights: Tensor, logits: Tensor, index: Tensor | None, offset: Tensor, offset_scale: Tensor | None, mean_scale: Tensor | None) -> Tensor:
-        """``offset * offset_scale + mean_scale * (weights @ Y)`` [M, D] for the centred points
-        Y (rows ``index``, None for all; scales [M, 1] or None for 1; ``offset`` [M, D] or
-        [D]). Each row reads only the points it weighs at least ``exp(-PRUNE_GAP)`` times its
-        largest weight: when they are few (together, over all rows: the usual case) they are
-        gathered (``softmax[:, kept] @ Y[kept]``), otherwise the rows that keep many share one
-        product with every point (the transposed copy), which the others join unless
+    def _add_mean(self, out: Tensor, weights: Tensor, below: Tensor, index: Tensor | None) -> Tensor:
+        """``out += weights @ Y`` in place and returns ``out`` ([M, D], this denoiser's; Y the
+        centred points, rows ``index``, None for all N; ``weights`` [M, K] scaled as the
+        caller needs, ``below`` [M, K] the log of each softmax weight over its row's largest).
+        Each row reads only the points it weighs at least ``exp(-PRUNE_GAP)`` times its
+        largest weight: when they are few (together, over all rows: the usual case) they
+        are gathered (``w[:, kept] @ Y[kept]``), otherwise the rows that keep many share
+        one product with every point (the transposed copy), which the others join unless
         gathering theirs apart is cheaper."""
         m = weights.shape[0]
         limit = self._sparse_limit
-        if mean_scale is not None:
-            weights = weights * mean_scale
-        if offset_scale is not None:
-            offset = offset * offset_scale
-        kept = logits >= logits.amax(1, keepdim=True) - PRUNE_GAP  # [M, K]
+        kept = below >= -PRUNE_GAP  # [M, K]
         chosen = kept.any(0).nonzero().squeeze(1)
         if chosen.shape[0] <= limit:  # peaked posteriors (all but high noise): one gather
-            return torch.addmm(offset, weights[:, chosen], self.centered[chosen if index is None else index[chosen]])
+            return out.addmm_(weights[:, chosen], self.centered.index_select(0, chosen if index is None else index[chosen]))
         sparse = kept.sum(1) <= limit
         n_sparse = int(sparse.sum())
         # Columns up to 4 cost the dense product about the same; each one beyond adds ~1/6
@@ -178,12 +176,10 @@ class EmpiricalDenoiser:
         else:
             n_sparse = 0
         if n_sparse == 0:  # high noise: the posteriors spread over many points
-            return self._dense(weights, index).T + offset
-        out = torch.empty((m, self.centered.shape[1]), dtype=weights.dtype, device=weights.device)
+            return out.add_(self._dense(weights, index).T)
         which, dense = sparse.nonzero().squeeze(1), (~sparse).nonzero().squeeze(1)
-        per_row = offset.dim() == 2
-        out[which] = torch.addmm(offset[which] if per_row else offset, weights[which][:, chosen], self.centered[chosen if index is None else index[chosen]])
-        out[dense] = self._dense(weights[dense], index).T + (offset[dense] if per_row else offset)
+        out[which] = torch.addmm(out[which], weights[which][:, chosen], self.centered.index_select(0, chosen if index is None else index[chosen]))
+        out[dense] = out[dense] + self._dense(weights[dense], index).T
         return out
 
     def _dense(self, weights: Tensor, index: Tensor | None) -> Tensor:
