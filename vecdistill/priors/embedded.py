@@ -16,8 +16,10 @@ empty one; SD-style negatives such as "blurry, low quality" match nothing and ar
 which ``info["negative_note"]`` says). ``PromptCondition.info["matched"]`` lists the
 captions matched. Classifier-free guidance then works as with any prior.
 
-Cost: the icon matrix is N x 3 R^2 floats (1252 icons at 64^2: 58.7 MiB in float32); a noise
-prediction is two matrix products with it (see ``benchmarks/embedded_prior_bench.py``).
+Cost: the icon matrix is N x 3 R^2 floats (1252 icons at 64^2: 58.7 MiB in float32), kept
+with a transposed copy for the means at high noise (117.4 MiB together, ``denoiser.nbytes``);
+a noise prediction is one product with it, and a second one where the posterior spreads
+(see :mod:`vecdistill.priors.empirical` and ``benchmarks/embedded_prior_bench.py``).
 """
 
 from __future__ import annotations
