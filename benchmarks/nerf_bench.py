@@ -16,10 +16,9 @@ Prints a markdown table; ``--json`` also writes the numbers. CPU only unless ``-
 
 from __future__ import annotations
 
-import os
+from vecdistill.runtime import configure_process
 
-# Before torch loads OpenMP: spinning OpenMP threads make torch 10-30x slower on a shared CPU.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+configure_process()  # before torch loads: OpenMP and heap settings (vecdistill/runtime.py)
 
 import argparse
 import json

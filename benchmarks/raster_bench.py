@@ -24,13 +24,13 @@ import sys
 import time
 from pathlib import Path as FsPath
 
-# before torch loads OpenMP: spinning waiters collapse throughput on a shared machine (see
-# vecdistill/__init__.py, which sets the same default)
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+sys.path.insert(0, str(FsPath(__file__).resolve().parents[1]))
+
+from vecdistill.runtime import configure_process  # noqa: E402
+
+configure_process()  # before torch loads: OpenMP and heap settings (vecdistill/runtime.py)
 
 import torch  # noqa: E402
-
-sys.path.insert(0, str(FsPath(__file__).resolve().parents[1]))
 
 from vecdistill.raster import coverage, rasterize  # noqa: E402
 from vecdistill.raster.testscenes import circles_scene  # noqa: E402

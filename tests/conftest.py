@@ -3,11 +3,9 @@ session (``vecdistill.priors.tiny.build_tiny_pipeline``); pass the path as ``--m
 
 from __future__ import annotations
 
-import os
+from vecdistill.runtime import configure_process
 
-# Before torch loads OpenMP (see vecdistill/__init__.py): spinning threads make a shared CPU
-# 10-30x slower.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+configure_process()  # before torch loads: OpenMP and heap settings (vecdistill/runtime.py)
 
 import pytest  # noqa: E402
 
