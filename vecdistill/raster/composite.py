@@ -47,11 +47,12 @@ class _Over(torch.autograd.Function):
         cs = torch.cumsum(torch.log(1 - shrink * a).double(), 0)
         last = torch.cumsum(torch.bincount(pix, minlength=num_pixels), 0).index_select(0, pix) - 1
         trans = torch.exp((cs.index_select(0, last) - cs).to(dtype))
-        col = table.contiguous().index_select(1, k)  # [3, F] straight colours
-        w_col = col * (s * trans)
+        # per channel: 1-D gathers and scatters are the fast kind on the CPU
+        cols = [c.index_select(0, k) for c in table.unbind(0)]  # 3 x [F] straight colours
+        st = s * trans
         out_a = alpha.new_zeros(num_pixels).scatter_add_(0, pix, a * trans)
-        out_rgb = table.new_zeros(3, num_pixels).scatter_add_(1, pix.expand(3, -1), w_col)
-        ctx.save_for_backward(a, s, col, trans, pix, k, perm)
+        out_rgb = torch.stack([table.new_zeros(num_pixels).scatter_add_(0, pix, c * st) for c in cols])
+        ctx.save_for_backward(a, s, trans, st, pix, k, perm, *cols)
         ctx.shrink = shrink
         ctx.table_size = table.shape[1]
         return out_rgb, out_a
@@ -59,16 +60,12 @@ class _Over(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g_rgb, g_a):
-        a, s, col, trans, pix, k, perm = ctx.saved_tensors
+        a, s, trans, st, pix, k, perm, *cols = ctx.saved_tensors
         q = ctx.shrink
         n = g_a.shape[0] if g_a is not None else g_rgb.shape[1]
-        if g_rgb is None:
-            g_rgb = col.new_zeros(3, 1).expand(3, n)
-        if g_a is None:
-            g_a = a.new_zeros(n)
-        gr = g_rgb.index_select(1, pix)  # [3, F]
-        ga = g_a.index_select(0, pix)
-        gc = (gr * col).sum(0)  # g_rgb . C[:, k]
+        ga = a.new_zeros(a.shape[0]) if g_a is None else g_a.index_select(0, pix)
+        grs = [a.new_zeros(a.shape[0])] * 3 if g_rgb is None else [g.index_select(0, pix) for g in g_rgb.unbind(0)]
+        gc = grs[0] * cols[0] + grs[1] * cols[1] + grs[2] * cols[2]  # g_rgb . C[:, k]
         v = ((gc * s + ga * a) * trans).double()
         # sum of v over the earlier fragments of the same pixel: running sum minus the
         # prefix sum of the per-pixel totals before this pixel
@@ -77,7 +74,7 @@ class _Over(torch.autograd.Function):
         excl = (torch.cumsum(v, 0) - v - before.index_select(0, pix)).to(a.dtype)
         da_s = ga * trans - (q / (1 - q * a)) * excl
         ds_s = gc * trans
-        d_table = col.new_zeros(3, ctx.table_size).scatter_add_(1, k.expand(3, -1), gr * (s * trans))
+        d_table = torch.stack([a.new_zeros(ctx.table_size).scatter_add_(0, k, g * st) for g in grs])
         if ctx.scale_is_alpha:  # one gradient for both roles, unsorted once
             return torch.empty_like(da_s).scatter_(0, perm, da_s + ds_s), d_table, None, None, None, None, None, None
         da = torch.empty_like(da_s).scatter_(0, perm, da_s)

@@ -340,7 +340,7 @@ def winding_integral(
         # gathered per edge in one pass; box-local coordinates span [0, w] x [0, h]
         cdtype = dtype if dtype == torch.float64 or boxes.total < 2**24 else torch.float64
         box_table = torch.stack([boxes.c0, boxes.r0, boxes.w, boxes.h, boxes.off, boxes.stride]).to(cdtype)
-        c0, r0, ew, eh, eoff, estride = box_table.index_select(1, edge_layer).unbind(0)
+        c0, r0, ew, eh, eoff, estride = (take(row, edge_layer) for row in box_table.unbind(0))
         lx0, lx1 = x0 - c0.to(dtype), x1 - c0.to(dtype)
         ly0, ly1 = y0 - r0.to(dtype), y1 - r0.to(dtype)
         xlo, xhi = torch.minimum(lx0, lx1), torch.maximum(lx0, lx1)
@@ -425,14 +425,17 @@ def _cell_pixels(boxes: _Boxes, cells: Tensor, layer_batch: Tensor, width: int, 
     """Layer and flat pixel index ``b * H * W + y * W + x`` of buffer cells [F] (inside their
     boxes) -> two [F] int64. Divisions run in float64 (exact floors for these integers,
     and several times faster than int64 division)."""
-    if boxes.padded:
-        layer = torch.floor(cells.double() / (boxes.hmax * (boxes.wmax + 1))).long()
+    if boxes.padded:  # every box a [hmax, wmax + 1] block: no per-cell lookups but the base
+        block, stride = boxes.hmax * (boxes.wmax + 1), boxes.wmax + 1
+        layer = torch.floor(cells.double() / block).long()
+        local = cells - layer * block
+        row = torch.floor(local.double() / stride).long()
     else:  # an empty box shares its offset with the next box; searchsorted picks the last
         layer = torch.searchsorted(boxes.off, cells, right=True) - 1
-    table = torch.stack([boxes.off, boxes.stride, layer_batch * (height * width) + boxes.r0 * width + boxes.c0])
-    off, stride, base = table.index_select(1, layer).unbind(0)
-    local = cells - off
-    row = torch.floor(local.double() / stride.double()).long()
+        local = cells - take(boxes.off, layer)
+        stride = take(boxes.stride, layer)
+        row = torch.floor(local.double() / stride.double()).long()
+    base = take(layer_batch * (height * width) + boxes.r0 * width + boxes.c0, layer)
     return layer, base + row * width + (local - row * stride)
 
 

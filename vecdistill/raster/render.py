@@ -244,13 +244,16 @@ def _select_subpaths(poly: Polylines, keep: Tensor) -> Polylines:
 
 
 def _closed_edges(poly: Polylines) -> Tensor:
-    """Edges [V, 4] of every subpath as a closed polygon (vertex i -> next, cyclic)."""
-    n = poly.verts.shape[0]
-    idx = torch.arange(n, device=poly.verts.device)
-    first = poly.sub_start[poly.vert_sub]
-    last = first + poly.sub_count[poly.vert_sub] - 1
-    nxt = torch.where(idx == last, first, idx + 1)
-    return torch.cat([poly.verts, take(poly.verts, nxt)], -1)
+    """Edges [V, 4] of every subpath as a closed polygon (vertex i -> next, cyclic): the
+    vertices shifted by one, with each subpath's last vertex pointing back to its first
+    (a write of Q rows instead of a gather of V rows)."""
+    v = poly.verts
+    if v.shape[0] == 0:
+        return v.new_zeros(0, 4)
+    nxt = torch.cat([v[1:], v[:1]])
+    last = poly.sub_start + poly.sub_count - 1
+    nxt = nxt.index_put((last,), take(v, poly.sub_start))
+    return torch.cat([v, nxt], -1)
 
 
 def _inst_bbox(poly: Polylines, insts: list[int], mats_to: list[Affine] | None = None) -> Tensor:
