@@ -32,7 +32,7 @@ configure_process()  # before torch loads: OpenMP and heap settings (vecdistill/
 
 import torch  # noqa: E402
 
-from vecdistill.raster import coverage, rasterize  # noqa: E402
+from vecdistill.raster import coverage, rasterize, rasterize_batch  # noqa: E402
 from vecdistill.raster.testscenes import circles_scene  # noqa: E402
 from vecdistill.svg.export import cairo_render  # noqa: E402
 from vecdistill.svg.write import to_svg_string  # noqa: E402
@@ -158,6 +158,35 @@ def bench_icons(per_set, size, out):
     out("")
 
 
+def bench_views(n: int, size: int, batch: int, repeats: int, out) -> None:
+    """Forward + backward of ``batch`` views of one scene (random crops/zooms as pixel ->
+    pixel matrices, the augmentation the pipelines use) against one view, same run."""
+    scene = circles_scene(n, size, generator=torch.Generator().manual_seed(n + size))
+    scene.requires_grad_(True, kinds=("points", "colors"))
+    g = torch.Generator().manual_seed(1)
+    scale = 1 + 0.3 * torch.rand(batch, generator=g)
+    shift = (torch.rand(batch, 2, generator=g) - 0.5) * 0.2 * size
+    views = torch.zeros(batch, 3, 3)
+    views[:, 0, 0] = views[:, 1, 1] = scale
+    views[:, :2, 2] = shift - (scale.unsqueeze(1) - 1) * size / 2
+    views[:, 2, 2] = 1
+    one, many = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        rasterize(scene, size, size).sum().backward()
+        one.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        rasterize_batch(scene, size, size, views=views).sum().backward()
+        many.append(time.perf_counter() - t0)
+    a, b = statistics.median(one) * 1e3, statistics.median(many) * 1e3
+    out(f"## Batched views: {batch} views of the {n}-path scene at {size}^2, forward + backward (ms, medians)")
+    out("")
+    out("| one view | batch | batch / one view |")
+    out("|---|---|---|")
+    out(f"| {a:.1f} | {b:.1f} | {b / a:.1f}x |")
+    out("")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, few repeats")
@@ -166,6 +195,7 @@ def main() -> None:
     ap.add_argument("--icon-size", type=int, default=128)
     ap.add_argument("--no-icons", action="store_true")
     ap.add_argument("--no-circles", action="store_true")
+    ap.add_argument("--views", type=int, default=16, help="batch size of the batched-views case (0: skip)")
     ap.add_argument("--ns", default="64,256,1024", help="path counts of the circle scenes")
     ap.add_argument("--sizes", default="256,512", help="canvas sizes of the circle scenes")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
@@ -194,6 +224,8 @@ def main() -> None:
             ns = [int(x) for x in args.ns.split(",")]
             sizes = [int(x) for x in args.sizes.split(",")]
             bench_circles(ns, sizes, args.repeats, out)
+            if args.views:
+                bench_views(256, 256, args.views, max(3, args.repeats // 3), out)
         if not args.no_icons:
             bench_icons(args.icons, args.icon_size, out)
     if not args.quick:
