@@ -160,6 +160,11 @@ class EmpiricalDenoiser:
         m = weights.shape[0]
         limit = self._sparse_limit
         kept = below >= -PRUNE_GAP  # [M, K]
+        # Pruned weights (a row's points not kept, also where another row keeps them) are
+        # zeroed: some are float32 denormals, and every multiplication by a denormal costs the
+        # CPU a microcode assist (measured: the dense product took 11 ms instead of 8 at
+        # t = 900, 1 thread).
+        weights = weights.masked_fill(~kept, 0)
         chosen = kept.any(0).nonzero().squeeze(1)
         if chosen.shape[0] <= limit:  # peaked posteriors (all but high noise): one gather
             return out.addmm_(weights[:, chosen], self.centered.index_select(0, chosen if index is None else index[chosen]))
