@@ -10,8 +10,10 @@ Ctrl-C, the shell's conventions). Only the CLI installs it; library code never d
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
+from collections.abc import Iterator
 
 _received: list[int] = []
 
@@ -33,3 +35,19 @@ def sigterm_as_interrupt() -> bool:
 def interrupt_exit_code() -> int:
     """143 (128 + 15) if a SIGTERM caused the interrupt, else 130 (128 + SIGINT)."""
     return 128 + signal.SIGTERM if _received else 130
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """Inside the block, SIGTERM raises KeyboardInterrupt (and counts for
+    :func:`interrupt_exit_code`) whatever handler was set meanwhile (Ray's start-up sets its
+    own); the previous handler comes back after. Outside the main thread it does nothing."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _handler)
+    except (ValueError, AttributeError):  # not the main thread, or no SIGTERM here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -3,30 +3,10 @@ manifest, locally or on Ray."""
 
 from __future__ import annotations
 
-import contextlib
-import signal
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import click
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Inside the block, SIGTERM stops the batch like Ctrl-C (the manifest stays complete)."""
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def parse_settings(settings: tuple[str, ...]) -> dict[str, str]:
@@ -55,6 +35,7 @@ def run_command(jobs_file: str, outdir: str, *, seeds: str = "0", engine: str = 
     from ..batch.jobs import parse_jobs
     from ..batch.progress import BatchProgress
     from ..batch.runner import run_batch
+    from ..signals import sigterm_interrupts
 
     if kinds is None:
         from ..batch.kinds import KINDS as kinds
@@ -75,7 +56,7 @@ def run_command(jobs_file: str, outdir: str, *, seeds: str = "0", engine: str = 
         runner = LocalEngine(kinds, outdir, device=device, loader=loader)
     progress = BatchProgress(enabled=not quiet)
     try:
-        with sigterm_as_interrupt():
+        with sigterm_interrupts():  # the manifest stays complete; the CLI exits 143
             summary = run_batch(jobs, outdir, runner, kinds, retry_failed=retry_failed, progress=progress)
     except KeyboardInterrupt as exc:
         done = getattr(exc, "summary", None)
