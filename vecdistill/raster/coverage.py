@@ -6,18 +6,21 @@ fill, a stroke outline, a clip shape) we compute, for each pixel of its bounding
 integral ``A`` of the winding number over the pixel:
 
 1. each layer's box is its edges' bounding box, intersected with the canvas; the boxes are
-   laid out one after another in one flat buffer, row by row, each row with one extra
-   "spill" cell on its right;
-2. edges leaving their box are cut at the box sides; the outside parts are clamped onto the
-   box (a part left of it becomes a vertical edge on the left side: same winding inside;
-   parts above, below or right contribute nothing inside);
-3. edges are cut at every integer y, then every integer x, so that each piece lies in one
-   pixel (pieces are intervals ``[u_a, u_b]`` of their edge's parameter); a piece with
-   height ``dy`` and mean x offset ``m`` inside its pixel adds ``dy`` to the pixel's "cover"
-   and ``dy m`` to its "area" (the accumulation rasterizer of font-rs / stb_truetype);
-4. ``A`` = prefix sum of cover along the row minus area. Each row's cover is made to sum to
-   exactly zero (its spill cell takes the remainder), so one float64 prefix sum runs over
-   the whole buffer.
+   blocks of one buffer, row by row, each row with one extra "spill" cell on its right
+   (blocks padded to one size when the boxes are alike, else packed one after another);
+2. every edge is cut at the integer x and y lines it crosses, so that each piece lies in
+   one pixel (pieces are intervals ``[u_a, u_b]`` of their edge's parameter). After
+   flattening nearly every edge crosses at most one line per axis: those are cut by a dense
+   three-piece template (:func:`_short_pieces`); longer edges are first clamped onto their
+   box and split into such parts (:func:`_subdivide`). A piece left of the box lands in
+   column 0 with all its height (a vertical edge on the box's left side has the same winding
+   inside), pieces above or below it count nothing, pieces right of it go to the spill cell;
+3. a piece with height ``dy`` and mean x offset ``m`` inside its pixel adds ``dy`` to the
+   pixel's "cover" and ``dy m`` to its "area" (the accumulation rasterizer of font-rs /
+   stb_truetype);
+4. ``A`` = prefix sum of cover along the row minus area: a row-wise sum for padded blocks; for
+   packed ones each row's cover is made to sum to exactly zero (its spill cell takes the
+   remainder), so one float64 prefix sum runs over the whole buffer.
 
 Gradients are analytic (:class:`_WindingArea`), not traced through the cutting: the
 derivative of a pixel's ``A`` with respect to an edge's end points is the integral, over the
