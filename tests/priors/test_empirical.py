@@ -9,7 +9,7 @@ import pytest
 import torch
 from embedded_helpers import brute_force_eps
 
-from vecdistill.priors.empirical import EmpiricalDenoiser
+from vecdistill.priors.empirical import EmpiricalDenoiser, _serial_chunks
 
 pytestmark = pytest.mark.usefixtures("one_thread_module")
 
@@ -128,3 +128,22 @@ def test_float64_points_are_exact(points):
     eps = den.noise(x_t, a.double(), torch.zeros(1, N, dtype=torch.float64))
     ref = brute_force_eps(points, torch.zeros(N), x_t, a)
     torch.testing.assert_close(eps, ref, atol=1e-10, rtol=1e-10)
+
+
+def test_several_threads_run_the_elementwise_steps_in_row_chunks():
+    """With more than one torch thread, a batch over 32768 elements is shifted and scaled in
+    row chunks (one thread each); the result is the same."""
+    wide = torch.rand(32, 16384, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    den = EmpiricalDenoiser(wide)
+    x_t, a = _noisy(wide, [LOW, HIGH, 0.5, 0.05], seed=17)
+    log_w = torch.zeros(1, 32)
+    single = den.noise(x_t, a, log_w)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert len(_serial_chunks(x_t)) == 2
+        several = den.noise(x_t, a, log_w)
+    finally:
+        torch.set_num_threads(before)
+    torch.testing.assert_close(several, single, atol=1e-5, rtol=1e-5)
+    _check(den, wide, log_w, x_t, a)
