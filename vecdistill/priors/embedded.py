@@ -92,7 +92,9 @@ class EmbeddedPrior(Prior):
         self.cache_path = cache_file(self.icon_set, resolution, cache_dir)
         pixels, self.loaded_from_cache = rendered_icons(self.icon_set, resolution, cache_dir)
         points = pixels.reshape(len(self.icon_set), -1).to(self.device, self.compute_dtype)
-        self.denoiser = EmpiricalDenoiser(points.mul_(2 / 255).sub_(1), in_place=True)
+        # (copied, not centred in place: the denoiser's own matrices sit on huge pages)
+        self.denoiser = EmpiricalDenoiser(points.mul_(2 / 255).sub_(1))
+        del points
         self._all = IconCondition(torch.zeros(len(self.icon_set), dtype=self.compute_dtype, device=self.device), ("(all icons)",))
 
     # -- images <-> model space ---------------------------------------------------------
