@@ -5,11 +5,13 @@ without the transposed copy) against a float64 brute force of the definition."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 from embedded_helpers import brute_force_eps
 
-from vecdistill.priors.empirical import EmpiricalDenoiser, _serial_chunks
+from vecdistill.priors.empirical import HUGE_PAGE, EmpiricalDenoiser, _serial_chunks
 
 pytestmark = pytest.mark.usefixtures("one_thread_module")
 
@@ -147,3 +149,14 @@ def test_several_threads_run_the_elementwise_steps_in_row_chunks():
         torch.set_num_threads(before)
     torch.testing.assert_close(several, single, atol=1e-5, rtol=1e-5)
     _check(den, wide, log_w, x_t, a)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="huge pages are advised on Linux only")
+def test_large_matrices_are_aligned_for_huge_pages():
+    """Both copies of a matrix over 2 MiB start on a 2 MiB boundary (advised as transparent
+    huge pages: fewer TLB misses while streaming it) and hold the centred points."""
+    big = torch.rand(40, 16384, generator=torch.Generator().manual_seed(5))  # 2.5 MiB
+    den = EmpiricalDenoiser(big)
+    assert den.centered.data_ptr() % HUGE_PAGE == 0 and den.centered_t.data_ptr() % HUGE_PAGE == 0
+    torch.testing.assert_close(den.centered, big - big.mean(0))
+    torch.testing.assert_close(den.centered_t, den.centered.T)
