@@ -2,6 +2,7 @@
 """Benchmark of the embedded icon prior: build/cache times and noise-prediction speed.
 
     python3 benchmarks/embedded_prior_bench.py [--resolution 64] [--batch 4] [--repeats 40] [--threads 1,2]
+        [--single-pass 32,64,128]
 
 Measures, for each torch thread count of ``--threads`` (medians over ``--repeats``,
 milliseconds; the timed calls run round-robin, so every column of a row saw the same load):
@@ -15,7 +16,11 @@ milliseconds; the timed calls run round-robin, so every column of a row saw the 
     repeats), and the floor of any exact method, one dense product of the batch with the
     icon matrix in the fastest orientation (every icon's distance must be computed), plus
     the same product in the other orientation (``x @ Y.T``, what the prior used before);
-  - the largest error of the unconditional prediction against the definition in float64.
+  - the largest error of the unconditional prediction against the definition in float64;
+  - with ``--single-pass``: at t = 900 only, an experiment the prior does not use (it lost):
+    the unconditional prediction in one pass over the icon matrix in row blocks of each
+    given size ("online softmax", :func:`single_pass_eps`), timed in the same round robin
+    as ``predict_noise`` (key ``single_pass_<rows>_ms``).
 Prints one JSON object and a Markdown table; the load average (``os.getloadavg``) before
 and after each thread count is in the JSON. Memory: the icon matrix (N x 3 R^2 float32) and
 its transposed copy, ``prior.denoiser.nbytes``.
@@ -30,6 +35,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
 import json
+import math
 import statistics
 import tempfile
 import time
@@ -64,18 +70,56 @@ def naive_eps(points: torch.Tensor, x_t: torch.Tensor, abar: torch.Tensor) -> to
     return torch.stack(out)
 
 
-def measure(prior, prompt, points, x_t, t, repeats: int) -> dict:
-    """Median times (ms) of one noise level: ours (uncond, cond, CFG pair) and references."""
+def single_pass_eps(denoiser, x_t: torch.Tensor, abar: torch.Tensor, rows_per_block: int) -> torch.Tensor:
+    """The unconditional eps [B, D] reading the icon matrix once (``x_t`` [B, D], ``abar``
+    [B]; float32): per block of rows, its logits (as the denoiser defines them) and,
+    while the block is in cache, its weighted sum ``exp(logits - ref) @ Y_b``. ``ref`` is
+    the first block's largest logit per sample, at most the global largest, so the weights
+    below ``exp(-40)`` of it that are zeroed (no float32 denormals) are a subset of those
+    the denoiser prunes; a sample whose later logits exceed ``ref`` by more than 80 would
+    overflow and raises instead (at t = 900 they stay within a few units; at low noise
+    they would not). An experiment for the benchmark only."""
+    y = denoiser.centered
+    n, b = y.shape[0], x_t.shape[0]
+    a = abar.view(-1, 1)
+    sa, inv = a.sqrt(), 1 / (1 - a)
+    shifted = torch.addcmul(x_t, sa, denoiser.center, value=-1)
+    scaled = shifted * (sa * inv)  # logits = Y scaled^T + bias
+    bias = (a * inv).T * denoiser._neg_half_sqnorm[:, None]  # [N, B]
+    logits = torch.empty(n, b)
+    acc = torch.zeros_like(x_t)
+    ref = None
+    for i in range(0, n, rows_per_block):
+        block, out = y[i:i + rows_per_block], logits[i:i + rows_per_block]
+        torch.addmm(bias[i:i + rows_per_block], block, scaled.T, out=out)
+        if ref is None:
+            ref = out.amax(0)
+        torch.nn.functional.threshold_(out.sub_(ref).exp_(), math.exp(-40), 0.0)
+        acc.addmm_(out.T, block)
+    total = logits.sum(0)
+    if not bool(torch.isfinite(total).all()) or bool((logits.amax(0) > math.exp(80)).any()):
+        raise FloatingPointError("single pass: logits exceed the first block's largest by more than 80")
+    return (shifted - sa * (acc / total[:, None])) / (1 - a).sqrt()
+
+
+def measure(prior, prompt, points, x_t, t, repeats: int, single_pass: tuple[int, ...] = ()) -> dict:
+    """Median times (ms) of one noise level: ours (uncond, cond, CFG pair) and references;
+    the single-pass experiment for each block size of ``single_pass``."""
     flat = x_t.reshape(x_t.shape[0], -1)
     icons = prior.denoiser.centered
-    row = round_robin_ms({
+    fns = {
         "uncond_ms": lambda: prior.predict_noise(x_t, t, prompt.uncond),
         "cond_ms": lambda: prior.predict_noise(x_t, t, prompt.cond),
         "cfg_pair_ms": lambda: prior.predict_noise_many([x_t, x_t], [t, t], [prompt.uncond, prompt.cond]),
         "floor_one_product_ms": lambda: icons @ flat.T,
         "product_other_orientation_ms": lambda: flat @ icons.T,
-    }, repeats)
+    }
     abar = prior.abar(t)
+    for rows in single_pass:
+        got = single_pass_eps(prior.denoiser, flat, abar, rows)
+        assert torch.allclose(got, prior.predict_noise(x_t, t, prompt.uncond).reshape(flat.shape), atol=1e-5)
+        fns[f"single_pass_{rows}_ms"] = lambda rows=rows: single_pass_eps(prior.denoiser, flat, abar, rows)
+    row = round_robin_ms(fns, repeats)
     row["reference_direct_ms"] = round_robin_ms({"direct": lambda: naive_eps(points, flat, abar)}, max(3, repeats // 10))["direct"]
     eps = prior.predict_noise(x_t, t, prompt.uncond).reshape(flat.shape).double()
     exact = naive_eps(points.double(), flat.double(), abar.double())
@@ -89,8 +133,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=40)
     parser.add_argument("--threads", default="1,2", help="torch thread counts, comma-separated (0: torch's default)")
+    parser.add_argument("--single-pass", default="", help="row-block sizes of the single-pass experiment at t = 900, comma-separated")
     args = parser.parse_args()
     thread_counts = [int(v) for v in args.threads.split(",")]
+    single_pass = tuple(int(v) for v in args.single_pass.split(",") if v)
 
     result: dict = {"resolution": args.resolution, "batch": args.batch, "repeats": args.repeats, "torch": torch.__version__}
     with tempfile.TemporaryDirectory() as cache:
@@ -119,7 +165,7 @@ def main() -> None:
         for t_value in T_VALUES:
             t = torch.full((args.batch,), t_value)
             x_t = prior.add_noise(x0, noise, t)
-            row = measure(prior, prompt, points, x_t, t, args.repeats)
+            row = measure(prior, prompt, points, x_t, t, args.repeats, single_pass if t_value == 900 else ())
             row["speedup_uncond_vs_direct"] = row["reference_direct_ms"] / row["uncond_ms"]
             row["uncond_over_floor"] = row["uncond_ms"] / row["floor_one_product_ms"]
             block[f"t={t_value}"] = {k: (float(f"{v:.3g}") if k.startswith("max_abs") else round(v, 2)) for k, v in row.items()}
@@ -139,8 +185,10 @@ def table(result: dict) -> str:
              ("cfg_pair_ms", "CFG pair, one `predict_noise_many`, ms"), ("floor_one_product_ms", "floor: one product `Y @ x.T`, ms"),
              ("product_other_orientation_ms", "the product as `x @ Y.T`, ms"), ("reference_direct_ms", "reference: the definition directly, ms"),
              ("speedup_uncond_vs_direct", "speed-up vs the definition"), ("max_abs_error_vs_float64", "max abs error vs float64")]
+    extra = sorted({k for _, b in blocks for k in b["t=900"] if k.startswith("single_pass_")}, key=lambda k: int(k.split("_")[2]))
+    names += [(k, f"single pass (experiment), blocks of {k.split('_')[2]} rows, ms") for k in extra]
     for key, label in names:
-        lines.append(f"| {label} | " + " | ".join(str(b[f"t={t}"][key]) for _, b in blocks for t in T_VALUES) + " |")
+        lines.append(f"| {label} | " + " | ".join(str(b[f"t={t}"].get(key, "")) for _, b in blocks for t in T_VALUES) + " |")
     loads = ", ".join(f"{k}: {b['load_before']} -> {b['load_after']}" for k, b in blocks)
     return "\n".join(lines) + f"\n\nload average (1 min) before -> after: {loads}"
 

@@ -103,6 +103,30 @@ def test_cfg_pairs_share_one_distance_row(denoiser, points, monkeypatch, matched
     _check(denoiser, points, log_w, x_t, a, torch.tensor([0, 1]), torch.tensor([0, 0]))
 
 
+@pytest.mark.parametrize("support", [None, 40])
+def test_a_single_spread_row_reads_the_points_not_the_transposed_copy(points, monkeypatch, support):
+    """One row in the dense product (a batch of 1 at high noise, all points or a support
+    too large to gather) is ``w @ Y`` on the points themselves, not a product with the
+    transposed copy; two rows use the transposed copy. Both match float64."""
+    import vecdistill.priors.empirical as empirical
+
+    den = EmpiricalDenoiser(points)
+    bigs = []
+    thin = empirical._thin_product
+    monkeypatch.setattr(empirical, "_thin_product", lambda big, t: bigs.append(big.shape) or thin(big, t))
+    log_w = torch.zeros(1, N)
+    if support is not None:
+        log_w = torch.full((1, N), float("-inf"))
+        log_w[0, torch.randperm(N, generator=torch.Generator().manual_seed(support))[:support]] = 0.0
+    x_t, a = _samples(points, ["spread"], seed=21)
+    _check(den, points, log_w, x_t, a)
+    assert (D, N) not in bigs and bigs  # (the distances still use _thin_product)
+    bigs.clear()
+    x_t, a = _samples(points, ["spread", "spread"], seed=22)
+    _check(den, points, log_w, x_t, a)
+    assert (D, N) in bigs
+
+
 @pytest.mark.parametrize("kept", [3, 40])
 def test_restricted_support(denoiser, points, kept):
     """A weighting that excludes points: few kept (only those are read) or many (all are
