@@ -70,7 +70,8 @@ def _check(denoiser, points, log_w, x_t, abar, rows=None, samples=None):
 @pytest.mark.parametrize(("kinds", "dense_rows"), [
     (["one"], 0), (["spread"], 1), (["one", "two", "two", "one"], 0), (["spread"] * 4, 4),
     (["spread"] * 3, 3),  # 3 columns, padded to 4
-    (["one", "spread", "two", "spread"], 4), (["two", "spread", "one"], 3),  # up to 4 columns cost the same
+    (["one", "spread", "two", "spread"], 4),  # up to 4 columns cost the same
+    (["two", "spread", "one"], 1),  # one spread row stays alone (w @ Y), the others' 2 points gathered
 ])
 def test_every_path_matches_float64_brute_force(denoiser, points, monkeypatch, kinds, dense_rows):
     """Peaked rows gather their points, spread rows share the dense product with the
@@ -86,11 +87,12 @@ def test_every_path_matches_float64_brute_force(denoiser, points, monkeypatch, k
 @pytest.mark.parametrize("matched", [[0, 5], [0, 5, 9]])
 def test_cfg_pairs_share_one_distance_row(denoiser, points, monkeypatch, matched):
     """Two weightings (all points; two or three of them, unequal) for the same samples, as
-    CFG asks: 8 rows, the 2 spread unconditional ones take the dense product, the 6 others
-    (peaked, or restricted to a few points) are gathered apart."""
-    seen = []
+    CFG asks: 8 rows, the 2 spread unconditional ones take the dense product, joined (up
+    to 4 columns, at no extra cost) by the 2 sparse rows that keep the most points; the 4
+    others (peaked, or restricted to a few points) are gathered apart."""
+    seen, kept_counts = [], []
     dense = denoiser._dense
-    monkeypatch.setattr(denoiser, "_dense", lambda weights, index: seen.append(weights.shape[0]) or dense(weights, index))
+    monkeypatch.setattr(denoiser, "_dense", lambda weights, index: seen.append(weights.shape[0]) or kept_counts.append(sorted((weights != 0).sum(1).tolist())) or dense(weights, index))
     cond = torch.full((N,), float("-inf"))
     cond[matched] = torch.tensor([0.7, 0.2, 0.1][: len(matched)]).log()
     log_w = torch.stack([torch.zeros(N), cond])
@@ -98,9 +100,16 @@ def test_cfg_pairs_share_one_distance_row(denoiser, points, monkeypatch, matched
     rows = torch.tensor([0] * 4 + [1] * 4)
     samples = torch.arange(4).repeat(2)
     _check(denoiser, points, log_w, x_t, a, rows, samples)
-    assert seen == [2, 2]  # (noise and posterior_mean)
+    assert seen == [4, 4]  # (noise and posterior_mean)
+    below = denoiser._posterior(x_t, a, log_w, rows, samples)[2]
+    counts = sorted((below >= -40).sum(1).tolist())  # points kept by each of the 8 rows
+    assert kept_counts[0] == counts[-4:] and counts[-3] <= denoiser._sparse_limit < counts[-2]
     x_t, a = _samples(points, ["one"], seed=8)  # a batch of 1
     _check(denoiser, points, log_w, x_t, a, torch.tensor([0, 1]), torch.tensor([0, 0]))
+    seen.clear()
+    x_t, a = _samples(points, ["spread"], seed=9)  # a batch of 1 at high noise: the spread
+    _check(denoiser, points, log_w, x_t, a, torch.tensor([0, 1]), torch.tensor([0, 0]))
+    assert seen == [1, 1]  # unconditional row alone in the dense product, the other gathered
 
 
 @pytest.mark.parametrize("support", [None, 40])

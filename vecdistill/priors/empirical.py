@@ -170,8 +170,9 @@ class EmpiricalDenoiser:
         Each row reads only the points it weighs at least ``exp(-PRUNE_GAP)`` times its
         largest weight: when they are few (together, over all rows: the usual case) they
         are gathered (``w[:, kept] @ Y[kept]``), otherwise the rows that keep many share
-        one product with every point (the transposed copy), which the others join unless
-        gathering theirs apart is cheaper."""
+        one product with every point (the transposed copy; a single row: ``w @ Y``), which
+        the others join, those keeping the most points first, unless gathering theirs apart
+        is cheaper."""
         m = weights.shape[0]
         limit = self._sparse_limit
         kept = below >= -PRUNE_GAP  # [M, K]
@@ -183,19 +184,33 @@ class EmpiricalDenoiser:
         chosen = kept.any(0).nonzero().squeeze(1)
         if chosen.shape[0] <= limit:  # peaked posteriors (all but high noise): one gather
             return out.addmm_(weights[:, chosen], self.centered.index_select(0, chosen if index is None else index[chosen]))
-        sparse = kept.sum(1) <= limit
+        counts = kept.sum(1)
+        sparse = counts <= limit
         n_sparse = int(sparse.sum())
-        # Columns up to 4 cost the dense product about the same; each one beyond adds ~1/6
-        # of it, gathering k points ~k / (1.5 limit) of it (measured: CPU, N = 1252). So
-        # the sparse rows are gathered apart only when they would add columns beyond 4 and
-        # their points are few enough.
-        extra = m - max(4, m - n_sparse)
-        if n_sparse and extra > 0:
-            chosen = kept[sparse].any(0).nonzero().squeeze(1)
-            if chosen.shape[0] * 4 > limit * extra:
-                n_sparse = 0
+        # Columns 2 to 4 cost the dense product about the same, one column ~0.7 of it (a
+        # matrix-vector product with the points, see _dense); each column beyond 4 adds ~1/6
+        # of it, gathering k points ~k / (1.5 limit) of it (measured: CPU, N = 1252). So a
+        # single spread row (CFG with a batch of 1) stays alone when the sparse rows' points
+        # are few (at most limit / 2); otherwise the dense product first takes, up to 4
+        # columns, the sparse rows keeping the most points (in a CFG batch of 4 at t = 900 an
+        # unconditional row keeping ~150 icons, whose gather cost 1.4 ms on 1 thread), and
+        # the remaining sparse rows are gathered apart only when they would add columns
+        # beyond 4 and their points are few enough.
+        chosen = kept[sparse].any(0).nonzero().squeeze(1)
+        if m - n_sparse == 1 and chosen.shape[0] * 2 <= limit:
+            pass  # gather the sparse rows apart: the spread one is a matrix-vector product
         else:
-            n_sparse = 0
+            room = min(n_sparse, 4 - (m - n_sparse))
+            if room > 0:
+                sparse[torch.where(sparse, counts, -1).topk(room).indices] = False
+                n_sparse -= room
+            extra = m - max(4, m - n_sparse)
+            if n_sparse and extra > 0:
+                chosen = kept[sparse].any(0).nonzero().squeeze(1)
+                if chosen.shape[0] * 4 > limit * extra:
+                    n_sparse = 0
+            else:
+                n_sparse = 0
         if n_sparse == 0:  # high noise: the posteriors spread over many points
             return out.add_(self._dense(weights, index).T)
         which, dense = sparse.nonzero().squeeze(1), (~sparse).nonzero().squeeze(1)
