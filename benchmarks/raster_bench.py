@@ -10,7 +10,9 @@ N = 64 / 256 / 1024 at 256^2 and 512^2. For each: the median time of cairosvg re
 the same scene written as SVG (SVG text prepared beforehand; cairosvg parses it as part
 of its render), our forward, our forward + backward (gradients for points, colours), the
 ratio (fwd+bwd) / cairosvg, the covered pixels (pixels inside layers' bounding boxes with
-non-zero coverage), the memory held for backward (saved tensors), and PSNR.
+non-zero coverage), the memory held for backward (saved tensors), PSNR, and forward +
+backward of the same scene with its points and colours packed into one leaf tensor each
+(``vecdistill.raster.pack_parameters``) instead of one per path.
 Torch threads stay at the default. Medians of --repeats runs, interleaved.
 """
 
@@ -32,7 +34,7 @@ configure_process()  # before torch loads: OpenMP and heap settings (vecdistill/
 
 import torch  # noqa: E402
 
-from vecdistill.raster import coverage, rasterize, rasterize_batch  # noqa: E402
+from vecdistill.raster import coverage, pack_parameters, rasterize, rasterize_batch  # noqa: E402
 from vecdistill.raster.testscenes import circles_scene  # noqa: E402
 from vecdistill.svg.export import cairo_render  # noqa: E402
 from vecdistill.svg.write import to_svg_string  # noqa: E402
@@ -91,20 +93,22 @@ def covered_pixels(scene, size) -> int:
 def bench_circles(ns, sizes, repeats, out):
     out("## Speed and accuracy on circle scenes (ms, medians)")
     out("")
-    out("| canvas | paths | cairosvg | ours fwd | ours fwd+bwd | ratio fwd+bwd / cairosvg | covered px | ms per 100k px | saved for bwd (MB) | PSNR vs cairosvg (dB) |")
-    out("|---|---|---|---|---|---|---|---|---|---|")
+    out("| canvas | paths | cairosvg | ours fwd | ours fwd+bwd | ratio fwd+bwd / cairosvg | covered px | ms per 100k px | saved for bwd (MB) | PSNR vs cairosvg (dB) | fwd+bwd, packed leaves | ratio, packed |")
+    out("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for size in sizes:
         for n in ns:
             scene = circles_scene(n, size, generator=torch.Generator().manual_seed(n + size))
             svg = to_svg_string(scene, precision=4)
             scene.requires_grad_(True, kinds=("points", "colors"))
+            packed = circles_scene(n, size, generator=torch.Generator().manual_seed(n + size))
+            pack_parameters(packed)  # one leaf for all points, one for all colours
             ref = cairo_render(svg, size, size)
             with torch.no_grad():
                 img = rasterize(scene, size, size)
             quality = psnr(img, ref)
             _, mem = saved_bytes(lambda s=scene, z=size: rasterize(s, z, z))
             px = covered_pixels(scene, size)
-            tc, tf, tfb = [], [], []
+            tc, tf, tfb, tpk = [], [], [], []
             for _ in range(repeats):
                 t0 = time.perf_counter()
                 cairo_render(svg, size, size)
@@ -116,9 +120,12 @@ def bench_circles(ns, sizes, repeats, out):
                 t0 = time.perf_counter()
                 rasterize(scene, size, size).sum().backward()
                 tfb.append(time.perf_counter() - t0)
-            c, f, fb = (statistics.median(x) * 1e3 for x in (tc, tf, tfb))
+                t0 = time.perf_counter()
+                rasterize(packed, size, size).sum().backward()
+                tpk.append(time.perf_counter() - t0)
+            c, f, fb, pk = (statistics.median(x) * 1e3 for x in (tc, tf, tfb, tpk))
             out(
-                f"| {size}^2 | {n} | {c:.1f} | {f:.1f} | {fb:.1f} | {fb / c:.2f} | {px} | {fb / px * 1e5:.1f} | {mem / 2**20:.1f} | {quality:.1f} |"
+                f"| {size}^2 | {n} | {c:.1f} | {f:.1f} | {fb:.1f} | {fb / c:.2f} | {px} | {fb / px * 1e5:.1f} | {mem / 2**20:.1f} | {quality:.1f} | {pk:.1f} | {pk / c:.2f} |"
             )
     out("")
 

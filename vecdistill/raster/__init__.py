@@ -3,7 +3,9 @@
 ``rasterize(scene, width, height, background=(1, 1, 1)) -> [3, H, W]`` and
 ``rasterize_batch(scenes_or_scene, width, height, views=None) -> [B, 3, H, W]``;
 ``render_with(backend, scene, width, height, background)`` picks "ours", "cairosvg" or
-"diffvg". Submodules are imported on first use so that importing this package stays light.
+"diffvg"; ``pack_parameters(scene)`` packs a scene's points and colours into one leaf tensor
+each (faster gradients for many paths). Submodules are imported on first use so that
+importing this package stays light.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ _EXPORTS = {
     "DEFAULT_TOLERANCE": "vecdistill.raster.render",
     "render_with": "vecdistill.raster.backends",
     "BACKENDS": "vecdistill.raster.backends",
+    "pack_parameters": "vecdistill.raster.packing",
 }
 
 __all__ = sorted(_EXPORTS)

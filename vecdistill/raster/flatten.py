@@ -21,6 +21,7 @@ import torch
 
 from ..errors import InputError
 from ..svg.scene import Path
+from .packing import packed_rows
 
 Tensor = torch.Tensor
 
@@ -206,9 +207,13 @@ def flatten(
     dtype = inst_mats.dtype
     layouts = [path_layout(p) for p in paths]
     pts = [p.points for p in paths]
-    if any(t.dtype != dtype for t in pts):
-        pts = [t.to(dtype) for t in pts]
-    all_pts = torch.cat(pts).to(device)
+    packed = packed_rows(pts)  # points packed by pack_parameters: one view, no concatenation
+    if packed is not None:
+        all_pts = packed.to(device=device, dtype=dtype)
+    else:
+        if any(t.dtype != dtype for t in pts):
+            pts = [t.to(dtype) for t in pts]
+        all_pts = torch.cat(pts).to(device)
     if not bool(torch.isfinite(all_pts.detach()).all()):
         raise InputError("a path has non-finite (NaN or infinite) control points; fix the geometry")
     nseg, nsubp, p_seg_index, p_seg_degree, p_seg_sub, p_seg_last_open, p_closed = _path_tables(layouts)

@@ -30,6 +30,7 @@ from ..svg.scene import IDENTITY, Affine, ClipPath, Group, Path, Scene, Solid
 from . import composite, coverage, paint
 from .coverage import take
 from .flatten import Polylines, apply_affine, flatten, tolerance_scale
+from .packing import packed_rows
 from .stroke import CAPS, JOINS, StrokeStyle, stroke_outline
 
 Tensor = torch.Tensor
@@ -46,6 +47,13 @@ def _stack(ts: list[Tensor], dtype, device) -> Tensor:
     if out.dim() == 2 and out.shape[1] == 1 and ts[0].dim() <= 1 and ts[0].numel() == 1:
         out = out.reshape(-1)
     return out.to(dtype=dtype, device=device)
+
+
+def _packed_or_stack(ts: list[Tensor], dtype, device) -> Tensor:
+    """``_stack(ts)``, or one view when ``ts`` are consecutive rows of a packed tensor
+    (:func:`.packing.pack_parameters`)."""
+    packed = packed_rows(ts)
+    return _stack(ts, dtype, device) if packed is None else packed.to(dtype=dtype, device=device)
 
 
 def _f(t) -> float:
@@ -500,7 +508,7 @@ def rasterize_batch(
     if solid_idx:
         solid = solid.index_put(
             (torch.tensor(solid_idx, device=device),),
-            _stack([layers[k].paint.color for k in solid_idx], dtype, device),
+            _packed_or_stack([layers[k].paint.color for k in solid_idx], dtype, device),
         )
     draw_ids = [k for k, l in enumerate(layers) if l.kind != "clip"]
     opac = _stack([layers[k].opacity for k in draw_ids], dtype, device)
