@@ -194,6 +194,63 @@ def bench_views(n: int, size: int, batch: int, repeats: int, out) -> None:
     out("")
 
 
+def bench_stages(n: int, size: int, repeats: int, out) -> None:
+    """Where a forward + backward of the n-path circle scene goes: forward time per stage
+    (flattening, coverage, compositing; the rest is the scene walk, strokes and paint), the
+    backward as a whole, and the minor page faults per step (the heap settings of
+    ``vecdistill.runtime``; ``VECDISTILL_MALLOPT=0`` to compare). Process CPU time, medians."""
+    import resource
+
+    from vecdistill.raster import composite, render
+
+    scene = circles_scene(n, size, generator=torch.Generator().manual_seed(n + size))
+    scene.requires_grad_(True, kinds=("points", "colors"))
+    spent: dict[str, float] = {}
+    originals = {"flatten": (render, "flatten"), "coverage": (coverage, "rasterize_layers"), "compositing": (composite, "over")}
+
+    def timed(name, fn):
+        def run(*args, **kwargs):
+            t0 = time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.process_time() - t0
+        return run
+
+    saved = {name: getattr(mod, attr) for name, (mod, attr) in originals.items()}
+    for name, (mod, attr) in originals.items():
+        setattr(mod, attr, timed(name, saved[name]))
+    try:
+        rasterize(scene, size, size).sum().backward()  # warm-up
+        rows: dict[str, list[float]] = {}
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(repeats):
+            spent.clear()
+            t0 = time.process_time()
+            img = rasterize(scene, size, size)
+            t1 = time.process_time()
+            img.sum().backward()
+            t2 = time.process_time()
+            for name in originals:
+                rows.setdefault(name, []).append(spent.get(name, 0.0))
+            rows.setdefault("rest of the forward", []).append(t1 - t0 - sum(spent.values()))
+            rows.setdefault("forward", []).append(t1 - t0)
+            rows.setdefault("backward", []).append(t2 - t1)
+        faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / repeats
+    finally:
+        for name, (mod, attr) in originals.items():
+            setattr(mod, attr, saved[name])
+    heap = "off (VECDISTILL_MALLOPT=0)" if os.environ.get("VECDISTILL_MALLOPT") == "0" else "on"
+    out(f"## Where the time goes: {n} paths at {size}^2, process CPU ms (medians of {repeats}; heap settings {heap})")
+    out("")
+    out("| stage | ms |")
+    out("|---|---|")
+    for name in ("flatten", "coverage", "compositing", "rest of the forward", "forward", "backward"):
+        out(f"| {name} | {statistics.median(rows[name]) * 1e3:.1f} |")
+    out(f"| minor page faults per forward + backward | {faults:.0f} |")
+    out("")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, few repeats")
@@ -203,6 +260,7 @@ def main() -> None:
     ap.add_argument("--no-icons", action="store_true")
     ap.add_argument("--no-circles", action="store_true")
     ap.add_argument("--views", type=int, default=16, help="batch size of the batched-views case (0: skip)")
+    ap.add_argument("--no-stages", action="store_true", help="skip the time split of the 256-path case")
     ap.add_argument("--ns", default="64,256,1024", help="path counts of the circle scenes")
     ap.add_argument("--sizes", default="256,512", help="canvas sizes of the circle scenes")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
@@ -233,6 +291,8 @@ def main() -> None:
             bench_circles(ns, sizes, args.repeats, out)
             if args.views:
                 bench_views(256, 256, args.views, max(3, args.repeats // 3), out)
+            if not args.no_stages:
+                bench_stages(256, 256, max(5, args.repeats), out)
         if not args.no_icons:
             bench_icons(args.icons, args.icon_size, out)
     if not args.quick:

@@ -9,7 +9,8 @@ Both are measured (``benchmarks/raster_bench.py``) and can be turned off:
 - glibc ``mallopt``: keep freed memory in the heap (mmap threshold 32 MiB, no trimming).
   glibc's defaults hand every large tensor's memory back to the kernel when it is freed, so
   each optimisation step page-faults its temporaries in again; keeping them made the
-  rasterizer's forward + backward about 20 % faster on CPU. The process keeps its peak heap
+  rasterizer's forward + backward about 14 % faster on CPU (2188 page faults a step
+  without, none with). The process keeps its peak heap
   instead of shrinking after it. ``VECDISTILL_MALLOPT=0`` leaves the allocator alone.
 """
 
@@ -28,15 +29,22 @@ _TRIM_THRESHOLD = 2**30
 _configured = False
 
 
+def libc_function(name: str):
+    """The C library's function ``name`` through ctypes (Linux only), or None where there is
+    no such function (other systems, or a C library without it, e.g. musl's mallopt)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
+    except (OSError, AttributeError):
+        return None
+
+
 def tune_allocator() -> bool:
     """Apply the ``mallopt`` settings above (Linux with glibc only). Returns whether they were
     applied."""
-    if not sys.platform.startswith("linux") or os.environ.get("VECDISTILL_MALLOPT", "1") == "0":
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # musl and other C libraries have no mallopt
+    mallopt = None if os.environ.get("VECDISTILL_MALLOPT", "1") == "0" else libc_function("mallopt")
+    if mallopt is None:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int

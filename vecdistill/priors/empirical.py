@@ -41,6 +41,8 @@ import sys
 
 import torch
 
+from ..runtime import libc_function
+
 Tensor = torch.Tensor
 
 PRUNE_GAP = 40.0
@@ -228,16 +230,12 @@ class EmpiricalDenoiser:
         (see the module docstring)."""
         if self.centered_t is None:
             return torch.mm(weights, self.centered if index is None else self.centered[index]).T
-        if weights.shape[0] == 1 and index is not None:  # all points, zero outside the support
-            full = torch.zeros((1, self.num_points), dtype=weights.dtype, device=weights.device)
-            full[:, index] = weights
-            weights, index = full, None
-        if weights.shape[0] == 1:
-            return torch.mm(weights, self.centered).T
-        if index is not None:  # zero weights for the points outside the support
+        if index is not None:  # all points, zero weights outside the support
             full = torch.zeros((weights.shape[0], self.num_points), dtype=weights.dtype, device=weights.device)
             full[:, index] = weights
             weights = full
+        if weights.shape[0] == 1:
+            return torch.mm(weights, self.centered).T
         return _thin_product(self.centered_t, weights)
 
 
@@ -284,8 +282,7 @@ def _huge_page_empty(shape: tuple[int, ...] | torch.Size, dtype: torch.dtype, de
     flat = torch.empty(numel + pad, dtype=dtype)
     start = (-flat.data_ptr() % HUGE_PAGE) // itemsize
     out = flat[start:start + numel]
-    try:  # (the kernel rounds the length up to its page size, within the allocation)
-        ctypes.CDLL(None, use_errno=True).madvise(ctypes.c_void_p(out.data_ptr()), ctypes.c_size_t(numel * itemsize), _MADV_HUGEPAGE)
-    except (OSError, AttributeError):  # no libc madvise: small pages, same results
-        pass
-    return out.view(tuple(shape))
+    madvise = libc_function("madvise")
+    if madvise is not None:  # (the kernel rounds the length up to its page size, within the allocation)
+        madvise(ctypes.c_void_p(out.data_ptr()), ctypes.c_size_t(numel * itemsize), _MADV_HUGEPAGE)
+    return out.view(tuple(shape))  # without madvise: small pages, same results

@@ -74,9 +74,10 @@ def take(x: Tensor, idx: Tensor) -> Tensor:
 class _Boxes:
     """Layer boxes in whole pixels, clipped to the canvas, and their buffer layout; all [L]
     int64. Empty boxes have ``w = h = 0``. A box's cell ``(row, col)`` (``col = w`` is the
-    row's spill cell) is buffer cell ``off + row * stride + col``. ``padded``: every box takes
-    a ``[hmax, wmax + 1]`` block (``stride = wmax + 1``), so that all rows have one length;
-    otherwise boxes take ``h (w + 1)`` cells each, one after another."""
+    row's spill cell) is buffer cell ``off + row * stride + col`` and buffer row ``row0 +
+    row``. ``padded``: every box takes a ``[hmax, wmax + 1]`` block (``stride = wmax + 1``),
+    so that all rows have one length; otherwise boxes take ``h (w + 1)`` cells each, one
+    after another."""
 
     c0: Tensor
     r0: Tensor
@@ -84,6 +85,7 @@ class _Boxes:
     h: Tensor
     off: Tensor
     stride: Tensor
+    row0: Tensor
     total: int
     padded: bool
     hmax: int
@@ -119,51 +121,61 @@ def _layer_boxes(
         block = hmax * (wmax + 1)
         off = torch.arange(num_layers, device=device) * block
         stride = torch.full_like(w, wmax + 1)
+        row0 = torch.arange(num_layers, device=device) * hmax
         total = num_layers * block
     else:
         off = torch.cumsum(cells, 0) - cells
         stride = w + 1
+        row0 = torch.cumsum(h, 0) - h
         total = flat_total
-    return _Boxes(lo[0], lo[1], w, h, off, stride, total, padded, hmax, wmax)
+    return _Boxes(lo[0], lo[1], w, h, off, stride, row0, total, padded, hmax, wmax)
 
 
 @dataclass
 class _Pieces:
     """Edge pieces, each inside one pixel of its layer's box. ``cell``: [P] buffer cell;
     ``dy``: [P] signed height (pixels); ``frac``: [P] mean x offset inside the pixel, in
-    [0, 1]; ``grad_cell``: [P] the cell whose gradient the piece takes; ``edge``: [P] or
-    [P / 3] index of the original edge (three pieces per edge: the first pieces of all
-    edges, then the second pieces, then the third); ``i0``/``i1``: [P]
-    integrals of ``1 - u`` and ``u`` over the piece's parameter interval on that edge (0 for
-    parts clamped onto the box)."""
+    [0, 1]; ``grad_cell``: [P] the cell whose gradient the piece takes; ``row``: [P] buffer
+    row of ``cell`` (packed layout only, else None); ``edge``: [P / 3] index of the original
+    edge (three pieces per edge: the first pieces of all edges, then the second pieces,
+    then the third); ``i0``/``i1``: [P] integrals of ``1 - u`` and ``u`` over the piece's
+    parameter interval on that edge (0 for parts clamped onto the box)."""
 
     cell: Tensor
     dy: Tensor
     frac: Tensor
     grad_cell: Tensor
+    row: Tensor | None
     edge: Tensor
     i0: Tensor
     i1: Tensor
-    layer: Tensor  # [P] or [P / 3] like ``edge``
 
 
-def _place(xm: Tensor, ym: Tensor, w: Tensor, h: Tensor, off: Tensor, stride: Tensor):
+def _place(xm: Tensor, ym: Tensor, w: Tensor, h: Tensor, off: Tensor, stride: Tensor, row0: Tensor | None):
     """Cells of pieces with midpoints ``(xm, ym)`` in box-local pixels, given their box's
-    ``w``/``h``/``off``/``stride`` (floats, broadcastable; cell arithmetic in their dtype,
-    exact for integers below 2^24 in float32). A piece left of the box lands in column 0
-    with ``frac = 0`` (the clamped vertical edge on the box's left side), one right of it in
-    the spill column. Returns ``(frac, cell, grad_cell)``: ``grad_cell`` is the cell whose
-    gradient the piece takes (a piece on the box's right side, in the spill column, takes
-    the last pixel of its row: the one-sided derivative from inside the box)."""
+    ``w``/``h``/``off``/``stride``/``row0`` (floats, broadcastable; cell arithmetic in their
+    dtype, exact for integers below 2^24 in float32; ``row0`` None: no rows wanted). A
+    piece left of the box lands in column 0 with ``frac = 0`` (the clamped vertical edge on
+    the box's left side), one right of it in the spill column. Returns ``(frac, cell,
+    grad_cell, row)``: ``grad_cell`` is the cell whose gradient the piece takes (a piece on
+    the box's right side, in the spill column, takes the last pixel of its row: the
+    one-sided derivative from inside the box), ``row`` the buffer row (or None)."""
     row = torch.minimum(torch.floor(ym.to(off.dtype)).clamp_min(0), h - 1)
     col = torch.minimum(torch.floor(xm.to(off.dtype)).clamp_min(0), w)
     frac = (xm - col.to(xm.dtype)).clamp(0, 1)
     cell = (off + row * stride + col).long()
-    return frac, cell, cell - (col == w).long()
+    buffer_row = None if row0 is None else (row0 + row).long()
+    return frac, cell, cell - (col == w).long(), buffer_row
+
+
+def _crossings(a0: Tensor, a1: Tensor) -> Tensor:
+    """How many integers lie strictly between ``a0`` and ``a1`` (elementwise, as floats;
+    -1 where they are equal integers)."""
+    return torch.ceil(torch.maximum(a0, a1)) - torch.floor(torch.minimum(a0, a1)) - 1
 
 
 def _short_pieces(
-    ids: Tensor, e: tuple[Tensor, ...], n: tuple[Tensor, Tensor], box: tuple[Tensor, ...], layer: Tensor, span: tuple[Tensor, ...] | None = None
+    ids: Tensor, e: tuple[Tensor, ...], n: tuple[Tensor, Tensor], box: tuple[Tensor | None, ...], span: tuple[Tensor, ...] | None = None
 ) -> _Pieces:
     """Pieces of edges that cross at most one integer x and one integer y: three pieces per
     edge (some of zero length), dense [3, K] arithmetic with no gathers. Edges may lie
@@ -171,8 +183,8 @@ def _short_pieces(
     left of it are clamped onto its left side (:func:`_place`), and neither gets gradient.
 
     ``ids``: [K] original edge indices; ``e``: (x0, y0, x1, y1) [K] box-local; ``n``: (nx,
-    ny) [K] integer crossings (0 or 1); ``box``: (w, h, off, stride) [K] floats of each
-    edge's box; ``layer``: [K]. ``span``: for parts of longer edges, ``(s_a, s_b, real)``
+    ny) [K] integer crossings (0 or 1); ``box``: (w, h, off, stride, row0) [K] floats of
+    each edge's box (``row0`` None: no buffer rows wanted). ``span``: for parts of longer edges, ``(s_a, s_b, real)``
     [K]: the part's parameter interval on edge ``ids`` and whether it is a real part (not
     one clamped onto the box by :func:`_clip_to_boxes`)."""
     x0, y0, x1, y1 = e
@@ -196,7 +208,7 @@ def _short_pieces(
     w, h = box[0].to(xm.dtype), box[1].to(xm.dtype)
     rows_in = (ym >= 0) & (ym < h)
     real = (rows_in & (xm >= 0) & (xm <= w)).to(xm.dtype)
-    frac, cell, grad_cell = _place(xm, ym, *box)
+    frac, cell, grad_cell, row = _place(xm, ym, *box)
     ua, ub = U[:-1], U[1:]
     if span is not None:
         sa, sb, real_part = span
@@ -205,7 +217,8 @@ def _short_pieces(
     i1 = (ub * ub - ua * ua) * 0.5
     i0 = ((ub - ua) - i1) * real
     height = (Y[1:] - Y[:-1]) * rows_in.to(xm.dtype)
-    return _Pieces(cell.view(-1), height.view(-1), frac.view(-1), grad_cell.view(-1), ids, i0.view(-1), (i1 * real).view(-1), layer)
+    flat = lambda t: None if t is None else t.reshape(-1)  # noqa: E731
+    return _Pieces(flat(cell), flat(height), flat(frac), flat(grad_cell), flat(row), ids, flat(i0), flat(i1 * real))
 
 
 def _subdivide(e: tuple[Tensor, ...], w: Tensor, h: Tensor) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...], Tensor]:
@@ -231,9 +244,7 @@ def _subdivide(e: tuple[Tensor, ...], w: Tensor, h: Tensor) -> tuple[tuple[Tenso
         real = torch.cat([take(real, ins), creal])
     x0, y0, x1, y1 = e
     dx, dy = x1 - x0, y1 - y0
-    nx = torch.ceil(torch.maximum(x0, x1)) - torch.floor(torch.minimum(x0, x1)) - 1
-    ny = torch.ceil(torch.maximum(y0, y1)) - torch.floor(torch.minimum(y0, y1)) - 1
-    m = (torch.maximum(nx, ny).clamp_min(0) + 1).long()
+    m = (torch.maximum(_crossings(x0, x1), _crossings(y0, y1)).clamp_min(0) + 1).long()
     rep = torch.repeat_interleave(torch.arange(m.shape[0], device=device), m)
     k = torch.arange(rep.shape[0], device=device) - take(torch.cumsum(m, 0) - m, rep)
     mr = take(m, rep).to(x0.dtype)
@@ -288,7 +299,7 @@ class _WindingArea(torch.autograd.Function):
     """Returns the precomputed winding integrals ``area`` [F] (the non-zero cells ``keep``
     [F] of a [total] buffer) in the forward; the backward maps their gradient onto the edges
     [E, 4] by the transport formula (module docstring), from the pieces (:class:`_Pieces`,
-    one or two groups)."""
+    one or two groups, each given as ``grad_cell, edge, i0, i1``)."""
 
     @staticmethod
     def forward(ctx, edges, area, keep, total, *groups):
@@ -308,11 +319,9 @@ class _WindingArea(torch.autograd.Function):
         for k in range(0, len(flat), 4):
             grad_cell, edge, i0, i1 = flat[k : k + 4]
             g = grad_area.index_select(0, grad_cell)
-            q0, q1 = g * i0, g * i1
-            if edge.shape[0] != g.shape[0]:  # three pieces per edge (piece-major)
-                q0, q1 = q0.view(3, -1).sum(0), q1.view(3, -1).sum(0)
-            acc0.index_add_(0, edge, q0)
-            acc1.index_add_(0, edge, q1)
+            # three pieces per edge, piece-major
+            acc0.index_add_(0, edge, (g * i0).view(3, -1).sum(0))
+            acc1.index_add_(0, edge, (g * i1).view(3, -1).sum(0))
         dx, dy = d[:, 0], d[:, 1]
         grad = torch.stack([-dy * acc0, dx * acc0, -dy * acc1, dx * acc1], 1)
         return (grad, None, None, None) + (None,) * len(flat)
@@ -342,36 +351,30 @@ def winding_integral(
         # per-layer box numbers as floats (cell arithmetic: exact below 2^24 in float32),
         # gathered per edge in one pass; box-local coordinates span [0, w] x [0, h]
         cdtype = dtype if dtype == torch.float64 or boxes.total < 2**24 else torch.float64
-        box_table = torch.stack([boxes.c0, boxes.r0, boxes.w, boxes.h, boxes.off, boxes.stride]).to(cdtype)
-        c0, r0, ew, eh, eoff, estride = (take(row, edge_layer) for row in box_table.unbind(0))
+        box_table = torch.stack([boxes.c0, boxes.r0, boxes.w, boxes.h, boxes.off, boxes.stride, boxes.row0]).to(cdtype)
+        c0, r0, ew, eh, eoff, estride, erow0 = (take(row, edge_layer) for row in box_table.unbind(0))
         lx0, lx1 = x0 - c0.to(dtype), x1 - c0.to(dtype)
         ly0, ly1 = y0 - r0.to(dtype), y1 - r0.to(dtype)
-        xlo, xhi = torch.minimum(lx0, lx1), torch.maximum(lx0, lx1)
-        ylo, yhi = torch.minimum(ly0, ly1), torch.maximum(ly0, ly1)
-        live = ((xlo != xhi) | (ylo != yhi)) & (ew > 0)
-        nx = torch.ceil(xhi) - torch.floor(xlo) - 1
-        ny = torch.ceil(yhi) - torch.floor(ylo) - 1
+        live = ((lx0 != lx1) | (ly0 != ly1)) & (ew > 0)
+        nx, ny = _crossings(lx0, lx1), _crossings(ly0, ly1)
         short = live & (nx <= 1) & (ny <= 1)
         groups: list[_Pieces] = []
         local = (lx0, ly0, lx1, ly1)
-        per_edge = (ew, eh, eoff, estride)
+        # the packed layout closes its rows by buffer row; the padded one needs no rows
+        per_edge = (ew, eh, eoff, estride, None if boxes.padded else erow0)
+        pick = lambda ts, idx: tuple(None if t is None else take(t, idx) for t in ts)  # noqa: E731
         if bool(short.all()):
-            groups.append(_short_pieces(torch.arange(e.shape[0], device=device), local, (nx, ny), per_edge, edge_layer))
+            groups.append(_short_pieces(torch.arange(e.shape[0], device=device), local, (nx, ny), per_edge))
         else:
             sid = short.nonzero().squeeze(-1)
             if sid.numel():
-                groups.append(
-                    _short_pieces(sid, tuple(take(c, sid) for c in local), (take(nx, sid), take(ny, sid)), tuple(take(b, sid) for b in per_edge), take(edge_layer, sid))
-                )
+                groups.append(_short_pieces(sid, pick(local, sid), pick((nx, ny), sid), pick(per_edge, sid)))
             lid = (live & ~short).nonzero().squeeze(-1)
             if lid.numel():
-                parts, span, src = _subdivide(tuple(take(c, lid) for c in local), take(ew, lid).to(dtype), take(eh, lid).to(dtype))
+                parts, span, src = _subdivide(pick(local, lid), take(ew, lid).to(dtype), take(eh, lid).to(dtype))
                 pid = take(lid, src)
-                pn = (
-                    torch.ceil(torch.maximum(parts[0], parts[2])) - torch.floor(torch.minimum(parts[0], parts[2])) - 1,
-                    torch.ceil(torch.maximum(parts[1], parts[3])) - torch.floor(torch.minimum(parts[1], parts[3])) - 1,
-                )
-                groups.append(_short_pieces(pid, parts, pn, tuple(take(b, pid) for b in per_edge), take(edge_layer, pid), span))
+                pn = (_crossings(parts[0], parts[2]), _crossings(parts[1], parts[3]))
+                groups.append(_short_pieces(pid, parts, pn, pick(per_edge, pid), span))
         area = _accumulate(groups, boxes, dtype)
         nonzero = area != 0
         keep = (nonzero & _padding_mask(boxes) if boxes.padded else nonzero).nonzero().squeeze(-1)
@@ -399,19 +402,15 @@ def _accumulate(groups: list[_Pieces], boxes: _Boxes, dtype) -> Tensor:
     L = boxes.w.shape[0]
     cover = torch.zeros(boxes.total, dtype=torch.float64, device=device)
     partial = torch.zeros(boxes.total, dtype=dtype, device=device)
-    first_row = torch.cumsum(boxes.h, 0) - boxes.h
     rows_layer = torch.repeat_interleave(torch.arange(L, device=device), boxes.h)
-    r = torch.arange(rows_layer.shape[0], device=device) - take(first_row, rows_layer)
+    r = torch.arange(rows_layer.shape[0], device=device) - take(boxes.row0, rows_layer)
     spill = take(boxes.off, rows_layer) + r * take(boxes.stride, rows_layer) + take(boxes.w, rows_layer)
     row_sum = torch.zeros(rows_layer.shape[0], dtype=torch.float64, device=device)
     for g in groups:
         dy = g.dy.double()
         cover.index_add_(0, g.cell, dy)
         partial.index_add_(0, g.cell, g.dy * g.frac)
-        # the row of a piece: cell -> (cell - off) // stride, via the piece's layer
-        lay = g.layer if g.layer.shape[0] == g.cell.shape[0] else g.layer.repeat(3)
-        row = torch.div(g.cell - take(boxes.off, lay), take(boxes.stride, lay), rounding_mode="floor")
-        row_sum.index_add_(0, take(first_row, lay) + row, dy)
+        row_sum.index_add_(0, g.row, dy)
     cover.index_add_(0, spill, -row_sum)
     return (torch.cumsum(cover, 0).to(dtype) - partial).index_fill_(0, spill, 0.0)
 
