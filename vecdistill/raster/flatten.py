@@ -21,7 +21,7 @@ import torch
 
 from ..errors import InputError
 from ..svg.scene import Path
-from .packing import packed_rows
+from .packing import packed_span
 
 Tensor = torch.Tensor
 
@@ -186,36 +186,34 @@ def _path_tables(layouts: list[PathLayout]) -> tuple[Tensor, ...]:
     return tables
 
 
-def flatten(
-    paths: list[Path],
-    inst_path: list[int],
-    inst_mats: Tensor,
-    width: int,
-    height: int,
-    tol: float,
-    max_count: int = 1024,
-    local: bool = True,
-) -> Polylines:
-    """Flatten path instances to polylines in local coordinates (``local=False``: skip
-    them; ``verts`` then holds the canvas vertices too) and in canvas pixels (``canvas``).
+@dataclass
+class SegmentTables:
+    """The integer side of flattening a list of path instances: it depends only on the
+    paths' segment layouts, so a render plan builds it once and reuses it while the scene's
+    structure is unchanged (see :class:`.plan.Plan`).
 
-    ``paths``: the distinct paths; ``inst_path``: [I] index into ``paths`` per instance;
-    ``inst_mats``: [I, 2, 3] local -> canvas pixel transforms (counts are chosen in canvas
-    pixels, so each instance gets its own resolution). Returns :class:`Polylines`.
-    """
-    device = inst_mats.device
-    dtype = inst_mats.dtype
+    ``seg_index``: [S * 4] int64 rows of the concatenated points (start, c1, c2, end per
+    segment); ``seg_degree``: [S] 0/1/2 and ``degrees`` its distinct values (host list);
+    ``seg_sub``: [S] global subpath; ``seg_last_open``: [S] bool and ``any_open``;
+    ``seg_inst4``: [S * 4] instance of each gathered point; ``sub_inst``: [Q]; ``sub_closed``:
+    [Q] bool; ``points_span``: ``(base, start, stop)`` when the paths' points are
+    consecutive rows of one packed tensor (:func:`.packing.packed_span`), else None."""
+
+    seg_index: Tensor
+    seg_degree: Tensor
+    degrees: list[int]
+    seg_sub: Tensor
+    seg_last_open: Tensor
+    any_open: bool
+    seg_inst4: Tensor
+    sub_inst: Tensor
+    sub_closed: Tensor
+    points_span: tuple[Tensor, int, int] | None
+
+
+def segment_tables(paths: list[Path], inst_path: list[int], device) -> SegmentTables:
+    """:class:`SegmentTables` of the instances ``inst_path`` (indices into ``paths``)."""
     layouts = [path_layout(p) for p in paths]
-    pts = [p.points for p in paths]
-    packed = packed_rows(pts)  # points packed by pack_parameters: one view, no concatenation
-    if packed is not None:
-        all_pts = packed.to(device=device, dtype=dtype)
-    else:
-        if any(t.dtype != dtype for t in pts):
-            pts = [t.to(dtype) for t in pts]
-        all_pts = torch.cat(pts).to(device)
-    if not bool(torch.isfinite(all_pts.detach()).all()):
-        raise InputError("a path has non-finite (NaN or infinite) control points; fix the geometry")
     nseg, nsubp, p_seg_index, p_seg_degree, p_seg_sub, p_seg_last_open, p_closed = _path_tables(layouts)
     seg_first = torch.cumsum(nseg, 0) - nseg
     sub_first = torch.cumsum(nsubp, 0) - nsubp
@@ -227,24 +225,65 @@ def flatten(
     sub_inst = torch.repeat_interleave(torch.arange(len(inst_path)), i_nsub)
     inst_sub_off = torch.cumsum(i_nsub, 0) - i_nsub
     sub_rows = sub_first[ip][sub_inst] + torch.arange(sub_inst.shape[0]) - inst_sub_off[sub_inst]
-    nsub = int(sub_inst.shape[0])
-    seg_index = p_seg_index[seg_rows].to(device)
-    seg_degree = p_seg_degree[seg_rows].to(device)
-    seg_sub = (p_seg_sub[seg_rows] + inst_sub_off[seg_inst]).to(device)
-    seg_last_open = p_seg_last_open[seg_rows].to(device)
-    sub_closed = p_closed[sub_rows].to(device)
-    sub_inst = sub_inst.to(device)
-    seg_inst = seg_inst.to(device)
+    seg_degree = p_seg_degree[seg_rows]
+    seg_last_open = p_seg_last_open[seg_rows]
+    return SegmentTables(
+        seg_index=p_seg_index[seg_rows].reshape(-1).to(device),
+        seg_degree=seg_degree.to(device),
+        degrees=torch.unique(seg_degree).tolist(),
+        seg_sub=(p_seg_sub[seg_rows] + inst_sub_off[seg_inst]).to(device),
+        seg_last_open=seg_last_open.to(device),
+        any_open=bool(seg_last_open.any()),
+        seg_inst4=seg_inst.repeat_interleave(4).to(device),
+        sub_inst=sub_inst.to(device),
+        sub_closed=p_closed[sub_rows].to(device),
+        points_span=packed_span([p.points for p in paths]),
+    )
 
-    gathered = all_pts.index_select(0, seg_index.reshape(-1)).reshape(-1, 4, 2)  # [S, 4, 2]
-    ctrl = _elevate(gathered, seg_degree)  # local cubic control points [S, 4, 2]
+
+def flatten(
+    paths: list[Path],
+    inst_path: list[int],
+    inst_mats: Tensor,
+    width: int,
+    height: int,
+    tol: float,
+    max_count: int = 1024,
+    local: bool = True,
+    tables: SegmentTables | None = None,
+) -> Polylines:
+    """Flatten path instances to polylines in local coordinates (``local=False``: skip
+    them; ``verts`` then holds the canvas vertices too) and in canvas pixels (``canvas``).
+
+    ``paths``: the distinct paths; ``inst_path``: [I] index into ``paths`` per instance;
+    ``inst_mats``: [I, 2, 3] local -> canvas pixel transforms (counts are chosen in canvas
+    pixels, so each instance gets its own resolution); ``tables``: their
+    :func:`segment_tables`, when the caller keeps them. Returns :class:`Polylines`.
+    """
+    device = inst_mats.device
+    dtype = inst_mats.dtype
+    if tables is None:
+        tables = segment_tables(paths, inst_path, device)
+    if tables.points_span is not None:  # packed by pack_parameters: one view, no concatenation
+        base, first, stop = tables.points_span
+        all_pts = base[first:stop].to(device=device, dtype=dtype)
+    else:
+        pts = [p.points for p in paths]
+        if any(t.dtype != dtype for t in pts):
+            pts = [t.to(dtype) for t in pts]
+        all_pts = torch.cat(pts).to(device)
+    if not bool(torch.isfinite(all_pts.detach()).all()):
+        raise InputError("a path has non-finite (NaN or infinite) control points; fix the geometry")
+    seg_sub, seg_inst4 = tables.seg_sub, tables.seg_inst4
+    gathered = all_pts.index_select(0, tables.seg_index).reshape(-1, 4, 2)  # [S, 4, 2]
+    ctrl = _elevate(gathered, tables.seg_degree, tables.degrees)  # local cubic control points [S, 4, 2]
     with torch.no_grad():
-        cc = apply_affine(inst_mats.detach(), ctrl.detach().reshape(-1, 2), seg_inst.repeat_interleave(4)).reshape(-1, 4, 2)
+        cc = apply_affine(inst_mats.detach(), ctrl.detach().reshape(-1, 2), seg_inst4).reshape(-1, 4, 2)
         counts = segment_counts(cc, width, height, tol, max_count)
     # affine maps commute with Bezier evaluation: canvas vertices from canvas control points
-    canvas_ctrl = apply_affine(inst_mats, ctrl.reshape(-1, 2), seg_inst.repeat_interleave(4)).reshape(-1, 4, 2)
+    canvas_ctrl = apply_affine(inst_mats, ctrl.reshape(-1, 2), seg_inst4).reshape(-1, 4, 2)
     n = int(counts.max()) if counts.numel() else 1
-    if not bool(seg_last_open.any()) and n * counts.shape[0] <= 1.05 * int(counts.sum()) + 64:
+    if not tables.any_open and n * counts.shape[0] <= 1.05 * int(counts.sum()) + 64:
         # every subpath closed and the counts (nearly) equal: all segments at the largest
         # count, one dense product with the Bernstein weights (no per-vertex gathers)
         basis = _bernstein(n, dtype, device)  # [n, 4]
@@ -252,7 +291,7 @@ def flatten(
         verts = _weigh(basis, ctrl) if local else canvas
         vert_sub = seg_sub.repeat_interleave(n)
     else:
-        n_eval = counts + seg_last_open.long()
+        n_eval = counts + tables.seg_last_open.long()
         seg_rep = torch.repeat_interleave(torch.arange(counts.shape[0], device=device), n_eval)
         starts = torch.cumsum(n_eval, 0) - n_eval
         j = torch.arange(seg_rep.shape[0], device=device) - starts.index_select(0, seg_rep)
@@ -260,9 +299,10 @@ def flatten(
         canvas = _horner(canvas_ctrl, seg_rep, t)
         verts = _horner(ctrl, seg_rep, t) if local else canvas
         vert_sub = seg_sub.index_select(0, seg_rep)
+    nsub = int(tables.sub_inst.shape[0])
     sub_count = torch.zeros(nsub, dtype=torch.long, device=device).index_add_(0, vert_sub, torch.ones_like(vert_sub))
     sub_start = torch.cumsum(sub_count, 0) - sub_count
-    return Polylines(verts, vert_sub, sub_inst, sub_closed, sub_start, sub_count, canvas)
+    return Polylines(verts, vert_sub, tables.sub_inst, tables.sub_closed, sub_start, sub_count, canvas)
 
 
 def _horner(ctrl: Tensor, seg: Tensor, t: Tensor) -> Tensor:
@@ -286,10 +326,12 @@ def _weigh(weights: Tensor, ctrl: Tensor) -> Tensor:
     return out.view(weights.shape[0], s, 2).transpose(0, 1).reshape(-1, 2)
 
 
-def _elevate(gathered: Tensor, degree: Tensor) -> Tensor:
+def _elevate(gathered: Tensor, degree: Tensor, degrees: list[int] | None = None) -> Tensor:
     """Cubic control points [S, 4, 2] of segments given by their gathered points [S, 4, 2]
-    and degree codes [S] (0 line, 1 quadratic, 2 cubic)."""
-    degrees = torch.unique(degree).tolist()
+    and degree codes [S] (0 line, 1 quadratic, 2 cubic); ``degrees``: the distinct codes,
+    when known."""
+    if degrees is None:
+        degrees = torch.unique(degree).tolist()
     table = _ELEVATE.to(device=gathered.device, dtype=gathered.dtype)
     if len(degrees) == 1:
         if degrees[0] == 2:

@@ -61,10 +61,11 @@ def pack_parameters(scene: Scene, kinds: Sequence[str] = ("points", "colors"), r
     return out
 
 
-def packed_rows(tensors: Sequence[Tensor]) -> Tensor | None:
-    """If ``tensors`` are consecutive row ranges (or single rows) of one contiguous base
-    tensor, in order, as :func:`pack_parameters` makes them, the matching rows of the base
-    (their ``cat`` for ranges, their ``stack`` for rows) as one view; else None."""
+def packed_span(tensors: Sequence[Tensor]) -> tuple[Tensor, int, int] | None:
+    """If ``tensors`` are consecutive row ranges (or single rows) of one contiguous 2-D base
+    tensor, in order, as :func:`pack_parameters` makes them: ``(base, start, stop)``, the
+    rows they cover; else None. A view's base never changes, so the answer holds for as
+    long as the same tensor objects are given."""
     if not tensors:
         return None
     base = tensors[0]._base
@@ -83,4 +84,11 @@ def packed_rows(tensors: Sequence[Tensor]) -> Tensor | None:
         if single != (t.dim() == 1) or t.shape[-1] != base.shape[1]:
             return None
         expected += t.numel()
-    return base[first : expected // row]
+    return base, first, expected // row
+
+
+def packed_rows(tensors: Sequence[Tensor]) -> Tensor | None:
+    """The rows of :func:`packed_span` (the ``cat`` of row ranges, the ``stack`` of single
+    rows) as one view of the base, or None when ``tensors`` are not packed that way."""
+    span = packed_span(tensors)
+    return None if span is None else span[0][span[1] : span[2]]

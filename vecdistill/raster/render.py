@@ -21,223 +21,26 @@ not with canvas size x number of paths.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
 import torch
 
 from ..errors import InputError
-from ..svg.scene import IDENTITY, Affine, ClipPath, Group, Path, Scene, Solid
+from ..svg.scene import IDENTITY, Affine, Scene
 from . import composite, coverage, paint
 from .coverage import take
 from .flatten import Polylines, apply_affine, flatten, tolerance_scale
-from .packing import packed_rows
-from .stroke import CAPS, JOINS, StrokeStyle, stroke_outline
+from .plan import layer_opacity, plan_for, stack_scalars
+from .stroke import StrokeStyle, stroke_outline
 
 Tensor = torch.Tensor
 
 DEFAULT_TOLERANCE = 1.0 / 256.0
 
 
-def _stack(ts: list[Tensor], dtype, device) -> Tensor:
-    """Stack scalars ([] or [1]) or equal-shape tensors, then cast: [N, ...]."""
-    try:
-        out = torch.stack(ts)
-    except RuntimeError:
-        out = torch.stack([t.reshape(-1).to(dtype=dtype, device=device) for t in ts])
-    if out.dim() == 2 and out.shape[1] == 1 and ts[0].dim() <= 1 and ts[0].numel() == 1:
-        out = out.reshape(-1)
-    return out.to(dtype=dtype, device=device)
-
-
-def _packed_or_stack(ts: list[Tensor], dtype, device) -> Tensor:
-    """``_stack(ts)``, or one view when ``ts`` are consecutive rows of a packed tensor
-    (:func:`.packing.pack_parameters`)."""
-    packed = packed_rows(ts)
-    return _stack(ts, dtype, device) if packed is None else packed.to(dtype=dtype, device=device)
-
-
-def _f(t) -> float:
-    return float(t.detach()) if isinstance(t, Tensor) else float(t)
-
-
-@dataclass
-class _Layer:
-    inst: int
-    kind: str  # "fill" | "stroke" | "clip"
-    b: int
-    order: int = 0
-    level: int = 0
-    paint: object = None
-    opacity: Tensor | None = None
-    clip: int = -1  # index into clip uses
-    evenodd: bool = False
-    opacity2: Tensor | None = None  # the path's own opacity when not isolated
-
-
-@dataclass
-class _ClipUse:
-    b: int
-    layers: list[int] = field(default_factory=list)
-    nested: int = -1
-
-
-@dataclass
-class _Level:
-    b: int
-    parent: int  # -1 for a root
-    order: int
-    opacity: Tensor | None
-    clip: int = -1
-
-
-class _Builder:
-    """Collects instances, layers, clip uses and levels from scenes."""
-
-    def __init__(self, dtype, device):
-        self.dtype, self.device = dtype, device
-        self._values: dict[int, float] = {}
-        self.paths: list[Path] = []
-        self._path_index: dict[int, int] = {}
-        self.inst_path: list[int] = []
-        self.inst_affine: list[tuple[float, ...]] = []
-        self.inst_b: list[int] = []
-        self.inst_bbox_of: list[tuple[int, Affine] | None] = []  # clip children in obb units
-        self.layers: list[_Layer] = []
-        self.clips: list[_ClipUse] = []
-        self.levels: list[_Level] = []
-        self.order = 0
-        self.n0: tuple[int, int, int, int] | None = None  # image 0's counts (for replicate)
-
-    def _instance(self, path: Path, t: Affine, b: int, bbox_of=None) -> int:
-        key = id(path)
-        if key not in self._path_index:
-            self._path_index[key] = len(self.paths)
-            self.paths.append(path)
-        self.inst_path.append(self._path_index[key])
-        self.inst_affine.append(t.as_tuple())
-        self.inst_b.append(b)
-        self.inst_bbox_of.append(bbox_of)
-        return len(self.inst_path) - 1
-
-    def prefetch(self, scene: Scene) -> None:
-        """Read every opacity / stroke width of ``scene`` with one device sync."""
-        ts: list[Tensor] = []
-        stack = [scene.root]
-        while stack:
-            g = stack.pop()
-            ts.append(g.opacity)
-            for c in g.children:
-                if isinstance(c, Group):
-                    stack.append(c)
-                else:
-                    ts += [c.opacity, c.fill_opacity, c.stroke_opacity, c.stroke_width]
-        with torch.no_grad():  # no detach(): under no_grad stacking records nothing
-            vals = _stack(ts, torch.float64, "cpu").tolist()
-        self._values.update({id(t): v for t, v in zip(ts, vals)})
-
-    def _f(self, t) -> float:
-        v = self._values.get(id(t))
-        return _f(t) if v is None else v
-
-    def replicate(self, b: int) -> None:
-        """Append a copy of image 0's instances, layers, clip uses and levels for image ``b``
-        (same scene, another view)."""
-        if self.n0 is None:
-            self.n0 = (len(self.inst_path), len(self.layers), len(self.clips), len(self.levels))
-        ni, nl, nc, nv = self.n0
-        oi, ol, oc, ov = b * ni, b * nl, b * nc, b * nv
-        for i in range(ni):
-            self.inst_path.append(self.inst_path[i])
-            self.inst_affine.append(self.inst_affine[i])
-            self.inst_b.append(b)
-            bb = self.inst_bbox_of[i]
-            self.inst_bbox_of.append(None if bb is None else ([j + oi for j in bb[0]], bb[1], bb[2]))
-        for layer in self.layers[:nl]:
-            self.layers.append(
-                replace(layer, inst=layer.inst + oi, b=b, level=layer.level + ov,
-                        clip=layer.clip + oc if layer.clip >= 0 else -1)
-            )
-        for use in self.clips[:nc]:
-            self.clips.append(
-                _ClipUse(b, [k + ol for k in use.layers], use.nested + oc if use.nested >= 0 else -1)
-            )
-        for lv in self.levels[:nv]:
-            self.levels.append(
-                replace(lv, b=b, parent=lv.parent + ov if lv.parent >= 0 else -1,
-                        clip=lv.clip + oc if lv.clip >= 0 else -1)
-            )
-
-    def _next_order(self) -> int:
-        self.order += 1
-        return self.order
-
-    def clip_use(self, clip: ClipPath, context: Affine, b: int, bbox_inst: list[int]) -> int:
-        """Register a clip applied in user space ``context`` (-> canvas). ``bbox_inst``:
-        instances whose local bounding box defines objectBoundingBox units."""
-        use = _ClipUse(b)
-        idx = len(self.clips)
-        self.clips.append(use)
-        base = context @ clip.transform
-        for child in clip.children:
-            if not isinstance(child, Path) or child.points.shape[0] == 0:
-                continue
-            if clip.units == "objectBoundingBox":
-                inst = self._instance(child, IDENTITY, b, (bbox_inst, clip.transform @ child.transform, context))
-            else:
-                inst = self._instance(child, base @ child.transform, b)
-            layer = _Layer(inst, "clip", b, evenodd=child.fill_rule == "evenodd")
-            self.layers.append(layer)
-            use.layers.append(len(self.layers) - 1)
-        if clip.clip_path is not None:
-            use.nested = self.clip_use(clip.clip_path, context, b, bbox_inst)
-        return idx
-
-    def group(self, group: Group, parent: Affine, b: int, level: int) -> None:
-        t = parent if group.transform is IDENTITY else parent @ group.transform
-        for child in group.children:
-            if isinstance(child, Group):
-                isolate = child.clip_path is not None or self._f(child.opacity) != 1.0
-                if isolate:
-                    lv = _Level(b, level, self._next_order(), child.opacity)
-                    self.levels.append(lv)
-                    lid = len(self.levels) - 1
-                    start = len(self.inst_path)
-                    self.group(child, t, b, lid)
-                    if child.clip_path is not None:
-                        insts = list(range(start, len(self.inst_path)))
-                        lv.clip = self.clip_use(child.clip_path, t @ child.transform, b, insts)
-                else:
-                    self.group(child, t, b, level)
-            else:
-                self.path(child, t, b, level)
-
-    def path(self, path: Path, parent: Affine, b: int, level: int) -> None:
-        if path.points.shape[0] == 0 or self._f(path.opacity) <= 0:
-            return
-        t = parent if path.transform is IDENTITY else parent @ path.transform
-        has_fill = path.fill is not None and self._f(path.fill_opacity) > 0
-        has_stroke = path.stroke is not None and self._f(path.stroke_opacity) > 0 and self._f(path.stroke_width) > 0
-        if not (has_fill or has_stroke):
-            return
-        inst = self._instance(path, t, b)
-        isolate = (has_fill and has_stroke) and (self._f(path.opacity) != 1.0 or path.clip_path is not None)
-        own_opacity = None if isolate else path.opacity
-        if isolate:
-            lv = _Level(b, level, self._next_order(), path.opacity)
-            self.levels.append(lv)
-            level = len(self.levels) - 1
-        clip = -1
-        if path.clip_path is not None:
-            clip = self.clip_use(path.clip_path, t, b, [inst])
-            if isolate:
-                self.levels[level].clip = clip
-                clip = -1
-        for kind, paint_, opac in (("fill", path.fill, path.fill_opacity), ("stroke", path.stroke, path.stroke_opacity)):
-            if (kind == "fill" and not has_fill) or (kind == "stroke" and not has_stroke):
-                continue
-            self.layers.append(
-                _Layer(inst, kind, b, self._next_order(), level, paint_, opac, clip, kind == "fill" and path.fill_rule == "evenodd", own_opacity)
-            )
+def _empty_polylines(dtype, device) -> Polylines:
+    z = torch.zeros(0, dtype=torch.long, device=device)
+    return Polylines(torch.zeros(0, 2, dtype=dtype, device=device), z, z, z.bool(), z, z, torch.zeros(0, 2, dtype=dtype, device=device))
 
 
 def _select_subpaths(poly: Polylines, keep: Tensor) -> Polylines:
@@ -310,21 +113,6 @@ def _background(background, batch: int, height: int, width: int, dtype, device) 
     return bg.expand(batch, 3, height, width)
 
 
-def _scene_dtype(scenes: Sequence[Scene]) -> tuple[torch.dtype, torch.device]:
-    """Dtype and device of the first path's points (a depth-first search that stops there:
-    listing every path costs milliseconds on large scenes)."""
-    for s in scenes:
-        stack = [s.root]
-        while stack:
-            g = stack.pop()
-            for c in g.children:
-                if isinstance(c, Group):
-                    stack.append(c)
-                else:
-                    return c.points.dtype, c.points.device
-    return torch.float32, torch.device("cpu")
-
-
 def rasterize_batch(
     scenes: Scene | Sequence[Scene],
     width: int,
@@ -353,48 +141,27 @@ def rasterize_batch(
     scenes = list(scenes)
     if views is not None and (views.dim() != 3 or views.shape[1:] != (3, 3) or views.shape[0] != len(scenes)):
         raise InputError(f"views must be [{len(scenes)}, 3, 3], got {list(views.shape)}")
-    dtype, device = _scene_dtype(scenes)
     B = len(scenes)
     hw = height * width
-    builder = _Builder(dtype, device)
-    same = len(scenes) > 1 and all(sc is scenes[0] for sc in scenes)
-    for b, scene in enumerate(scenes):
-        if same and b > 0:  # B views of one scene: walk it once, then copy the plan
-            builder.replicate(b)
-            continue
-        builder.prefetch(scene)
-        builder.levels.append(_Level(b, -1, 0, scene.root.opacity))
-        root_level = len(builder.levels) - 1
-        canvas = scene.canvas_transform(width, height)
-        start = len(builder.inst_path)
-        builder.group(scene.root, canvas, b, root_level)
-        if scene.root.clip_path is not None:
-            insts = list(range(start, len(builder.inst_path)))
-            builder.levels[root_level].clip = builder.clip_use(
-                scene.root.clip_path, canvas @ scene.root.transform, b, insts
-            )
+    plan = plan_for(scenes, width, height)
+    dtype, device, builder = plan.dtype, plan.device, plan.builder
     bg = _background(background, B, height, width, dtype, device)
     layers = builder.layers
     if not layers:
         return bg.clone()
 
-    inst_b = torch.tensor(builder.inst_b, dtype=torch.long, device=device)
-    mats = torch.tensor(
-        [[(a, c, e), (b, d, f)] for a, b, c, d, e, f in builder.inst_affine], dtype=dtype, device=device
-    ).reshape(-1, 2, 3)
+    inst_b, mats = plan.inst_b, plan.mats
     if views is not None:
         v = views.to(device=device, dtype=dtype)[inst_b]
         mats = torch.cat([v[:, :2, :2] @ mats[:, :, :2], v[:, :2, :2] @ mats[:, :, 2:] + v[:, :2, 2:]], 2)
     # clip children in objectBoundingBox units: their transform depends on the bbox
-    direct = [i for i, x in enumerate(builder.inst_bbox_of) if x is None]
-    obb = [i for i, x in enumerate(builder.inst_bbox_of) if x is not None]
-    # local (path user-unit) vertices are needed for strokes and bounding-box units only
-    need_local = bool(obb) or any(
-        l.kind == "stroke" or (l.paint is not None and not isinstance(l.paint, Solid) and l.paint.units == "objectBoundingBox")
-        for l in layers
-    )
-    poly = flatten(builder.paths, [builder.inst_path[i] for i in direct], mats[direct], width, height, tolerance, local=need_local)
-    poly.sub_inst = torch.tensor(direct, dtype=torch.long, device=device)[poly.sub_inst]
+    direct, obb = plan.direct, plan.obb
+    if direct:
+        poly = flatten(builder.paths, [builder.inst_path[i] for i in direct], mats[direct] if obb else mats, width, height, tolerance,
+                       local=plan.need_local, tables=plan.tables)
+        poly.sub_inst = plan.direct_ids[poly.sub_inst] if obb else poly.sub_inst
+    else:
+        poly = _empty_polylines(dtype, device)
     if obb:
         obb_mats = []
         for i in obb:
@@ -426,22 +193,12 @@ def rasterize_batch(
             None if poly.canvas is None or poly2.canvas is None else torch.cat([poly.canvas, poly2.canvas]),
         )
 
-    n_inst = len(builder.inst_path)
-    fill_layer = torch.full((n_inst,), -1, dtype=torch.long, device=device)
-    stroke_layer = torch.full((n_inst,), -1, dtype=torch.long, device=device)
-    fl_i = [(l.inst, k) for k, l in enumerate(layers) if l.kind in ("fill", "clip")]
-    st_i = [(l.inst, k) for k, l in enumerate(layers) if l.kind == "stroke"]
-    if fl_i:
-        fill_layer[[i for i, _ in fl_i]] = torch.tensor([k for _, k in fl_i], device=device)
-    if st_i:
-        stroke_layer[[i for i, _ in st_i]] = torch.tensor([k for _, k in st_i], device=device)
-
     edge_parts, layer_parts = [], []
     canvas_verts = poly.canvas
     if canvas_verts is None:
         canvas_verts = apply_affine(mats, poly.verts, poly.sub_inst[poly.vert_sub])
-    sub_fill = fill_layer[poly.sub_inst]
-    if fl_i:
+    if plan.has_fill:
+        sub_fill = plan.fill_layer[poly.sub_inst]
         cpoly = Polylines(canvas_verts, poly.vert_sub, poly.sub_inst, poly.sub_closed, poly.sub_start, poly.sub_count)
         e = _closed_edges(cpoly)
         el = sub_fill[poly.vert_sub]
@@ -453,39 +210,27 @@ def rasterize_batch(
             keep = keep.nonzero().squeeze(-1)
             edge_parts.append(take(e, keep))
             layer_parts.append(take(el, keep))
-    if st_i:
-        sel = stroke_layer[poly.sub_inst] >= 0
+    if plan.stroke_insts:
+        inst_ids = plan.stroke_insts
+        sel = plan.stroke_layer[poly.sub_inst] >= 0
         spoly = _select_subpaths(poly, sel)
-        inst_ids = sorted({i for i, _ in st_i})
-        paths_of = {i: builder.paths[builder.inst_path[i]] for i in inst_ids}
-        pos = {i: k for k, i in enumerate(inst_ids)}
-        half = _stack([paths_of[i].stroke_width for i in inst_ids], dtype, device) * 0.5
-        joins = torch.tensor([JOINS.get(paths_of[i].linejoin, 0) for i in inst_ids], device=device)
-        caps = torch.tensor([CAPS.get(paths_of[i].linecap, 0) for i in inst_ids], device=device)
-        mlim = torch.tensor([max(float(paths_of[i].miterlimit), 1.0) for i in inst_ids], dtype=dtype, device=device)
+        half = stack_scalars([builder.paths[builder.inst_path[i]].stroke_width for i in inst_ids], dtype, device) * 0.5
         scale = tolerance_scale(mats[inst_ids])
-        row = torch.tensor([pos.get(i, 0) for i in range(n_inst)], dtype=torch.long, device=device)[spoly.sub_inst]
-        style = StrokeStyle(half[row], joins[row], caps[row], mlim[row], (tolerance / scale)[row])
+        row = plan.stroke_row[spoly.sub_inst]
+        style = StrokeStyle(half[row], plan.joins[row], plan.caps[row], plan.miter[row], (tolerance / scale)[row])
         se, ssub = stroke_outline(spoly, style)
         sinst = spoly.sub_inst[ssub]
         se = torch.cat([apply_affine(mats, se[:, :2], sinst), apply_affine(mats, se[:, 2:], sinst)], -1)
         edge_parts.append(se)
-        layer_parts.append(stroke_layer[sinst])
+        layer_parts.append(plan.stroke_layer[sinst])
     edges = torch.cat(edge_parts)
     edge_layer = torch.cat(layer_parts)
-    layer_b = torch.tensor([l.b for l in layers], dtype=torch.long, device=device)
-    layer_eo = torch.tensor([l.evenodd for l in layers], dtype=torch.bool, device=device)
-    frags = coverage.rasterize_layers(edges, edge_layer, layer_b, layer_eo, width, height)
+    frags = coverage.rasterize_layers(edges, edge_layer, plan.layer_b, plan.layer_eo, width, height)
 
     # clip masks
-    is_clip = torch.tensor([l.kind == "clip" for l in layers], dtype=torch.bool, device=device)
     masks = None
     if builder.clips:
-        layer_use = torch.full((len(layers),), -1, dtype=torch.long, device=device)
-        for u, use in enumerate(builder.clips):
-            if use.layers:
-                layer_use[use.layers] = u
-        fu = layer_use[frags.layer]
+        fu = plan.layer_use[frags.layer]
         sel = fu >= 0
         pix = fu[sel] * hw + frags.pixel[sel] % hw
         masks = composite.union(pix, frags.cov[sel], len(builder.clips) * hw).reshape(len(builder.clips), hw)
@@ -495,7 +240,7 @@ def rasterize_batch(
                 masks = torch.cat([masks[:u], (masks[u] * masks[builder.clips[u].nested]).unsqueeze(0), masks[u + 1 :]])
         masks = masks.reshape(-1)
     if builder.clips:
-        draw = (~take(is_clip, frags.layer)).nonzero().squeeze(-1)
+        draw = (~take(plan.is_clip, frags.layer)).nonzero().squeeze(-1)
         cov, flayer, fpix = take(frags.cov, draw), take(frags.layer, draw), take(frags.pixel, draw)
     else:
         cov, flayer, fpix = frags.cov, frags.layer, frags.pixel
@@ -504,27 +249,21 @@ def rasterize_batch(
     # gradient layer), each fragment's column and its alpha
     n_layers = len(layers)
     solid = torch.zeros(n_layers, 4, dtype=dtype, device=device)
-    solid_idx = [k for k, l in enumerate(layers) if isinstance(l.paint, Solid)]
-    if solid_idx:
-        solid = solid.index_put(
-            (torch.tensor(solid_idx, device=device),),
-            _packed_or_stack([layers[k].paint.color for k in solid_idx], dtype, device),
-        )
-    draw_ids = [k for k, l in enumerate(layers) if l.kind != "clip"]
-    opac = _stack([layers[k].opacity for k in draw_ids], dtype, device)
-    own = [layers[k].opacity2 for k in draw_ids]
-    if any(o is not None for o in own):
-        one = torch.ones((), dtype=dtype, device=device)
-        opac = opac * _stack([one if o is None else o for o in own], dtype, device)
-    opac_full = torch.zeros(n_layers, dtype=dtype, device=device).index_put(
-        (torch.tensor(draw_ids, device=device),), opac
-    )
+    if plan.solid_ids is not None:
+        if plan.colors_span is not None:  # packed by pack_parameters: one view
+            base, first, stop = plan.colors_span
+            colors = base[first:stop].to(dtype=dtype, device=device)
+        else:
+            colors = stack_scalars([layers[k].paint.color for k in plan.solid_ids.tolist()], dtype, device)
+        solid = solid.index_put((plan.solid_ids,), colors)
+    static = plan.opacity is not None and not any(t.requires_grad for t in plan.opacity_tensors)
+    opac_full = plan.opacity if static else layer_opacity(plan)
     table = solid[:, :3].T.contiguous()  # [3, L] (gathers from a transposed view are slow)
     index = flayer
     # coverage is in [0, 1]; clamping the per-layer factor (colours or opacities pushed
     # outside [0, 1] by an optimiser) keeps every alpha in [0, 1] without a per-fragment pass
     alpha = cov * take((solid[:, 3] * opac_full).clamp(0, 1), flayer)
-    grad_ids = [k for k, l in enumerate(layers) if l.kind != "clip" and l.paint is not None and not isinstance(l.paint, Solid)]
+    grad_ids = plan.grad_ids
     if grad_ids:
         tables, index = [table], flayer.clone()
         width_so_far = n_layers
@@ -546,15 +285,13 @@ def rasterize_batch(
             alpha = alpha.index_put((m,), cov[m] * (col[:, 3] * opac_full[k]).clamp(0, 1))
         table = torch.cat(tables, 1)
     if masks is not None:
-        lclip = torch.tensor([l.clip for l in layers], dtype=torch.long, device=device)[flayer]
+        lclip = plan.layer_clip[flayer]
         has = lclip >= 0
         factor = masks[(lclip.clamp_min(0) * hw + fpix % hw)]
         alpha = torch.where(has, alpha * factor, alpha)
     # paint order of each fragment (only needed to merge isolated levels: otherwise the
     # fragments already come in layer order, which is paint order)
-    order = None if all(lv.parent < 0 for lv in builder.levels) else take(
-        torch.tensor([l.order for l in layers], dtype=torch.long, device=device), flayer
-    )
+    order = None if plan.layer_order is None else take(plan.layer_order, flayer)
 
     # composite isolated levels, deepest first (children are created after their parents),
     # then all root levels (one per image) together; a level's result enters its parent as
@@ -564,11 +301,7 @@ def rasterize_batch(
     is_root = [lv.parent < 0 for lv in levels]
     extra: dict[int, list[_Part]] = {}
     root_extra: list[_Part] = []
-    if all(is_root):
-        level_sel = None
-    else:
-        layer_level = torch.tensor([l.level for l in layers], dtype=torch.long, device=device)
-        level_sel = layer_level[flayer]
+    level_sel = None if plan.layer_level is None else take(plan.layer_level, flayer)
     for lid in range(len(levels) - 1, -1, -1):
         lv = levels[lid]
         if lv.parent < 0:
@@ -590,16 +323,15 @@ def rasterize_batch(
         item = _Part(nz, torch.full_like(nz, lv.order), a_nz, rgb_l[:, nz], torch.arange(nz.numel(), device=device), torch.ones_like(a_nz))
         (root_extra if is_root[lv.parent] else extra.setdefault(lv.parent, [])).append(item)
     if level_sel is not None:
-        root_ids = torch.tensor([i for i, r in enumerate(is_root) if r], dtype=torch.long, device=device)
-        sel = torch.isin(level_sel, root_ids).nonzero().squeeze(-1)
+        sel = torch.isin(level_sel, plan.root_ids).nonzero().squeeze(-1)
         a_sel = take(alpha, sel)
         parts = [_Part(take(fpix, sel), take(order, sel), a_sel, table, take(index, sel), None)]
     else:
         parts = [_Part(fpix, order, alpha, table, index, None)]
     rgb_o, a_o = _composite(parts + root_extra, n_pix)
     roots = [lv for lv in levels if lv.parent < 0]
-    if any(float(lv.opacity.detach()) != 1.0 or lv.clip >= 0 for lv in roots):
-        f = _stack([lv.opacity for lv in roots], dtype, device)
+    if plan.roots_scaled:
+        f = stack_scalars([lv.opacity for lv in roots], dtype, device)
         f = f.repeat_interleave(hw)
         for lv in roots:
             if lv.clip >= 0:

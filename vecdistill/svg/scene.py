@@ -11,11 +11,16 @@ subpath with segments ``k_0..k_{n-1}`` control points holds ``sum(k_i + 1) + (0 
 else 1)`` points.
 
 Colours are straight (not premultiplied) RGBA in [0, 1].
+
+Paints, paths, clip paths, groups and scenes are :class:`Stamped`: every attribute assignment
+gives the object a new ``_stamp``, so the rasterizer can keep what it derives from a scene's
+structure (``vecdistill.raster.plan``) and see cheaply when that structure changed.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -125,13 +130,28 @@ def _scalar(value: float | Tensor, like: Tensor | None = None) -> Tensor:
     return torch.tensor(float(value), **({"dtype": torch.float32} | kwargs))
 
 
+_STAMPS = itertools.count(1)
+
+
+class Stamped:
+    """Base of the scene model's mutable objects. ``_stamp`` is a number from one global
+    counter, taken anew at every attribute assignment (construction included), so two
+    objects never share a stamp unless one was copied from the other (``copy``/``pickle``
+    copy the stamp with the rest of the state; compare identities too). Assigning through
+    ``obj.__dict__`` or ``object.__setattr__`` bypasses it."""
+
+    def __setattr__(self, name: str, value) -> None:
+        object.__setattr__(self, name, value)
+        object.__setattr__(self, "_stamp", next(_STAMPS))
+
+
 # --------------------------------------------------------------------------------------
 # Paints
 # --------------------------------------------------------------------------------------
 
 
 @dataclass(eq=False)
-class Solid:
+class Solid(Stamped):
     """A flat colour. ``color``: [4] RGBA straight, in [0, 1]."""
 
     color: Tensor
@@ -141,7 +161,7 @@ class Solid:
 
 
 @dataclass(eq=False)
-class Gradient:
+class Gradient(Stamped):
     """Common part of linear and radial gradients.
 
     ``offsets``: [K] in [0, 1], non-decreasing; ``colors``: [K, 4] RGBA straight.
@@ -198,7 +218,7 @@ Paint = Solid | LinearGradient | RadialGradient
 
 
 @dataclass(eq=False)
-class Path:
+class Path(Stamped):
     """One SVG ``<path>`` (basic shapes are converted to paths): one or more subpaths.
 
     ``points``: [P, 2] control points in the path's own user units (before ``transform``).
@@ -288,7 +308,7 @@ class Path:
 
 
 @dataclass(eq=False)
-class ClipPath:
+class ClipPath(Stamped):
     """A ``<clipPath>``: the union of its paths' coverage (each with its own clip-rule in
     ``fill_rule`` and its own transform). ``units``: ``"userSpaceOnUse"`` (default) or
     ``"objectBoundingBox"``. ``clip_path``: a clip applied to this clip (nested)."""
@@ -301,7 +321,7 @@ class ClipPath:
 
 
 @dataclass(eq=False)
-class Group:
+class Group(Stamped):
     """A ``<g>`` (or the root ``<svg>``): children drawn in order, then composited as one
     layer with ``opacity`` (an isolated group, as SVG specifies)."""
 
@@ -337,7 +357,7 @@ PARAM_KINDS = ("points", "colors", "widths", "opacities", "stops", "gradient_geo
 
 
 @dataclass(eq=False)
-class Scene:
+class Scene(Stamped):
     """A whole picture.
 
     ``width``/``height``: intrinsic size in CSS px. ``view_box``: (x, y, w, h) in user units.
