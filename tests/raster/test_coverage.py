@@ -161,3 +161,53 @@ def test_layers_in_one_call_match_each_layer_alone(layout):
         alone = rasterize_layers(edges[k], torch.zeros(39, dtype=torch.long), batch[k : k + 1], evenodd[k : k + 1], 32, 30, layout="flat")
         assert torch.allclose(a[k], _accumulate(alone, 1, 2 * 32 * 30)[0], atol=1e-12)
     assert float(a.sum()) > 100 and float(a[3, 32 * 30 :].sum()) > 10
+
+
+def _clip_area(poly: list[tuple[float, float]], x0: float, y0: float, x1: float, y1: float) -> float:
+    """Area of a simple polygon inside the box [x0, x1] x [y0, y1] (Sutherland-Hodgman)."""
+    def clip(pts, inside, cut):
+        out = []
+        for i, p in enumerate(pts):
+            q = pts[i - 1]
+            if inside(p):
+                if not inside(q):
+                    out.append(cut(q, p))
+                out.append(p)
+            elif inside(q):
+                out.append(cut(q, p))
+        return out
+
+    def at_x(x):
+        return lambda q, p: (x, q[1] + (p[1] - q[1]) * (x - q[0]) / (p[0] - q[0]))
+
+    def at_y(y):
+        return lambda q, p: (q[0] + (p[0] - q[0]) * (y - q[1]) / (p[1] - q[1]), y)
+
+    pts = list(poly)
+    for inside, cut in ((lambda p: p[0] >= x0, at_x(x0)), (lambda p: p[0] <= x1, at_x(x1)),
+                        (lambda p: p[1] >= y0, at_y(y0)), (lambda p: p[1] <= y1, at_y(y1))):
+        pts = clip(pts, inside, cut) if pts else pts
+    return abs(sum(p[0] * q[1] - q[0] * p[1] for p, q in zip(pts, pts[1:] + pts[:1]))) / 2
+
+
+@pytest.mark.parametrize("layout", ["flat", "padded"])
+def test_shapes_reaching_far_outside_every_side(layout):
+    # long edges wholly left of the canvas across many rows (a wall on the box's left
+    # side), wholly above, below and right of it, and long edges crossing into it
+    w, h = 12, 10
+    shapes = [
+        [(-40.0, 1.3), (8.5, 4.7), (-40.0, 9.2)],
+        [(3.2, -30.0), (50.0, 5.5), (4.1, 40.0), (-25.0, 6.25)],
+        [(-7.5, 2.5), (6.75, -9.0), (6.75, 7.5)],
+    ]
+    edges, layers = [], []
+    for k, pts in enumerate(shapes):
+        p = torch.tensor(pts, dtype=torch.float64)
+        edges.append(torch.cat([p, p.roll(-1, 0)], 1))
+        layers += [k] * len(pts)
+    f = rasterize_layers(torch.cat(edges), torch.tensor(layers), torch.zeros(3, dtype=torch.long),
+                         torch.zeros(3, dtype=torch.bool), w, h, layout=layout)
+    got = _accumulate(f, 3, w * h).view(3, h, w)
+    for k, pts in enumerate(shapes):
+        ref = torch.tensor([[_clip_area(pts, x, y, x + 1, y + 1) for x in range(w)] for y in range(h)], dtype=torch.float64)
+        assert torch.allclose(got[k], ref, atol=1e-9), (k, (got[k] - ref).abs().max())

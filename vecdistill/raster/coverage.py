@@ -137,7 +137,7 @@ class _Pieces:
     ``dy``: [P] signed height (pixels); ``frac``: [P] mean x offset inside the pixel, in
     [0, 1]; ``grad_cell``: [P] the cell whose gradient the piece takes; ``row``: [P] buffer
     row of ``cell`` (packed layout only, else None); ``edge``: [P / 3] index of the original
-    edge (three pieces per edge: the first pieces of all edges, then the second pieces,
+    edge (None: the group holds every edge, in order; three pieces per edge: the first pieces of all edges, then the second pieces,
     then the third); ``i0``/``i1``: [P] integrals of ``1 - u`` and ``u`` over the piece's
     parameter interval on that edge (0 for parts clamped onto the box)."""
 
@@ -146,7 +146,7 @@ class _Pieces:
     frac: Tensor
     grad_cell: Tensor
     row: Tensor | None
-    edge: Tensor
+    edge: Tensor | None
     i0: Tensor
     i1: Tensor
 
@@ -160,12 +160,12 @@ def _place(xm: Tensor, ym: Tensor, w: Tensor, h: Tensor, off: Tensor, stride: Te
     grad_cell, row)``: ``grad_cell`` is the cell whose gradient the piece takes (a piece on
     the box's right side, in the spill column, takes the last pixel of its row: the
     one-sided derivative from inside the box), ``row`` the buffer row (or None)."""
-    row = torch.minimum(torch.floor(ym.to(off.dtype)).clamp_min(0), h - 1)
+    row = torch.minimum(torch.floor(ym.to(off.dtype)).clamp_min(0), h - 1).clamp_min(0)
     col = torch.minimum(torch.floor(xm.to(off.dtype)).clamp_min(0), w)
     frac = (xm - col.to(xm.dtype)).clamp(0, 1)
     cell = (off + row * stride + col).long()
     buffer_row = None if row0 is None else (row0 + row).long()
-    return frac, cell, cell - (col == w).long(), buffer_row
+    return frac, cell, cell - ((col == w) & (col > 0)).long(), buffer_row
 
 
 def _crossings(a0: Tensor, a1: Tensor) -> Tensor:
@@ -175,15 +175,21 @@ def _crossings(a0: Tensor, a1: Tensor) -> Tensor:
 
 
 def _short_pieces(
-    ids: Tensor, e: tuple[Tensor, ...], n: tuple[Tensor, Tensor], box: tuple[Tensor | None, ...], span: tuple[Tensor, ...] | None = None
+    ids: Tensor | None,
+    e: tuple[Tensor, ...],
+    n: tuple[Tensor, Tensor],
+    box: tuple[Tensor | None, ...],
+    span: tuple[Tensor, ...] | None = None,
+    mask: Tensor | None = None,
 ) -> _Pieces:
     """Pieces of edges that cross at most one integer x and one integer y: three pieces per
     edge (some of zero length), dense [3, K] arithmetic with no gathers. Edges may lie
     partly or wholly outside their box: pieces above or below it get no height, pieces
     left of it are clamped onto its left side (:func:`_place`), and neither gets gradient.
 
-    ``ids``: [K] original edge indices; ``e``: (x0, y0, x1, y1) [K] box-local; ``n``: (nx,
-    ny) [K] integer crossings (0 or 1); ``box``: (w, h, off, stride, row0) [K] floats of
+    ``ids``: [K] original edge indices (None: all edges, in order); ``e``: (x0, y0, x1, y1)
+    [K] box-local; ``n``: (nx, ny) [K] integer crossings (0 or 1; ``mask`` [K] bool, when
+    given: the edges whose pieces count, the others' pieces carry nothing); ``box``: (w, h, off, stride, row0) [K] floats of
     each edge's box (``row0`` None: no buffer rows wanted). ``span``: for parts of longer edges, ``(s_a, s_b, real)``
     [K]: the part's parameter interval on edge ``ids`` and whether it is a real part (not
     one clamped onto the box by :func:`_clip_to_boxes`)."""
@@ -214,11 +220,37 @@ def _short_pieces(
         sa, sb, real_part = span
         ua, ub = sa + ua * (sb - sa), sa + ub * (sb - sa)
         real = real * real_part.to(xm.dtype)
+    if mask is not None:
+        real = real * mask.to(xm.dtype)
+        rows_in = rows_in & mask
     i1 = (ub * ub - ua * ua) * 0.5
     i0 = ((ub - ua) - i1) * real
     height = (Y[1:] - Y[:-1]) * rows_in.to(xm.dtype)
     flat = lambda t: None if t is None else t.reshape(-1)  # noqa: E731
     return _Pieces(flat(cell), flat(height), flat(frac), flat(grad_cell), flat(row), ids, flat(i0), flat(i1 * real))
+
+
+def _wall_pieces(y0: Tensor, y1: Tensor, box: tuple[Tensor | None, ...]) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Cover of edges wholly left of their box (the same winding inside as a vertical edge
+    on the box's left side): for edges from box-local height ``y0`` to ``y1`` [K] and their
+    boxes ``box`` (w, h, off, stride, row0) [K], the height each adds to column 0 of every
+    row it spans. Returns ``(cell, dy, row)`` [M] (``row``: buffer row, None when ``row0``
+    is None). No gradient: the edge lies outside the box."""
+    w, h, off, stride, row0 = box
+    hf = h.to(y0.dtype)
+    zero = torch.zeros_like(y0)
+    lo = torch.minimum(torch.maximum(torch.minimum(y0, y1), zero), hf)
+    hi = torch.minimum(torch.maximum(torch.maximum(y0, y1), zero), hf)
+    sign = torch.sign(y1 - y0)
+    first = torch.floor(lo)
+    rows = (torch.ceil(hi) - first).clamp_min(1).long()
+    rep = torch.repeat_interleave(torch.arange(rows.shape[0], device=y0.device), rows)
+    k = torch.arange(rep.shape[0], device=y0.device) - take(torch.cumsum(rows, 0) - rows, rep)
+    r = torch.minimum(take(first, rep) + k.to(y0.dtype), take(hf, rep) - 1)
+    dy = (torch.minimum(take(hi, rep), r + 1) - torch.maximum(take(lo, rep), r)).clamp_min(0) * take(sign, rep)
+    r = r.long()
+    cell = take(off, rep).long() + r * take(stride, rep).long()
+    return cell, dy, None if row0 is None else take(row0, rep).long() + r
 
 
 def _subdivide(e: tuple[Tensor, ...], w: Tensor, h: Tensor) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...], Tensor]:
@@ -313,15 +345,20 @@ class _WindingArea(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_keep):
         d, keep, *flat = ctx.saved_tensors
-        grad_area = grad_keep.new_zeros(ctx.total).scatter_(0, keep, grad_keep)
+        grad_area = grad_keep.new_zeros(ctx.total + 1).scatter_(0, keep, grad_keep)  # + the sink cell
         acc0 = torch.zeros(ctx.num_edges, dtype=d.dtype, device=d.device)
         acc1 = torch.zeros_like(acc0)
         for k in range(0, len(flat), 4):
             grad_cell, edge, i0, i1 = flat[k : k + 4]
             g = grad_area.index_select(0, grad_cell)
-            # three pieces per edge, piece-major
-            acc0.index_add_(0, edge, (g * i0).view(3, -1).sum(0))
-            acc1.index_add_(0, edge, (g * i1).view(3, -1).sum(0))
+            # three pieces per edge, piece-major; ``edge`` None: one group of all edges, in order
+            s0, s1 = (g * i0).view(3, -1).sum(0), (g * i1).view(3, -1).sum(0)
+            if edge is None:
+                acc0 += s0
+                acc1 += s1
+            else:
+                acc0.index_add_(0, edge, s0)
+                acc1.index_add_(0, edge, s1)
         dx, dy = d[:, 0], d[:, 1]
         grad = torch.stack([-dy * acc0, dx * acc0, -dy * acc1, dx * acc1], 1)
         return (grad, None, None, None) + (None,) * len(flat)
@@ -355,27 +392,36 @@ def winding_integral(
         c0, r0, ew, eh, eoff, estride, erow0 = (take(row, edge_layer) for row in box_table.unbind(0))
         lx0, lx1 = x0 - c0.to(dtype), x1 - c0.to(dtype)
         ly0, ly1 = y0 - r0.to(dtype), y1 - r0.to(dtype)
-        live = ((lx0 != lx1) | (ly0 != ly1)) & (ew > 0)
+        eh_, ew_ = eh.to(dtype), ew.to(dtype)
+        xmin, xmax = torch.minimum(lx0, lx1), torch.maximum(lx0, lx1)
+        ymin, ymax = torch.minimum(ly0, ly1), torch.maximum(ly0, ly1)
+        # edges wholly above, below or right of their box add nothing inside it (right:
+        # only to the spill cells, which close their rows anyway); empty boxes take nothing
+        live = ((lx0 != lx1) | (ly0 != ly1)) & (ew > 0) & (ymax > 0) & (ymin < eh_) & (xmin < ew_)
         nx, ny = _crossings(lx0, lx1), _crossings(ly0, ly1)
+        # edges wholly left of their box across several rows: a vertical wall on its left side
+        wall = live & (xmax <= 0) & (ny > 1)
         short = live & (nx <= 1) & (ny <= 1)
+        longer = live & ~short & ~wall
         groups: list[_Pieces] = []
         local = (lx0, ly0, lx1, ly1)
         # the packed layout closes its rows by buffer row; the padded one needs no rows
         per_edge = (ew, eh, eoff, estride, None if boxes.padded else erow0)
         pick = lambda ts, idx: tuple(None if t is None else take(t, idx) for t in ts)  # noqa: E731
-        if bool(short.all()):
-            groups.append(_short_pieces(torch.arange(e.shape[0], device=device), local, (nx, ny), per_edge))
-        else:
-            sid = short.nonzero().squeeze(-1)
-            if sid.numel():
-                groups.append(_short_pieces(sid, pick(local, sid), pick((nx, ny), sid), pick(per_edge, sid)))
-            lid = (live & ~short).nonzero().squeeze(-1)
-            if lid.numel():
-                parts, span, src = _subdivide(pick(local, lid), take(ew, lid).to(dtype), take(eh, lid).to(dtype))
-                pid = take(lid, src)
-                pn = (_crossings(parts[0], parts[2]), _crossings(parts[1], parts[3]))
-                groups.append(_short_pieces(pid, parts, pn, pick(per_edge, pid), span))
-        area = _accumulate(groups, boxes, dtype)
+        # one dense group over all edges (no gathers): pieces of edges that are not short
+        # carry nothing (their cells stay inside the buffer, or on its sink cell)
+        groups.append(_short_pieces(None, local, (nx, ny), per_edge, mask=short))
+        if bool(longer.any()):
+            lid = longer.nonzero().squeeze(-1)
+            parts, span, src = _subdivide(pick(local, lid), take(ew, lid).to(dtype), take(eh, lid).to(dtype))
+            pid = take(lid, src)
+            pn = (_crossings(parts[0], parts[2]), _crossings(parts[1], parts[3]))
+            groups.append(_short_pieces(pid, parts, pn, pick(per_edge, pid), span))
+        walls = None
+        if bool(wall.any()):
+            wid = wall.nonzero().squeeze(-1)
+            walls = _wall_pieces(take(ly0, wid), take(ly1, wid), pick(per_edge, wid))
+        area = _accumulate(groups, walls, boxes, dtype)
         nonzero = area != 0
         keep = (nonzero & _padding_mask(boxes) if boxes.padded else nonzero).nonzero().squeeze(-1)
         area = take(area, keep)
@@ -387,32 +433,42 @@ def winding_integral(
     return area, layer, pixel
 
 
-def _accumulate(groups: list[_Pieces], boxes: _Boxes, dtype) -> Tensor:
-    """Winding integral [total] of every buffer cell from the pieces (spill cells: 0)."""
+def _accumulate(groups: list[_Pieces], walls: tuple[Tensor, Tensor, Tensor | None] | None, boxes: _Boxes, dtype) -> Tensor:
+    """Winding integral [total] of every buffer cell from the pieces and the left-wall cover
+    (:func:`_wall_pieces`; spill cells: 0). The buffers have one more cell, and the packed
+    layout one more row, at the end: a sink for pieces that carry nothing."""
     device = boxes.w.device
+    n = boxes.total
     if boxes.padded:  # rows of one length: a row-wise prefix sum, in the working dtype
-        cover = torch.zeros(boxes.total, dtype=dtype, device=device)
-        partial = torch.zeros(boxes.total, dtype=dtype, device=device)
+        cover = torch.zeros(n + 1, dtype=dtype, device=device)
+        partial = torch.zeros(n + 1, dtype=dtype, device=device)
         for g in groups:
             cover.index_add_(0, g.cell, g.dy)
             partial.index_add_(0, g.cell, g.dy * g.frac)
-        return cover.view(-1, boxes.wmax + 1).cumsum(1).view(-1) - partial
+        if walls is not None:
+            cover.index_add_(0, walls[0], walls[1])
+        return cover[:n].view(-1, boxes.wmax + 1).cumsum(1).view(-1) - partial[:n]
     # rows of varied lengths: close every row exactly (its spill cell takes the remainder),
     # then one float64 prefix sum runs over the whole buffer
     L = boxes.w.shape[0]
-    cover = torch.zeros(boxes.total, dtype=torch.float64, device=device)
-    partial = torch.zeros(boxes.total, dtype=dtype, device=device)
+    cover = torch.zeros(n + 1, dtype=torch.float64, device=device)
+    partial = torch.zeros(n + 1, dtype=dtype, device=device)
     rows_layer = torch.repeat_interleave(torch.arange(L, device=device), boxes.h)
-    r = torch.arange(rows_layer.shape[0], device=device) - take(boxes.row0, rows_layer)
+    n_rows = rows_layer.shape[0]
+    r = torch.arange(n_rows, device=device) - take(boxes.row0, rows_layer)
     spill = take(boxes.off, rows_layer) + r * take(boxes.stride, rows_layer) + take(boxes.w, rows_layer)
-    row_sum = torch.zeros(rows_layer.shape[0], dtype=torch.float64, device=device)
+    row_sum = torch.zeros(n_rows + 1, dtype=torch.float64, device=device)
     for g in groups:
         dy = g.dy.double()
         cover.index_add_(0, g.cell, dy)
         partial.index_add_(0, g.cell, g.dy * g.frac)
         row_sum.index_add_(0, g.row, dy)
-    cover.index_add_(0, spill, -row_sum)
-    return (torch.cumsum(cover, 0).to(dtype) - partial).index_fill_(0, spill, 0.0)
+    if walls is not None:
+        dy = walls[1].double()
+        cover.index_add_(0, walls[0], dy)
+        row_sum.index_add_(0, walls[2], dy)
+    cover.index_add_(0, spill, -row_sum[:n_rows])
+    return (torch.cumsum(cover[:n], 0).to(dtype) - partial[:n]).index_fill_(0, spill, 0.0)
 
 
 def _padding_mask(boxes: _Boxes) -> Tensor:
@@ -427,16 +483,21 @@ def _cell_pixels(boxes: _Boxes, cells: Tensor, layer_batch: Tensor, width: int, 
     """Layer and flat pixel index ``b * H * W + y * W + x`` of buffer cells [F] (inside their
     boxes) -> two [F] int64. Divisions run in float64 (exact floors for these integers,
     and several times faster than int64 division)."""
-    if boxes.padded:  # every box a [hmax, wmax + 1] block: no per-cell lookups but the base
-        block, stride = boxes.hmax * (boxes.wmax + 1), boxes.wmax + 1
-        layer = torch.floor(cells.double() / block).long()
-        local = cells - layer * block
-        row = torch.floor(local.double() / stride).long()
-    else:  # an empty box shares its offset with the next box; searchsorted picks the last
-        layer = torch.searchsorted(boxes.off, cells, right=True) - 1
-        local = cells - take(boxes.off, layer)
-        stride = take(boxes.stride, layer)
-        row = torch.floor(local.double() / stride.double()).long()
+    L = boxes.w.shape[0]
+    if boxes.padded and L * height * width < 2**32:  # [hmax, wmax + 1] blocks: one dense map
+        # (layer << 32 | pixel per cell: one broadcast sum, one gather, no divisions)
+        hmax, stride = boxes.hmax, boxes.wmax + 1
+        layer_ids = torch.arange(L, device=cells.device)
+        base = (layer_ids << 32) + layer_batch * (height * width) + boxes.r0 * width + boxes.c0
+        rows = torch.arange(hmax, device=cells.device) * width
+        cols = torch.arange(stride, device=cells.device)
+        packed = take((base.view(L, 1, 1) + rows.view(1, hmax, 1) + cols.view(1, 1, stride)).view(-1), cells)
+        return packed >> 32, packed & 0xFFFFFFFF
+    # any layout: an empty box shares its offset with the next box; searchsorted picks the last
+    layer = torch.searchsorted(boxes.off, cells, right=True) - 1
+    local = cells - take(boxes.off, layer)
+    stride = take(boxes.stride, layer)
+    row = torch.floor(local.double() / stride.double()).long()
     base = take(layer_batch * (height * width) + boxes.r0 * width + boxes.c0, layer)
     return layer, base + row * width + (local - row * stride)
 
