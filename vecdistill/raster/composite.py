@@ -100,9 +100,14 @@ def over(
     with torch.no_grad():
         if order is None or bool((order[1:] >= order[:-1]).all()):
             # fragments already in paint order: a stable sort by pixel keeps it per pixel
-            # (int32 keys sort about 1.5x faster than int64 on the CPU)
-            pix, perm = torch.sort(pixel.int() if num_pixels < 2**31 else pixel, stable=True)
-            pix = pix.long()
+            # (narrow keys sort faster on the CPU: int16 about 2x faster than int32, which
+            # is about 2x faster than int64)
+            if num_pixels <= 2**16:
+                key, perm = torch.sort((pixel - 2**15).to(torch.int16), stable=True)
+                pix = key.long() + 2**15
+            else:
+                key, perm = torch.sort(pixel.int() if num_pixels < 2**31 else pixel, stable=True)
+                pix = key.long()
         else:
             span = int(order.max()) + 1
             perm = torch.argsort(pixel * span + order)
