@@ -161,3 +161,35 @@ def test_coverage_gradients_across_canvas_borders_match_finite_differences(layou
                 errs.append(abs(float(gv.view(-1)[k]) - fd) / max(abs(fd), 1e-3))
     errs = torch.tensor(errs)
     assert float(errs.median()) < 1e-4 and float(errs.max()) < 1e-3, errs
+
+
+def test_even_odd_gradients_where_windings_overlap_match_finite_differences():
+    # a pentagram (winding 2 in its centre, 1 in its points), even-odd and nonzero: pixels
+    # whose winding integral lies between 1 and 2 take the even-odd rule's falling side
+    import math
+
+    from vecdistill.raster.coverage import rasterize_layers
+
+    ang = torch.arange(5, dtype=torch.float64) * (4 * math.pi / 5)
+    star = torch.stack([10.3 + 8.2 * torch.sin(ang), 9.7 - 8.2 * torch.cos(ang)], 1)
+    verts = (star + 0.2 * torch.rand(star.shape, generator=torch.Generator().manual_seed(6), dtype=torch.float64)).requires_grad_(True)
+    weights = torch.rand(2, 20 * 20, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+
+    def loss(v):
+        edges = torch.cat([v, v.roll(-1, 0)], 1).repeat(2, 1)
+        f = rasterize_layers(edges, torch.arange(2).repeat_interleave(5), torch.zeros(2, dtype=torch.long), torch.tensor([True, False]), 20, 20)
+        return (weights[f.layer, f.pixel] * f.cov).sum()
+
+    (grad,) = torch.autograd.grad(loss(verts), verts)
+    eps, errs = 1e-6, []
+    with torch.no_grad():
+        for k in range(verts.numel()):
+            old = float(verts.view(-1)[k])
+            verts.view(-1)[k] = old + eps
+            up = float(loss(verts))
+            verts.view(-1)[k] = old - eps
+            down = float(loss(verts))
+            verts.view(-1)[k] = old
+            fd = (up - down) / (2 * eps)
+            errs.append(abs(float(grad.view(-1)[k]) - fd) / max(abs(fd), 1e-3))
+    assert float(torch.tensor(errs).max()) < 1e-4, errs

@@ -125,7 +125,22 @@ def union(pixel: Tensor, cov: Tensor, num_pixels: int) -> Tensor:
     return (-torch.expm1(logt)).to(cov.dtype)
 
 
+class _UnitClamp(torch.autograd.Function):
+    """``clamp(x, 0, 1)`` whose gradient passes unchanged: the clamp only removes rounding
+    (a premultiplied colour over a background in [0, 1] is in [0, 1]), so the derivative is
+    that of the unclamped value, and no mask is kept or applied."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clamp(0, 1)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
 def on_background(rgb: Tensor, alpha: Tensor, background: Tensor) -> Tensor:
     """Premultiplied ``rgb`` [B, 3, H, W] and ``alpha`` [B, 1, H, W] over an opaque
-    ``background`` broadcastable to [B, 3, H, W]; result clamped to [0, 1]."""
-    return (rgb + background * (1 - alpha)).clamp(0, 1)
+    ``background`` broadcastable to [B, 3, H, W]; result clamped to [0, 1] (rounding only;
+    see :class:`_UnitClamp`)."""
+    return _UnitClamp.apply(rgb + background * (1 - alpha))

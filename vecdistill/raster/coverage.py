@@ -328,23 +328,26 @@ def _clip_to_boxes(cols: tuple[Tensor, ...], box: tuple[Tensor, ...]) -> tuple[t
 
 
 class _WindingArea(torch.autograd.Function):
-    """Returns the precomputed winding integrals ``area`` [F] (the non-zero cells ``keep``
-    [F] of a [total] buffer) in the forward; the backward maps their gradient onto the edges
-    [E, 4] by the transport formula (module docstring), from the pieces (:class:`_Pieces`,
-    one or two groups, each given as ``grad_cell, edge, i0, i1``)."""
+    """Returns precomputed values ``out`` [F] of the non-zero cells ``keep`` [F] of a [total]
+    buffer (winding integrals, or coverage) in the forward; the backward maps their gradient
+    (times ``slope`` [F], the derivative of ``out`` by the winding integral, when given) onto
+    the edges [E, 4] by the transport formula (module docstring), from the pieces
+    (:class:`_Pieces`, one or two groups, each given as ``grad_cell, edge, i0, i1``)."""
 
     @staticmethod
-    def forward(ctx, edges, area, keep, total, *groups):
+    def forward(ctx, edges, out, slope, keep, total, *groups):
         d = (edges[:, 2:] - edges[:, :2]).detach().contiguous()
-        ctx.save_for_backward(d, keep, *groups)
+        ctx.save_for_backward(d, keep, slope, *groups)
         ctx.num_edges = edges.shape[0]
         ctx.total = total
-        return area
+        return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_keep):
-        d, keep, *flat = ctx.saved_tensors
+        d, keep, slope, *flat = ctx.saved_tensors
+        if slope is not None:
+            grad_keep = grad_keep * slope
         grad_area = grad_keep.new_zeros(ctx.total + 1).scatter_(0, keep, grad_keep)  # + the sink cell
         acc0 = torch.zeros(ctx.num_edges, dtype=d.dtype, device=d.device)
         acc1 = torch.zeros_like(acc0)
@@ -359,13 +362,21 @@ class _WindingArea(torch.autograd.Function):
             else:
                 acc0.index_add_(0, edge, s0)
                 acc1.index_add_(0, edge, s1)
-        dx, dy = d[:, 0], d[:, 1]
-        grad = torch.stack([-dy * acc0, dx * acc0, -dy * acc1, dx * acc1], 1)
-        return (grad, None, None, None) + (None,) * len(flat)
+        # [E, 2, 1] x the normal (-d_y, d_x) [E, 1, 2] -> (x0, y0, x1, y1) per edge
+        normal = torch.stack([-d[:, 1], d[:, 0]], 1).unsqueeze(1)
+        grad = (torch.stack([acc0, acc1], 1).unsqueeze(-1) * normal).view(-1, 4)
+        return (grad, None, None, None, None) + (None,) * len(flat)
 
 
 def winding_integral(
-    edges: Tensor, edge_layer: Tensor, num_layers: int, layer_batch: Tensor, width: int, height: int, layout: str = "auto"
+    edges: Tensor,
+    edge_layer: Tensor,
+    num_layers: int,
+    layer_batch: Tensor,
+    width: int,
+    height: int,
+    layout: str = "auto",
+    evenodd: Tensor | None = None,
 ):
     """Winding integral per pixel of each layer's bounding box.
 
@@ -375,6 +386,8 @@ def winding_integral(
     integral of the winding number over the pixel (pixel units: a fully inside pixel gives
     +-1, +-2...), differentiable with respect to ``edges``; its layer and flat pixel index.
     ``layout``: buffer layout (``"auto"``, ``"flat"``, ``"padded"``; same result).
+    ``evenodd``: [L] bool, each layer's fill rule: when given, the first result is the
+    coverage in [0, 1] (:func:`coverage_and_slope`) instead of the integral.
     """
     device, dtype = edges.device, edges.dtype
     L = num_layers
@@ -426,10 +439,13 @@ def winding_integral(
         keep = (nonzero & _padding_mask(boxes) if boxes.padded else nonzero).nonzero().squeeze(-1)
         area = take(area, keep)
         layer, pixel = _cell_pixels(boxes, keep, layer_batch, width, height)
+        slope = None
+        if evenodd is not None:
+            area, slope = coverage_and_slope(area, take(evenodd, layer) if bool(evenodd.any()) else None)
         saved = []
         for g in groups:
             saved += [g.grad_cell, g.edge, g.i0, g.i1]
-    area = _WindingArea.apply(edges, area, keep, boxes.total, *saved)
+    area = _WindingArea.apply(edges, area, slope, keep, boxes.total, *saved)
     return area, layer, pixel
 
 
@@ -502,13 +518,19 @@ def _cell_pixels(boxes: _Boxes, cells: Tensor, layer_batch: Tensor, width: int, 
     return layer, base + row * width + (local - row * stride)
 
 
-def coverage_from_area(area: Tensor, evenodd: Tensor) -> Tensor:
-    """Coverage in [0, 1] from the winding integral ``area`` [F]; ``evenodd``: [F] bool."""
+def coverage_and_slope(area: Tensor, evenodd: Tensor | None) -> tuple[Tensor, Tensor]:
+    """Coverage in [0, 1] from the winding integral ``area`` [F] and its derivative by
+    ``area`` [F]; ``evenodd``: [F] bool (None: the nonzero rule everywhere). Nonzero:
+    ``min(|A|, 1)``; even-odd: ``1 - |1 - (|A| mod 2)|``."""
     a = area.abs()
-    nonzero = a.clamp(max=1.0)
-    r = torch.remainder(a, 2.0)
-    eo = 1 - (1 - r).abs()
-    return torch.where(evenodd, eo, nonzero)
+    sign = torch.sign(area)
+    cov = a.clamp(max=1.0)
+    slope = sign * (a <= 1).to(area.dtype)
+    if evenodd is not None:
+        r = torch.remainder(a, 2.0)
+        cov = torch.where(evenodd, 1 - (1 - r).abs(), cov)
+        slope = torch.where(evenodd, sign * torch.sign(1 - r), slope)
+    return cov, slope
 
 
 def rasterize_layers(
@@ -526,9 +548,5 @@ def rasterize_layers(
     ``layer_evenodd``: [L] bool; ``layout``: see :func:`winding_integral`.
     """
     L = int(layer_batch.shape[0])
-    area, layer, pixel = winding_integral(edges, edge_layer, L, layer_batch, width, height, layout)
-    if bool(layer_evenodd.any()):
-        cov = coverage_from_area(area, layer_evenodd[layer])
-    else:
-        cov = area.abs().clamp(max=1.0)
+    cov, layer, pixel = winding_integral(edges, edge_layer, L, layer_batch, width, height, layout, evenodd=layer_evenodd)
     return Fragments(cov, layer, pixel)
