@@ -135,7 +135,7 @@ def _layer_boxes(
 class _Pieces:
     """Edge pieces, each inside one pixel of its layer's box. ``cell``: [P] buffer cell;
     ``dy``: [P] signed height (pixels); ``frac``: [P] mean x offset inside the pixel, in
-    [0, 1]; ``grad_cell``: [P] the cell whose gradient the piece takes; ``row``: [P] buffer
+    [0, 1]; ``row``: [P] buffer
     row of ``cell`` (packed layout only, else None); ``edge``: [P / 3] index of the original
     edge (None: the group holds every edge, in order; three pieces per edge: the first pieces of all edges, then the second pieces,
     then the third); ``i0``/``i1``: [P] integrals of ``1 - u`` and ``u`` over the piece's
@@ -144,7 +144,6 @@ class _Pieces:
     cell: Tensor
     dy: Tensor
     frac: Tensor
-    grad_cell: Tensor
     row: Tensor | None
     edge: Tensor | None
     i0: Tensor
@@ -157,15 +156,13 @@ def _place(xm: Tensor, ym: Tensor, w: Tensor, h: Tensor, off: Tensor, stride: Te
     dtype, exact for integers below 2^24 in float32; ``row0`` None: no rows wanted). A
     piece left of the box lands in column 0 with ``frac = 0`` (the clamped vertical edge on
     the box's left side), one right of it in the spill column. Returns ``(frac, cell,
-    grad_cell, row)``: ``grad_cell`` is the cell whose gradient the piece takes (a piece on
-    the box's right side, in the spill column, takes the last pixel of its row: the
-    one-sided derivative from inside the box), ``row`` the buffer row (or None)."""
+    row)``, ``row`` the buffer row (or None)."""
     row = torch.minimum(torch.floor(ym.to(off.dtype)).clamp_min(0), h - 1).clamp_min(0)
     col = torch.minimum(torch.floor(xm.to(off.dtype)).clamp_min(0), w)
     frac = (xm - col.to(xm.dtype)).clamp(0, 1)
     cell = (off + row * stride + col).long()
     buffer_row = None if row0 is None else (row0 + row).long()
-    return frac, cell, cell - ((col == w) & (col > 0)).long(), buffer_row
+    return frac, cell, buffer_row
 
 
 def _crossings(a0: Tensor, a1: Tensor) -> Tensor:
@@ -214,7 +211,7 @@ def _short_pieces(
     w, h = box[0].to(xm.dtype), box[1].to(xm.dtype)
     rows_in = (ym >= 0) & (ym < h)
     real = (rows_in & (xm >= 0) & (xm <= w)).to(xm.dtype)
-    frac, cell, grad_cell, row = _place(xm, ym, *box)
+    frac, cell, row = _place(xm, ym, *box)
     ua, ub = U[:-1], U[1:]
     if span is not None:
         sa, sb, real_part = span
@@ -227,7 +224,7 @@ def _short_pieces(
     i0 = ((ub - ua) - i1) * real
     height = (Y[1:] - Y[:-1]) * rows_in.to(xm.dtype)
     flat = lambda t: None if t is None else t.reshape(-1)  # noqa: E731
-    return _Pieces(flat(cell), flat(height), flat(frac), flat(grad_cell), flat(row), ids, flat(i0), flat(i1 * real))
+    return _Pieces(flat(cell), flat(height), flat(frac), flat(row), ids, flat(i0), flat(i1 * real))
 
 
 def _wall_pieces(y0: Tensor, y1: Tensor, box: tuple[Tensor | None, ...]) -> tuple[Tensor, Tensor, Tensor | None]:
@@ -332,12 +329,14 @@ class _WindingArea(torch.autograd.Function):
     buffer (winding integrals, or coverage) in the forward; the backward maps their gradient
     (times ``slope`` [F], the derivative of ``out`` by the winding integral, when given) onto
     the edges [E, 4] by the transport formula (module docstring), from the pieces
-    (:class:`_Pieces`, one or two groups, each given as ``grad_cell, edge, i0, i1``)."""
+    (:class:`_Pieces`, one or two groups, each given as ``cell, edge, i0, i1``). A piece in
+    a row's spill cell (on the box's right side) takes the gradient of the row's last pixel
+    (the one-sided derivative from inside the box): ``spill`` [R] lists the spill cells."""
 
     @staticmethod
-    def forward(ctx, edges, out, slope, keep, total, *groups):
+    def forward(ctx, edges, out, slope, keep, spill, total, *groups):
         d = (edges[:, 2:] - edges[:, :2]).detach().contiguous()
-        ctx.save_for_backward(d, keep, slope, *groups)
+        ctx.save_for_backward(d, keep, slope, spill, *groups)
         ctx.num_edges = edges.shape[0]
         ctx.total = total
         return out
@@ -345,15 +344,16 @@ class _WindingArea(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_keep):
-        d, keep, slope, *flat = ctx.saved_tensors
+        d, keep, slope, spill, *flat = ctx.saved_tensors
         if slope is not None:
             grad_keep = grad_keep * slope
         grad_area = grad_keep.new_zeros(ctx.total + 1).scatter_(0, keep, grad_keep)  # + the sink cell
+        grad_area.index_copy_(0, spill, grad_area.index_select(0, spill - 1))
         acc0 = torch.zeros(ctx.num_edges, dtype=d.dtype, device=d.device)
         acc1 = torch.zeros_like(acc0)
         for k in range(0, len(flat), 4):
-            grad_cell, edge, i0, i1 = flat[k : k + 4]
-            g = grad_area.index_select(0, grad_cell)
+            cell, edge, i0, i1 = flat[k : k + 4]
+            g = grad_area.index_select(0, cell)
             # three pieces per edge, piece-major; ``edge`` None: one group of all edges, in order
             s0, s1 = (g * i0).view(3, -1).sum(0), (g * i1).view(3, -1).sum(0)
             if edge is None:
@@ -365,7 +365,7 @@ class _WindingArea(torch.autograd.Function):
         # [E, 2, 1] x the normal (-d_y, d_x) [E, 1, 2] -> (x0, y0, x1, y1) per edge
         normal = torch.stack([-d[:, 1], d[:, 0]], 1).unsqueeze(1)
         grad = (torch.stack([acc0, acc1], 1).unsqueeze(-1) * normal).view(-1, 4)
-        return (grad, None, None, None, None) + (None,) * len(flat)
+        return (grad, None, None, None, None, None) + (None,) * len(flat)
 
 
 def winding_integral(
@@ -442,10 +442,11 @@ def winding_integral(
         slope = None
         if evenodd is not None:
             area, slope = coverage_and_slope(area, take(evenodd, layer) if bool(evenodd.any()) else None)
+        spill = _spill_cells(boxes)
         saved = []
         for g in groups:
-            saved += [g.grad_cell, g.edge, g.i0, g.i1]
-    area = _WindingArea.apply(edges, area, slope, keep, boxes.total, *saved)
+            saved += [g.cell, g.edge, g.i0, g.i1]
+    area = _WindingArea.apply(edges, area, slope, keep, spill, boxes.total, *saved)
     return area, layer, pixel
 
 
@@ -466,13 +467,10 @@ def _accumulate(groups: list[_Pieces], walls: tuple[Tensor, Tensor, Tensor | Non
         return cover[:n].view(-1, boxes.wmax + 1).cumsum(1).view(-1) - partial[:n]
     # rows of varied lengths: close every row exactly (its spill cell takes the remainder),
     # then one float64 prefix sum runs over the whole buffer
-    L = boxes.w.shape[0]
     cover = torch.zeros(n + 1, dtype=torch.float64, device=device)
     partial = torch.zeros(n + 1, dtype=dtype, device=device)
-    rows_layer = torch.repeat_interleave(torch.arange(L, device=device), boxes.h)
-    n_rows = rows_layer.shape[0]
-    r = torch.arange(n_rows, device=device) - take(boxes.row0, rows_layer)
-    spill = take(boxes.off, rows_layer) + r * take(boxes.stride, rows_layer) + take(boxes.w, rows_layer)
+    spill = _spill_cells(boxes)
+    n_rows = spill.shape[0]
     row_sum = torch.zeros(n_rows + 1, dtype=torch.float64, device=device)
     for g in groups:
         dy = g.dy.double()
@@ -485,6 +483,19 @@ def _accumulate(groups: list[_Pieces], walls: tuple[Tensor, Tensor, Tensor | Non
         row_sum.index_add_(0, walls[2], dy)
     cover.index_add_(0, spill, -row_sum[:n_rows])
     return (torch.cumsum(cover[:n], 0).to(dtype) - partial[:n]).index_fill_(0, spill, 0.0)
+
+
+def _spill_cells(boxes: _Boxes) -> Tensor:
+    """[R] int64: the spill cell of every row of every non-empty box, in buffer order (for
+    the packed layout: row ``i`` of the buffer has spill cell ``[i]``)."""
+    device = boxes.w.device
+    if boxes.padded:
+        cells = boxes.off.view(-1, 1) + torch.arange(boxes.hmax, device=device).view(1, -1) * (boxes.wmax + 1) + boxes.w.view(-1, 1)
+        rows = torch.arange(boxes.hmax, device=device).view(1, -1) < boxes.h.view(-1, 1)
+        return cells[rows]
+    rows_layer = torch.repeat_interleave(torch.arange(boxes.w.shape[0], device=device), boxes.h)
+    r = torch.arange(rows_layer.shape[0], device=device) - take(boxes.row0, rows_layer)
+    return take(boxes.off, rows_layer) + r * take(boxes.stride, rows_layer) + take(boxes.w, rows_layer)
 
 
 def _padding_mask(boxes: _Boxes) -> Tensor:
