@@ -292,17 +292,45 @@ def flatten(
         vert_sub = seg_sub.repeat_interleave(n)
     else:
         n_eval = counts + tables.seg_last_open.long()
-        seg_rep = torch.repeat_interleave(torch.arange(counts.shape[0], device=device), n_eval)
-        starts = torch.cumsum(n_eval, 0) - n_eval
-        j = torch.arange(seg_rep.shape[0], device=device) - starts.index_select(0, seg_rep)
-        t = (j.to(dtype) / counts.index_select(0, seg_rep).to(dtype)).unsqueeze(-1)
-        canvas = _horner(canvas_ctrl, seg_rep, t)
-        verts = _horner(ctrl, seg_rep, t) if local else canvas
-        vert_sub = seg_sub.index_select(0, seg_rep)
+        m, total = (int(v) for v in torch.stack([n_eval.max(), n_eval.sum()]).tolist())
+        if m * n_eval.shape[0] <= 2 * total + 64:
+            # counts within a factor 2 of each other: every segment evaluated at m
+            # parameters in a dense [2, S, m] block, then the real vertices picked out (the
+            # backward is then a sum over the block, not an accumulation per vertex)
+            j = torch.arange(m, device=device)
+            pick = (j.view(1, -1) < n_eval.view(-1, 1)).view(-1).nonzero().squeeze(-1)
+            t = j.view(1, -1).to(dtype) / counts.view(-1, 1).to(dtype)  # [S, m]
+            canvas = _dense_cubics(canvas_ctrl, t, pick)
+            verts = _dense_cubics(ctrl, t, pick) if local else canvas
+            vert_sub = seg_sub.repeat_interleave(n_eval)
+        else:
+            seg_rep = torch.repeat_interleave(torch.arange(counts.shape[0], device=device), n_eval)
+            starts = torch.cumsum(n_eval, 0) - n_eval
+            j = torch.arange(seg_rep.shape[0], device=device) - starts.index_select(0, seg_rep)
+            t = (j.to(dtype) / counts.index_select(0, seg_rep).to(dtype)).unsqueeze(-1)
+            canvas = _horner(canvas_ctrl, seg_rep, t)
+            verts = _horner(ctrl, seg_rep, t) if local else canvas
+            vert_sub = seg_sub.index_select(0, seg_rep)
     nsub = int(tables.sub_inst.shape[0])
     sub_count = torch.zeros(nsub, dtype=torch.long, device=device).index_add_(0, vert_sub, torch.ones_like(vert_sub))
     sub_start = torch.cumsum(sub_count, 0) - sub_count
     return Polylines(verts, vert_sub, tables.sub_inst, tables.sub_closed, sub_start, sub_count, canvas)
+
+
+def _power_basis(ctrl: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Power-basis coefficients ``(c3, c2, c1, c0)``, each [S, 2], of cubics ``ctrl`` [S, 4, 2]:
+    ``B(t) = ((c3 t + c2) t + c1) t + c0``."""
+    p0, p1, p2, p3 = ctrl.transpose(1, 2).unbind(2)  # [S, 2] each
+    return -p0 + 3 * p1 - 3 * p2 + p3, 3 * p0 - 6 * p1 + 3 * p2, 3 * (p1 - p0), p0
+
+
+def _dense_cubics(ctrl: Tensor, t: Tensor, pick: Tensor) -> Tensor:
+    """Points [V, 2] of cubics ``ctrl`` [S, 4, 2] at parameters ``t`` [S, m] (a dense block,
+    row s for segment s), keeping the flat block entries ``pick`` [V] (Horner in a [2, S, m]
+    layout, returned as a transposed view of [2, V])."""
+    c3, c2, c1, c0 = (c.t().unsqueeze(-1) for c in _power_basis(ctrl))  # [2, S, 1]
+    block = ((c3 * t + c2) * t + c1) * t + c0  # [2, S, m]
+    return block.reshape(2, -1).index_select(1, pick).t()
 
 
 def _horner(ctrl: Tensor, seg: Tensor, t: Tensor) -> Tensor:
@@ -310,9 +338,7 @@ def _horner(ctrl: Tensor, seg: Tensor, t: Tensor) -> Tensor:
     [V, 1]): power basis per segment, then Horner per vertex (cheaper than Bernstein
     weights), in a [2, V] layout (x row, y row: contiguous rows keep the elementwise loops
     vectorised) returned as a transposed view."""
-    p0, p1, p2, p3 = ctrl.transpose(1, 2).unbind(2)  # [S, 2] each
-    coef = (-p0 + 3 * p1 - 3 * p2 + p3, 3 * p0 - 6 * p1 + 3 * p2, 3 * (p1 - p0), p0)
-    c3, c2, c1, c0 = (x.t().contiguous().index_select(1, seg) for x in coef)  # [2, V]
+    c3, c2, c1, c0 = (x.t().contiguous().index_select(1, seg) for x in _power_basis(ctrl))  # [2, V]
     t = t.view(1, -1)
     return (((c3 * t + c2) * t + c1) * t + c0).t()
 
