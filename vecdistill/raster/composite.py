@@ -22,37 +22,44 @@ _SHRINK32 = 1.0 - 2.0**-20  # the float32 counterpart (1 - 1e-9 rounds to 1)
 class _Over(torch.autograd.Function):
     """The "over" sums with an analytic backward, computed in (pixel, paint order) order.
 
-    Fragment ``i`` (sorted) has alpha ``a_i``, premultiplied colour ``p_i = C[:, k_i] s_i``
-    (a colour table ``C`` [3, K], an index ``k_i`` into it, a scale ``s_i``; solid layers
-    share one table column each) and transmittance ``T_i = prod_{j > i, same pixel}
+    Fragment ``i`` (sorted) has coverage ``c_i``, a colour-table column ``k_i`` (``C`` [4,
+    K]: straight RGB and an alpha factor per column; solid layers share one column each),
+    alpha ``a_i = c_i C[3, k_i]``, premultiplied colour ``p_i = C[:3, k_i] s_i`` with scale
+    ``s_i`` (the alpha itself, or given) and transmittance ``T_i = prod_{j > i, same pixel}
     (1 - q a_j)`` (``q``: the shrink factor below 1 that keeps opaque layers' logarithms
     finite). Forward: ``rgb[:, pixel] += p_i T_i``, ``alpha[pixel] += a_i T_i``, with ``T``
     from a float64 prefix sum of ``log(1 - q a)`` (one sum over all fragments; its value at
-    the end of each pixel's run minus the running value). Backward, with ``v_i = g_rgb .
-    C[:, k_i] s_i + g_a a_i`` the sensitivities of the later-drawn terms:
-    ``dC[:, k_i] += g_rgb s_i T_i``, ``ds_i = (g_rgb . C[:, k_i]) T_i`` and
-    ``da_i = g_a T_i - q / (1 - q a_i) sum_{k < i, same pixel} v_k T_k`` (the earlier
-    fragments, whose transmittance contains ``1 - q a_i``).
+    the end of each pixel's run minus the running value). Backward, with ``h_a = g_a T_i``,
+    ``h_s = (g_rgb . C[:3, k_i]) T_i`` and ``v_i = (g_rgb . C[:3, k_i]) s_i T_i + g_a a_i
+    T_i`` the sensitivities of the later-drawn terms: ``da_i = h_a - q / (1 - q a_i) sum_{k
+    < i, same pixel} v_k`` (the earlier fragments, whose transmittance contains ``1 - q
+    a_i``; the sum is a difference of one float64 prefix sum taken at the start of the
+    pixel's run), ``ds_i = h_s``, ``dC[:3, k_i] += g_rgb s_i T_i``, and through ``a_i = c_i
+    C[3, k_i]``: ``dc_i = da_i C[3, k_i]``, ``dC[3, k_i] += da_i c_i``.
     """
 
     @staticmethod
-    def forward(ctx, alpha, table, scale, index, pix, perm, num_pixels, shrink):
-        dtype = alpha.dtype
-        a = alpha.index_select(0, perm)
+    def forward(ctx, cov, table, scale, index, pix, perm, num_pixels, shrink):
+        dtype = cov.dtype
+        c = cov.index_select(0, perm)
         k = index.index_select(0, perm)
+        # per channel: 1-D gathers and scatters are the fast kind on the CPU
+        cols = [row.index_select(0, k) for row in table.unbind(0)]  # 4 x [F]: r, g, b, alpha factor
+        a = c * cols[3]
         ctx.scale_is_alpha = scale is None
         s = a if scale is None else scale.index_select(0, perm)
         # log-transmittance: a float64 prefix sum over the sorted fragments, read at the end
-        # of each pixel's run
+        # of each pixel's run; the run starts are kept for the backward's sums
         cs = torch.cumsum(torch.log(1 - shrink * a).double(), 0)
-        last = torch.cumsum(torch.bincount(pix, minlength=num_pixels), 0).index_select(0, pix) - 1
+        count = torch.bincount(pix, minlength=num_pixels)
+        end = torch.cumsum(count, 0)
+        last = end.index_select(0, pix) - 1
+        start = (end - count).index_select(0, pix)
         trans = torch.exp((cs.index_select(0, last) - cs).to(dtype))
-        # per channel: 1-D gathers and scatters are the fast kind on the CPU
-        cols = [c.index_select(0, k) for c in table.unbind(0)]  # 3 x [F] straight colours
         st = s * trans
-        out_a = alpha.new_zeros(num_pixels).scatter_add_(0, pix, a * trans)
-        out_rgb = torch.stack([table.new_zeros(num_pixels).scatter_add_(0, pix, c * st) for c in cols])
-        ctx.save_for_backward(a, s, trans, st, pix, k, perm, *cols)
+        out_a = cov.new_zeros(num_pixels).scatter_add_(0, pix, a * trans)
+        out_rgb = torch.stack([table.new_zeros(num_pixels).scatter_add_(0, pix, col * st) for col in cols[:3]])
+        ctx.save_for_backward(c, a, s, trans, st, pix, k, perm, start, *cols)
         ctx.shrink = shrink
         ctx.table_size = table.shape[1]
         return out_rgb, out_a
@@ -60,43 +67,43 @@ class _Over(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g_rgb, g_a):
-        a, s, trans, st, pix, k, perm, *cols = ctx.saved_tensors
+        c, a, s, trans, st, pix, k, perm, start, *cols = ctx.saved_tensors
         q = ctx.shrink
-        n = g_a.shape[0] if g_a is not None else g_rgb.shape[1]
-        ga = a.new_zeros(a.shape[0]) if g_a is None else g_a.index_select(0, pix)
-        grs = [a.new_zeros(a.shape[0])] * 3 if g_rgb is None else [g.index_select(0, pix) for g in g_rgb.unbind(0)]
-        gc = grs[0] * cols[0] + grs[1] * cols[1] + grs[2] * cols[2]  # g_rgb . C[:, k]
-        v = ((gc * s + ga * a) * trans).double()
-        # sum of v over the earlier fragments of the same pixel: running sum minus the
-        # prefix sum of the per-pixel totals before this pixel
-        tot = v.new_zeros(n).scatter_add_(0, pix, v)
-        before = torch.cumsum(tot, 0) - tot
-        excl = (torch.cumsum(v, 0) - v - before.index_select(0, pix)).to(a.dtype)
-        da_s = ga * trans - (q / (1 - q * a)) * excl
-        ds_s = gc * trans
-        d_table = torch.stack([a.new_zeros(ctx.table_size).scatter_add_(0, k, g * st) for g in grs])
-        if ctx.scale_is_alpha:  # one gradient for both roles, unsorted once
-            return torch.empty_like(da_s).scatter_(0, perm, da_s + ds_s), d_table, None, None, None, None, None, None
-        da = torch.empty_like(da_s).scatter_(0, perm, da_s)
-        ds = torch.empty_like(ds_s).scatter_(0, perm, ds_s)
-        return da, d_table, ds, None, None, None, None, None
+        zero = a.new_zeros(a.shape[0])
+        ga = zero if g_a is None else g_a.index_select(0, pix)
+        grs = [zero] * 3 if g_rgb is None else [g.index_select(0, pix) for g in g_rgb.unbind(0)]
+        gc = grs[0] * cols[0] + grs[1] * cols[1] + grs[2] * cols[2]  # g_rgb . C[:3, k]
+        h_a, h_s = ga * trans, gc * trans
+        v = (h_s * s + h_a * a).double()
+        # sum of v over the earlier fragments of the same pixel: the exclusive prefix sum
+        # minus its value at the start of the pixel's run
+        excl = torch.cumsum(v, 0) - v
+        excl = (excl - excl.index_select(0, start)).to(a.dtype)
+        da = h_a - (q / (1 - q * a)) * excl
+        if ctx.scale_is_alpha:  # one gradient for both roles of the alpha
+            da = da + h_s
+        rows = [a.new_zeros(ctx.table_size).scatter_add_(0, k, g * st) for g in grs]
+        rows.append(a.new_zeros(ctx.table_size).scatter_add_(0, k, da * c))
+        d_cov = torch.empty_like(da).scatter_(0, perm, da * cols[3])
+        d_scale = None if ctx.scale_is_alpha else torch.empty_like(h_s).scatter_(0, perm, h_s)
+        return d_cov, torch.stack(rows), d_scale, None, None, None, None, None
 
 
 def over(
-    pixel: Tensor, order: Tensor | None, alpha: Tensor, table: Tensor, index: Tensor, scale: Tensor | None, num_pixels: int
+    pixel: Tensor, order: Tensor | None, cov: Tensor, table: Tensor, index: Tensor, scale: Tensor | None, num_pixels: int
 ) -> tuple[Tensor, Tensor]:
     """Composite fragments in paint order with SVG "source over".
 
     ``pixel``/``order``: [F] int64 (order: paint order, unique per pixel; None when the
-    fragments are already in paint order); ``alpha``: [F] in
-    [0, 1]; premultiplied colours ``table[:, index] * scale`` (``table``: [3, K] straight
-    colours, ``index``: [F] int64 into it, ``scale``: [F], or None for ``alpha`` itself).
-    Returns ``(rgb [3, N], alpha [N])``, premultiplied, over a transparent
-    ``num_pixels``-pixel canvas; differentiable with respect to ``alpha``, ``table`` and
-    ``scale``."""
-    dtype = alpha.dtype
+    fragments are already in paint order); ``cov``: [F] in [0, 1]; ``table``: [4, K]
+    columns of straight RGB and an alpha factor in [0, 1]; ``index``: [F] int64 into it.
+    Fragment ``i`` has alpha ``cov[i] * table[3, index[i]]`` and premultiplied colour
+    ``table[:3, index[i]] * scale[i]`` (``scale`` None: its alpha). Returns ``(rgb [3, N],
+    alpha [N])``, premultiplied, over a transparent ``num_pixels``-pixel canvas;
+    differentiable with respect to ``cov``, ``table`` and ``scale``."""
+    dtype = cov.dtype
     if pixel.numel() == 0:
-        return table.new_zeros(3, num_pixels) + 0 * table.sum(), alpha.new_zeros(num_pixels) + 0 * alpha.sum()
+        return table.new_zeros(3, num_pixels) + 0 * table.sum(), cov.new_zeros(num_pixels) + 0 * cov.sum()
     with torch.no_grad():
         if order is None or bool((order[1:] >= order[:-1]).all()):
             # fragments already in paint order: a stable sort by pixel keeps it per pixel
@@ -113,7 +120,7 @@ def over(
             perm = torch.argsort(pixel * span + order)
             pix = pixel.index_select(0, perm)
     shrink = _SHRINK if dtype == torch.float64 else _SHRINK32
-    return _Over.apply(alpha, table, scale, index, pix, perm, num_pixels, shrink)
+    return _Over.apply(cov, table, scale, index, pix, perm, num_pixels, shrink)
 
 
 def union(pixel: Tensor, cov: Tensor, num_pixels: int) -> Tensor:

@@ -245,8 +245,9 @@ def rasterize_batch(
     else:
         cov, flayer, fpix = frags.cov, frags.layer, frags.pixel
 
-    # paint: a colour table (one straight RGB column per solid layer, one per fragment of a
-    # gradient layer), each fragment's column and its alpha
+    # paint: a colour table (straight RGB and an alpha factor: one column per solid layer, one
+    # per fragment of a gradient layer) and each fragment's column; a fragment's alpha is its
+    # coverage (times its clip mask) times its column's factor
     n_layers = len(layers)
     solid = torch.zeros(n_layers, 4, dtype=dtype, device=device)
     if plan.solid_ids is not None:
@@ -258,11 +259,11 @@ def rasterize_batch(
         solid = solid.index_put((plan.solid_ids,), colors)
     static = plan.opacity is not None and not any(t.requires_grad for t in plan.opacity_tensors)
     opac_full = plan.opacity if static else layer_opacity(plan)
-    table = solid[:, :3].T.contiguous()  # [3, L] (gathers from a transposed view are slow)
-    index = flayer
     # coverage is in [0, 1]; clamping the per-layer factor (colours or opacities pushed
     # outside [0, 1] by an optimiser) keeps every alpha in [0, 1] without a per-fragment pass
-    alpha = cov * take((solid[:, 3] * opac_full).clamp(0, 1), flayer)
+    factor = (solid[:, 3] * opac_full).clamp(0, 1)
+    table = torch.cat([solid[:, :3].T, factor.unsqueeze(0)])  # [4, L] (gathers from a transposed view are slow)
+    index = flayer
     grad_ids = plan.grad_ids
     if grad_ids:
         tables, index = [table], flayer.clone()
@@ -279,16 +280,15 @@ def rasterize_batch(
                 to_canvas = _compose(to_canvas, _bbox_affine(_inst_bbox(poly, [l.inst])))
             to_canvas = _compose(to_canvas, _affine_tensor(l.paint.transform, dtype, device))
             col = paint.gradient_colors(l.paint, xy, to_canvas)
-            tables.append(col[:, :3].T)
+            tables.append(torch.cat([col[:, :3].T, (col[:, 3] * opac_full[k]).clamp(0, 1).unsqueeze(0)]))
             index[m] = width_so_far + torch.arange(m.numel(), device=device)
             width_so_far += m.numel()
-            alpha = alpha.index_put((m,), cov[m] * (col[:, 3] * opac_full[k]).clamp(0, 1))
         table = torch.cat(tables, 1)
     if masks is not None:
         lclip = plan.layer_clip[flayer]
         has = lclip >= 0
-        factor = masks[(lclip.clamp_min(0) * hw + fpix % hw)]
-        alpha = torch.where(has, alpha * factor, alpha)
+        mask = masks[(lclip.clamp_min(0) * hw + fpix % hw)]
+        cov = torch.where(has, cov * mask, cov)
     # paint order of each fragment (only needed to merge isolated levels: otherwise the
     # fragments already come in layer order, which is paint order)
     order = None if plan.layer_order is None else take(plan.layer_order, flayer)
@@ -307,8 +307,7 @@ def rasterize_batch(
         if lv.parent < 0:
             continue
         sel = (level_sel == lid).nonzero().squeeze(-1)
-        a_sel = take(alpha, sel)
-        part = _Part(take(fpix, sel), take(order, sel), a_sel, table, take(index, sel), None)
+        part = _Part(take(fpix, sel), take(order, sel), take(cov, sel), table, take(index, sel), None)
         rgb_l, a_l = _composite([part] + extra.pop(lid, []), n_pix)
         f = lv.opacity.to(dtype=dtype, device=device).reshape(()).clamp(0, 1).expand(n_pix)
         if lv.clip >= 0:
@@ -320,14 +319,14 @@ def rasterize_batch(
             nz = (a_l.detach() > 0).nonzero().squeeze(-1)
         # a level's alpha (a float32 sum) can exceed 1 by an ulp; "over" needs alpha <= 1
         a_nz = take(a_l, nz).clamp(0, 1)
-        item = _Part(nz, torch.full_like(nz, lv.order), a_nz, rgb_l[:, nz], torch.arange(nz.numel(), device=device), torch.ones_like(a_nz))
+        ones = torch.ones_like(a_nz)
+        item = _Part(nz, torch.full_like(nz, lv.order), a_nz, torch.cat([rgb_l[:, nz], ones.unsqueeze(0)]), torch.arange(nz.numel(), device=device), ones)
         (root_extra if is_root[lv.parent] else extra.setdefault(lv.parent, [])).append(item)
     if level_sel is not None:
         sel = torch.isin(level_sel, plan.root_ids).nonzero().squeeze(-1)
-        a_sel = take(alpha, sel)
-        parts = [_Part(take(fpix, sel), take(order, sel), a_sel, table, take(index, sel), None)]
+        parts = [_Part(take(fpix, sel), take(order, sel), take(cov, sel), table, take(index, sel), None)]
     else:
-        parts = [_Part(fpix, order, alpha, table, index, None)]
+        parts = [_Part(fpix, order, cov, table, index, None)]
     rgb_o, a_o = _composite(parts + root_extra, n_pix)
     roots = [lv for lv in levels if lv.parent < 0]
     if plan.roots_scaled:
@@ -346,12 +345,13 @@ def rasterize_batch(
 @dataclass
 class _Part:
     """Fragments for one "over" pass (see :func:`composite.over`): ``pixel``, ``order``,
-    ``alpha``, ``index``, ``scale``: [F] (``scale`` None: the alpha; ``order`` None: the
-    fragments are in paint order); ``table``: [3, K] colours ``index`` points into."""
+    ``cov``, ``index``, ``scale``: [F] (``scale`` None: the alpha; ``order`` None: the
+    fragments are in paint order); ``table``: [4, K] colours and alpha factors ``index``
+    points into."""
 
     pixel: Tensor
     order: Tensor | None
-    alpha: Tensor
+    cov: Tensor
     table: Tensor
     index: Tensor
     scale: Tensor | None
@@ -361,7 +361,7 @@ def _composite(parts: list[_Part], n_pix: int) -> tuple[Tensor, Tensor]:
     """One "over" pass over the fragments of several parts (tables concatenated)."""
     if len(parts) == 1:
         p = parts[0]
-        return composite.over(p.pixel, p.order, p.alpha, p.table, p.index, p.scale, n_pix)
+        return composite.over(p.pixel, p.order, p.cov, p.table, p.index, p.scale, n_pix)
     tables, indices, offset = [], [], 0
     seen: dict[int, int] = {}
     for p in parts:  # parts sharing one table (the layers' colours) share its columns
@@ -371,8 +371,9 @@ def _composite(parts: list[_Part], n_pix: int) -> tuple[Tensor, Tensor]:
             offset += p.table.shape[1]
         indices.append(p.index + seen[id(p.table)])
     cat = lambda name: torch.cat([getattr(p, name) for p in parts])  # noqa: E731
-    scale = torch.cat([p.alpha if p.scale is None else p.scale for p in parts])
-    return composite.over(cat("pixel"), cat("order"), cat("alpha"), torch.cat(tables, 1), torch.cat(indices), scale, n_pix)
+    # one scale for all: a part without one is scaled by its alpha (coverage x factor)
+    scale = torch.cat([p.cov * take(p.table[3], p.index) if p.scale is None else p.scale for p in parts])
+    return composite.over(cat("pixel"), cat("order"), cat("cov"), torch.cat(tables, 1), torch.cat(indices), scale, n_pix)
 
 
 def rasterize(
