@@ -157,10 +157,12 @@ def _place(xm: Tensor, ym: Tensor, w: Tensor, h: Tensor, off: Tensor, stride: Te
     piece left of the box lands in column 0 with ``frac = 0`` (the clamped vertical edge on
     the box's left side), one right of it in the spill column. Returns ``(frac, cell,
     row)``, ``row`` the buffer row (or None)."""
-    row = torch.minimum(torch.floor(ym.to(off.dtype)).clamp_min(0), h - 1).clamp_min(0)
-    col = torch.minimum(torch.floor(xm.to(off.dtype)).clamp_min(0), w)
-    frac = (xm - col.to(xm.dtype)).clamp(0, 1)
-    cell = (off + row * stride + col).long()
+    # a box of no rows (h = 0) keeps row 0: its pieces carry nothing, their cell only has
+    # to exist (the box's offset: a cell of the next box, or the buffer's sink)
+    row = torch.minimum(torch.floor(ym.to(off.dtype)).clamp_min_(0), (h - 1).clamp_min(0))
+    col = torch.minimum(torch.floor(xm.to(off.dtype)).clamp_min_(0), w)
+    frac = (xm - col.to(xm.dtype)).clamp_(0, 1)
+    cell = torch.addcmul(col + off, row, stride).long()
     buffer_row = None if row0 is None else (row0 + row).long()
     return frac, cell, buffer_row
 
@@ -178,6 +180,7 @@ def _short_pieces(
     box: tuple[Tensor | None, ...],
     span: tuple[Tensor, ...] | None = None,
     mask: Tensor | None = None,
+    low: tuple[Tensor, Tensor] | None = None,
 ) -> _Pieces:
     """Pieces of edges that cross at most one integer x and one integer y: three pieces per
     edge (some of zero length), dense [3, K] arithmetic with no gathers. Edges may lie
@@ -189,14 +192,17 @@ def _short_pieces(
     given: the edges whose pieces count, the others' pieces carry nothing); ``box``: (w, h, off, stride, row0) [K] floats of
     each edge's box (``row0`` None: no buffer rows wanted). ``span``: for parts of longer edges, ``(s_a, s_b, real)``
     [K]: the part's parameter interval on edge ``ids`` and whether it is a real part (not
-    one clamped onto the box by :func:`_clip_to_boxes`)."""
+    one clamped onto the box by :func:`_clip_to_boxes`). ``low``: ``(min(x0, x1), min(y0,
+    y1))`` when the caller has them."""
     x0, y0, x1, y1 = e
     dx, dy = x1 - x0, y1 - y0
     one = torch.ones_like(dx)
     hasx, hasy = n[0] > 0, n[1] > 0
-    cx, cy = torch.floor(torch.minimum(x0, x1)) + 1, torch.floor(torch.minimum(y0, y1)) + 1
-    tx = torch.where(hasx, (cx - x0) / torch.where(hasx, dx, one), one)
-    ty = torch.where(hasy, (cy - y0) / torch.where(hasy, dy, one), one)
+    lo = (torch.minimum(x0, x1), torch.minimum(y0, y1)) if low is None else low
+    cx, cy = torch.floor(lo[0]) + 1, torch.floor(lo[1]) + 1
+    # (no autograd here: the unselected quotients, inf or nan where d = 0, are dropped)
+    tx = torch.where(hasx, (cx - x0) / dx, one)
+    ty = torch.where(hasy, (cy - y0) / dy, one)
     # crossing points (the end point when there is none); the crossed coordinate is exact
     pxx, pxy = torch.where(hasx, cx, x1), torch.where(hasx, y0 + tx * dy, y1)
     pyx, pyy = torch.where(hasy, x0 + ty * dx, x1), torch.where(hasy, cy, y1)
@@ -206,23 +212,24 @@ def _short_pieces(
     X = torch.stack([x0, torch.where(xfirst, pxx, pyx), torch.where(xfirst, pyx, pxx), x1])
     Y = torch.stack([y0, torch.where(xfirst, pxy, pyy), torch.where(xfirst, pyy, pxy), y1])
     U = torch.stack([torch.zeros_like(t1), t1, t2, one])
-    xm = (X[:-1] + X[1:]) * 0.5
-    ym = (Y[:-1] + Y[1:]) * 0.5
+    xm = (X[:-1] + X[1:]).mul_(0.5)
+    ym = (Y[:-1] + Y[1:]).mul_(0.5)
     w, h = box[0].to(xm.dtype), box[1].to(xm.dtype)
     rows_in = (ym >= 0) & (ym < h)
-    real = (rows_in & (xm >= 0) & (xm <= w)).to(xm.dtype)
+    if mask is not None:
+        rows_in &= mask
+    real = rows_in & (xm >= 0) & (xm <= w)
+    if span is not None:
+        real &= span[2]
+    real = real.to(xm.dtype)
     frac, cell, row = _place(xm, ym, *box)
     ua, ub = U[:-1], U[1:]
     if span is not None:
-        sa, sb, real_part = span
+        sa, sb = span[0], span[1]
         ua, ub = sa + ua * (sb - sa), sa + ub * (sb - sa)
-        real = real * real_part.to(xm.dtype)
-    if mask is not None:
-        real = real * mask.to(xm.dtype)
-        rows_in = rows_in & mask
-    i1 = (ub * ub - ua * ua) * 0.5
-    i0 = ((ub - ua) - i1) * real
-    height = (Y[1:] - Y[:-1]) * rows_in.to(xm.dtype)
+    i1 = (ub * ub - ua * ua).mul_(0.5)
+    i0 = ((ub - ua) - i1).mul_(real)
+    height = (Y[1:] - Y[:-1]).mul_(rows_in)
     flat = lambda t: None if t is None else t.reshape(-1)  # noqa: E731
     return _Pieces(flat(cell), flat(height), flat(frac), flat(row), ids, flat(i0), flat(i1 * real))
 
@@ -423,7 +430,7 @@ def winding_integral(
         pick = lambda ts, idx: tuple(None if t is None else take(t, idx) for t in ts)  # noqa: E731
         # one dense group over all edges (no gathers): pieces of edges that are not short
         # carry nothing (their cells stay inside the buffer, or on its sink cell)
-        groups.append(_short_pieces(None, local, (nx, ny), per_edge, mask=short))
+        groups.append(_short_pieces(None, local, (nx, ny), per_edge, mask=short, low=(xmin, ymin)))
         if bool(longer.any()):
             lid = longer.nonzero().squeeze(-1)
             parts, span, src = _subdivide(pick(local, lid), take(ew, lid).to(dtype), take(eh, lid).to(dtype))
