@@ -11,10 +11,14 @@ integral ``A`` of the winding number over the pixel:
 2. every edge is cut at the integer x and y lines it crosses, so that each piece lies in
    one pixel (pieces are intervals ``[u_a, u_b]`` of their edge's parameter). After
    flattening nearly every edge crosses at most one line per axis: those are cut by a dense
-   three-piece template (:func:`_short_pieces`); longer edges are first clamped onto their
-   box and split into such parts (:func:`_subdivide`). A piece left of the box lands in
-   column 0 with all its height (a vertical edge on the box's left side has the same winding
-   inside), pieces above or below it count nothing, pieces right of it go to the spill cell;
+   three-piece template (:func:`_short_pieces`) that runs over all edges at once (the
+   pieces of the other edges carry nothing). Edges wholly above, below or right of their
+   box are dropped; edges wholly left of it across several rows add their height to
+   column 0 of each row (:func:`_wall_pieces`); the remaining longer edges are first
+   clamped onto their box and split into template-sized parts (:func:`_subdivide`). A
+   piece left of the box lands in column 0 with all its height (a vertical edge on the
+   box's left side has the same winding inside), pieces above or below it count nothing,
+   pieces right of it go to the spill cell;
 3. a piece with height ``dy`` and mean x offset ``m`` inside its pixel adds ``dy`` to the
    pixel's "cover" and ``dy m`` to its "area" (the accumulation rasterizer of font-rs /
    stb_truetype);

@@ -4,7 +4,9 @@ Pipeline for a batch of B images (B scenes, or B views of one scene):
 
 1. walk each scene in paint order into *layers* (a path's fill, a path's stroke), grouped by
    isolation level (a group with opacity < 1 or a clip, or a path with opacity < 1 painting
-   both fill and stroke, is composited on its own first, as SVG specifies);
+   both fill and stroke, is composited on its own first, as SVG specifies); this walk and
+   every index table built from the scenes' structure make a render plan (:mod:`.plan`),
+   kept between calls while the scenes' fingerprint is unchanged;
 2. flatten every path instance once (:mod:`.flatten`), in local coordinates, with the
    segment counts chosen in canvas pixels;
 3. fills: the flattened subpaths, implicitly closed; strokes: their outline polygons
