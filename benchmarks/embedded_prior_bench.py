@@ -28,21 +28,21 @@ its transposed copy, ``prior.denoiser.nbytes``.
 
 from __future__ import annotations
 
-import os
-
-# Before torch loads OpenMP: spinning OpenMP threads make torch 10-30x slower on a shared CPU.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 import argparse
 import json
 import math
+import os
 import statistics
 import tempfile
 import time
 
-import torch
+from vecdistill.runtime import configure_process
 
-from vecdistill.priors.embedded import EmbeddedPrior
+configure_process()  # before torch loads: OpenMP and heap settings (vecdistill/runtime.py)
+
+import torch  # noqa: E402
+
+from vecdistill.priors.embedded import EmbeddedPrior  # noqa: E402
 
 T_VALUES = (100, 500, 900)
 
@@ -115,13 +115,13 @@ def measure(prior, prompt, points, x_t, t, repeats: int, single_pass: tuple[int,
         "product_other_orientation_ms": lambda: flat @ icons.T,
     }
     abar = prior.abar(t)
+    eps = prior.predict_noise(x_t, t, prompt.uncond).reshape(flat.shape)
     for rows in single_pass:
-        got = single_pass_eps(prior.denoiser, flat, abar, rows)
-        assert torch.allclose(got, prior.predict_noise(x_t, t, prompt.uncond).reshape(flat.shape), atol=1e-5)
+        assert torch.allclose(single_pass_eps(prior.denoiser, flat, abar, rows), eps, atol=1e-5)
         fns[f"single_pass_{rows}_ms"] = lambda rows=rows: single_pass_eps(prior.denoiser, flat, abar, rows)
     row = round_robin_ms(fns, repeats)
     row["reference_direct_ms"] = round_robin_ms({"direct": lambda: naive_eps(points, flat, abar)}, max(3, repeats // 10))["direct"]
-    eps = prior.predict_noise(x_t, t, prompt.uncond).reshape(flat.shape).double()
+    eps = eps.double()
     exact = naive_eps(points.double(), flat.double(), abar.double())
     row["max_abs_error_vs_float64"] = float((eps - exact).abs().max())
     return row

@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-PROBE = "import os, vecdistill.runtime as r; print(os.environ['OMP_WAIT_POLICY'], r.tune_allocator())"
+PROBE = "import os, vecdistill.runtime as r; print(os.environ['OMP_WAIT_POLICY'], r.allocator_tuned)"
 
 
-def _probe(**env) -> str:
+def _probe(**env) -> list[str]:
     full = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "VECDISTILL_MALLOPT")}
     full.update(env)
     return subprocess.run([sys.executable, "-c", PROBE], env=full, capture_output=True, text=True, check=True).stdout.split()

@@ -27,6 +27,7 @@ _MMAP_THRESHOLD = 32 * 2**20  # glibc's largest allowed value on 64-bit
 _TRIM_THRESHOLD = 2**30
 
 _configured = False
+allocator_tuned = False  # whether configure_process applied the mallopt settings
 
 
 def libc_function(name: str):
@@ -56,6 +57,7 @@ def configure_process() -> None:
     global _configured
     if _configured:
         return
+    global allocator_tuned
     _configured = True
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    tune_allocator()
+    allocator_tuned = tune_allocator()

@@ -16,7 +16,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 
-from vecdistill.errors import VecdistillError
+from vecdistill.errors import SVGError, VecdistillError
 
 from .strategies import SAMPLES, mutated_samples, svg_documents
 
@@ -62,9 +62,15 @@ def test_mutated_real_icons_load_or_fail_cleanly(text):
 @pytest.mark.parametrize("d", [
     "M6 3a6 6 0 0 1 3e176 -10.215z",   # found by the mutation fuzzer: an arc end point overflowed
     "M6 3a1e300 6 0 0 1 3 -10z",       # huge radius
+    "M1e200 0A1 1 0 0 1 0 0",          # huge start point
 ])
-def test_found_by_fuzzing_huge_arcs_are_svg_errors(d):
-    _check(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><path d="{d}"/></svg>')
+def test_found_by_fuzzing_huge_arcs_are_svg_errors(d, tmp_path):
+    from vecdistill.svg.parse import load_svg
+
+    f = tmp_path / "arc.svg"
+    f.write_text(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><path d="{d}"/></svg>')
+    with pytest.raises(SVGError):
+        load_svg(str(f))
 
 
 @pytest.mark.parametrize("size", [24, 64])

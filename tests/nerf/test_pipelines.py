@@ -176,3 +176,23 @@ def test_edit_cli_with_the_embedded_prior(fitted, tmp_path, capsys):
     save_checkpoint({"pipeline": "make"}, tmp_path / "made.pt")
     code, _, err = run_cli(["nerf", "edit", str(tmp_path / "made.pt"), str(tmp_path / "x"), "--source", "a", "--target", "b"], capsys)
     assert code == 2 and "needs the output of 'nerf fit'" in err
+
+
+def test_an_existing_run_is_refused_before_any_model_or_data_loads(tmp_path, monkeypatch):
+    from vecdistill.errors import OutputError
+    from vecdistill.pipelines import nerf_make
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "manifest.json").write_text("{}")
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("a model was loaded for a run that is refused")
+
+    monkeypatch.setattr("vecdistill.priors.load_prior", no_loading)
+    with pytest.raises(OutputError, match="already holds a run"):
+        nerf_make.make("a red apple", out, nerf_make.NerfMakeConfig(steps=1))
+    with pytest.raises(OutputError, match="already holds a run"):  # before the scene file is read
+        edit(tmp_path / "missing.pt", out, "a ball", "a red ball", NerfEditConfig(steps=1))
+    with pytest.raises(OutputError, match="already holds a run"):  # before the dataset is read
+        fit(tmp_path / "missing", out, NerfFitConfig(steps=1))

@@ -78,7 +78,7 @@ def test_every_path_matches_float64_brute_force(denoiser, points, monkeypatch, k
     transposed copy, which in a batch of up to 4 the peaked rows join (B = 1, 3, 4)."""
     seen = []
     dense = denoiser._dense
-    monkeypatch.setattr(denoiser, "_dense", lambda weights, index: seen.append(weights.shape[0]) or dense(weights, index))
+    monkeypatch.setattr(denoiser, "_dense", lambda weights: seen.append(weights.shape[0]) or dense(weights))
     x_t, a = _samples(points, kinds, seed=len(kinds))
     _check(denoiser, points, torch.zeros(1, N), x_t, a)
     assert sum(seen) == 2 * dense_rows  # (noise and posterior_mean each call it once)
@@ -92,7 +92,7 @@ def test_cfg_pairs_share_one_distance_row(denoiser, points, monkeypatch, matched
     others (peaked, or restricted to a few points) are gathered apart."""
     seen, kept_counts = [], []
     dense = denoiser._dense
-    monkeypatch.setattr(denoiser, "_dense", lambda weights, index: seen.append(weights.shape[0]) or kept_counts.append(sorted((weights != 0).sum(1).tolist())) or dense(weights, index))
+    monkeypatch.setattr(denoiser, "_dense", lambda weights: seen.append(weights.shape[0]) or kept_counts.append(sorted((weights != 0).sum(1).tolist())) or dense(weights))
     cond = torch.full((N,), float("-inf"))
     cond[matched] = torch.tensor([0.7, 0.2, 0.1][: len(matched)]).log()
     log_w = torch.stack([torch.zeros(N), cond])
@@ -193,3 +193,12 @@ def test_large_matrices_are_aligned_for_huge_pages():
     assert den.centered.data_ptr() % HUGE_PAGE == 0 and den.centered_t.data_ptr() % HUGE_PAGE == 0
     torch.testing.assert_close(den.centered, big - big.mean(0))
     torch.testing.assert_close(den.centered_t, den.centered.T)
+
+
+def test_pairs_given_by_samples_or_rows_alone_weigh_every_point_equally(denoiser, points):
+    # the defaults of the other two (rows 0, samples 0..U-1, log weights all 0) fill in
+    x_t, a = _noisy(points, [LOW, HIGH, 0.3], seed=12)
+    plain = denoiser.noise(x_t, a)
+    samples = torch.tensor([2, 0, 0])
+    torch.testing.assert_close(denoiser.noise(x_t, a, None, samples=samples), plain[samples])
+    torch.testing.assert_close(denoiser.noise(x_t, a, None, rows=torch.zeros(3, dtype=torch.long)), plain)

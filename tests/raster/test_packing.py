@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from vecdistill.raster import pack_parameters, rasterize
-from vecdistill.raster.packing import packed_rows
+from vecdistill.raster.packing import packed_span
 from vecdistill.raster.testscenes import circles_scene
 
 
@@ -54,16 +54,17 @@ def test_a_replaced_tensor_falls_back_to_the_general_path():
     pack_parameters(packed)
     moved = packed.paths()[3]
     moved.points = moved.points.detach() + 2.0  # no longer a view of the packed leaf
-    assert packed_rows([p.points for p in packed.paths()]) is None
+    assert packed_span([p.points for p in packed.paths()]) is None
     with torch.no_grad():
         plain.paths()[3].points += 2.0
     assert torch.allclose(rasterize(packed, 48, 48), rasterize(plain, 48, 48), atol=1e-12)
 
 
-def test_packed_rows_needs_consecutive_views_in_order():
+def test_packed_span_needs_consecutive_views_in_order():
     base = torch.arange(20.0).reshape(10, 2).clone()  # a tensor of its own, as pack_parameters makes
-    assert torch.equal(packed_rows([base[0:3], base[3:7], base[7:10]]), base)
-    assert packed_rows([base[3:7], base[0:3]]) is None  # out of order
-    assert packed_rows([base[0:3], base[4:7]]) is None  # a gap
-    assert torch.equal(packed_rows([base[2], base[3]]), base[2:4])  # rows, as for colours
-    assert packed_rows([torch.zeros(3, 2)]) is None  # not a view
+    span = packed_span([base[0:3], base[3:7], base[7:10]])
+    assert span is not None and span[0] is base and span[1:] == (0, 10)
+    assert packed_span([base[3:7], base[0:3]]) is None  # out of order
+    assert packed_span([base[0:3], base[4:7]]) is None  # a gap
+    assert packed_span([base[2], base[3]])[1:] == (2, 4)  # rows, as for colours
+    assert packed_span([torch.zeros(3, 2)]) is None  # not a view

@@ -136,3 +136,18 @@ def test_interrupt_inside_a_step_resumes_from_the_boundary_before_it(embedded, t
     assert torch.load(checkpoint_path(out), weights_only=False)["step"] == 3
     make("red heart", str(out), MakeConfig(resume=True, **base), prior=embedded)
     assert out.read_text() == ref.read_text()
+
+
+def test_a_checkpoint_written_before_timings_were_kept_still_resumes(embedded, tmp_path):
+    # the format string did not change when "timings" and "wall_seconds" joined the counters
+    base = dict(steps=6, size=16, segments=2, paths=3, quiet=True, seed=4)
+    ref = tmp_path / "ref.svg"
+    make("red heart", str(ref), MakeConfig(**base), prior=embedded)
+    out = tmp_path / "run.svg"
+    with pytest.raises(KeyboardInterrupt):
+        make("red heart", str(out), MakeConfig(checkpoint_every=2, **base), prior=embedded, callbacks=[stop_at(3)])
+    saved = torch.load(checkpoint_path(out), weights_only=False)
+    del saved["counters"]["timings"], saved["counters"]["wall_seconds"]
+    torch.save(saved, checkpoint_path(out))
+    _, manifest = make("red heart", str(out), MakeConfig(checkpoint_every=2, resume=True, **base), prior=embedded)
+    assert manifest["resumed_from"] == 3 and out.read_text() == ref.read_text()

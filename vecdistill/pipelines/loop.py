@@ -243,8 +243,8 @@ def optimize(
         first, history, best_values, best_step = saved["step"], saved["history"], saved["best_values"], saved["best_step"]
         best_ema, ema, skipped, obj_skipped = saved["best_ema"], saved["ema"], saved["skipped"], saved["obj_skipped"]
         consecutive, completed, x0_shape = saved["consecutive"], saved["completed"], saved["x0_shape"]
-        timer.totals.update(saved["timings"])
-    start = time.perf_counter() - (saved["wall_seconds"] if saved is not None else 0.0)  # a resume continues the clock
+        timer.totals.update(saved.get("timings", {}))  # checkpoints written before timings were kept lack them
+    start = time.perf_counter() - (saved.get("wall_seconds", 0.0) if saved is not None else 0.0)  # a resume continues the clock
     try:
         for step in range(first, config.steps):
             progress = step / max(config.steps, 1)

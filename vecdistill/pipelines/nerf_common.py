@@ -134,15 +134,23 @@ def scene_from_checkpoint(state: dict, device: torch.device | str = "cpu") -> Ne
 RUN_FILES = ("checkpoint.pt", "manifest.json")
 
 
-def prepare_outdir(out: str | Path, resume: bool = False, overwrite: bool = False) -> Path:
-    """Create the output folder (and parents); OutputError when that is impossible, or when
-    it already holds a run (a checkpoint or manifest) and neither ``resume`` (continue it) nor
-    ``overwrite`` (replace it) was asked for."""
+def check_outdir(out: str | Path, resume: bool = False, overwrite: bool = False) -> Path:
+    """Check, touching nothing, that ``out`` can take a run: OutputError when it is a file,
+    or when it already holds a run (a checkpoint or manifest) and neither ``resume``
+    (continue it) nor ``overwrite`` (replace it) was asked for. Pipelines call it before
+    loading models, so a refused run costs nothing."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputError(f"output {out} is a file; give a folder")
     if not (resume or overwrite) and any((out / name).exists() for name in RUN_FILES):
         raise OutputError(f"{out} already holds a run; pass --resume to continue it or --overwrite to replace it")
+    return out
+
+
+def prepare_outdir(out: str | Path, resume: bool = False, overwrite: bool = False) -> Path:
+    """:func:`check_outdir`, then create the folder (and parents); OutputError when that is
+    impossible."""
+    out = check_outdir(out, resume, overwrite)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

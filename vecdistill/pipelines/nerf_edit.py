@@ -31,6 +31,7 @@ from .nerf_common import (
     NerfRunConfig,
     NerfScene,
     ProgressFn,
+    check_outdir,
     checkpoint_state,
     config_from_dict,
     load_for_resume,
@@ -102,6 +103,7 @@ def edit(scene_path: str | Path, out: str | Path, source: str, target: str, conf
         raise InputError("give both --source (what the scene shows) and --target (what it should become)")
     if config.steps < 1:
         raise InputError("--steps must be at least 1")
+    check_outdir(out, resume=resume, overwrite=overwrite)  # before the model loads
     device = parse_device(config.device)
     fitted = load_checkpoint(scene_path, map_location=device)
     if fitted.get("pipeline") not in ("fit", "edit"):

@@ -31,6 +31,7 @@ from .nerf_common import (
     NerfRunConfig,
     NerfScene,
     ProgressFn,
+    check_outdir,
     checkpoint_state,
     load_for_resume,
     make_generator,
@@ -96,6 +97,7 @@ def fit(dataset: str | Path, out: str | Path, config: NerfFitConfig | None = Non
     config = config or NerfFitConfig()
     if config.steps < 1 or config.rays < 1:
         raise InputError("--steps and --rays must be at least 1")
+    check_outdir(out, resume=resume, overwrite=overwrite)  # before the dataset loads
     device = parse_device(config.device)
     data = load_transforms(dataset, max_size=config.max_size)
     data.images = data.images.to(device)

@@ -41,6 +41,7 @@ from .nerf_common import (
     NerfRunConfig,
     NerfScene,
     ProgressFn,
+    check_outdir,
     checkpoint_state,
     load_for_resume,
     make_generator,
@@ -187,6 +188,7 @@ def make(prompt: str, out: str | Path, config: NerfMakeConfig | None = None, *, 
         raise InputError("the prompt is empty; say what to make, e.g. 'a red apple'")
     if config.steps < 1 or config.batch < 1:
         raise InputError("--steps and --batch must be at least 1")
+    check_outdir(out, resume=resume, overwrite=overwrite)  # before the model loads
     device = parse_device(config.device)
     if prior is None:
         from ..priors import load_prior

@@ -94,7 +94,6 @@ class EmbeddedPrior(Prior):
         points = pixels.reshape(len(self.icon_set), -1).to(self.device, self.compute_dtype)
         # (copied, not centred in place: the denoiser's own matrices sit on huge pages)
         self.denoiser = EmpiricalDenoiser(points.mul_(2 / 255).sub_(1))
-        del points
         self._all = IconCondition(torch.zeros(len(self.icon_set), dtype=self.compute_dtype, device=self.device), ("(all icons)",))
 
     # -- images <-> model space ---------------------------------------------------------
@@ -181,8 +180,10 @@ class EmbeddedPrior(Prior):
         as an earlier one's (CFG's two branches) reuses its samples."""
         if not (len(x_t) == len(t) == len(conds)) or not x_t:
             raise ValueError("predict_noise_many needs as many x_t, t and conds, at least one")
+        if any(not isinstance(c, IconCondition) for c in conds):
+            raise InputError("the embedded prior needs conditions from its own encode_prompt")
         if len(x_t) == 1:  # predict_noise: no index bookkeeping (all icons: no weights)
-            flat, abar = self._flatten(x_t[0], t[0], conds[0])
+            flat, abar = self._flatten(x_t[0], t[0])
             return flat, abar, None if conds[0] is self._all else conds[0].log_weights[None], None, None
         flats, abars, rows, samples = [], [], [], []
         conditions: dict[int, tuple[int, IconCondition]] = {}
@@ -191,13 +192,11 @@ class EmbeddedPrior(Prior):
         for x, tt, c in zip(x_t, t, conds):
             key = (id(x), id(tt))
             if key not in seen:
-                flat, abar = self._flatten(x, tt, c)
+                flat, abar = self._flatten(x, tt)
                 seen[key] = count
                 flats.append(flat)
                 abars.append(abar)
                 count += flat.shape[0]
-            elif not isinstance(c, IconCondition):
-                raise InputError("the embedded prior needs conditions from its own encode_prompt")
             g = conditions.setdefault(id(c), (len(conditions), c))[0]
             b = x.shape[0]
             rows.extend([g] * b)
@@ -208,10 +207,8 @@ class EmbeddedPrior(Prior):
         as_index = dict(dtype=torch.long, device=self.device)
         return flat, abar, log_weights, torch.tensor(rows, **as_index), torch.tensor(samples, **as_index)
 
-    def _flatten(self, x: Tensor, t: Tensor, cond: Any) -> tuple[Tensor, Tensor]:
-        """One triple checked: ``x`` as [B, D] and its abar [B] (compute dtype, on device)."""
-        if not isinstance(cond, IconCondition):
-            raise InputError("the embedded prior needs conditions from its own encode_prompt")
+    def _flatten(self, x: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+        """One (x_t, t) pair checked: ``x`` as [B, D] and its abar [B] (compute dtype, on device)."""
         dim = 3 * self.resolution * self.resolution
         if x.dim() < 2 or x.shape[1:].numel() != dim:
             raise InputError(f"the embedded prior works on [B, 3, {self.resolution}, {self.resolution}] samples, got {tuple(x.shape)}")

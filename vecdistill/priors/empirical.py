@@ -61,19 +61,14 @@ class EmpiricalDenoiser:
     a transposed copy ``centered_t`` [D, N] unless ``transposed=False``; the computation runs
     in that dtype. Memory: N * D * itemsize bytes per copy (float32, 1252 x 12288: 58.7 MiB,
     117.4 MiB with the transposed copy), plus up to 2 MiB each for the alignment to huge
-    pages (on Linux CPU; see :func:`_huge_page_empty`). With ``in_place=True`` the tensor
-    ``points`` is centred in place and kept (no copy for ``centered``, and no huge pages)."""
+    pages (on Linux CPU; see :func:`_huge_page_empty`)."""
 
-    def __init__(self, points: Tensor, in_place: bool = False, transposed: bool = True) -> None:
+    def __init__(self, points: Tensor, transposed: bool = True) -> None:
         if points.dim() != 2 or points.shape[0] == 0:
             raise ValueError(f"points must be [N, D] with N >= 1, got {tuple(points.shape)}")
         self.center = points.mean(0)
-        if in_place and points.is_contiguous():
-            self.centered = points.sub_(self.center)
-        else:
-            self.centered = torch.sub(points, self.center, out=_huge_page_empty(points.shape, points.dtype, points.device))
-        self.sqnorm = (self.centered * self.centered).sum(1)
-        self._neg_half_sqnorm = -0.5 * self.sqnorm
+        self.centered = torch.sub(points, self.center, out=_huge_page_empty(points.shape, points.dtype, points.device))
+        self._neg_half_sqnorm = -0.5 * (self.centered * self.centered).sum(1)
         self.centered_t = None
         if transposed:
             self.centered_t = _huge_page_empty(self.centered.shape[::-1], points.dtype, points.device).copy_(self.centered.T)
@@ -129,13 +124,14 @@ class EmpiricalDenoiser:
         samples[m]``), the softmax weights [M, K] and their logits minus each row's largest
         [M, K] (the log of each weight over the row's largest weight) over the points
         ``index`` (global rows, None for all N) and ``a`` [M, 1]."""
-        if log_weights is None and rows is not None:
-            log_weights = torch.zeros((1, self.num_points), dtype=self.dtype, device=self.device)
-        if samples is None and rows is not None:
-            samples = torch.arange(x_t.shape[0], device=x_t.device)
-        if rows is None and samples is not None:
-            rows = torch.zeros(samples.shape[0], dtype=torch.long, device=x_t.device)
-        # rows is None (and samples is None): pair m is sample m under weighting 0
+        if rows is not None or samples is not None:  # explicit pairs: fill in the other defaults
+            if log_weights is None:
+                log_weights = torch.zeros((1, self.num_points), dtype=self.dtype, device=self.device)
+            if samples is None:
+                samples = torch.arange(x_t.shape[0], device=x_t.device)
+            if rows is None:
+                rows = torch.zeros(samples.shape[0], dtype=torch.long, device=x_t.device)
+        # otherwise pair m is sample m under weighting 0
 
         index, lw, neg_half_sq = None, log_weights, self._neg_half_sqnorm
         if log_weights is not None:
@@ -186,6 +182,7 @@ class EmpiricalDenoiser:
         chosen = kept.any(0).nonzero().squeeze(1)
         if chosen.shape[0] <= limit:  # peaked posteriors (all but high noise): one gather
             return out.addmm_(weights[:, chosen], self.centered.index_select(0, chosen if index is None else index[chosen]))
+        # from here index is None: a restricted support holds at most ``limit`` points
         counts = kept.sum(1)
         sparse = counts <= limit
         n_sparse = int(sparse.sum())
@@ -199,9 +196,9 @@ class EmpiricalDenoiser:
         # the remaining sparse rows are gathered apart only when they would add columns
         # beyond 4 and their points are few enough.
         chosen = kept[sparse].any(0).nonzero().squeeze(1)
-        if m - n_sparse == 1 and chosen.shape[0] * 2 <= limit:
-            pass  # gather the sparse rows apart: the spread one is a matrix-vector product
-        else:
+        # a single spread row with few sparse points: gather the sparse rows apart, and the
+        # spread one is a matrix-vector product; otherwise fill the dense product's columns
+        if not (m - n_sparse == 1 and chosen.shape[0] * 2 <= limit):
             room = min(n_sparse, 4 - (m - n_sparse))
             if room > 0:
                 sparse[torch.where(sparse, counts, -1).topk(room).indices] = False
@@ -214,27 +211,21 @@ class EmpiricalDenoiser:
             else:
                 n_sparse = 0
         if n_sparse == 0:  # high noise: the posteriors spread over many points
-            return out.add_(self._dense(weights, index).T)
+            return out.add_(self._dense(weights).T)
         which, dense = sparse.nonzero().squeeze(1), (~sparse).nonzero().squeeze(1)
-        out[which] = torch.addmm(out[which], weights[which][:, chosen], self.centered.index_select(0, chosen if index is None else index[chosen]))
-        out[dense] = out[dense] + self._dense(weights[dense], index).T
+        out[which] = torch.addmm(out[which], weights[which][:, chosen], self.centered.index_select(0, chosen))
+        out[dense] = out[dense] + self._dense(weights[dense]).T
         return out
 
-    def _dense(self, weights: Tensor, index: Tensor | None) -> Tensor:
+    def _dense(self, weights: Tensor) -> Tensor:
         """(``weights`` [m, K] @ centred points [K, D]).T, reading every point: [D, m].
 
         A single row (m = 1: a batch of 1, or a CFG pair whose conditional row is gathered
         apart) reads ``Y`` itself (``w @ Y``, a matrix-vector product): on the 2-core build
         machine (MKL, 1252 x 12288 float32) 3.0-3.4 ms against 4.2-4.7 ms for the same
-        product with the transposed copy; for 2 or more rows the transposed copy is faster
-        (see the module docstring)."""
-        if self.centered_t is None:
-            return torch.mm(weights, self.centered if index is None else self.centered[index]).T
-        if index is not None:  # all points, zero weights outside the support
-            full = torch.zeros((weights.shape[0], self.num_points), dtype=weights.dtype, device=weights.device)
-            full[:, index] = weights
-            weights = full
-        if weights.shape[0] == 1:
+        product with the transposed copy in ad-hoc timings; for 2 or more rows the transposed
+        copy is faster (see the module docstring). ``weights`` cover every point."""
+        if self.centered_t is None or weights.shape[0] == 1:
             return torch.mm(weights, self.centered).T
         return _thin_product(self.centered_t, weights)
 

@@ -336,9 +336,9 @@ def _clip_to_boxes(cols: tuple[Tensor, ...], box: tuple[Tensor, ...]) -> tuple[t
 
 
 class _WindingArea(torch.autograd.Function):
-    """Returns precomputed values ``out`` [F] of the non-zero cells ``keep`` [F] of a [total]
-    buffer (winding integrals, or coverage) in the forward; the backward maps their gradient
-    (times ``slope`` [F], the derivative of ``out`` by the winding integral, when given) onto
+    """Returns the precomputed coverage ``out`` [F] of the non-zero cells ``keep`` [F] of a
+    [total] buffer in the forward; the backward maps its gradient (times ``slope`` [F], the
+    derivative of the coverage by the winding integral) onto
     the edges [E, 4] by the transport formula (module docstring), from the pieces
     (:class:`_Pieces`, one or two groups, each given as ``cell, edge, i0, i1``). A piece in
     a row's spill cell (on the box's right side) takes the gradient of the row's last pixel
@@ -356,9 +356,7 @@ class _WindingArea(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_keep):
         d, keep, slope, spill, *flat = ctx.saved_tensors
-        if slope is not None:
-            grad_keep = grad_keep * slope
-        grad_area = grad_keep.new_zeros(ctx.total + 1).scatter_(0, keep, grad_keep)  # + the sink cell
+        grad_area = grad_keep.new_zeros(ctx.total + 1).scatter_(0, keep, grad_keep * slope)  # + the sink cell
         grad_area.index_copy_(0, spill, grad_area.index_select(0, spill - 1))
         acc0 = torch.zeros(ctx.num_edges, dtype=d.dtype, device=d.device)
         acc1 = torch.zeros_like(acc0)
@@ -379,26 +377,26 @@ class _WindingArea(torch.autograd.Function):
         return (grad, None, None, None, None, None) + (None,) * len(flat)
 
 
-def winding_integral(
+def _layer_coverage(
     edges: Tensor,
     edge_layer: Tensor,
     num_layers: int,
     layer_batch: Tensor,
+    evenodd: Tensor,
     width: int,
     height: int,
-    layout: str = "auto",
-    evenodd: Tensor | None = None,
+    layout: str,
 ):
-    """Winding integral per pixel of each layer's bounding box.
+    """Coverage per pixel of each layer's bounding box, from the winding integral.
 
     ``edges``: [E, 4] directed edges (x0, y0, x1, y1) in canvas pixels, closed polygons per
-    layer; ``edge_layer``: [E] int64; ``layer_batch``: [L] image index of each layer. Returns
-    ``(area, layer, pixel)``, each [F] (see :class:`Fragments` for the layout): the signed
-    integral of the winding number over the pixel (pixel units: a fully inside pixel gives
-    +-1, +-2...), differentiable with respect to ``edges``; its layer and flat pixel index.
-    ``layout``: buffer layout (``"auto"``, ``"flat"``, ``"padded"``; same result).
-    ``evenodd``: [L] bool, each layer's fill rule: when given, the first result is the
-    coverage in [0, 1] (:func:`coverage_and_slope`) instead of the integral.
+    layer; ``edge_layer``: [E] int64; ``layer_batch``: [L] image index of each layer;
+    ``evenodd``: [L] bool, each layer's fill rule. Returns ``(cov, layer, pixel)``, each [F]
+    (see :class:`Fragments` for the layout): the coverage in [0, 1] (:func:`coverage_and_slope`
+    of the signed integral of the winding number over the pixel, in pixel units: a fully
+    inside pixel gives +-1, +-2...), differentiable with respect to ``edges``; its layer and
+    flat pixel index. ``layout``: buffer layout (``"auto"``, ``"flat"``, ``"padded"``; same
+    result).
     """
     device, dtype = edges.device, edges.dtype
     L = num_layers
@@ -450,15 +448,13 @@ def winding_integral(
         keep = (nonzero & _padding_mask(boxes) if boxes.padded else nonzero).nonzero().squeeze(-1)
         area = take(area, keep)
         layer, pixel = _cell_pixels(boxes, keep, layer_batch, width, height)
-        slope = None
-        if evenodd is not None:
-            area, slope = coverage_and_slope(area, take(evenodd, layer) if bool(evenodd.any()) else None)
+        cov, slope = coverage_and_slope(area, take(evenodd, layer) if bool(evenodd.any()) else None)
         spill = _spill_cells(boxes)
         saved = []
         for g in groups:
             saved += [g.cell, g.edge, g.i0, g.i1]
-    area = _WindingArea.apply(edges, area, slope, keep, spill, boxes.total, *saved)
-    return area, layer, pixel
+    cov = _WindingArea.apply(edges, cov, slope, keep, spill, boxes.total, *saved)
+    return cov, layer, pixel
 
 
 def _accumulate(groups: list[_Pieces], walls: tuple[Tensor, Tensor, Tensor | None] | None, boxes: _Boxes, dtype) -> Tensor:
@@ -567,8 +563,9 @@ def rasterize_layers(
     """Coverage fragments of every layer (see the module docstring).
 
     ``edges``: [E, 4]; ``edge_layer``: [E] int64 in [0, L); ``layer_batch``: [L] int64;
-    ``layer_evenodd``: [L] bool; ``layout``: see :func:`winding_integral`.
+    ``layer_evenodd``: [L] bool; ``layout``: the buffer layout (``"auto"`` pads the boxes to
+    one size when that wastes little, ``"flat"`` or ``"padded"``; same result).
     """
     L = int(layer_batch.shape[0])
-    cov, layer, pixel = winding_integral(edges, edge_layer, L, layer_batch, width, height, layout, evenodd=layer_evenodd)
+    cov, layer, pixel = _layer_coverage(edges, edge_layer, L, layer_batch, layer_evenodd, width, height, layout)
     return Fragments(cov, layer, pixel)

@@ -153,18 +153,11 @@ def segment_counts(ctrl_canvas: Tensor, width: int, height: int, tol: float, max
     return torch.nan_to_num(n, nan=1.0).long()
 
 
-_TABLES: list = [None]  # (layouts, tables) of the last call: optimisation loops repeat it
-
-
 def _path_tables(layouts: list[PathLayout]) -> tuple[Tensor, ...]:
     """The segment tables of all distinct paths, concatenated once (CPU int64):
     ``(nseg [P], nsubp [P], seg_index [S, 4] (global point indices), seg_degree [S],
-    seg_subpath [S], seg_last_open [S], closed [Q])``. Cached for the last list of layouts
-    (compared by identity; the cache holds them, so their ids stay unique). The tables are
-    only read, never written."""
-    hit = _TABLES[0]
-    if hit is not None and len(hit[0]) == len(layouts) and all(a is b for a, b in zip(hit[0], layouts)):
-        return hit[1]
+    seg_subpath [S], seg_last_open [S], closed [Q])``. (Render plans keep what is built
+    from them, so this runs once per scene structure.)"""
     pts_off = [0]
     for lay in layouts:
         pts_off.append(pts_off[-1] + lay.num_points)
@@ -182,7 +175,6 @@ def _path_tables(layouts: list[PathLayout]) -> tuple[Tensor, ...]:
         torch.cat([lay.seg_last_open for lay in layouts]),
         torch.cat([lay.closed for lay in layouts]),
     )
-    _TABLES[0] = (list(layouts), tables)
     return tables
 
 

@@ -455,7 +455,7 @@ def _fingerprint(scenes: Sequence[Scene]) -> tuple[list, list, list[Tensor]]:
 def _read(scalars: list[Tensor]) -> list[float]:
     """Values of scalar tensors: one host read each on the CPU (cheaper than a stack for
     a few thousand), one transfer elsewhere."""
-    if all(t.device.type == "cpu" for t in scalars[:1]):
+    if scalars and scalars[0].device.type == "cpu":
         try:
             return [t.item() for t in scalars]
         except RuntimeError:  # a non-scalar (malformed) value: let the stack report it

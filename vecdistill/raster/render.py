@@ -161,7 +161,8 @@ def rasterize_batch(
     if direct:
         poly = flatten(builder.paths, [builder.inst_path[i] for i in direct], mats[direct] if obb else mats, width, height, tolerance,
                        local=plan.need_local, tables=plan.tables)
-        poly.sub_inst = plan.direct_ids[poly.sub_inst] if obb else poly.sub_inst
+        if obb:
+            poly.sub_inst = plan.direct_ids[poly.sub_inst]
     else:
         poly = _empty_polylines(dtype, device)
     if obb:

@@ -290,8 +290,8 @@ def parse_path_data(d: str, limits: Limits = DEFAULT_LIMITS) -> PathGeometry:
                 kinds.append(0)
                 sub_nseg += 1
             else:
-                # before the conversion: huge radii or end points overflow its squares
-                _check_magnitude(max(abs(a[0]), abs(a[1]), abs(ex), abs(ey)), limits)
+                # before the conversion: huge radii, start or end points overflow its squares
+                _check_magnitude(max(abs(a[0]), abs(a[1]), abs(cx), abs(cy), abs(ex), abs(ey)), limits)
                 seg = arc_to_cubics(cx, cy, a[0], a[1], a[2], bool(a[3]), bool(a[4]), ex, ey)
                 pts.extend(seg)
                 kinds.extend([2] * (len(seg) // 6))
