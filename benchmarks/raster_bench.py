@@ -257,17 +257,13 @@ def bench_parts(scene, size: int, repeats: int) -> dict[str, float]:
     """Parts the docs quote, process CPU ms (medians): the render plan per call (a kept one:
     the fingerprint walk and the opacity read; and one built anew: the scene walk and its
     tables), and the stable sort of the fragments' pixel keys with 16- and 32-bit keys."""
+    from timing import median_ms as timed_ms
+
     from vecdistill.raster import composite
     from vecdistill.raster.plan import clear_plans, plan_for
 
     def median_ms(fn) -> float:
-        fn()
-        ts = []
-        for _ in range(repeats):
-            t0 = time.process_time()
-            fn()
-            ts.append(time.process_time() - t0)
-        return statistics.median(ts) * 1e3
+        return timed_ms(fn, repeats, clock=time.process_time)
 
     def fresh() -> None:
         clear_plans()

@@ -19,20 +19,9 @@ from vecdistill.runtime import configure_process
 configure_process()  # before torch loads: OpenMP and heap settings (vecdistill/runtime.py)
 
 import argparse
-import statistics
-import time
 
 import torch
-
-
-def median_ms(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+from timing import median_ms
 
 
 def main() -> None:
