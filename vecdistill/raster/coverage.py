@@ -338,16 +338,16 @@ def _clip_to_boxes(cols: tuple[Tensor, ...], box: tuple[Tensor, ...]) -> tuple[t
 class _WindingArea(torch.autograd.Function):
     """Returns the precomputed coverage ``out`` [F] of the non-zero cells ``keep`` [F] of a
     [total] buffer in the forward; the backward maps its gradient (times ``slope`` [F], the
-    derivative of the coverage by the winding integral) onto
-    the edges [E, 4] by the transport formula (module docstring), from the pieces
+    derivative of the coverage by the winding integral) onto the edges [E, 4] (whose
+    directions ``direction`` [2, E], ``(x1 - x0, y1 - y0)``, the forward is given) by the
+    transport formula (module docstring), from the pieces
     (:class:`_Pieces`, one or two groups, each given as ``cell, edge, i0, i1``). A piece in
     a row's spill cell (on the box's right side) takes the gradient of the row's last pixel
     (the one-sided derivative from inside the box): ``spill`` [R] lists the spill cells."""
 
     @staticmethod
-    def forward(ctx, edges, out, slope, keep, spill, total, *groups):
-        d = (edges[:, 2:] - edges[:, :2]).detach().contiguous()
-        ctx.save_for_backward(d, keep, slope, spill, *groups)
+    def forward(ctx, edges, direction, out, slope, keep, spill, total, *groups):
+        ctx.save_for_backward(direction, keep, slope, spill, *groups)
         ctx.num_edges = edges.shape[0]
         ctx.total = total
         return out
@@ -371,10 +371,12 @@ class _WindingArea(torch.autograd.Function):
             else:
                 acc0.index_add_(0, edge, s0)
                 acc1.index_add_(0, edge, s1)
-        # [E, 2, 1] x the normal (-d_y, d_x) [E, 1, 2] -> (x0, y0, x1, y1) per edge
-        normal = torch.stack([-d[:, 1], d[:, 0]], 1).unsqueeze(1)
-        grad = (torch.stack([acc0, acc1], 1).unsqueeze(-1) * normal).view(-1, 4)
-        return (grad, None, None, None, None, None) + (None,) * len(flat)
+        # [2 (end point), 1, E] x the normal (-d_y, d_x) [1, 2, E] -> (x0, y0, x1, y1) per
+        # edge (an outer product in coordinate-major layout, then one permuting copy of the
+        # [2, 2, E] block: over 10x faster on the CPU than broadcasting over [E, 2, 2])
+        normal = torch.stack([-d[1], d[0]]).unsqueeze(0)
+        grad = (torch.stack([acc0, acc1]).unsqueeze(1) * normal).permute(2, 0, 1).contiguous().view(-1, 4)
+        return (grad, None, None, None, None, None, None) + (None,) * len(flat)
 
 
 def _layer_coverage(
@@ -402,7 +404,7 @@ def _layer_coverage(
     L = num_layers
     with torch.no_grad():
         e = edges.detach()
-        x0, y0, x1, y1 = e.t().contiguous().unbind(0)  # contiguous columns
+        x0, y0, x1, y1 = (c.contiguous() for c in e.unbind(1))  # columns (faster than a transposed copy)
         boxes = _layer_boxes(x0, y0, x1, y1, edge_layer, L, width, height, layout)
         if boxes.total == 0:
             z = torch.zeros(0, dtype=torch.long, device=device)
@@ -453,7 +455,7 @@ def _layer_coverage(
         saved = []
         for g in groups:
             saved += [g.cell, g.edge, g.i0, g.i1]
-    cov = _WindingArea.apply(edges, cov, slope, keep, spill, boxes.total, *saved)
+    cov = _WindingArea.apply(edges, torch.stack([x1 - x0, y1 - y0]), cov, slope, keep, spill, boxes.total, *saved)
     return cov, layer, pixel
 
 
