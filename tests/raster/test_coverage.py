@@ -129,7 +129,7 @@ def test_layers_are_independent_and_cover_only_their_boxes():
     e1 = torch.tensor([[1, 1, 3, 1], [3, 1, 3, 3], [3, 3, 1, 3], [1, 3, 1, 1]], dtype=torch.float64)
     e2 = e1 + 4
     f = rasterize_layers(
-        torch.cat([e1, e2]), torch.tensor([0] * 4 + [1] * 4), torch.tensor([0, 0]), torch.tensor([False, False]), 8, 8
+        torch.cat([e1, e2]).t(), torch.tensor([0] * 4 + [1] * 4), torch.tensor([0, 0]), torch.tensor([False, False]), 8, 8
     )
     assert sorted(f.pixel[f.layer == 0].tolist()) == [9, 10, 17, 18]
     assert sorted(f.pixel[f.layer == 1].tolist()) == [45, 46, 53, 54]
@@ -155,10 +155,10 @@ def test_layers_in_one_call_match_each_layer_alone(layout):
         layers += [k] * 39
     batch = torch.tensor([0, 0, 1, 1])
     evenodd = torch.tensor([False, True, False, False])
-    together = rasterize_layers(torch.cat(edges), torch.tensor(layers), batch, evenodd, 32, 30, layout=layout)
+    together = rasterize_layers(torch.cat(edges).t(), torch.tensor(layers), batch, evenodd, 32, 30, layout=layout)
     a = _accumulate(together, 4, 2 * 32 * 30)
     for k in range(4):
-        alone = rasterize_layers(edges[k], torch.zeros(39, dtype=torch.long), batch[k : k + 1], evenodd[k : k + 1], 32, 30, layout="flat")
+        alone = rasterize_layers(edges[k].t(), torch.zeros(39, dtype=torch.long), batch[k : k + 1], evenodd[k : k + 1], 32, 30, layout="flat")
         assert torch.allclose(a[k], _accumulate(alone, 1, 2 * 32 * 30)[0], atol=1e-12)
     assert float(a.sum()) > 100 and float(a[3, 32 * 30 :].sum()) > 10
 
@@ -205,7 +205,7 @@ def test_shapes_reaching_far_outside_every_side(layout):
         p = torch.tensor(pts, dtype=torch.float64)
         edges.append(torch.cat([p, p.roll(-1, 0)], 1))
         layers += [k] * len(pts)
-    f = rasterize_layers(torch.cat(edges), torch.tensor(layers), torch.zeros(3, dtype=torch.long),
+    f = rasterize_layers(torch.cat(edges).t(), torch.tensor(layers), torch.zeros(3, dtype=torch.long),
                          torch.zeros(3, dtype=torch.bool), w, h, layout=layout)
     got = _accumulate(f, 3, w * h).view(3, h, w)
     for k, pts in enumerate(shapes):

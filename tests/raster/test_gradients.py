@@ -131,7 +131,7 @@ def _polygon_loss(verts, weights, layout):
     both cross the canvas borders and have edges many pixels long."""
     from vecdistill.raster.coverage import rasterize_layers
 
-    edges = torch.cat([torch.cat([v, v.roll(-1, 0)], 1) for v in verts])
+    edges = torch.cat([torch.cat([v, v.roll(-1, 0)], 1) for v in verts]).t()  # [4, E]
     layer = torch.arange(len(verts)).repeat_interleave(verts[0].shape[0])
     f = rasterize_layers(edges, layer, torch.arange(len(verts)), torch.tensor([False, True]), 20, 16, layout=layout)
     return (weights[f.layer, f.pixel] * f.cov).sum()
@@ -158,7 +158,7 @@ def test_coverage_gradients_across_canvas_borders_match_finite_differences(layou
                 down = float(_polygon_loss(verts, weights, layout))
                 v.view(-1)[k] = old
                 fd = (up - down) / (2 * eps)
-                errs.append(abs(float(gv.view(-1)[k]) - fd) / max(abs(fd), 1e-3))
+                errs.append(abs(float(gv.reshape(-1)[k]) - fd) / max(abs(fd), 1e-3))
     errs = torch.tensor(errs)
     assert float(errs.median()) < 1e-4 and float(errs.max()) < 1e-3, errs
 
@@ -176,7 +176,7 @@ def test_even_odd_gradients_where_windings_overlap_match_finite_differences():
     weights = torch.rand(2, 20 * 20, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
 
     def loss(v):
-        edges = torch.cat([v, v.roll(-1, 0)], 1).repeat(2, 1)
+        edges = torch.cat([v, v.roll(-1, 0)], 1).repeat(2, 1).t()  # [4, E]
         f = rasterize_layers(edges, torch.arange(2).repeat_interleave(5), torch.zeros(2, dtype=torch.long), torch.tensor([True, False]), 20, 20)
         return (weights[f.layer, f.pixel] * f.cov).sum()
 
@@ -191,5 +191,5 @@ def test_even_odd_gradients_where_windings_overlap_match_finite_differences():
             down = float(loss(verts))
             verts.view(-1)[k] = old
             fd = (up - down) / (2 * eps)
-            errs.append(abs(float(grad.view(-1)[k]) - fd) / max(abs(fd), 1e-3))
+            errs.append(abs(float(grad.reshape(-1)[k]) - fd) / max(abs(fd), 1e-3))
     assert float(torch.tensor(errs).max()) < 1e-4, errs

@@ -57,16 +57,17 @@ def _select_subpaths(poly: Polylines, keep: Tensor) -> Polylines:
 
 
 def _closed_edges(poly: Polylines) -> Tensor:
-    """Edges [V, 4] of every subpath as a closed polygon (vertex i -> next, cyclic): the
-    vertices shifted by one, with each subpath's last vertex pointing back to its first
-    (a write of Q rows instead of a gather of V rows)."""
-    v = poly.verts
-    if v.shape[0] == 0:
-        return v.new_zeros(0, 4)
-    nxt = torch.cat([v[1:], v[:1]])
+    """Edges [4, V] (rows x0, y0, x1, y1) of every subpath as a closed polygon (vertex i ->
+    next, cyclic), coordinate-major as :func:`.coverage.rasterize_layers` takes them: the
+    vertices shifted by one, with each subpath's last vertex pointing back to its first (a
+    write of Q columns instead of a gather of V)."""
+    v = poly.verts.t()  # [2, V] (flattening builds the vertices coordinate-major: a free view)
+    if v.shape[1] == 0:
+        return v.new_zeros(4, 0)
+    nxt = torch.cat([v[:, 1:], v[:, :1]], 1)
     last = poly.sub_start + poly.sub_count - 1
-    nxt = nxt.index_put((last,), take(v, poly.sub_start))
-    return torch.cat([v, nxt], -1)
+    nxt = nxt.index_copy(1, last, v.index_select(1, poly.sub_start))
+    return torch.cat([v, nxt])
 
 
 def _inst_bbox(poly: Polylines, insts: list[int], mats_to: list[Affine] | None = None) -> Tensor:
@@ -211,7 +212,7 @@ def rasterize_batch(
             layer_parts.append(el)
         else:
             keep = keep.nonzero().squeeze(-1)
-            edge_parts.append(take(e, keep))
+            edge_parts.append(e.index_select(1, keep))
             layer_parts.append(take(el, keep))
     if plan.stroke_insts:
         inst_ids = plan.stroke_insts
@@ -224,9 +225,9 @@ def rasterize_batch(
         se, ssub = stroke_outline(spoly, style)
         sinst = spoly.sub_inst[ssub]
         se = torch.cat([apply_affine(mats, se[:, :2], sinst), apply_affine(mats, se[:, 2:], sinst)], -1)
-        edge_parts.append(se)
+        edge_parts.append(se.t())
         layer_parts.append(plan.stroke_layer[sinst])
-    edges = torch.cat(edge_parts)
+    edges = torch.cat(edge_parts, 1)
     edge_layer = torch.cat(layer_parts)
     frags = coverage.rasterize_layers(edges, edge_layer, plan.layer_b, plan.layer_eo, width, height)
 
