@@ -154,20 +154,27 @@ class _Pieces:
     i1: Tensor
 
 
-def _place(xm: Tensor, ym: Tensor, w: Tensor, h: Tensor, off: Tensor, stride: Tensor, row0: Tensor | None):
+def _place(xm: Tensor, ym: Tensor, w: Tensor, h: Tensor, off: Tensor, stride: Tensor, row0: Tensor | None, ry: Tensor | None = None):
     """Cells of pieces with midpoints ``(xm, ym)`` in box-local pixels, given their box's
     ``w``/``h``/``off``/``stride``/``row0`` (floats, broadcastable; cell arithmetic in their
-    dtype, exact for integers below 2^24 in float32; ``row0`` None: no rows wanted). A
-    piece left of the box lands in column 0 with ``frac = 0`` (the clamped vertical edge on
-    the box's left side), one right of it in the spill column. Returns ``(frac, cell,
-    row)``, ``row`` the buffer row (or None)."""
+    dtype, exact for integers below 2^24 in float32; ``row0`` None: no rows wanted; ``ry``:
+    ``floor(ym)`` when the caller has it). A piece left of the box lands in column 0 with
+    ``frac = 0`` (the clamped vertical edge on the box's left side), one right of it in the
+    spill column. Returns ``(frac, cell, row)``, ``row`` the buffer row (or None); ``cell``
+    and ``row`` are int32 when the cell arithmetic runs in float32, else int64."""
     # a box of no rows (h = 0) keeps row 0: its pieces carry nothing, their cell only has
     # to exist (the box's offset: a cell of the next box, or the buffer's sink)
-    row = torch.minimum(torch.floor(ym.to(off.dtype)).clamp_min_(0), (h - 1).clamp_min(0))
+    if ry is None:
+        ry = torch.floor(ym.to(off.dtype))
+    row = torch.minimum(ry.clamp_min(0), (h - 1).clamp_min(0))
     col = torch.minimum(torch.floor(xm.to(off.dtype)).clamp_min_(0), w)
     frac = (xm - col.to(xm.dtype)).clamp_(0, 1)
-    cell = torch.addcmul(col + off, row, stride).long()
-    buffer_row = None if row0 is None else (row0 + row).long()
+    # (float -> int32 is several times cheaper than -> int64 on the CPU; index ops take both)
+    # (float -> int32 is several times cheaper than -> int64 on the CPU, and index ops take
+    # both; float32 cell arithmetic means a buffer below 2^24 cells)
+    itype = torch.int32 if off.dtype == torch.float32 else torch.int64
+    cell = torch.addcmul(col + off, row, stride).to(itype)
+    buffer_row = None if row0 is None else (row0 + row).to(itype)
     return frac, cell, buffer_row
 
 
@@ -192,7 +199,7 @@ def _short_pieces(
     left of it are clamped onto its left side (:func:`_place`), and neither gets gradient.
 
     ``ids``: [K] original edge indices (None: all edges, in order); ``e``: (x0, y0, x1, y1)
-    [K] box-local; ``n``: (nx, ny) [K] integer crossings (0 or 1; ``mask`` [K] bool, when
+    [K] box-local; ``n``: (nx, ny) [K] integer crossings (0 or 1; ``mask`` [K] 0/1 floats, when
     given: the edges whose pieces count, the others' pieces carry nothing); ``box``: (w, h, off, stride, row0) [K] floats of
     each edge's box (``row0`` None: no buffer rows wanted). ``span``: for parts of longer edges, ``(s_a, s_b, real)``
     [K]: the part's parameter interval on edge ``ids`` and whether it is a real part (not
@@ -200,33 +207,39 @@ def _short_pieces(
     y1))`` when the caller has them."""
     x0, y0, x1, y1 = e
     dx, dy = x1 - x0, y1 - y0
-    one = torch.ones_like(dx)
-    hasx, hasy = n[0] > 0, n[1] > 0
+    # Masks are float 0/1 and selections ``lerp(b, a, m)`` (exact for m in {0, 1} and finite
+    # a, b): on the CPU a comparison into a bool tensor, a bool -> float conversion and a
+    # ``where`` each cost 3-10 times a float add (benchmarks/raster_bench.py --ops prints them).
+    fdtype = dx.dtype
+    hasx, hasy = n[0].clamp(0, 1), n[1].clamp(0, 1)  # crossings are integers >= -1
     lo = (torch.minimum(x0, x1), torch.minimum(y0, y1)) if low is None else low
     cx, cy = torch.floor(lo[0]) + 1, torch.floor(lo[1]) + 1
-    # (no autograd here: the unselected quotients, inf or nan where d = 0, are dropped)
-    tx = torch.where(hasx, (cx - x0) / dx, one)
-    ty = torch.where(hasy, (cy - y0) / dy, one)
+    # crossing parameters; where there is no crossing the quotient is replaced by 1, and its
+    # denominator by one that is >= 1 (so that nothing is inf or nan, even for d = 0)
+    one = torch.ones_like(dx)
+    tx = torch.lerp(one, (cx - x0) / (dx + (1 - hasx) * (dx.abs() + 1)), hasx)
+    ty = torch.lerp(one, (cy - y0) / (dy + (1 - hasy) * (dy.abs() + 1)), hasy)
     # crossing points (the end point when there is none); the crossed coordinate is exact
-    pxx, pxy = torch.where(hasx, cx, x1), torch.where(hasx, y0 + tx * dy, y1)
-    pyx, pyy = torch.where(hasy, x0 + ty * dx, x1), torch.where(hasy, cy, y1)
-    xfirst = tx <= ty
+    pxx, pxy = torch.lerp(x1, cx, hasx), torch.lerp(y1, y0 + tx * dy, hasx)
+    pyx, pyy = torch.lerp(x1, x0 + ty * dx, hasy), torch.lerp(y1, cy, hasy)
+    xfirst = torch.le(tx, ty, out=torch.empty_like(tx))
     t1, t2 = torch.minimum(tx, ty), torch.maximum(tx, ty)
     # [4, K] rows (contiguous: slicing the rows keeps the elementwise loops vectorised)
-    X = torch.stack([x0, torch.where(xfirst, pxx, pyx), torch.where(xfirst, pyx, pxx), x1])
-    Y = torch.stack([y0, torch.where(xfirst, pxy, pyy), torch.where(xfirst, pyy, pxy), y1])
+    X = torch.stack([x0, torch.lerp(pyx, pxx, xfirst), torch.lerp(pxx, pyx, xfirst), x1])
+    Y = torch.stack([y0, torch.lerp(pyy, pxy, xfirst), torch.lerp(pxy, pyy, xfirst), y1])
     U = torch.stack([torch.zeros_like(t1), t1, t2, one])
     xm = (X[:-1] + X[1:]).mul_(0.5)
     ym = (Y[:-1] + Y[1:]).mul_(0.5)
-    w, h = box[0].to(xm.dtype), box[1].to(xm.dtype)
-    rows_in = (ym >= 0) & (ym < h)
+    w, h = box[0].to(fdtype), box[1].to(fdtype)
+    ry = torch.floor(ym)
+    # rows_in: 0 <= ym < h, i.e. 0 <= floor(ym) <= h - 1 (h an integer)
+    rows_in = torch.ge(ry, 0, out=torch.empty_like(ry)).mul_(torch.lt(ry, h, out=torch.empty_like(ry)))
     if mask is not None:
-        rows_in &= mask
-    real = rows_in & (xm >= 0) & (xm <= w)
+        rows_in.mul_(mask)
+    real = torch.ge(xm, 0, out=torch.empty_like(xm)).mul_(torch.le(xm, w, out=torch.empty_like(xm))).mul_(rows_in)
     if span is not None:
-        real &= span[2]
-    real = real.to(xm.dtype)
-    frac, cell, row = _place(xm, ym, *box)
+        real.mul_(span[2].to(fdtype))
+    frac, cell, row = _place(xm, ym, *box, ry=ry if box[2].dtype == fdtype else None)
     ua, ub = U[:-1], U[1:]
     if span is not None:
         sa, sb = span[0], span[1]
@@ -235,7 +248,7 @@ def _short_pieces(
     i0 = ((ub - ua) - i1).mul_(real)
     height = (Y[1:] - Y[:-1]).mul_(rows_in)
     flat = lambda t: None if t is None else t.reshape(-1)  # noqa: E731
-    return _Pieces(flat(cell), flat(height), flat(frac), flat(row), ids, flat(i0), flat(i1 * real))
+    return _Pieces(flat(cell), flat(height), flat(frac), flat(row), ids, flat(i0), flat(i1.mul_(real)))
 
 
 def _wall_pieces(y0: Tensor, y1: Tensor, box: tuple[Tensor | None, ...]) -> tuple[Tensor, Tensor, Tensor | None]:
@@ -419,12 +432,15 @@ def _layer_coverage(
         ymin, ymax = torch.minimum(ly0, ly1), torch.maximum(ly0, ly1)
         # edges wholly above, below or right of their box add nothing inside it (right:
         # only to the spill cells, which close their rows anyway); empty boxes take nothing
-        live = ((lx0 != lx1) | (ly0 != ly1)) & (ew > 0) & (ymax > 0) & (ymin < eh_) & (xmin < ew_)
+        # (float 0/1 masks: see _short_pieces)
+        f = lambda op, a, b: op(a, b, out=torch.empty_like(x0))  # noqa: E731
+        live = f(torch.gt, (xmax - xmin) + (ymax - ymin), 0).mul_(f(torch.gt, ew_, 0)).mul_(f(torch.gt, ymax, 0))
+        live.mul_(f(torch.lt, ymin, eh_)).mul_(f(torch.lt, xmin, ew_))
         nx, ny = _crossings(lx0, lx1), _crossings(ly0, ly1)
         # edges wholly left of their box across several rows: a vertical wall on its left side
-        wall = live & (xmax <= 0) & (ny > 1)
-        short = live & (nx <= 1) & (ny <= 1)
-        longer = live & ~short & ~wall
+        wall = f(torch.le, xmax, 0).mul_(f(torch.gt, ny, 1)).mul_(live)
+        short = f(torch.le, nx, 1).mul_(f(torch.le, ny, 1)).mul_(live)
+        longer = live - short - wall  # (short edges cross at most one row line, walls more)
         groups: list[_Pieces] = []
         local = (lx0, ly0, lx1, ly1)
         # the packed layout closes its rows by buffer row; the padded one needs no rows
