@@ -460,8 +460,9 @@ def _layer_coverage(
             wid = wall.nonzero().squeeze(-1)
             walls = _wall_pieces(take(ly0, wid), take(ly1, wid), pick(per_edge, wid))
         area = _accumulate(groups, walls, boxes, dtype)
-        nonzero = area != 0
-        keep = (nonzero & _padding_mask(boxes) if boxes.padded else nonzero).nonzero().squeeze(-1)
+        if boxes.padded:  # cells outside their box (spill and padding) left out
+            _zero_padding(area, boxes)
+        keep = area.bool().nonzero().squeeze(-1)  # (.bool() is several times cheaper than != 0)
         area = take(area, keep)
         layer, pixel = _cell_pixels(boxes, keep, layer_batch, width, height)
         cov, slope = coverage_and_slope(area, take(evenodd, layer) if bool(evenodd.any()) else None)
@@ -521,12 +522,18 @@ def _spill_cells(boxes: _Boxes) -> Tensor:
     return take(boxes.off, rows_layer) + r * take(boxes.stride, rows_layer) + take(boxes.w, rows_layer)
 
 
-def _padding_mask(boxes: _Boxes) -> Tensor:
-    """[total] bool: padded-layout cells inside their box (not spill, not padding)."""
-    device = boxes.w.device
-    rr = torch.arange(boxes.hmax, device=device).view(1, -1, 1)
-    cc = torch.arange(boxes.wmax + 1, device=device).view(1, 1, -1)
-    return ((rr < boxes.h.view(-1, 1, 1)) & (cc < boxes.w.view(-1, 1, 1))).view(-1)
+def _zero_padding(area: Tensor, boxes: _Boxes) -> None:
+    """Zero, in place, the cells of a padded-layout buffer ``area`` [total] that lie outside
+    their box (spill cells and padding): two broadcast products with 0/1 row and column
+    masks."""
+    device, dtype = area.device, area.dtype
+    rr = torch.arange(boxes.hmax, device=device, dtype=dtype).view(1, -1, 1)
+    cc = torch.arange(boxes.wmax + 1, device=device, dtype=dtype).view(1, 1, -1)
+    h = boxes.h.to(dtype).view(-1, 1, 1)
+    w = boxes.w.to(dtype).view(-1, 1, 1)
+    blocks = area.view(-1, boxes.hmax, boxes.wmax + 1)
+    blocks.mul_(torch.lt(rr, h, out=torch.empty(h.shape[0], boxes.hmax, 1, dtype=dtype, device=device)))
+    blocks.mul_(torch.lt(cc, w, out=torch.empty(w.shape[0], 1, boxes.wmax + 1, dtype=dtype, device=device)))
 
 
 def _cell_pixels(boxes: _Boxes, cells: Tensor, layer_batch: Tensor, width: int, height: int) -> tuple[Tensor, Tensor]:
@@ -559,11 +566,13 @@ def coverage_and_slope(area: Tensor, evenodd: Tensor | None) -> tuple[Tensor, Te
     a = area.abs()
     sign = torch.sign(area)
     cov = a.clamp(max=1.0)
-    slope = sign * (a <= 1).to(area.dtype)
+    # (a comparison into floats, not bools: several times cheaper on the CPU)
+    slope = torch.le(a, 1, out=torch.empty_like(a)).mul_(sign)
     if evenodd is not None:
         r = torch.remainder(a, 2.0)
-        cov = torch.where(evenodd, 1 - (1 - r).abs(), cov)
-        slope = torch.where(evenodd, sign * torch.sign(1 - r), slope)
+        eo = evenodd.to(area.dtype)
+        cov = torch.lerp(cov, 1 - (1 - r).abs(), eo)
+        slope = torch.lerp(slope, sign * torch.sign(1 - r), eo)
     return cov, slope
 
 
