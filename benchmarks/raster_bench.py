@@ -130,6 +130,44 @@ def bench_circles(ns, sizes, repeats, out):
     out("")
 
 
+def bench_threads(cases, repeats, out):
+    """Forward + backward wall ms (medians, interleaved) at torch's thread count with the
+    rasterizer's thread policy (vecdistill/raster/threads.py: one thread below its fragment
+    threshold), with the policy off (torch's count for every operation), and on 1 thread."""
+    from vecdistill.raster import threads
+
+    default = torch.get_num_threads()
+    keep = threads.SERIAL_BELOW
+    out(f"## Thread policy: forward + backward, wall ms (medians of {repeats}); torch threads {default}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
+    out("")
+    out(f"| canvas | paths | fragments | policy ({default} threads) | policy off ({default} threads) | 1 thread | policy / off |")
+    out("|---|---|---|---|---|---|---|")
+    modes = {"policy": (default, keep), "off": (default, 0), "one": (1, 0)}
+    try:
+        for n, size in cases:
+            scene = circles_scene(n, size, generator=torch.Generator().manual_seed(n + size))
+            scene.requires_grad_(True, kinds=("points", "colors"))
+            with torch.no_grad():
+                rasterize(scene, size, size)
+            fragments = covered_pixels(scene, size)
+            times = {m: [] for m in modes}
+            for r in range(repeats + 1):
+                for m, (count, serial_below) in modes.items():
+                    torch.set_num_threads(count)
+                    threads.SERIAL_BELOW = serial_below
+                    rasterize(scene, size, size)  # the plan's previous render: this mode's
+                    t0 = time.perf_counter()
+                    rasterize(scene, size, size).sum().backward()
+                    if r:
+                        times[m].append(time.perf_counter() - t0)
+            p, o, one = (statistics.median(times[m]) * 1e3 for m in modes)
+            out(f"| {size}^2 | {n} | {fragments} | {p:.1f} | {o:.1f} | {one:.1f} | {p / o:.2f} |")
+    finally:
+        torch.set_num_threads(default)
+        threads.SERIAL_BELOW = keep
+    out("")
+
+
 def bench_icons(per_set, size, out):
     from vecdistill.svg.parse import load_svg
 
@@ -297,6 +335,7 @@ def main() -> None:
     ap.add_argument("--ns", default="64,256,1024", help="path counts of the circle scenes")
     ap.add_argument("--sizes", default="256,512", help="canvas sizes of the circle scenes")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
+    ap.add_argument("--thread-policy", action="store_true", help="also time the rasterizer's thread policy (at the default thread count)")
     ap.add_argument("--append", action="store_true", help="append to the results file")
     ap.add_argument("--out", default=str(FsPath(__file__).resolve().parent / "results" / "raster_cpu.txt"))
     args = ap.parse_args()
@@ -326,6 +365,8 @@ def main() -> None:
                 bench_views(256, 256, args.views, max(3, args.repeats // 3), out)
             if not args.no_stages:
                 bench_stages(256, 256, max(5, args.repeats), out)
+        if args.thread_policy:
+            bench_threads([(64, 256), (256, 256), (1024, 256), (256, 512), (1024, 512)], args.repeats, out)
         if not args.no_icons:
             bench_icons(args.icons, args.icon_size, out)
     if not args.quick:

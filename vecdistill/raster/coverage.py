@@ -50,6 +50,8 @@ from dataclasses import dataclass
 
 import torch
 
+from . import threads
+
 Tensor = torch.Tensor
 
 
@@ -361,6 +363,7 @@ class _WindingArea(torch.autograd.Function):
     @staticmethod
     def forward(ctx, edges, direction, out, slope, keep, spill, total, *groups):
         ctx.save_for_backward(direction, keep, slope, spill, *groups)
+        ctx.threads = torch.get_num_threads()  # the backward runs on as many (see .threads)
         ctx.num_edges = edges.shape[1]
         ctx.total = total
         return out
@@ -368,6 +371,11 @@ class _WindingArea(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_keep):
+        with threads.at_most(ctx.threads):
+            return _WindingArea._backward(ctx, grad_keep)
+
+    @staticmethod
+    def _backward(ctx, grad_keep):
         d, keep, slope, spill, *flat = ctx.saved_tensors
         grad_area = grad_keep.new_zeros(ctx.total + 1).scatter_(0, keep, grad_keep * slope)  # + the sink cell
         grad_area.index_copy_(0, spill, grad_area.index_select(0, spill - 1))

@@ -29,10 +29,10 @@ import torch
 
 from ..errors import InputError
 from ..svg.scene import IDENTITY, Affine, Scene
-from . import composite, coverage, paint
+from . import composite, coverage, paint, threads
 from .coverage import take
 from .flatten import Polylines, apply_affine, flatten, tolerance_scale
-from .plan import layer_opacity, plan_for, stack_scalars
+from .plan import Plan, layer_opacity, plan_for, stack_scalars
 from .stroke import StrokeStyle, stroke_outline
 
 Tensor = torch.Tensor
@@ -145,14 +145,21 @@ def rasterize_batch(
     if views is not None and (views.dim() != 3 or views.shape[1:] != (3, 3) or views.shape[0] != len(scenes)):
         raise InputError(f"views must be [{len(scenes)}, 3, 3], got {list(views.shape)}")
     B = len(scenes)
-    hw = height * width
     plan = plan_for(scenes, width, height)
     dtype, device, builder = plan.dtype, plan.device, plan.builder
     bg = _background(background, B, height, width, dtype, device)
-    layers = builder.layers
-    if not layers:
+    if not builder.layers:
         return bg.clone()
+    with threads.at_most(threads.render_threads(device, plan.fragments)):
+        return _draw(plan, B, width, height, bg, views, tolerance)
 
+
+def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor | None, tolerance: float) -> Tensor:
+    """Steps 2-5 of the module docstring for ``plan`` (B images, at least one layer) ->
+    [B, 3, H, W] over ``bg`` [B, 3, H, W]; records the fragment count on the plan."""
+    dtype, device, builder = plan.dtype, plan.device, plan.builder
+    layers = builder.layers
+    hw = height * width
     inst_b, mats = plan.inst_b, plan.mats
     if views is not None:
         v = views.to(device=device, dtype=dtype)[inst_b]
@@ -230,6 +237,7 @@ def rasterize_batch(
     edges = torch.cat(edge_parts, 1)
     edge_layer = torch.cat(layer_parts)
     frags = coverage.rasterize_layers(edges, edge_layer, plan.layer_b, plan.layer_eo, width, height)
+    plan.fragments = int(frags.cov.shape[0])
 
     # clip masks
     masks = None

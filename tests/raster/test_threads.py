@@ -1,0 +1,103 @@
+"""The rasterizer's CPU thread policy (vecdistill/raster/threads.py): small renders run on one
+torch thread, forward and analytic backward, and the caller's thread count comes back."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vecdistill.raster import composite, coverage, rasterize, threads
+from vecdistill.raster.plan import clear_plans
+from vecdistill.raster.testscenes import circles_scene
+
+
+@pytest.fixture()
+def two_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture()
+def seen(monkeypatch):
+    """Thread counts observed inside the Over forward and the two analytic backwards."""
+    log: dict[str, list[int]] = {"over": [], "over_bwd": [], "area_bwd": []}
+    over_fwd, over_bwd, area_bwd = composite._Over.forward, composite._Over._backward, coverage._WindingArea._backward
+
+    def spy(name, fn):
+        def wrapped(*args):
+            log[name].append(torch.get_num_threads())
+            return fn(*args)
+
+        return staticmethod(wrapped)
+
+    monkeypatch.setattr(composite._Over, "forward", spy("over", over_fwd))
+    monkeypatch.setattr(composite._Over, "_backward", spy("over_bwd", over_bwd))
+    monkeypatch.setattr(coverage._WindingArea, "_backward", spy("area_bwd", area_bwd))
+    return log
+
+
+def _scene():
+    s = circles_scene(24, 64, generator=torch.Generator().manual_seed(3))
+    s.requires_grad_(True, kinds=("points", "colors"))
+    return s
+
+
+def _render_and_grad(scene):
+    img = rasterize(scene, 64, 64)
+    img.sum().backward()
+    return img.detach(), torch.cat([p.grad.reshape(-1) for p in scene.parameters(("points", "colors"))])
+
+
+def test_small_render_runs_on_one_thread_and_restores_the_count(two_threads, seen):
+    clear_plans()
+    _render_and_grad(_scene())
+    assert seen["over"] == [1] and seen["over_bwd"] == [1] and seen["area_bwd"] == [1]
+    assert torch.get_num_threads() == 2
+
+
+def test_policy_off_leaves_torch_threads_alone(two_threads, seen, monkeypatch):
+    monkeypatch.setattr(threads, "SERIAL_BELOW", 0)
+    clear_plans()
+    _render_and_grad(_scene())
+    assert seen["over"] == [2] and seen["over_bwd"] == [2] and seen["area_bwd"] == [2]
+
+
+def test_large_previous_render_switches_to_torch_threads(two_threads, seen, monkeypatch):
+    """The choice follows the previous render of the same plan: a first render counts as
+    small, later ones use torch's count once the fragments reach the threshold."""
+    monkeypatch.setattr(threads, "SERIAL_BELOW", 100)
+    clear_plans()
+    scene = _scene()
+    for _ in range(2):
+        for p in scene.parameters(("points", "colors")):
+            p.grad = None
+        _render_and_grad(scene)
+    assert seen["over"] == [1, 2] and seen["over_bwd"] == [1, 2]
+
+
+def test_same_image_and_gradients_either_way(two_threads, monkeypatch):
+    clear_plans()
+    img1, g1 = _render_and_grad(_scene())
+    monkeypatch.setattr(threads, "SERIAL_BELOW", 0)
+    clear_plans()
+    img2, g2 = _render_and_grad(_scene())
+    torch.testing.assert_close(img1, img2, rtol=0, atol=1e-6)
+    torch.testing.assert_close(g1, g2, rtol=1e-5, atol=1e-6)
+
+
+def test_at_most_restores_after_an_exception(two_threads):
+    with pytest.raises(RuntimeError):
+        with threads.at_most(1):
+            assert torch.get_num_threads() == 1
+            raise RuntimeError("boom")
+    assert torch.get_num_threads() == 2
+    with threads.at_most(None):
+        assert torch.get_num_threads() == 2
+
+
+def test_gpu_renders_are_left_alone():
+    assert threads.render_threads(torch.device("cuda"), 0) is None
+    assert threads.render_threads(torch.device("cpu"), 0) == 1
+    assert threads.render_threads(torch.device("cpu"), threads.SERIAL_BELOW) is None
