@@ -269,11 +269,10 @@ def flatten(
     seg_sub, seg_inst4 = tables.seg_sub, tables.seg_inst4
     gathered = all_pts.index_select(0, tables.seg_index).reshape(-1, 4, 2)  # [S, 4, 2]
     ctrl = _elevate(gathered, tables.seg_degree, tables.degrees)  # local cubic control points [S, 4, 2]
-    with torch.no_grad():
-        cc = apply_affine(inst_mats.detach(), ctrl.detach().reshape(-1, 2), seg_inst4).reshape(-1, 4, 2)
-        counts = segment_counts(cc, width, height, tol, max_count)
     # affine maps commute with Bezier evaluation: canvas vertices from canvas control points
     canvas_ctrl = apply_affine(inst_mats, ctrl.reshape(-1, 2), seg_inst4).reshape(-1, 4, 2)
+    with torch.no_grad():
+        counts = segment_counts(canvas_ctrl.detach(), width, height, tol, max_count)
     n = int(counts.max()) if counts.numel() else 1
     if not tables.any_open and n * counts.shape[0] <= 1.05 * int(counts.sum()) + 64:
         # every subpath closed and the counts (nearly) equal: all segments at the largest
@@ -282,6 +281,7 @@ def flatten(
         canvas = _weigh(basis, canvas_ctrl)
         verts = _weigh(basis, ctrl) if local else canvas
         vert_sub = seg_sub.repeat_interleave(n)
+        seg_verts = torch.full_like(seg_sub, n)
     else:
         n_eval = counts + tables.seg_last_open.long()
         m, total = (int(v) for v in torch.stack([n_eval.max(), n_eval.sum()]).tolist())
@@ -290,11 +290,15 @@ def flatten(
             # parameters in a dense [2, S, m] block, then the real vertices picked out (the
             # backward is then a sum over the block, not an accumulation per vertex)
             j = torch.arange(m, device=device)
-            pick = (j.view(1, -1) < n_eval.view(-1, 1)).view(-1).nonzero().squeeze(-1)
+            # block entries s * m + j for j < n_eval[s]: vertex v of segment s sits at
+            # v + (s * m - first vertex of s) (cheaper than a comparison and a nonzero)
+            first = torch.cumsum(n_eval, 0) - n_eval
+            shift = torch.arange(n_eval.shape[0], device=device) * m - first
+            pick = torch.arange(total, device=device) + torch.repeat_interleave(shift, n_eval, output_size=total)
             t = j.view(1, -1).to(dtype) / counts.view(-1, 1).to(dtype)  # [S, m]
             canvas = _dense_cubics(canvas_ctrl, t, pick)
             verts = _dense_cubics(ctrl, t, pick) if local else canvas
-            vert_sub = seg_sub.repeat_interleave(n_eval)
+            vert_sub = seg_sub.repeat_interleave(n_eval, output_size=total)
         else:
             seg_rep = torch.repeat_interleave(torch.arange(counts.shape[0], device=device), n_eval)
             starts = torch.cumsum(n_eval, 0) - n_eval
@@ -303,8 +307,9 @@ def flatten(
             canvas = _horner(canvas_ctrl, seg_rep, t)
             verts = _horner(ctrl, seg_rep, t) if local else canvas
             vert_sub = seg_sub.index_select(0, seg_rep)
+        seg_verts = n_eval
     nsub = int(tables.sub_inst.shape[0])
-    sub_count = torch.zeros(nsub, dtype=torch.long, device=device).index_add_(0, vert_sub, torch.ones_like(vert_sub))
+    sub_count = torch.zeros(nsub, dtype=torch.long, device=device).index_add_(0, seg_sub, seg_verts)
     sub_start = torch.cumsum(sub_count, 0) - sub_count
     return Polylines(verts, vert_sub, tables.sub_inst, tables.sub_closed, sub_start, sub_count, canvas)
 
