@@ -55,12 +55,14 @@ class _Over(torch.autograd.Function):
         cs = torch.cumsum(torch.log(1 - shrink * a).double(), 0)
         count = torch.bincount(pix, minlength=num_pixels)
         end = torch.cumsum(count, 0)
-        last = end.index_select(0, pix) - 1
+        last = (end - 1).index_select(0, pix)  # (the subtraction over pixels, not fragments)
         start = (end - count).index_select(0, pix)
         trans = torch.exp((cs.index_select(0, last) - cs).to(dtype))
         st = s * trans
         out_a = cov.new_zeros(num_pixels).scatter_add_(0, pix, a * trans)
-        out_rgb = torch.stack([table.new_zeros(num_pixels).scatter_add_(0, pix, col * st) for col in cols[:3]])
+        out_rgb = table.new_zeros(3, num_pixels)
+        for row, col in zip(out_rgb.unbind(0), cols[:3]):
+            row.scatter_add_(0, pix, col * st)
         ctx.save_for_backward(c, a, s, trans, st, pix, k, perm, start, *cols)
         ctx.shrink = shrink
         ctx.table_size = table.shape[1]

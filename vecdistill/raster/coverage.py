@@ -458,14 +458,14 @@ def _layer_coverage(
         # carry nothing (their cells stay inside the buffer, or on its sink cell)
         groups.append(_short_pieces(None, local, (nx, ny), per_edge, mask=short, low=(xmin, ymin)))
         if bool(longer.any()):
-            lid = longer.nonzero().squeeze(-1)
+            lid = longer.bool().nonzero().squeeze(-1)  # (nonzero of floats costs twice that of bools)
             parts, span, src = _subdivide(pick(local, lid), take(ew, lid).to(dtype), take(eh, lid).to(dtype))
             pid = take(lid, src)
             pn = (_crossings(parts[0], parts[2]), _crossings(parts[1], parts[3]))
             groups.append(_short_pieces(pid, parts, pn, pick(per_edge, pid), span))
         walls = None
         if bool(wall.any()):
-            wid = wall.nonzero().squeeze(-1)
+            wid = wall.bool().nonzero().squeeze(-1)
             walls = _wall_pieces(take(ly0, wid), take(ly1, wid), pick(per_edge, wid))
         area = _accumulate(groups, walls, boxes, dtype)
         if boxes.padded:  # cells outside their box (spill and padding) left out

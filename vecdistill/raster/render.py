@@ -212,7 +212,7 @@ def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor
         sub_fill = plan.fill_layer[poly.sub_inst]
         cpoly = Polylines(canvas_verts, poly.vert_sub, poly.sub_inst, poly.sub_closed, poly.sub_start, poly.sub_count)
         e = _closed_edges(cpoly)
-        el = sub_fill[poly.vert_sub]
+        el = take(sub_fill, poly.vert_sub)
         keep = el >= 0
         if bool(keep.all()):
             edge_parts.append(e)
@@ -234,8 +234,8 @@ def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor
         se = torch.cat([apply_affine(mats, se[:, :2], sinst), apply_affine(mats, se[:, 2:], sinst)], -1)
         edge_parts.append(se.t())
         layer_parts.append(plan.stroke_layer[sinst])
-    edges = torch.cat(edge_parts, 1)
-    edge_layer = torch.cat(layer_parts)
+    edges = torch.cat(edge_parts, 1) if len(edge_parts) > 1 else edge_parts[0]
+    edge_layer = torch.cat(layer_parts) if len(layer_parts) > 1 else layer_parts[0]
     frags = coverage.rasterize_layers(edges, edge_layer, plan.layer_b, plan.layer_eo, width, height)
     plan.fragments = int(frags.cov.shape[0])
 
