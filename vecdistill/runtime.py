@@ -4,8 +4,11 @@ Both are measured (``benchmarks/raster_bench.py``) and can be turned off:
 
 - ``OMP_WAIT_POLICY=PASSIVE`` (unless the user set it): OpenMP threads that spin while waiting
   collapse torch's CPU speed 10-30x as soon as another process shares the cores (a 64 px render
-  went from 10 ms to 127 ms with 2 threads). Passive waiting costs nothing measurable when the
-  machine is idle. It only takes effect if torch's OpenMP runtime is not loaded yet.
+  went from 10 ms to 127 ms with 2 threads). Passive waiting has its own cost: every
+  operation split across threads first wakes the sleeping ones, which for a chain of
+  hundreds of 10^5-element operations costs more than the split saves; the rasterizer
+  therefore runs small renders on one thread (:mod:`vecdistill.raster.threads`). It only
+  takes effect if torch's OpenMP runtime is not loaded yet.
 - glibc ``mallopt``: keep freed memory in the heap (mmap threshold 32 MiB, no trimming).
   glibc's defaults hand every large tensor's memory back to the kernel when it is freed, so
   each optimisation step page-faults its temporaries in again; keeping them made the
