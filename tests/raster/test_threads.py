@@ -101,3 +101,36 @@ def test_gpu_renders_are_left_alone():
     assert threads.render_threads(torch.device("cuda"), 0) is None
     assert threads.render_threads(torch.device("cpu"), 0) == 1
     assert threads.render_threads(torch.device("cpu"), threads.SERIAL_BELOW) is None
+
+
+def test_the_whole_render_backward_runs_on_one_thread(two_threads):
+    """Not only the analytic Functions: every backward node of the render (seen here from a
+    hook on a leaf, which runs inside the pass) runs on one thread; the count comes back at
+    the end of the pass."""
+    clear_plans()
+    scene = _scene()
+    counts = []
+    leaf = scene.parameters(("points",))[0]
+    leaf.register_hook(lambda g: counts.append(torch.get_num_threads()))
+    rasterize(scene, 64, 64).sum().backward()
+    assert counts == [1]
+    assert torch.get_num_threads() == 2
+
+
+def test_a_failed_backward_leaves_no_limit_behind(two_threads):
+    """An error inside the pass skips autograd's final callbacks; the next render gives the
+    thread count back."""
+    clear_plans()
+    scene = _scene()
+    leaf = scene.parameters(("points",))[0]
+
+    def fail(grad):
+        raise ValueError("hook failed")
+
+    handle = leaf.register_hook(fail)
+    with pytest.raises(ValueError):
+        rasterize(scene, 64, 64).sum().backward()
+    handle.remove()
+    with torch.no_grad():
+        rasterize(scene, 64, 64)
+    assert torch.get_num_threads() == 2

@@ -150,8 +150,10 @@ def rasterize_batch(
     bg = _background(background, B, height, width, dtype, device)
     if not builder.layers:
         return bg.clone()
-    with threads.at_most(threads.render_threads(device, plan.fragments)):
-        return _draw(plan, B, width, height, bg, views, tolerance)
+    threads.restore()  # a backward pass that failed left its limit in place
+    count = threads.render_threads(device, plan.fragments)
+    with threads.at_most(count):
+        return threads.gate_backward(_draw(plan, B, width, height, bg, views, tolerance), count)
 
 
 def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor | None, tolerance: float) -> Tensor:

@@ -10,9 +10,11 @@ than the split saved: forward + backward of 256 paths at 256^2 took about twice 
 (``python benchmarks/raster_bench.py --thread-policy`` prints both for several scenes).
 
 So a render whose previous render (same scenes structure, same canvas: one render plan)
-made fewer than :data:`SERIAL_BELOW` fragments runs its forward on one thread, and the
-analytic backward of coverage and compositing runs on the thread count its forward ran
-on; the caller's count is restored after each. A first render counts as small. Set
+made fewer than :data:`SERIAL_BELOW` fragments runs its forward on one thread, and so does
+the rest of the backward pass from the render's output on (:func:`gate_backward`: the
+render's inputs are the scene's leaves, so that is the render's own backward plus whatever
+else the pass still has to do); the caller's count is restored after each. A first render
+counts as small. Set
 ``vecdistill.raster.threads.SERIAL_BELOW = 0`` to leave torch's thread count alone. Only
 CPU renders are affected; the rest of a program (a diffusion model's forward) keeps the
 count it set.
@@ -50,3 +52,48 @@ def at_most(threads: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+_restore_to: int | None = None  # the count a backward pass limited and has not restored yet
+
+
+class _BackwardThreads(torch.autograd.Function):
+    """Identity whose backward limits torch's threads to ``threads`` for the rest of the
+    backward pass and queues the restoring of the caller's count at its end (the autograd
+    engine's final callback)."""
+
+    @staticmethod
+    def forward(ctx, x, threads):
+        ctx.threads = threads
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        global _restore_to
+        before = torch.get_num_threads()
+        if before > ctx.threads:
+            torch.set_num_threads(ctx.threads)
+            _restore_to = before
+            try:
+                torch.autograd.Variable._execution_engine.queue_callback(restore)
+            except (AttributeError, RuntimeError):  # no final callbacks here: do not limit
+                restore()
+        return grad, None
+
+
+def restore() -> None:
+    """Give torch back the thread count a backward pass limited (a no-op when none is
+    pending). Runs at the end of that pass; the next render also calls it, in case the pass
+    ended with an error (which skips the engine's final callbacks)."""
+    global _restore_to
+    if _restore_to is not None:
+        torch.set_num_threads(_restore_to)
+        _restore_to = None
+
+
+def gate_backward(image: torch.Tensor, threads: int | None) -> torch.Tensor:
+    """``image`` unchanged; when ``threads`` is set and ``image`` requires grad, the backward
+    pass runs on at most ``threads`` threads from this point on (see the module docstring)."""
+    if threads is None or not image.requires_grad:
+        return image
+    return _BackwardThreads.apply(image, threads)
