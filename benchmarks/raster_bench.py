@@ -168,6 +168,51 @@ def bench_threads(cases, repeats, out):
     out("")
 
 
+def bench_ops(repeats: int, out) -> None:
+    """Microseconds of single torch operations at the sizes a 256-path render at 256^2 works
+    on (139148 fragments, 222720 buffer cells): what the coverage and flattening code's
+    choices (float masks, lerp, int32 cells, scatter_add) rest on."""
+    from timing import median_ms
+
+    g = torch.Generator().manual_seed(0)
+    n, cells = 139148, 222720
+    a, b = torch.rand(n, generator=g), torch.rand(n, generator=g)
+    mask = a > 0.5
+    fmask = mask.float()
+    idx = torch.randint(0, 65536, (n,), generator=g)
+    idx32 = idx.int()
+    buffer = torch.rand(cells, generator=g) * (torch.rand(cells, generator=g) > 0.4)
+    ops = {
+        "a + b": lambda: a + b,
+        "a >= b (into bool)": lambda: a >= b,
+        "torch.ge(a, b, out=float tensor)": lambda: torch.ge(a, b, out=torch.empty_like(a)),
+        "bool -> float": lambda: mask.float(),
+        "float -> bool (.bool())": lambda: a.bool(),
+        "torch.where(mask, a, b)": lambda: torch.where(mask, a, b),
+        "torch.lerp(b, a, float mask)": lambda: torch.lerp(b, a, fmask),
+        "float -> int64": lambda: a.long(),
+        "float -> int32": lambda: a.int(),
+        "index_select (int64 index)": lambda: a.index_select(0, idx),
+        "index_add_ into 65536": lambda: torch.zeros(65536).index_add_(0, idx, a),
+        "scatter_add_ into 65536": lambda: torch.zeros(65536).scatter_add_(0, idx, a),
+        "index_add_ into 65536, int32 index": lambda: torch.zeros(65536).index_add_(0, idx32, a),
+        "cumsum, float64": lambda: torch.cumsum(a.double(), 0),
+        "log": lambda: torch.log(a),
+        "exp": lambda: torch.exp(a),
+        f"nonzero over {cells} cells (bool)": lambda: buffer.bool().nonzero(),
+    }
+    out(f"## Single operations on {n} elements, microseconds (medians of {repeats}, torch threads {torch.get_num_threads()})")
+    out("")
+    out("| operation | us | x (a + b) |")
+    out("|---|---|---|")
+    base = None
+    for name, fn in ops.items():
+        us = 1000 * median_ms(fn, repeats)
+        base = base or us
+        out(f"| {name} | {us:.0f} | {us / base:.1f} |")
+    out("")
+
+
 def bench_icons(per_set, size, out):
     from vecdistill.svg.parse import load_svg
 
@@ -336,6 +381,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="256,512", help="canvas sizes of the circle scenes")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
     ap.add_argument("--thread-policy", action="store_true", help="also time the rasterizer's thread policy (at the default thread count)")
+    ap.add_argument("--ops", action="store_true", help="also time single torch operations the rasterizer's code choices rest on")
     ap.add_argument("--append", action="store_true", help="append to the results file")
     ap.add_argument("--out", default=str(FsPath(__file__).resolve().parent / "results" / "raster_cpu.txt"))
     args = ap.parse_args()
@@ -365,6 +411,8 @@ def main() -> None:
                 bench_views(256, 256, args.views, max(3, args.repeats // 3), out)
             if not args.no_stages:
                 bench_stages(256, 256, max(5, args.repeats), out)
+        if args.ops:
+            bench_ops(max(51, args.repeats), out)
         if args.thread_policy:
             bench_threads([(64, 256), (256, 256), (1024, 256), (256, 512), (1024, 512)], args.repeats, out)
         if not args.no_icons:

@@ -210,8 +210,8 @@ def _short_pieces(
     x0, y0, x1, y1 = e
     dx, dy = x1 - x0, y1 - y0
     # Masks are float 0/1 and selections ``lerp(b, a, m)`` (exact for m in {0, 1} and finite
-    # a, b): on the CPU a comparison into a bool tensor, a bool -> float conversion and a
-    # ``where`` each cost 3-10 times a float add (benchmarks/raster_bench.py --ops prints them).
+    # a, b): on the CPU a comparison into a bool tensor and a bool -> float conversion each
+    # cost about twice a float add, a ``where`` ~15 times (benchmarks/raster_bench.py --ops).
     fdtype = dx.dtype
     hasx, hasy = n[0].clamp(0, 1), n[1].clamp(0, 1)  # crossings are integers >= -1
     lo = (torch.minimum(x0, x1), torch.minimum(y0, y1)) if low is None else low
