@@ -132,8 +132,8 @@ def bench_circles(ns, sizes, repeats, out):
 
 def bench_threads(cases, repeats, out):
     """Forward + backward wall ms (medians, interleaved) at torch's thread count with the
-    rasterizer's thread policy (vecdistill/raster/threads.py: one thread below its fragment
-    threshold), with the policy off (torch's count for every operation), and on 1 thread."""
+    rasterizer's thread policy (vecdistill/raster/threads.py: one thread below its canvas
+    pixel threshold), with the policy off (torch's count for every operation), and on 1 thread."""
     from vecdistill.raster import threads
 
     default = torch.get_num_threads()
@@ -155,7 +155,6 @@ def bench_threads(cases, repeats, out):
                 for m, (count, serial_below) in modes.items():
                     torch.set_num_threads(count)
                     threads.SERIAL_BELOW = serial_below
-                    rasterize(scene, size, size)  # the plan's previous render: this mode's
                     t0 = time.perf_counter()
                     rasterize(scene, size, size).sum().backward()
                     if r:

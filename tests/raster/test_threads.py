@@ -64,17 +64,17 @@ def test_policy_off_leaves_torch_threads_alone(two_threads, seen, monkeypatch):
     assert seen["over"] == [2] and seen["over_bwd"] == [2] and seen["area_bwd"] == [2]
 
 
-def test_large_previous_render_switches_to_torch_threads(two_threads, seen, monkeypatch):
-    """The choice follows the previous render of the same plan: a first render counts as
-    small, later ones use torch's count once the fragments reach the threshold."""
-    monkeypatch.setattr(threads, "SERIAL_BELOW", 100)
-    clear_plans()
+def test_large_canvases_keep_torch_threads(two_threads, seen, monkeypatch):
+    """The choice is by canvas pixels (batch x height x width): at or above the threshold
+    torch's count applies, below it one thread."""
     scene = _scene()
-    for _ in range(2):
-        for p in scene.parameters(("points", "colors")):
-            p.grad = None
-        _render_and_grad(scene)
-    assert seen["over"] == [1, 2] and seen["over_bwd"] == [1, 2]
+    monkeypatch.setattr(threads, "SERIAL_BELOW", 64 * 64)
+    _render_and_grad(scene)
+    for p in scene.parameters(("points", "colors")):
+        p.grad = None
+    monkeypatch.setattr(threads, "SERIAL_BELOW", 64 * 64 + 1)
+    _render_and_grad(scene)
+    assert seen["over"] == [2, 1] and seen["over_bwd"] == [2, 1] and seen["area_bwd"] == [2, 1]
 
 
 def test_same_image_and_gradients_either_way(two_threads, monkeypatch):
@@ -98,8 +98,8 @@ def test_at_most_restores_after_an_exception(two_threads):
 
 
 def test_gpu_renders_are_left_alone():
-    assert threads.render_threads(torch.device("cuda"), 0) is None
-    assert threads.render_threads(torch.device("cpu"), 0) == 1
+    assert threads.render_threads(torch.device("cuda"), 64 * 64) is None
+    assert threads.render_threads(torch.device("cpu"), 64 * 64) == 1
     assert threads.render_threads(torch.device("cpu"), threads.SERIAL_BELOW) is None
 
 

@@ -310,7 +310,6 @@ class Plan:
     caps: Tensor | None = None
     miter: Tensor | None = None
     stroke_row: Tensor | None = None
-    fragments: int = 0  # fragments of the last render (its thread choice: :mod:`.threads`)
 
 
 def _build(scenes: Sequence[Scene], width: int, height: int, values: dict[int, float]) -> Plan:

@@ -17,7 +17,7 @@ Pipeline for a batch of B images (B scenes, or B views of one scene):
    background.
 
 Cost grows with the pixels inside the layers' bounding boxes and the number of edge pieces,
-not with canvas size x number of paths. CPU renders below a million fragments run on one
+not with canvas size x number of paths. CPU renders below 2^20 canvas pixels run on one
 torch thread, forward and backward (:mod:`.threads`: waking passive OpenMP threads for each
 of a render's few hundred operations costs more than they save).
 """
@@ -153,14 +153,14 @@ def rasterize_batch(
     if not builder.layers:
         return bg.clone()
     threads.restore()  # a backward pass that failed left its limit in place
-    count = threads.render_threads(device, plan.fragments)
+    count = threads.render_threads(device, B * height * width)
     with threads.at_most(count):
         return threads.gate_backward(_draw(plan, B, width, height, bg, views, tolerance), count)
 
 
 def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor | None, tolerance: float) -> Tensor:
     """Steps 2-5 of the module docstring for ``plan`` (B images, at least one layer) ->
-    [B, 3, H, W] over ``bg`` [B, 3, H, W]; records the fragment count on the plan."""
+    [B, 3, H, W] over ``bg`` [B, 3, H, W]."""
     dtype, device, builder = plan.dtype, plan.device, plan.builder
     layers = builder.layers
     hw = height * width
@@ -241,7 +241,6 @@ def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor
     edges = torch.cat(edge_parts, 1) if len(edge_parts) > 1 else edge_parts[0]
     edge_layer = torch.cat(layer_parts) if len(layer_parts) > 1 else layer_parts[0]
     frags = coverage.rasterize_layers(edges, edge_layer, plan.layer_b, plan.layer_eo, width, height)
-    plan.fragments = int(frags.cov.shape[0])
 
     # clip masks
     masks = None

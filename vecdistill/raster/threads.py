@@ -6,15 +6,16 @@ each operation above 32768 elements across its OpenMP threads, and with
 torch's speed when another process shares the cores, see :mod:`vecdistill.runtime`) every
 split first wakes the sleeping threads. On the 2-core build machine that wake-up cost more
 than the split saved: forward + backward of 256 paths at 256^2 took about twice as long on
-2 threads as on 1, and the crossover lay between 0.6 and 2.2 million fragments
-(``python benchmarks/raster_bench.py --thread-policy`` prints both for several scenes).
+2 threads as on 1, and even 1024 paths at 512^2 (2.1 million fragments) were no faster on
+2 (``python benchmarks/raster_bench.py --thread-policy`` prints both for several scenes).
 
-So a render whose previous render (same scenes structure, same canvas: one render plan)
-made fewer than :data:`SERIAL_BELOW` fragments runs its forward on one thread, and so does
-the rest of the backward pass from the render's output on (:func:`gate_backward`: the
-render's inputs are the scene's leaves, so that is the render's own backward plus whatever
-else the pass still has to do); the caller's count is restored after each. A first render
-counts as small. Set
+So a CPU render of fewer than :data:`SERIAL_BELOW` canvas pixels (summed over the images of
+a batch: 2^20, e.g. one 1024^2 image or 16 views at 256^2) runs its forward on one thread,
+and so does the rest of the backward pass from the render's output on
+(:func:`gate_backward`: the render's inputs are the scene's leaves, so that is the render's
+own backward plus whatever else the pass still has to do); the caller's count is restored
+after each. The rule depends only on the call's arguments, so a run resumed from a
+checkpoint makes the same choices as an uninterrupted one. Set
 ``vecdistill.raster.threads.SERIAL_BELOW = 0`` to leave torch's thread count alone. Only
 CPU renders are affected; the rest of a program (a diffusion model's forward) keeps the
 count it set.
@@ -27,14 +28,13 @@ from contextlib import contextmanager
 
 import torch
 
-SERIAL_BELOW = 1_000_000  # fragments
+SERIAL_BELOW = 2**20  # canvas pixels of a batch
 
 
-def render_threads(device: torch.device, previous_fragments: int) -> int | None:
-    """The thread count a CPU render should use (1), or None to leave torch's alone: on CPU,
-    when the previous render of the same plan made fewer than :data:`SERIAL_BELOW`
-    fragments (0 for a first render)."""
-    if device.type != "cpu" or previous_fragments >= SERIAL_BELOW:
+def render_threads(device: torch.device, pixels: int) -> int | None:
+    """The thread count a render of ``pixels`` canvas pixels (B * H * W) should use: 1 on
+    the CPU below :data:`SERIAL_BELOW`, else None (torch's count unchanged)."""
+    if device.type != "cpu" or pixels >= SERIAL_BELOW:
         return None
     return 1
 
