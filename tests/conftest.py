@@ -26,14 +26,24 @@ def tiny_pixel_path(tmp_path_factory):
     return build_tiny_pipeline(tmp_path_factory.mktemp("tiny-pixel") / "pipe", latent=False)
 
 
-def _single_thread():
-    """Run torch on one CPU thread, restoring the previous count afterwards."""
+def _torch_threads(count: int):
+    """Run torch on ``count`` CPU threads, restoring the previous count afterwards."""
     import torch
 
     before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(count)
     yield
     torch.set_num_threads(before)
+
+
+def _single_thread():
+    yield from _torch_threads(1)
+
+
+@pytest.fixture()
+def two_threads():
+    """Run a test on two torch CPU threads (restored after): for what depends on the count."""
+    yield from _torch_threads(2)
 
 
 @pytest.fixture()

@@ -12,14 +12,6 @@ from vecdistill.raster.testscenes import circles_scene
 
 
 @pytest.fixture()
-def two_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture()
 def seen(monkeypatch):
     """Thread counts observed inside the Over forward and the two analytic backwards."""
     log: dict[str, list[int]] = {"over": [], "over_bwd": [], "area_bwd": []}
