@@ -147,9 +147,7 @@ def bench_threads(cases, repeats, out):
         for n, size in cases:
             scene = circles_scene(n, size, generator=torch.Generator().manual_seed(n + size))
             scene.requires_grad_(True, kinds=("points", "colors"))
-            with torch.no_grad():
-                rasterize(scene, size, size)
-            fragments = covered_pixels(scene, size)
+            fragments = covered_pixels(scene, size)  # (also the warm-up render)
             times = {m: [] for m in modes}
             for r in range(repeats + 1):
                 for m, (count, serial_below) in modes.items():

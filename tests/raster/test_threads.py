@@ -1,5 +1,5 @@
 """The rasterizer's CPU thread policy (vecdistill/raster/threads.py): small renders run on one
-torch thread, forward and analytic backward, and the caller's thread count comes back."""
+torch thread, forward and backward, and the caller's thread count comes back."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from vecdistill.raster.testscenes import circles_scene
 def seen(monkeypatch):
     """Thread counts observed inside the Over forward and the two analytic backwards."""
     log: dict[str, list[int]] = {"over": [], "over_bwd": [], "area_bwd": []}
-    over_fwd, over_bwd, area_bwd = composite._Over.forward, composite._Over._backward, coverage._WindingArea._backward
+    over_fwd, over_bwd, area_bwd = composite._Over.forward, composite._Over.backward, coverage._WindingArea.backward
 
     def spy(name, fn):
         def wrapped(*args):
@@ -25,8 +25,8 @@ def seen(monkeypatch):
         return staticmethod(wrapped)
 
     monkeypatch.setattr(composite._Over, "forward", spy("over", over_fwd))
-    monkeypatch.setattr(composite._Over, "_backward", spy("over_bwd", over_bwd))
-    monkeypatch.setattr(coverage._WindingArea, "_backward", spy("area_bwd", area_bwd))
+    monkeypatch.setattr(composite._Over, "backward", spy("over_bwd", over_bwd))
+    monkeypatch.setattr(coverage._WindingArea, "backward", spy("area_bwd", area_bwd))
     return log
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import torch
 
-from . import threads
-
 Tensor = torch.Tensor
 
 _SHRINK = 1.0 - 1e-9
@@ -66,17 +64,11 @@ class _Over(torch.autograd.Function):
         ctx.save_for_backward(c, a, s, trans, st, pix, k, perm, start, *cols)
         ctx.shrink = shrink
         ctx.table_size = table.shape[1]
-        ctx.threads = torch.get_num_threads()  # the backward runs on as many (see .threads)
         return out_rgb, out_a
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g_rgb, g_a):
-        with threads.at_most(ctx.threads):
-            return _Over._backward(ctx, g_rgb, g_a)
-
-    @staticmethod
-    def _backward(ctx, g_rgb, g_a):
         c, a, s, trans, st, pix, k, perm, start, *cols = ctx.saved_tensors
         q = ctx.shrink
         zero = a.new_zeros(a.shape[0])

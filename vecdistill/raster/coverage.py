@@ -50,8 +50,6 @@ from dataclasses import dataclass
 
 import torch
 
-from . import threads
-
 Tensor = torch.Tensor
 
 
@@ -171,7 +169,6 @@ def _place(xm: Tensor, ym: Tensor, w: Tensor, h: Tensor, off: Tensor, stride: Te
     row = torch.minimum(ry.clamp_min(0), (h - 1).clamp_min(0))
     col = torch.minimum(torch.floor(xm.to(off.dtype)).clamp_min_(0), w)
     frac = (xm - col.to(xm.dtype)).clamp_(0, 1)
-    # (float -> int32 is several times cheaper than -> int64 on the CPU; index ops take both)
     # (float -> int32 is several times cheaper than -> int64 on the CPU, and index ops take
     # both; float32 cell arithmetic means a buffer below 2^24 cells)
     itype = torch.int32 if off.dtype == torch.float32 else torch.int64
@@ -363,7 +360,6 @@ class _WindingArea(torch.autograd.Function):
     @staticmethod
     def forward(ctx, edges, direction, out, slope, keep, spill, total, *groups):
         ctx.save_for_backward(direction, keep, slope, spill, *groups)
-        ctx.threads = torch.get_num_threads()  # the backward runs on as many (see .threads)
         ctx.num_edges = edges.shape[1]
         ctx.total = total
         return out
@@ -371,11 +367,6 @@ class _WindingArea(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_keep):
-        with threads.at_most(ctx.threads):
-            return _WindingArea._backward(ctx, grad_keep)
-
-    @staticmethod
-    def _backward(ctx, grad_keep):
         d, keep, slope, spill, *flat = ctx.saved_tensors
         grad_area = grad_keep.new_zeros(ctx.total + 1).scatter_(0, keep, grad_keep * slope)  # + the sink cell
         grad_area.index_copy_(0, spill, grad_area.index_select(0, spill - 1))
