@@ -14,8 +14,9 @@ step per call, SDS with CFG 100, augmentation on):
 - ``embedded``: the embedded icon prior at its 64 x 64 working size.
 
 Per stage (render, augment, encode, objective = the prior's noise prediction, backward,
-optimiser, rest = hooks/aux/callbacks): the median over ``--repeats`` steps after one
-warm-up, and "ours" = render + augment + optimiser + rest as a fraction of the objective
+optimiser, rest = hooks/aux/callbacks, step = wall): the mean ms of the ``--repeats``
+steady-state steps of a run (a run of ``repeats + 1`` steps minus a run of one: the first
+step also builds the optimiser's state), the median of three such runs; and "ours" = render + augment + optimiser + rest as a fraction of the objective
 (the UNet) measured in the same run.
 """
 
@@ -57,35 +58,31 @@ def build_sd15_prior(folder: str, size: int, device: str):
 
 
 def step_timings(prior, size: int, paths: int, repeats: int, device: str) -> dict[str, float]:
-    """Median ms per stage of one loop step (after a warm-up)."""
+    """Mean ms per stage of the steady-state steps of one run: a run of ``repeats + 1``
+    steps minus a run of 1 step (the first step also builds the optimiser's state), each
+    on a fresh scene; the median of three such differences per stage."""
     from vecdistill.distill import build_objective
     from vecdistill.pipelines.config import LoopConfig
     from vecdistill.pipelines.init import random_scene
     from vecdistill.pipelines.loop import optimize
 
-    gen = torch.Generator(device=device).manual_seed(0)
-    scene = random_scene("iconography", size, paths, 4, gen, radius=size * 20 / 600, width=1.0, device=device)
     objective = build_objective("sds", prior, "red heart", guidance_scale=100.0, t_min=0.05, t_max=0.95)
-    cfg = LoopConfig(steps=1, size=size, reinit_every=0, xing_weight=0.01)
-    rows = []
-    for i in range(repeats + 1):
+
+    def run(steps: int) -> dict[str, float]:
+        gen = torch.Generator(device=device).manual_seed(0)
+        scene = random_scene("iconography", size, paths, 4, gen, radius=size * 20 / 600, width=1.0, device=device)
+        cfg = LoopConfig(steps=steps, size=size, reinit_every=0, xing_weight=0.01)
         start = time.perf_counter()
-        result = optimize(scene, objective, cfg, gen, encode=prior.encode)
-        wall = time.perf_counter() - start
-        if i:
-            t = dict(result.timings)
-            rows.append(
-                {
-                    "render": t["render"],
-                    "augment": t["augment"],
-                    "encode": t["encode"],
-                    "objective": t["objective"],
-                    "backward": t["backward"],
-                    "optimizer": t["optimizer"],
-                    "rest": t["hooks"] + t["aux"] + t["callbacks"],
-                    "step": wall,
-                }
-            )
+        t = dict(optimize(scene, objective, cfg, gen, encode=prior.encode).timings)
+        t["step"] = time.perf_counter() - start
+        t["rest"] = t["hooks"] + t["aux"] + t["callbacks"]
+        return t
+
+    run(1)  # warm-up
+    rows = []
+    for _ in range(3):
+        one, many = run(1), run(repeats + 1)
+        rows.append({k: (many[k] - one[k]) / repeats for k in ("render", "augment", "encode", "objective", "backward", "optimizer", "rest", "step")})
     return {k: 1000 * statistics.median(r[k] for r in rows) for k in rows[0]}
 
 
@@ -106,7 +103,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    print(f"device {args.device}, {torch.get_num_threads()} threads, {args.paths} paths, median of {args.repeats} steps (ms)")
+    print(f"device {args.device}, {torch.get_num_threads()} threads, {args.paths} paths, ms per steady-state step (mean of {args.repeats} steps after the first, median of 3 runs)")
     print("| prior | render | augment | encode | objective (UNet) | backward | optimiser | rest | step | ours / objective |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     from vecdistill.priors import load_prior

@@ -13,7 +13,9 @@ ratio (fwd+bwd) / cairosvg, the covered pixels (pixels inside layers' bounding b
 non-zero coverage), the memory held for backward (saved tensors), PSNR, and forward +
 backward of the same scene with its points and colours packed into one leaf tensor each
 (``vecdistill.raster.pack_parameters``) instead of one per path.
-Torch threads stay at the default. Medians of --repeats runs, interleaved.
+Torch threads stay at the default. Medians of --repeats runs, interleaved. Every forward +
+backward starts, as an optimisation step does, with the leaves' gradients cleared
+(``zero_grad(set_to_none=True)``, untimed).
 """
 
 from __future__ import annotations
@@ -70,6 +72,23 @@ def saved_bytes(fn) -> tuple[object, int]:
     return out, total[0]
 
 
+def leaves(scene) -> list[torch.Tensor]:
+    """The scene's tensors that take gradients (the leaves an optimiser steps)."""
+    return [t for t in scene.parameters() if t.requires_grad and t.is_leaf]
+
+
+def step_seconds(fn, params) -> float:
+    """Wall seconds of ``fn().sum().backward()`` starting, as every optimisation step does
+    (``optimizer.zero_grad(set_to_none=True)``, torch's default and the pipelines'), from
+    no gradients on ``params``: autograd then hands each leaf its gradient instead of
+    adding into a stale one. Clearing is not timed."""
+    for t in params:
+        t.grad = None
+    t0 = time.perf_counter()
+    fn().sum().backward()
+    return time.perf_counter() - t0
+
+
 def covered_pixels(scene, size) -> int:
     count = [0]
     orig = coverage.rasterize_layers
@@ -101,7 +120,8 @@ def bench_circles(ns, sizes, repeats, out):
             svg = to_svg_string(scene, precision=4)
             scene.requires_grad_(True, kinds=("points", "colors"))
             packed = circles_scene(n, size, generator=torch.Generator().manual_seed(n + size))
-            pack_parameters(packed)  # one leaf for all points, one for all colours
+            packed_leaves = list(pack_parameters(packed).values())  # one leaf for all points, one for all colours
+            scene_leaves = leaves(scene)
             ref = cairo_render(svg, size, size)
             with torch.no_grad():
                 img = rasterize(scene, size, size)
@@ -117,12 +137,8 @@ def bench_circles(ns, sizes, repeats, out):
                 with torch.no_grad():
                     rasterize(scene, size, size)
                 tf.append(time.perf_counter() - t0)
-                t0 = time.perf_counter()
-                rasterize(scene, size, size).sum().backward()
-                tfb.append(time.perf_counter() - t0)
-                t0 = time.perf_counter()
-                rasterize(packed, size, size).sum().backward()
-                tpk.append(time.perf_counter() - t0)
+                tfb.append(step_seconds(lambda s=scene, z=size: rasterize(s, z, z), scene_leaves))
+                tpk.append(step_seconds(lambda s=packed, z=size: rasterize(s, z, z), packed_leaves))
             c, f, fb, pk = (statistics.median(x) * 1e3 for x in (tc, tf, tfb, tpk))
             out(
                 f"| {size}^2 | {n} | {c:.1f} | {f:.1f} | {fb:.1f} | {fb / c:.2f} | {px} | {fb / px * 1e5:.1f} | {mem / 2**20:.1f} | {quality:.1f} | {pk:.1f} | {pk / c:.2f} |"
@@ -148,15 +164,15 @@ def bench_threads(cases, repeats, out):
             scene = circles_scene(n, size, generator=torch.Generator().manual_seed(n + size))
             scene.requires_grad_(True, kinds=("points", "colors"))
             fragments = covered_pixels(scene, size)  # (also the warm-up render)
+            params = leaves(scene)
             times = {m: [] for m in modes}
             for r in range(repeats + 1):
                 for m, (count, serial_below) in modes.items():
                     torch.set_num_threads(count)
                     threads.SERIAL_BELOW = serial_below
-                    t0 = time.perf_counter()
-                    rasterize(scene, size, size).sum().backward()
+                    t = step_seconds(lambda s=scene, z=size: rasterize(s, z, z), params)
                     if r:
-                        times[m].append(time.perf_counter() - t0)
+                        times[m].append(t)
             p, o, one = (statistics.median(times[m]) * 1e3 for m in modes)
             out(f"| {size}^2 | {n} | {fragments} | {p:.1f} | {o:.1f} | {one:.1f} | {p / o:.2f} |")
     finally:
@@ -258,13 +274,10 @@ def bench_views(n: int, size: int, batch: int, repeats: int, out) -> None:
     views[:, :2, 2] = shift - (scale.unsqueeze(1) - 1) * size / 2
     views[:, 2, 2] = 1
     one, many = [], []
+    params = leaves(scene)
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        rasterize(scene, size, size).sum().backward()
-        one.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        rasterize_batch(scene, size, size, views=views).sum().backward()
-        many.append(time.perf_counter() - t0)
+        one.append(step_seconds(lambda: rasterize(scene, size, size), params))
+        many.append(step_seconds(lambda: rasterize_batch(scene, size, size, views=views), params))
     a, b = statistics.median(one) * 1e3, statistics.median(many) * 1e3
     out(f"## Batched views: {batch} views of the {n}-path scene at {size}^2, forward + backward (ms, medians)")
     out("")
@@ -304,8 +317,11 @@ def bench_stages(n: int, size: int, repeats: int, out) -> None:
         rasterize(scene, size, size).sum().backward()  # warm-up
         rows: dict[str, list[float]] = {}
         faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        params = leaves(scene)
         for _ in range(repeats):
             spent.clear()
+            for t in params:
+                t.grad = None
             t0 = time.process_time()
             img = rasterize(scene, size, size)
             t1 = time.process_time()

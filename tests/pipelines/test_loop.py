@@ -80,6 +80,54 @@ def test_nonfinite_step_is_skipped_and_leaves_parameters_unchanged(target_image)
     assert math.isfinite(result.final_loss)
 
 
+def test_a_nonfinite_gradient_under_a_finite_loss_skips_the_step(target_image):
+    """One NaN in the gradient of one path's points (the loss itself finite) is enough to
+    skip the step: nothing moves, the other paths included."""
+    scene = blob_scene(n=5)
+    seen = []
+
+    def bad_at_step_2(state):
+        pts = scene.paths()[-1].points
+        if state.step != 2:
+            return pts.sum() * 0
+        return (pts[0, 0] - pts.detach()[0, 0]).abs().sqrt()  # value 0, gradient 0 * inf = NaN
+
+    def record(report):
+        seen.append((report.skipped, torch.cat([p.points.detach().flatten() for p in scene.paths()])))
+
+    result = run(scene, FitImage(target_image), cfg(steps=4), aux_losses={"bad": bad_at_step_2}, callbacks=[record])
+    assert [skipped for skipped, _ in seen] == [False, False, True, False]
+    assert torch.equal(seen[1][1], seen[2][1]) and not torch.equal(seen[2][1], seen[3][1])
+    assert result.skipped == 1 and math.isfinite(result.final_loss)
+
+
+def test_steps_keep_colours_opacities_and_widths_in_range(target_image):
+    """After every optimiser step colours and opacities are in [0, 1] and stroke widths in
+    [min_width, max_width], however far the learning rates push them."""
+    scene = blob_scene(n=4)
+    for p in scene.paths():
+        p.stroke, p.stroke_width = Solid(torch.tensor([0.5, 0.5, 0.5, 1.0])), torch.tensor(1.0)
+    config = cfg(steps=5, lr_colors=50.0, lr_widths=50.0, lr_opacities=50.0, min_width=0.5, max_width=2.0)
+    groups = default_groups(scene, config, ("points", "colors", "widths", "opacities"))
+    assert {"colors", "widths", "opacities"} <= set(groups)
+
+    def check(report):
+        for p in scene.paths():
+            for c in (p.fill.color, p.stroke.color, p.opacity, p.fill_opacity):
+                assert 0.0 <= float(c.detach().min()) and float(c.detach().max()) <= 1.0
+            assert 0.5 <= float(p.stroke_width.detach()) <= 2.0
+
+    run(scene, FitImage(target_image), config, groups=groups, callbacks=[check])
+
+
+def test_the_run_leaves_the_callers_thread_count_alone(target_image, two_threads):
+    """The optimiser step runs on one CPU thread (many tiny tensors); the caller's count
+    is back after every step and after the run."""
+    counts = []
+    run(blob_scene(), FitImage(target_image), cfg(steps=3), callbacks=[lambda r: counts.append(torch.get_num_threads())])
+    assert counts == [2, 2, 2] and torch.get_num_threads() == 2
+
+
 def test_a_run_of_nonfinite_steps_stops_with_numerical_error(target_image):
     """The loop gives up after ``max_skipped`` non-finite steps in a row: it raises
     NumericalError, or (with checkpointing support) returns it in ``result.error`` with the

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..errors import InputError, NumericalError
+from ..raster import threads
 from ..svg.scene import Scene
 from .augment import sample_view, warp
 from .config import PARAM_GROUPS, LoopConfig, lr_factor
@@ -151,17 +152,29 @@ def default_groups(scene: Scene, config: LoopConfig, kinds: Sequence[str] = PARA
 def clamp_groups(groups: Mapping[str, Sequence[Tensor]], config: LoopConfig) -> None:
     """Keep values legal after a step: colours and opacities in [0, 1], widths in
     [``min_width``, ``max_width``] (in place, no autograd)."""
-    with torch.no_grad():
-        for t in groups.get("colors", ()):
-            t.clamp_(0.0, 1.0)
-        for t in groups.get("opacities", ()):
-            t.clamp_(0.0, 1.0)
-        for t in groups.get("widths", ()):
-            t.clamp_(config.min_width, config.max_width)
+    with torch.no_grad():  # one multi-tensor call per bound and kind (hundreds of tiny tensors)
+        for kind, lo, hi in (("colors", 0.0, 1.0), ("opacities", 0.0, 1.0), ("widths", config.min_width, config.max_width)):
+            ts = list(groups.get(kind, ()))
+            if ts:
+                torch._foreach_clamp_min_(ts, lo)
+                torch._foreach_clamp_max_(ts, hi)
 
 
 def _finite_grads(tensors: Sequence[Tensor]) -> bool:
-    return all(t.grad is None or bool(torch.isfinite(t.grad).all()) for t in tensors)
+    """Whether every gradient is finite: one check over all of them (one host read)."""
+    grads = [t.grad.reshape(-1) for t in tensors if t.grad is not None]
+    return not grads or bool(torch.isfinite(torch.cat(grads)).all())
+
+
+def adam(param_groups: list[dict], betas: tuple[float, float]) -> torch.optim.Optimizer:
+    """Adam over ``param_groups`` with torch's fused kernel where the device supports it: a
+    scene gives one small tensor per path and kind, and the per-tensor loop of the default
+    implementation costs ~7x more on the CPU for a few hundred of them
+    (``benchmarks/make_step_bench.py``, optimiser column). Same update rule."""
+    try:
+        return torch.optim.Adam(param_groups, betas=betas, fused=True)
+    except (RuntimeError, ValueError, TypeError):  # a device or dtype the fused kernel lacks
+        return torch.optim.Adam(param_groups, betas=betas)
 
 
 def optimize(
@@ -217,9 +230,9 @@ def optimize(
 
     for t in tensors_all():
         t.requires_grad_(True)
-    optimizer = torch.optim.Adam(
+    optimizer = adam(
         [{"params": ts, "lr": config.lr(k), "name": k, "base_lr": config.lr(k)} for k, ts in groups.items()],
-        betas=tuple(config.betas),
+        tuple(config.betas),
     )
     state = LoopState(0, 0.0, scene, config, optimizer, groups, generator)
     timer = _Timer(scene.device)
@@ -302,8 +315,11 @@ def optimize(
                 ok = _finite_grads(tensors_all())
             timer.mark("backward")
             if ok:
-                optimizer.step()
-                constrain(state)
+                # hundreds of tiny tensors: on one CPU thread (each multi-threaded kernel
+                # would first wake the sleeping OpenMP threads; see vecdistill.raster.threads)
+                with threads.at_most(threads.render_threads(scene.device, sum(t.numel() for t in tensors_all()))):
+                    optimizer.step()
+                    constrain(state)
                 consecutive = 0
             else:
                 optimizer.zero_grad(set_to_none=True)

@@ -33,7 +33,9 @@ SERIAL_BELOW = 2**20  # canvas pixels of a batch
 
 def render_threads(device: torch.device, pixels: int) -> int | None:
     """The thread count a render of ``pixels`` canvas pixels (B * H * W) should use: 1 on
-    the CPU below :data:`SERIAL_BELOW`, else None (torch's count unchanged)."""
+    the CPU below :data:`SERIAL_BELOW`, else None (torch's count unchanged). The same rule
+    serves other CPU work made of many operations on small tensors (the optimiser step
+    over a scene's path tensors: ``pixels`` is then their number of values)."""
     if device.type != "cpu" or pixels >= SERIAL_BELOW:
         return None
     return 1
