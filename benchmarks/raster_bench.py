@@ -1,7 +1,7 @@
 """Rasterizer benchmark: speed against cairosvg in the same run, accuracy (PSNR against
 cairosvg) on the circle scenes and on real icon sets.
 
-    python benchmarks/raster_bench.py                      # full table -> stdout + results file
+    python benchmarks/raster_bench.py                      # full table -> stdout, appended to the results file
     python benchmarks/raster_bench.py --quick              # small smoke run
 
 Scenes: N closed paths of 4 cubic segments, jittered circles of radius 5 % of the width
@@ -395,7 +395,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
     ap.add_argument("--thread-policy", action="store_true", help="also time the rasterizer's thread policy (at the default thread count)")
     ap.add_argument("--ops", action="store_true", help="also time single torch operations the rasterizer's code choices rest on")
-    ap.add_argument("--append", action="store_true", help="append to the results file")
+    ap.add_argument("--append", action="store_true", help="append to the results file (the default; kept for older command lines)")
+    ap.add_argument("--overwrite", action="store_true", help="replace the results file instead of appending to it")
     ap.add_argument("--out", default=str(FsPath(__file__).resolve().parent / "results" / "raster_cpu.txt"))
     args = ap.parse_args()
     if args.threads > 0:
@@ -432,7 +433,8 @@ def main() -> None:
             bench_icons(args.icons, args.icon_size, out)
     if not args.quick:
         FsPath(args.out).parent.mkdir(parents=True, exist_ok=True)
-        old = FsPath(args.out).read_text() + "\n" if args.append and FsPath(args.out).exists() else ""
+        # appending by default: the docs quote earlier runs that a plain rerun must not erase
+        old = FsPath(args.out).read_text() + "\n" if not args.overwrite and FsPath(args.out).exists() else ""
         FsPath(args.out).write_text(old + "\n".join(lines) + "\n")
 
 
