@@ -24,8 +24,11 @@ def test_killed_batch_resumes_without_redoing_finished_jobs(tmp_path, sig):
     jobs = tmp_path / "jobs.jsonl"
     jobs.write_text("".join(json.dumps({"command": "echo", "prompt": f"p{i}", "sleep": 0.5}) + "\n" for i in range(6)))
     outdir = tmp_path / "out"
+    # (SIGINT at its default: a shell starts background jobs with it ignored, and the child
+    # would inherit that when the suite itself runs in the background)
     proc = subprocess.Popen([sys.executable, str(DRIVER), str(jobs), str(outdir)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 60
         while not ok_ids(read_records(outdir / MANIFEST_NAME)[0]):

@@ -94,6 +94,7 @@ def test_ctrl_c_exits_130_after_writing_the_best_so_far(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "vecdistill.cli", "make", "red heart", str(out), "--size", "16", "--paths", "3", "--steps", "100000", "--quiet", "--save-every", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # (background shells ignore SIGINT)
     )
     snaps = tmp_path / "o_snapshots"
     deadline = time.time() + 90
