@@ -151,3 +151,47 @@ def test_a_checkpoint_written_before_timings_were_kept_still_resumes(embedded, t
     torch.save(saved, checkpoint_path(out))
     _, manifest = make("red heart", str(out), MakeConfig(checkpoint_every=2, resume=True, **base), prior=embedded)
     assert manifest["resumed_from"] == 3 and out.read_text() == ref.read_text()
+
+
+def _circles(n):
+    from vecdistill.svg.scene import Group, Path, Scene, Solid
+
+    paths = [Path.circle((4.0 + 3 * i, 5.0), 2.0, fill=Solid(torch.tensor([0.1 * i, 0.2, 0.3, 1.0]))) for i in range(n)]
+    return Scene(Group(paths), 16, 16)
+
+
+def _same(copy, live):
+    from vecdistill.pipelines.checkpoint import scene_tensors
+    from vecdistill.svg.write import to_svg_string
+
+    a, b = scene_tensors(copy), scene_tensors(live)
+    return len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b)) and to_svg_string(copy) == to_svg_string(live)
+
+
+def test_the_boundary_copy_follows_values_and_structure_and_never_aliases():
+    """The checkpointer keeps its copy of the scene between steps and refreshes only the
+    values while the structure is unchanged; in-place value changes, replaced attributes,
+    paths added to a group and edited plain values must all reach the copy."""
+    from vecdistill.pipelines.checkpoint import _SceneCopy
+    from vecdistill.svg.scene import Solid
+
+    scene, copy = _circles(2), _SceneCopy()
+    copy.update(scene)
+    kept = copy.scene
+    assert _same(kept, scene)
+    with torch.no_grad():
+        scene.paths()[0].points.add_(1.5)  # what an optimiser step does
+    copy.update(scene)
+    assert copy.scene is kept and _same(kept, scene)
+    scene.paths()[1].fill = Solid(torch.tensor([0.9, 0.1, 0.1, 0.5]))  # a replaced attribute
+    copy.update(scene)
+    assert copy.scene is not kept and _same(copy.scene, scene)
+    scene.root.children.append(_circles(1).paths()[0])  # LIVE adds paths in place
+    copy.update(scene)
+    assert len(copy.scene.paths()) == 3 and _same(copy.scene, scene)
+    scene.paths()[2].subpaths[0] = (4, False)  # a plain value edited in place
+    copy.update(scene)
+    assert copy.scene.paths()[2].subpaths[0] == (4, False)
+    with torch.no_grad():
+        scene.paths()[0].points.mul_(0)  # the copy holds its own tensors
+    assert not torch.equal(copy.scene.paths()[0].points, scene.paths()[0].points)

@@ -15,8 +15,9 @@ How a resume works: the pipeline is run again from the start with the same confi
 every object is rebuilt the same way, consuming the generator the same way), and
 :meth:`Checkpointer.restore` then overwrites the live objects' state with the saved one
 before the first step. The loop calls :meth:`Checkpointer.step_done` after every step: it
-keeps an in-memory copy of that step boundary (cheap: the scene's tensors and Adam's
-moments) and writes it every ``every`` steps; :meth:`Checkpointer.interrupted` writes the
+keeps an in-memory copy of that step boundary (cheap: the scene's tensor values, copied into
+a structural copy kept while the scene's structure is unchanged, and Adam's moments) and
+writes it every ``every`` steps; :meth:`Checkpointer.interrupted` writes the
 last boundary on Ctrl-C / SIGTERM, so a kill mid-step never saves a half-applied step.
 """
 
@@ -67,6 +68,71 @@ def scene_tensors(scene) -> list[torch.Tensor]:
 
     scene.map_tensors(visit)
     return found
+
+
+def _structure(scene) -> tuple[list, list[torch.Tensor]]:
+    """``(key, tensors)`` of ``scene``: ``key`` holds everything but its tensors' values (the
+    identity and stamp of every node, the length of every list, every plain value, each
+    tensor's identity, shape, dtype and device), so two equal keys mean the same structure
+    holding the same tensor objects; ``tensors``: the distinct tensors in the traversal
+    order of ``Scene.map_tensors``."""
+    key: list = []
+    tensors: list[torch.Tensor] = []
+    seen: set[int] = set()
+
+    def visit(obj) -> None:
+        if isinstance(obj, torch.Tensor):
+            key.append((id(obj), obj.shape, obj.dtype, obj.device))
+            if id(obj) not in seen:
+                seen.add(id(obj))
+                tensors.append(obj)
+        elif isinstance(obj, (list, tuple)):
+            key.append((type(obj), len(obj)))
+            for x in obj:
+                visit(x)
+        elif isinstance(obj, dict):
+            key.append((dict, len(obj)))
+            for k, v in obj.items():
+                key.append(k)
+                visit(v)
+        elif hasattr(obj, "__dataclass_fields__"):
+            key.append((id(obj), getattr(obj, "_stamp", None)))
+            for name in obj.__dataclass_fields__:
+                visit(getattr(obj, name))
+        else:
+            key.append(obj)
+
+    visit(scene)
+    return key, tensors
+
+
+class _SceneCopy:
+    """The step boundary's copy of the scene, kept between steps: while the scene's
+    structure (:func:`_structure`) is unchanged only the tensor values are copied into it
+    (one multi-tensor copy), instead of a deep copy of every node each step."""
+
+    def __init__(self) -> None:
+        self.key: list | None = None
+        self.scene = None
+        self.tensors: list[torch.Tensor] = []
+        self.order: dict[int, int] = {}
+
+    def update(self, scene) -> None:
+        key, live = _structure(scene)
+        if key == self.key:
+            with torch.no_grad():
+                torch._foreach_copy_(self.tensors, [t.detach() for t in live])
+            return
+        order: dict[int, int] = {}
+        clones: list[torch.Tensor] = []
+
+        def clone(t):
+            order[id(t)] = len(order)  # map_tensors visits each tensor once, in traversal order
+            clones.append(t.detach().clone())
+            return clones[-1]
+
+        self.scene = scene.map_tensors(clone)
+        self.key, self.tensors, self.order = key, clones, order
 
 
 def _clone_state(value):
@@ -144,6 +210,7 @@ class Checkpointer:
         self.resumed_from: int | None = None
         self.written_step: int | None = None
         self._last: dict | None = None
+        self._copy = _SceneCopy()
         self._saved = self._read() if resume else None
 
     # -- reading -----------------------------------------------------------------------
@@ -209,14 +276,8 @@ class Checkpointer:
     def step_done(self, next_step: int, state, objective, hooks, counters: dict, x0_shape) -> None:
         """Remember the boundary before step ``next_step`` (in memory); write it to disk
         every ``every`` steps."""
-        scene = state.scene
-        order: dict[int, int] = {}
-
-        def clone(t):
-            order[id(t)] = len(order)  # map_tensors visits each tensor once, in traversal order
-            return t.detach().clone()
-
-        copy = scene.map_tensors(clone)
+        self._copy.update(state.scene)
+        copy, order = self._copy.scene, self._copy.order
         groups = {k: [order[id(t)] for t in ts] for k, ts in state.groups.items()}
         best_values = counters.pop("best_values")
         flat = [t for k in state.groups for t in state.groups[k]]
