@@ -66,6 +66,37 @@ def test_xing_is_zero_for_a_circle_and_positive_for_a_looped_cubic():
     assert looped.grad.abs().sum() > 0
 
 
+def test_xing_over_a_scene_is_the_mean_over_every_paths_cubics_and_follows_layout_edits():
+    """The scene-level loss gathers every path's cubics at once; it must equal the loss of
+    each path's cubics taken one path at a time (lines, quadratics, several subpaths and
+    paths too short for a cubic included), with the same gradients, and see a path whose
+    layout changed since the last call."""
+    from vecdistill.pipelines.losses import cubic_indices
+
+    g = gen(4)
+    circle = Path.circle((8, 8), 4)
+    mixed = Path(torch.rand(10, 2, generator=g) * 16, torch.tensor([2, 0, 1, 2]), [(2, False), (2, True)])
+    line = Path(torch.rand(2, 2, generator=g) * 16, torch.tensor([0]), [(1, False)])
+    loop = Path(torch.tensor([[0.0, 0.0], [10.0, 10.0], [0.0, 10.0], [8.0, 6.0]]), torch.tensor([2]), [(1, False)])
+    scene = Scene(Group([circle, mixed, line, loop]), 16, 16)
+    for _ in range(2):  # the second call takes the kept gather
+        for p in scene.paths():
+            p.points = p.points.detach().requires_grad_(True)
+        loss = xing_loss(scene)
+        loss.backward()
+        got = [p.points.grad.clone() if p.points.grad is not None else None for p in scene.paths()]
+        pts = [p.points.detach().requires_grad_(True) for p in scene.paths()]
+        quads = [q[cubic_indices(p)] for q, p in zip(pts, scene.paths()) if p.points.shape[0] >= 4]
+        ref = xing_loss_points(torch.cat(quads))
+        ref.backward()
+        assert torch.allclose(loss, ref) and float(ref.detach()) > 0
+        for a, q in zip(got, pts):
+            assert (a is None and (q.grad is None or not q.grad.any())) or torch.allclose(a, q.grad)
+    circle.points = torch.tensor([[0.0, 0.0], [10.0, 10.0], [0.0, 10.0], [8.0, 6.0]])  # now a looped cubic
+    circle.segments, circle.subpaths = torch.tensor([2]), [(1, False)]
+    assert float(xing_loss(scene).detach()) > float(ref.detach())
+
+
 # -- re-initialisation ----------------------------------------------------------------
 
 

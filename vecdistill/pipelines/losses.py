@@ -55,14 +55,37 @@ def xing_loss_points(quads: Tensor, eps: float = 1e-8) -> Tensor:
     return (left * torch.relu(-sin) + (1 - left) * torch.relu(sin)).mean()
 
 
+_GATHER: list = [None, None]  # the last (key, index) of _cubic_gather (the key pins its tensors)
+
+
+def _cubic_gather(paths: list[Path], device) -> Tensor:
+    """Indices [N * 4] into the concatenated points of ``paths`` of every cubic's (p0, p1,
+    p2, p3), kept while the paths' layouts and point counts are unchanged (one gather per
+    call instead of one indexing per path: its backward is then one scatter, not one
+    accumulating index_put per path)."""
+    local = [cubic_indices(p) for p in paths]
+    key = [(t, p.points.shape[0], str(device)) for t, p in zip(local, paths)]
+    cached_key, cached = _GATHER
+    if cached_key is not None and len(cached_key) == len(key) and all(a[0] is b[0] and a[1:] == b[1:] for a, b in zip(cached_key, key)):
+        return cached
+    offsets, start = [], 0
+    for p in paths:
+        offsets.append(start)
+        start += p.points.shape[0]
+    index = torch.cat([t + off for t, off in zip(local, offsets)]).reshape(-1).to(device)
+    _GATHER[:] = [key, index]
+    return index
+
+
 def xing_loss(scene: Scene, paths: list[Path] | None = None) -> Tensor:
     """The Xing loss over the cubic segments of ``paths`` (default: every path of the scene);
     a differentiable scalar in [0, 1]."""
     paths = scene.paths() if paths is None else paths
-    quads = [p.points[cubic_indices(p).to(p.points.device)] for p in paths if p.points.shape[0] >= 4]
-    if not quads:
+    paths = [p for p in paths if p.points.shape[0] >= 4]
+    if not paths:
         return torch.zeros((), device=scene.device)
-    return xing_loss_points(torch.cat(quads, 0))
+    points = torch.cat([p.points for p in paths]) if len(paths) > 1 else paths[0].points
+    return xing_loss_points(points.index_select(0, _cubic_gather(paths, points.device)).view(-1, 4, 2))
 
 
 class FitImage:
