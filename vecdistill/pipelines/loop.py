@@ -167,10 +167,10 @@ def _finite_grads(tensors: Sequence[Tensor]) -> bool:
 
 
 def adam(param_groups: list[dict], betas: tuple[float, float]) -> torch.optim.Optimizer:
-    """Adam over ``param_groups`` with torch's fused kernel where the device supports it: a
-    scene gives one small tensor per path and kind, and the per-tensor loop of the default
-    implementation costs ~7x more on the CPU for a few hundred of them
-    (``benchmarks/make_step_bench.py``, optimiser column). Same update rule."""
+    """Adam over ``param_groups`` with torch's fused kernel where the device supports it (a
+    scene gives one small tensor per path and kind, and the default implementation loops
+    over them in Python; ``benchmarks/make_step_bench.py`` prints the optimiser's share of
+    a step). Same update rule."""
     try:
         return torch.optim.Adam(param_groups, betas=betas, fused=True)
     except (RuntimeError, ValueError, TypeError):  # a device or dtype the fused kernel lacks
