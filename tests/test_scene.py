@@ -108,3 +108,17 @@ def test_visibility():
     assert p.is_visible()
     p.fill_opacity = torch.tensor(0.0)
     assert not p.is_visible()
+
+
+def test_visibility_of_a_path_being_optimised_reads_its_values_without_warnings():
+    import warnings
+
+    p = Path.circle((1, 1), 1, fill=Solid(torch.tensor([0, 0, 0, 1.0])), stroke=Solid(torch.tensor([0, 0, 0, 1.0])))
+    for t in (p.opacity, p.fill_opacity, p.stroke_opacity, p.stroke_width):
+        t.requires_grad_(True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert p.is_visible()
+        with torch.no_grad():
+            p.opacity.fill_(0.0)
+        assert not p.is_visible()

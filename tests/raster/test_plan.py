@@ -87,6 +87,36 @@ def test_opacity_values_are_checked_every_call_even_through_data():
     _assert_follows(s, lambda s: s.root.children[1].children[1].stroke_width.data.fill_(0.0))
 
 
+def test_optimised_widths_and_opacities_keep_the_plan_until_the_walk_would_change():
+    """Widths and opacities that require grad (an optimiser moves them every step) are read
+    by every render: moving them keeps the plan, and the render still follows them; a value
+    that changes what the walk does (0 or 1) makes a new plan."""
+    s = _scene()
+    grp, c = s.root.children[1], s.root.children[1].children[1]
+    for t in (grp.opacity, c.opacity, c.stroke_width, c.fill_opacity):
+        t.requires_grad_(True)
+    with torch.no_grad():
+        grp.opacity.fill_(0.7)
+        c.fill_opacity.fill_(0.8)
+    _kept(s)
+    p1 = plan_for([s], 32, 32)
+    for edit in (lambda: c.stroke_width.fill_(2.5), lambda: grp.opacity.fill_(0.4), lambda: c.fill_opacity.fill_(0.6)):
+        before = _kept(s)
+        with torch.no_grad():
+            edit()
+        assert plan_for([s], 32, 32) is p1
+        after = _kept(s)
+        assert not torch.equal(after, before) and torch.equal(after, _fresh(s))
+        _kept(s)
+        p1 = plan_for([s], 32, 32)
+    for edit in (lambda: grp.opacity.fill_(1.0), lambda: c.fill_opacity.fill_(0.0), lambda: c.opacity.fill_(0.0)):
+        with torch.no_grad():
+            edit()
+        assert plan_for([s], 32, 32) is not p1  # isolation or a skipped layer changed
+        assert torch.equal(_kept(s), _fresh(s))
+        p1 = plan_for([s], 32, 32)
+
+
 def test_gradients_reach_an_opacity_that_starts_requiring_grad_later():
     s = _scene()
     _kept(s)  # a plan with the layer opacities computed once (no grads then)

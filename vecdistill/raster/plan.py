@@ -13,9 +13,12 @@ cheap fingerprint of the scene is unchanged:
   counter of its segment tensor: replacing any attribute, adding, removing or reordering a
   child or editing a path's layout makes a new plan. The plan holds references to the
   walked objects, so an ``id`` cannot be reused while it is kept;
-- the values of all opacities and stroke widths (read each call, one host read per scalar
-  on the CPU, one transfer elsewhere): the walk depends on them (skipped paths, isolated
-  groups), so any change makes a new plan. In-place changes through ``.data`` are seen too.
+- the opacities and stroke widths (read each call, one host read per scalar on the CPU,
+  one transfer elsewhere): the walk depends on them (skipped paths, isolated groups). For
+  a tensor that requires grad (an optimised width or opacity, read again by every render)
+  only what the walk asks counts: its sign and whether it is 1; for a constant one (which
+  the plan may bake into the layers' opacities) any change makes a new plan. In-place
+  changes through ``.data`` are seen too.
 
 Point, colour, gradient and view values are never part of a plan: they are read at every
 call. Plans are kept per scene (weakly: a scene that is dropped takes its plans with it),
@@ -473,12 +476,17 @@ def plan_for(scenes: Sequence[Scene], width: int, height: int) -> Plan:
     ``height`` canvas: a kept one when the scenes' fingerprint is unchanged, else a new one."""
     ids, pins, scalars = _fingerprint(scenes)
     values = _read(scalars)
+    # a scalar that requires grad (being optimised) is read again at every call by the
+    # render, so only what the walk asks of it can change the plan: its sign and whether it
+    # is 1 (skipped paths, isolated groups); a constant one may be baked into the plan
+    # (the layers' opacities), so its value counts
+    marks = [(v > 0, v <= 0, v == 1.0) if t.requires_grad else v for t, v in zip(scalars, values)]
     first = scenes[0]
     key = (width, height, len(scenes))
     kept = _PLANS.get(first)
     if kept is not None:
         hit = kept.get(key)
-        if hit is not None and hit[0] == ids and hit[2] == values:
+        if hit is not None and hit[0] == ids and hit[2] == marks:
             kept[key] = kept.pop(key)  # most recently used last
             return hit[3]
     plan = _build(scenes, width, height, {id(t): v for t, v in zip(scalars, values)})
@@ -488,7 +496,7 @@ def plan_for(scenes: Sequence[Scene], width: int, height: int) -> Plan:
     kept.pop(key, None)
     # pins: the other scenes and every recorded value (never ``first`` itself: it is the
     # weak key, and a strong reference from the entry would keep it alive forever)
-    kept[key] = (ids, pins + [s for s in scenes[1:] if s is not first] + [scalars], values, plan)
+    kept[key] = (ids, pins + [s for s in scenes[1:] if s is not first] + [scalars], marks, plan)
     while len(kept) > _PER_SCENE:
         kept.pop(next(iter(kept)))
     return plan

@@ -272,10 +272,13 @@ class Path(Stamped):
 
     def is_visible(self) -> bool:
         """True if it can paint anything (has a fill or a stroke with non-zero opacity)."""
-        if float(self.opacity) <= 0:
+        def value(t: Tensor) -> float:
+            return float(t.detach())  # (optimised tensors require grad)
+
+        if value(self.opacity) <= 0:
             return False
-        fill = self.fill is not None and float(self.fill_opacity) > 0
-        stroke = self.stroke is not None and float(self.stroke_opacity) > 0 and float(self.stroke_width) > 0
+        fill = self.fill is not None and value(self.fill_opacity) > 0
+        stroke = self.stroke is not None and value(self.stroke_opacity) > 0 and value(self.stroke_width) > 0
         return fill or stroke
 
     @staticmethod
