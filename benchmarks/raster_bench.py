@@ -287,6 +287,79 @@ def bench_views(n: int, size: int, batch: int, repeats: int, out) -> None:
     out("")
 
 
+def bench_device(device: str, repeats: int, out) -> None:
+    """The issue's accelerator targets on ``device`` (e.g. ``cuda``): forward and forward +
+    backward of the circle scenes (wall ms with a synchronise around each run, medians,
+    cleared gradients), peak memory, and 16 augmented views at 512^2 against one view."""
+    dev = torch.device(device)
+
+    def sync() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+
+    def timed(fn) -> float:
+        sync()
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        return time.perf_counter() - t0
+
+    def scene_on(n: int, size: int):
+        scene = circles_scene(n, size, generator=torch.Generator().manual_seed(n + size)).to(dev)
+        scene.requires_grad_(True, kinds=("points", "colors"))
+        return scene, leaves(scene)
+
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else device
+    out(f"## On {name}: forward and forward + backward (wall ms, medians of {repeats}; target: 512^2 / 256 paths under 3 ms)")
+    out("")
+    out("| canvas | paths | fwd | fwd+bwd | peak memory (MB) |")
+    out("|---|---|---|---|---|")
+    for size in (256, 512):
+        for n in (64, 256, 1024):
+            scene, params = scene_on(n, size)
+            for _ in range(3):  # warm-up (kernels, plan)
+                step_seconds(lambda s=scene, z=size: rasterize(s, z, z), params)
+            if dev.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(dev)
+            fwd, both = [], []
+            for _ in range(repeats):
+                with torch.no_grad():
+                    fwd.append(timed(lambda s=scene, z=size: rasterize(s, z, z)))
+                for t in params:
+                    t.grad = None
+                both.append(timed(lambda s=scene, z=size: rasterize(s, z, z).sum().backward()))
+            peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else float("nan")
+            out(f"| {size}^2 | {n} | {statistics.median(fwd) * 1e3:.2f} | {statistics.median(both) * 1e3:.2f} | {peak:.0f} |")
+    out("")
+    scene, params = scene_on(256, 512)
+    g = torch.Generator().manual_seed(1)
+    batch = 16
+    scale = 1 + 0.3 * torch.rand(batch, generator=g)
+    views = torch.zeros(batch, 3, 3)
+    views[:, 0, 0] = views[:, 1, 1] = scale
+    views[:, :2, 2] = (torch.rand(batch, 2, generator=g) - 0.5) * 0.2 * 512 - (scale.unsqueeze(1) - 1) * 256
+    views[:, 2, 2] = 1
+    views = views.to(dev)
+    one, many = [], []
+    for r in range(repeats + 3):
+        for t in params:
+            t.grad = None
+        a = timed(lambda: rasterize(scene, 512, 512).sum().backward())
+        for t in params:
+            t.grad = None
+        b = timed(lambda: rasterize_batch(scene, 512, 512, views=views).sum().backward())
+        if r >= 3:
+            one.append(a)
+            many.append(b)
+    a, b = statistics.median(one) * 1e3, statistics.median(many) * 1e3
+    out(f"## On {name}: {batch} views of the 256-path scene at 512^2, forward + backward (target: under 4x one view)")
+    out("")
+    out("| one view (ms) | batch (ms) | batch / one view |")
+    out("|---|---|---|")
+    out(f"| {a:.2f} | {b:.2f} | {b / a:.1f}x |")
+    out("")
+
+
 def bench_stages(n: int, size: int, repeats: int, out) -> None:
     """Where a forward + backward of the n-path circle scene goes: forward time per stage
     (flattening, coverage, compositing; the rest is the scene walk, strokes and paint), the
@@ -395,6 +468,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
     ap.add_argument("--thread-policy", action="store_true", help="also time the rasterizer's thread policy (at the default thread count)")
     ap.add_argument("--ops", action="store_true", help="also time single torch operations the rasterizer's code choices rest on")
+    ap.add_argument("--device", default=None, help="also run the accelerator targets on this device (e.g. cuda)")
     ap.add_argument("--append", action="store_true", help="append to the results file (the default; kept for older command lines)")
     ap.add_argument("--overwrite", action="store_true", help="replace the results file instead of appending to it")
     ap.add_argument("--out", default=str(FsPath(__file__).resolve().parent / "results" / "raster_cpu.txt"))
@@ -425,6 +499,8 @@ def main() -> None:
                 bench_views(256, 256, args.views, max(3, args.repeats // 3), out)
             if not args.no_stages:
                 bench_stages(256, 256, max(5, args.repeats), out)
+        if args.device:
+            bench_device(args.device, args.repeats, out)
         if args.ops:
             bench_ops(max(51, args.repeats), out)
         if args.thread_policy:
