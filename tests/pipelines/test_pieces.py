@@ -144,6 +144,21 @@ def test_clean_drops_invisible_degenerate_and_offcanvas_paths_only():
     assert scene.num_paths() == 6  # the input is untouched
 
 
+def test_clean_reads_a_scene_being_optimised_without_warnings():
+    """Cleaning the scene of a run (its tensors require grad) says nothing on stderr."""
+    import warnings
+
+    red = torch.tensor([1.0, 0, 0, 1])
+    stroke = Path.polygon(torch.tensor([[1.0, 1], [9, 5]]), closed=False, stroke=Solid(red.clone()), stroke_width=1.0)
+    away = Path.circle((80, 80), 3, fill=Solid(red.clone()), stroke=Solid(red.clone()))
+    scene = Scene(Group([stroke, away]), 16, 16)
+    scene.requires_grad_(True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out, counts = clean_scene(scene)
+    assert out.num_paths() == 1 and counts == {"outside": 1}
+
+
 def test_clean_uses_composed_transforms_for_offcanvas_test():
     p = Path.circle((80, 80), 3, fill=Solid(torch.tensor([0, 0, 0, 1.0])))
     scene = Scene(Group([Group([p], transform=Affine.scale(0.1))]), 16, 16)

@@ -17,7 +17,7 @@ from .reinit import effective_opacity, polygon_area
 
 def _outside(path: Path, transform, view_box, pad: float) -> bool:
     pts = transform.apply(path.points.detach().double())
-    half = float(path.stroke_width) / 2 * transform.scale_factor() if path.stroke is not None else 0.0
+    half = float(path.stroke_width.detach()) / 2 * transform.scale_factor() if path.stroke is not None else 0.0
     vx, vy, vw, vh = view_box
     lo = pts.min(0).values - half - pad
     hi = pts.max(0).values + half + pad
@@ -28,9 +28,9 @@ def why_dropped(path: Path, transform, view_box, min_opacity: float = 1 / 512, m
     """The reason to drop ``path`` (``"invisible"``, ``"degenerate"``, ``"outside"``) or None."""
     if not path.is_visible() or effective_opacity(path) < min_opacity:
         return "invisible"
-    if path.points.numel() == 0 or not bool(torch.isfinite(path.points).all()):
+    if path.points.numel() == 0 or not bool(torch.isfinite(path.points.detach()).all()):
         return "degenerate"
-    stroked = path.stroke is not None and float(path.stroke_width) > 0 and float(path.stroke_opacity) > 0
+    stroked = path.stroke is not None and float(path.stroke_width.detach()) > 0 and float(path.stroke_opacity.detach()) > 0
     if not stroked:
         area = polygon_area(path.points) * abs(transform.determinant())
         if area < min_area:
