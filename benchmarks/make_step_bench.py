@@ -2,8 +2,8 @@
 
     python benchmarks/make_step_bench.py [--size 128] [--paths 128] [--repeats 5] [--device cpu]
 
-Two priors, each driven by the real loop (:func:`vecdistill.pipelines.loop.optimize`, one
-step per call, SDS with CFG 100, augmentation on):
+Two priors, each driven by the real loop (:func:`vecdistill.pipelines.loop.optimize`, SDS
+with CFG 100, augmentation on):
 
 - ``sd15``: a diffusers prior whose UNet has Stable Diffusion 1.5's configuration (860M
   parameters, random weights, built from ``vecdistill.priors.tiny.tiny_sd15_unet_config``)
@@ -16,8 +16,9 @@ step per call, SDS with CFG 100, augmentation on):
 Per stage (render, augment, encode, objective = the prior's noise prediction, backward,
 optimiser, rest = hooks/aux/callbacks, step = wall): the mean ms of the ``--repeats``
 steady-state steps of a run (a run of ``repeats + 1`` steps minus a run of one: the first
-step also builds the optimiser's state), the median of three such runs; and "ours" = render + augment + optimiser + rest as a fraction of the objective
-(the UNet) measured in the same run.
+step also builds the optimiser's state), the median of three such runs; and "ours" =
+render + augment + optimiser + rest as a fraction of the objective (the UNet) measured in
+the same run.
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ def build_sd15_prior(folder: str, size: int, device: str):
     return prior
 
 
+#: The table's stages (ms per step), in column order.
+COLUMNS = ("render", "augment", "encode", "objective", "backward", "optimizer", "rest", "step")
+
+
 def step_timings(prior, size: int, paths: int, repeats: int, device: str) -> dict[str, float]:
     """Mean ms per stage of the steady-state steps of one run: a run of ``repeats + 1``
     steps minus a run of 1 step (the first step also builds the optimiser's state), each
@@ -82,14 +87,13 @@ def step_timings(prior, size: int, paths: int, repeats: int, device: str) -> dic
     rows = []
     for _ in range(3):
         one, many = run(1), run(repeats + 1)
-        rows.append({k: (many[k] - one[k]) / repeats for k in ("render", "augment", "encode", "objective", "backward", "optimizer", "rest", "step")})
+        rows.append({k: (many[k] - one[k]) / repeats for k in COLUMNS})
     return {k: 1000 * statistics.median(r[k] for r in rows) for k in rows[0]}
 
 
 def report(name: str, t: dict[str, float]) -> None:
     ours = t["render"] + t["augment"] + t["optimizer"] + t["rest"]
-    cols = ("render", "augment", "encode", "objective", "backward", "optimizer", "rest", "step")
-    print(f"| {name} | " + " | ".join(f"{t[c]:.1f}" for c in cols) + f" | {ours / t['objective']:.3f} |")
+    print(f"| {name} | " + " | ".join(f"{t[c]:.1f}" for c in COLUMNS) + f" | {ours / t['objective']:.3f} |")
 
 
 def main() -> None:

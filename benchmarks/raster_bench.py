@@ -77,16 +77,25 @@ def leaves(scene) -> list[torch.Tensor]:
     return [t for t in scene.parameters() if t.requires_grad and t.is_leaf]
 
 
-def step_seconds(fn, params) -> float:
+def step_seconds(fn, params, device: torch.device | None = None) -> float:
     """Wall seconds of ``fn().sum().backward()`` starting, as every optimisation step does
     (``optimizer.zero_grad(set_to_none=True)``, torch's default and the pipelines'), from
     no gradients on ``params``: autograd then hands each leaf its gradient instead of
-    adding into a stale one. Clearing is not timed."""
+    adding into a stale one. Clearing is not timed; on a CUDA ``device`` the clock reads
+    after a synchronise."""
     for t in params:
         t.grad = None
+    sync(device)
     t0 = time.perf_counter()
     fn().sum().backward()
+    sync(device)
     return time.perf_counter() - t0
+
+
+def sync(device: torch.device | None) -> None:
+    """Wait for ``device``'s queued work (CUDA; nothing to wait for elsewhere)."""
+    if device is not None and device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def covered_pixels(scene, size) -> int:
@@ -261,10 +270,12 @@ def bench_icons(per_set, size, out):
     out("")
 
 
-def bench_views(n: int, size: int, batch: int, repeats: int, out) -> None:
+def bench_views(n: int, size: int, batch: int, repeats: int, out, device: torch.device | None = None) -> None:
     """Forward + backward of ``batch`` views of one scene (random crops/zooms as pixel ->
-    pixel matrices, the augmentation the pipelines use) against one view, same run."""
-    scene = circles_scene(n, size, generator=torch.Generator().manual_seed(n + size))
+    pixel matrices, the augmentation the pipelines use) against one view, same run, on
+    ``device`` (default: the CPU)."""
+    device = device or torch.device("cpu")
+    scene = circles_scene(n, size, generator=torch.Generator().manual_seed(n + size)).to(device)
     scene.requires_grad_(True, kinds=("points", "colors"))
     g = torch.Generator().manual_seed(1)
     scale = 1 + 0.3 * torch.rand(batch, generator=g)
@@ -273,18 +284,28 @@ def bench_views(n: int, size: int, batch: int, repeats: int, out) -> None:
     views[:, 0, 0] = views[:, 1, 1] = scale
     views[:, :2, 2] = shift - (scale.unsqueeze(1) - 1) * size / 2
     views[:, 2, 2] = 1
+    views = views.to(device)
     one, many = [], []
     params = leaves(scene)
-    for _ in range(repeats):
-        one.append(step_seconds(lambda: rasterize(scene, size, size), params))
-        many.append(step_seconds(lambda: rasterize_batch(scene, size, size, views=views), params))
+    warm = 0 if device.type == "cpu" else 3  # (kernel and plan warm-up off the CPU)
+    for r in range(warm + repeats):
+        a = step_seconds(lambda: rasterize(scene, size, size), params, device)
+        b = step_seconds(lambda: rasterize_batch(scene, size, size, views=views), params, device)
+        if r >= warm:
+            one.append(a)
+            many.append(b)
     a, b = statistics.median(one) * 1e3, statistics.median(many) * 1e3
-    out(f"## Batched views: {batch} views of the {n}-path scene at {size}^2, forward + backward (ms, medians)")
+    where = "" if device.type == "cpu" else f" on {device_name(device)} (target: under 4x one view)"
+    out(f"## Batched views: {batch} views of the {n}-path scene at {size}^2, forward + backward (ms, medians){where}")
     out("")
     out("| one view | batch | batch / one view |")
     out("|---|---|---|")
-    out(f"| {a:.1f} | {b:.1f} | {b / a:.1f}x |")
+    out(f"| {a:.2f} | {b:.2f} | {b / a:.1f}x |")
     out("")
+
+
+def device_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else str(device)
 
 
 def bench_device(device: str, repeats: int, out) -> None:
@@ -292,72 +313,36 @@ def bench_device(device: str, repeats: int, out) -> None:
     backward of the circle scenes (wall ms with a synchronise around each run, medians,
     cleared gradients), peak memory, and 16 augmented views at 512^2 against one view."""
     dev = torch.device(device)
-
-    def sync() -> None:
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-
-    def timed(fn) -> float:
-        sync()
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        return time.perf_counter() - t0
-
-    def scene_on(n: int, size: int):
-        scene = circles_scene(n, size, generator=torch.Generator().manual_seed(n + size)).to(dev)
-        scene.requires_grad_(True, kinds=("points", "colors"))
-        return scene, leaves(scene)
-
-    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else device
-    out(f"## On {name}: forward and forward + backward (wall ms, medians of {repeats}; target: 512^2 / 256 paths under 3 ms)")
+    out(f"## On {device_name(dev)}: forward and forward + backward (wall ms, medians of {repeats}; target: 512^2 / 256 paths under 3 ms)")
     out("")
     out("| canvas | paths | fwd | fwd+bwd | peak memory (MB) |")
     out("|---|---|---|---|---|")
     for size in (256, 512):
         for n in (64, 256, 1024):
-            scene, params = scene_on(n, size)
+            scene = circles_scene(n, size, generator=torch.Generator().manual_seed(n + size)).to(dev)
+            scene.requires_grad_(True, kinds=("points", "colors"))
+            params = leaves(scene)
+
+            def render(s=scene, z=size):
+                return rasterize(s, z, z)
+
             for _ in range(3):  # warm-up (kernels, plan)
-                step_seconds(lambda s=scene, z=size: rasterize(s, z, z), params)
+                step_seconds(render, params, dev)
             if dev.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(dev)
             fwd, both = [], []
             for _ in range(repeats):
                 with torch.no_grad():
-                    fwd.append(timed(lambda s=scene, z=size: rasterize(s, z, z)))
-                for t in params:
-                    t.grad = None
-                both.append(timed(lambda s=scene, z=size: rasterize(s, z, z).sum().backward()))
+                    sync(dev)
+                    t0 = time.perf_counter()
+                    render()
+                    sync(dev)
+                    fwd.append(time.perf_counter() - t0)
+                both.append(step_seconds(render, params, dev))
             peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else float("nan")
             out(f"| {size}^2 | {n} | {statistics.median(fwd) * 1e3:.2f} | {statistics.median(both) * 1e3:.2f} | {peak:.0f} |")
     out("")
-    scene, params = scene_on(256, 512)
-    g = torch.Generator().manual_seed(1)
-    batch = 16
-    scale = 1 + 0.3 * torch.rand(batch, generator=g)
-    views = torch.zeros(batch, 3, 3)
-    views[:, 0, 0] = views[:, 1, 1] = scale
-    views[:, :2, 2] = (torch.rand(batch, 2, generator=g) - 0.5) * 0.2 * 512 - (scale.unsqueeze(1) - 1) * 256
-    views[:, 2, 2] = 1
-    views = views.to(dev)
-    one, many = [], []
-    for r in range(repeats + 3):
-        for t in params:
-            t.grad = None
-        a = timed(lambda: rasterize(scene, 512, 512).sum().backward())
-        for t in params:
-            t.grad = None
-        b = timed(lambda: rasterize_batch(scene, 512, 512, views=views).sum().backward())
-        if r >= 3:
-            one.append(a)
-            many.append(b)
-    a, b = statistics.median(one) * 1e3, statistics.median(many) * 1e3
-    out(f"## On {name}: {batch} views of the 256-path scene at 512^2, forward + backward (target: under 4x one view)")
-    out("")
-    out("| one view (ms) | batch (ms) | batch / one view |")
-    out("|---|---|---|")
-    out(f"| {a:.2f} | {b:.2f} | {b / a:.1f}x |")
-    out("")
+    bench_views(256, 512, 16, repeats, out, dev)
 
 
 def bench_stages(n: int, size: int, repeats: int, out) -> None:

@@ -36,10 +36,6 @@ def _torch_threads(count: int):
     torch.set_num_threads(before)
 
 
-def _single_thread():
-    yield from _torch_threads(1)
-
-
 @pytest.fixture()
 def two_threads():
     """Run a test on two torch CPU threads (restored after): for what depends on the count."""
@@ -50,10 +46,10 @@ def two_threads():
 def one_thread():
     """Run a test on one torch CPU thread (restored after). Small tensors gain nothing from
     more threads, and on a shared CPU threads waiting for each other cost several times."""
-    yield from _single_thread()
+    yield from _torch_threads(1)
 
 
 @pytest.fixture(scope="module")
 def one_thread_module():
     """``one_thread`` for a whole module (for module-scoped fixtures that compute)."""
-    yield from _single_thread()
+    yield from _torch_threads(1)

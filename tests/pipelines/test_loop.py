@@ -121,11 +121,12 @@ def test_steps_keep_colours_opacities_and_widths_in_range(target_image):
 
 
 def test_the_run_leaves_the_callers_thread_count_alone(target_image, two_threads):
-    """The optimiser step runs on one CPU thread (many tiny tensors); the caller's count
-    is back after every step and after the run."""
-    counts = []
-    run(blob_scene(), FitImage(target_image), cfg(steps=3), callbacks=[lambda r: counts.append(torch.get_num_threads())])
-    assert counts == [2, 2, 2] and torch.get_num_threads() == 2
+    """The optimiser step (and the constraint after it) runs on one CPU thread (many tiny
+    tensors); the caller's count is back after every step and after the run."""
+    inside, counts = [], []
+    run(blob_scene(), FitImage(target_image), cfg(steps=3), constrain=lambda st: inside.append(torch.get_num_threads()),
+        callbacks=[lambda r: counts.append(torch.get_num_threads())])
+    assert inside == [1, 1, 1] and counts == [2, 2, 2] and torch.get_num_threads() == 2
 
 
 def test_a_run_of_nonfinite_steps_stops_with_numerical_error(target_image):

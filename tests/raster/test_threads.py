@@ -90,9 +90,9 @@ def test_at_most_restores_after_an_exception(two_threads):
 
 
 def test_gpu_renders_are_left_alone():
-    assert threads.render_threads(torch.device("cuda"), 64 * 64) is None
-    assert threads.render_threads(torch.device("cpu"), 64 * 64) == 1
-    assert threads.render_threads(torch.device("cpu"), threads.SERIAL_BELOW) is None
+    assert threads.threads_for(torch.device("cuda"), 64 * 64) is None
+    assert threads.threads_for(torch.device("cpu"), 64 * 64) == 1
+    assert threads.threads_for(torch.device("cpu"), threads.SERIAL_BELOW) is None
 
 
 def test_the_whole_render_backward_runs_on_one_thread(two_threads):

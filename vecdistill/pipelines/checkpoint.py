@@ -60,14 +60,7 @@ def config_fingerprint(config) -> dict:
 def scene_tensors(scene) -> list[torch.Tensor]:
     """Every distinct tensor of ``scene`` in a fixed traversal order (that of
     ``Scene.map_tensors``), so two scenes of one structure pair up index by index."""
-    found: list[torch.Tensor] = []
-
-    def visit(t):
-        found.append(t)
-        return t
-
-    scene.map_tensors(visit)
-    return found
+    return _structure(scene)[1]
 
 
 def _structure(scene) -> tuple[list, list[torch.Tensor]]:

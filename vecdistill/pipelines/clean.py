@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import torch
 
-from ..svg.scene import Group, Path, Scene
+from ..svg.scene import Group, Path, Scene, value_of
 from .reinit import effective_opacity, polygon_area
 
 
 def _outside(path: Path, transform, view_box, pad: float) -> bool:
     pts = transform.apply(path.points.detach().double())
-    half = float(path.stroke_width.detach()) / 2 * transform.scale_factor() if path.stroke is not None else 0.0
+    half = value_of(path.stroke_width) / 2 * transform.scale_factor() if path.stroke is not None else 0.0
     vx, vy, vw, vh = view_box
     lo = pts.min(0).values - half - pad
     hi = pts.max(0).values + half + pad
@@ -30,8 +30,7 @@ def why_dropped(path: Path, transform, view_box, min_opacity: float = 1 / 512, m
         return "invisible"
     if path.points.numel() == 0 or not bool(torch.isfinite(path.points.detach()).all()):
         return "degenerate"
-    stroked = path.stroke is not None and float(path.stroke_width.detach()) > 0 and float(path.stroke_opacity.detach()) > 0
-    if not stroked:
+    if not path.paints_stroke():
         area = polygon_area(path.points) * abs(transform.determinant())
         if area < min_area:
             return "degenerate"

@@ -252,6 +252,14 @@ def optimize(
     error: NumericalError | None = None
     x0_shape = None
     saved = checkpoint.restore(state, objective, hooks) if checkpoint is not None else None
+
+    def step_threads() -> int | None:
+        # hundreds of tiny tensors: the optimiser step runs on one CPU thread (each
+        # multi-threaded kernel would first wake the sleeping OpenMP threads; see
+        # vecdistill.raster.threads); depends on the groups only
+        return threads.threads_for(scene.device, sum(t.numel() for t in tensors_all()))
+
+    optimizer_threads = step_threads()
     if saved is not None:
         first, history, best_values, best_step = saved["step"], saved["history"], saved["best_values"], saved["best_step"]
         best_ema, ema, skipped, obj_skipped = saved["best_ema"], saved["ema"], saved["skipped"], saved["obj_skipped"]
@@ -315,9 +323,9 @@ def optimize(
                 ok = _finite_grads(tensors_all())
             timer.mark("backward")
             if ok:
-                # hundreds of tiny tensors: on one CPU thread (each multi-threaded kernel
-                # would first wake the sleeping OpenMP threads; see vecdistill.raster.threads)
-                with threads.at_most(threads.render_threads(scene.device, sum(t.numel() for t in tensors_all()))):
+                if state.structure_changed:  # a hook added tensors this step
+                    optimizer_threads = step_threads()
+                with threads.at_most(optimizer_threads):
                     optimizer.step()
                     constrain(state)
                 consecutive = 0

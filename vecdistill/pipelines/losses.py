@@ -63,15 +63,15 @@ def _cubic_gather(paths: list[Path], device) -> Tensor:
     p2, p3), kept while the paths' layouts and point counts are unchanged (one gather per
     call instead of one indexing per path: its backward is then one scatter, not one
     accumulating index_put per path)."""
-    local = [cubic_indices(p) for p in paths]
-    key = [(t, p.points.shape[0], str(device)) for t, p in zip(local, paths)]
+    local = [cubic_indices(p) for p in paths]  # (kept per path while its layout is unchanged)
+    counts = [p.points.shape[0] for p in paths]
+    key = (str(device), counts, local)
     cached_key, cached = _GATHER
-    if cached_key is not None and len(cached_key) == len(key) and all(a[0] is b[0] and a[1:] == b[1:] for a, b in zip(cached_key, key)):
+    if cached_key is not None and cached_key[:2] == key[:2] and all(a is b for a, b in zip(cached_key[2], local)):
         return cached
-    offsets, start = [], 0
-    for p in paths:
-        offsets.append(start)
-        start += p.points.shape[0]
+    offsets = [0]
+    for n in counts[:-1]:
+        offsets.append(offsets[-1] + n)
     index = torch.cat([t + off for t, off in zip(local, offsets)]).reshape(-1).to(device)
     _GATHER[:] = [key, index]
     return index

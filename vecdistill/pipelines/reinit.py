@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from ..svg.scene import Path, Solid
+from ..svg.scene import Path, Solid, value_of
 from .loop import LoopState
 
 Tensor = torch.Tensor
@@ -24,10 +24,10 @@ def effective_opacity(path: Path) -> float:
     best = 0.0
     for paint, op in ((path.fill, path.fill_opacity), (path.stroke, path.stroke_opacity)):
         if isinstance(paint, Solid):
-            best = max(best, float(paint.color[3].detach()) * float(op.detach()))
+            best = max(best, value_of(paint.color[3]) * value_of(op))
         elif paint is not None:
-            best = max(best, float(op.detach()))
-    return best * float(path.opacity.detach())
+            best = max(best, value_of(op))
+    return best * value_of(path.opacity)
 
 
 def polygon_area(points: Tensor) -> float:

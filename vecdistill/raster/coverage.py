@@ -74,6 +74,15 @@ def take(x: Tensor, idx: Tensor) -> Tensor:
     return x.index_select(0, idx)
 
 
+def _flag(op, a: Tensor, b) -> Tensor:
+    """The comparison ``op(a, b)`` (``torch.lt``, ``torch.ge``...) as 0/1 values in ``a``'s
+    floating dtype, of the broadcast shape. Masks here are such floats, and selections
+    ``lerp(b, a, m)`` (exact for m in {0, 1} and finite a, b): on the CPU a comparison written
+    into floats costs about one float add, one into bools and its conversion about two
+    each, a ``where`` ~15 (``benchmarks/raster_bench.py --ops``)."""
+    return op(a, b, out=a.new_empty(0))
+
+
 @dataclass
 class _Boxes:
     """Layer boxes in whole pixels, clipped to the canvas, and their buffer layout; all [L]
@@ -206,9 +215,7 @@ def _short_pieces(
     y1))`` when the caller has them."""
     x0, y0, x1, y1 = e
     dx, dy = x1 - x0, y1 - y0
-    # Masks are float 0/1 and selections ``lerp(b, a, m)`` (exact for m in {0, 1} and finite
-    # a, b): on the CPU a comparison into a bool tensor and a bool -> float conversion each
-    # cost about twice a float add, a ``where`` ~15 times (benchmarks/raster_bench.py --ops).
+    # (masks: float 0/1, see _flag)
     fdtype = dx.dtype
     hasx, hasy = n[0].clamp(0, 1), n[1].clamp(0, 1)  # crossings are integers >= -1
     lo = (torch.minimum(x0, x1), torch.minimum(y0, y1)) if low is None else low
@@ -221,7 +228,7 @@ def _short_pieces(
     # crossing points (the end point when there is none); the crossed coordinate is exact
     pxx, pxy = torch.lerp(x1, cx, hasx), torch.lerp(y1, y0 + tx * dy, hasx)
     pyx, pyy = torch.lerp(x1, x0 + ty * dx, hasy), torch.lerp(y1, cy, hasy)
-    xfirst = torch.le(tx, ty, out=torch.empty_like(tx))
+    xfirst = _flag(torch.le, tx, ty)
     t1, t2 = torch.minimum(tx, ty), torch.maximum(tx, ty)
     # [4, K] rows (contiguous: slicing the rows keeps the elementwise loops vectorised)
     X = torch.stack([x0, torch.lerp(pyx, pxx, xfirst), torch.lerp(pxx, pyx, xfirst), x1])
@@ -232,10 +239,10 @@ def _short_pieces(
     w, h = box[0].to(fdtype), box[1].to(fdtype)
     ry = torch.floor(ym)
     # rows_in: 0 <= ym < h, i.e. 0 <= floor(ym) <= h - 1 (h an integer)
-    rows_in = torch.ge(ry, 0, out=torch.empty_like(ry)).mul_(torch.lt(ry, h, out=torch.empty_like(ry)))
+    rows_in = _flag(torch.ge, ry, 0).mul_(_flag(torch.lt, ry, h))
     if mask is not None:
         rows_in.mul_(mask)
-    real = torch.ge(xm, 0, out=torch.empty_like(xm)).mul_(torch.le(xm, w, out=torch.empty_like(xm))).mul_(rows_in)
+    real = _flag(torch.ge, xm, 0).mul_(_flag(torch.le, xm, w)).mul_(rows_in)
     if span is not None:
         real.mul_(span[2].to(fdtype))
     frac, cell, row = _place(xm, ym, *box, ry=ry if box[2].dtype == fdtype else None)
@@ -431,14 +438,13 @@ def _layer_coverage(
         ymin, ymax = torch.minimum(ly0, ly1), torch.maximum(ly0, ly1)
         # edges wholly above, below or right of their box add nothing inside it (right:
         # only to the spill cells, which close their rows anyway); empty boxes take nothing
-        # (float 0/1 masks: see _short_pieces)
-        f = lambda op, a, b: op(a, b, out=torch.empty_like(x0))  # noqa: E731
-        live = f(torch.gt, (xmax - xmin) + (ymax - ymin), 0).mul_(f(torch.gt, ew_, 0)).mul_(f(torch.gt, ymax, 0))
-        live.mul_(f(torch.lt, ymin, eh_)).mul_(f(torch.lt, xmin, ew_))
+        # (float 0/1 masks: see _flag)
+        live = _flag(torch.gt, (xmax - xmin) + (ymax - ymin), 0).mul_(_flag(torch.gt, ew_, 0)).mul_(_flag(torch.gt, ymax, 0))
+        live.mul_(_flag(torch.lt, ymin, eh_)).mul_(_flag(torch.lt, xmin, ew_))
         nx, ny = _crossings(lx0, lx1), _crossings(ly0, ly1)
         # edges wholly left of their box across several rows: a vertical wall on its left side
-        wall = f(torch.le, xmax, 0).mul_(f(torch.gt, ny, 1)).mul_(live)
-        short = f(torch.le, nx, 1).mul_(f(torch.le, ny, 1)).mul_(live)
+        wall = _flag(torch.le, xmax, 0).mul_(_flag(torch.gt, ny, 1)).mul_(live)
+        short = _flag(torch.le, nx, 1).mul_(_flag(torch.le, ny, 1)).mul_(live)
         longer = live - short - wall  # (short edges cross at most one row line, walls more)
         groups: list[_Pieces] = []
         local = (lx0, ly0, lx1, ly1)
@@ -533,8 +539,8 @@ def _zero_padding(area: Tensor, boxes: _Boxes) -> None:
     h = boxes.h.to(dtype).view(-1, 1, 1)
     w = boxes.w.to(dtype).view(-1, 1, 1)
     blocks = area.view(-1, boxes.hmax, boxes.wmax + 1)
-    blocks.mul_(torch.lt(rr, h, out=torch.empty(h.shape[0], boxes.hmax, 1, dtype=dtype, device=device)))
-    blocks.mul_(torch.lt(cc, w, out=torch.empty(w.shape[0], 1, boxes.wmax + 1, dtype=dtype, device=device)))
+    blocks.mul_(_flag(torch.lt, rr, h))
+    blocks.mul_(_flag(torch.lt, cc, w))
 
 
 def _cell_pixels(boxes: _Boxes, cells: Tensor, layer_batch: Tensor, width: int, height: int) -> tuple[Tensor, Tensor]:
@@ -567,8 +573,7 @@ def coverage_and_slope(area: Tensor, evenodd: Tensor | None) -> tuple[Tensor, Te
     a = area.abs()
     sign = torch.sign(area)
     cov = a.clamp(max=1.0)
-    # (a comparison into floats, not bools: several times cheaper on the CPU)
-    slope = torch.le(a, 1, out=torch.empty_like(a)).mul_(sign)
+    slope = _flag(torch.le, a, 1).mul_(sign)
     if evenodd is not None:
         r = torch.remainder(a, 2.0)
         eo = evenodd.to(area.dtype)

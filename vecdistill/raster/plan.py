@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from ..svg.scene import IDENTITY, Affine, ClipPath, Group, Path, Scene, Solid
+from ..svg.scene import IDENTITY, Affine, ClipPath, Group, Path, Scene, Solid, value_of
 from .flatten import SegmentTables, segment_tables
 from .packing import packed_span
 from .stroke import CAPS, JOINS
@@ -50,10 +50,6 @@ def stack_scalars(ts: list[Tensor], dtype, device) -> Tensor:
     if out.dim() == 2 and out.shape[1] == 1 and ts[0].dim() <= 1 and ts[0].numel() == 1:
         out = out.reshape(-1)
     return out.to(dtype=dtype, device=device)
-
-
-def _f(t) -> float:
-    return float(t.detach()) if isinstance(t, Tensor) else float(t)
 
 
 @dataclass
@@ -118,7 +114,7 @@ class _Builder:
 
     def _f(self, t) -> float:
         v = self._values.get(id(t))
-        return _f(t) if v is None else v
+        return value_of(t) if v is None else v
 
     def replicate(self, b: int) -> None:
         """Append a copy of image 0's instances, layers, clip uses and levels for image ``b``

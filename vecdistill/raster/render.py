@@ -153,7 +153,7 @@ def rasterize_batch(
     if not builder.layers:
         return bg.clone()
     threads.restore()  # a backward pass that failed left its limit in place
-    count = threads.render_threads(device, B * height * width)
+    count = threads.threads_for(device, B * height * width)
     with threads.at_most(count):
         return threads.gate_backward(_draw(plan, B, width, height, bg, views, tolerance), count)
 

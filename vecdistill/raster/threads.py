@@ -28,15 +28,15 @@ from contextlib import contextmanager
 
 import torch
 
-SERIAL_BELOW = 2**20  # canvas pixels of a batch
+SERIAL_BELOW = 2**20  # a render's canvas pixels (batch x height x width), or values of other work
 
 
-def render_threads(device: torch.device, pixels: int) -> int | None:
-    """The thread count a render of ``pixels`` canvas pixels (B * H * W) should use: 1 on
-    the CPU below :data:`SERIAL_BELOW`, else None (torch's count unchanged). The same rule
-    serves other CPU work made of many operations on small tensors (the optimiser step
-    over a scene's path tensors: ``pixels`` is then their number of values)."""
-    if device.type != "cpu" or pixels >= SERIAL_BELOW:
+def threads_for(device: torch.device, size: int) -> int | None:
+    """The thread count for CPU work made of many torch operations over ``size`` values
+    each at most (a render: its B * H * W canvas pixels; the loop's optimiser step: the
+    values of the optimised tensors): 1 on the CPU below :data:`SERIAL_BELOW`, else None
+    (torch's count unchanged)."""
+    if device.type != "cpu" or size >= SERIAL_BELOW:
         return None
     return 1
 

@@ -123,6 +123,12 @@ class Affine:
 IDENTITY = Affine()
 
 
+def value_of(t: Tensor | float) -> float:
+    """A Python float of a scalar tensor (detached: an optimised tensor requires grad, and
+    reading it is not part of its graph) or of a number."""
+    return float(t.detach()) if isinstance(t, Tensor) else float(t)
+
+
 def _scalar(value: float | Tensor, like: Tensor | None = None) -> Tensor:
     if isinstance(value, Tensor):
         return value
@@ -270,16 +276,16 @@ class Path(Stamped):
     def num_segments(self) -> int:
         return int(self.segments.numel())
 
+    def paints_stroke(self) -> bool:
+        """True if its stroke can paint: a stroke paint with opacity and width above 0 (the
+        path's own opacity aside)."""
+        return self.stroke is not None and value_of(self.stroke_opacity) > 0 and value_of(self.stroke_width) > 0
+
     def is_visible(self) -> bool:
         """True if it can paint anything (has a fill or a stroke with non-zero opacity)."""
-        def value(t: Tensor) -> float:
-            return float(t.detach())  # (optimised tensors require grad)
-
-        if value(self.opacity) <= 0:
+        if value_of(self.opacity) <= 0:
             return False
-        fill = self.fill is not None and value(self.fill_opacity) > 0
-        stroke = self.stroke is not None and value(self.stroke_opacity) > 0 and value(self.stroke_width) > 0
-        return fill or stroke
+        return (self.fill is not None and value_of(self.fill_opacity) > 0) or self.paints_stroke()
 
     @staticmethod
     def polygon(points: Tensor, closed: bool = True, **kwargs) -> Path:

@@ -28,6 +28,7 @@ from .scene import (
     RadialGradient,
     Scene,
     Solid,
+    value_of,
 )
 
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -60,11 +61,6 @@ def _fmt_array(values: np.ndarray, precision: int) -> list[str]:
     if not np.isfinite(values).all():
         raise NumericalError("the scene has non-finite coordinates (NaN/Inf); cannot write it as SVG")
     return [fmt(v, precision) for v in np.round(values.ravel(), precision).tolist()]
-
-
-def _val(t) -> float:
-    """A Python float of a [] tensor (detached: written values carry no gradient)."""
-    return float(t.detach()) if hasattr(t, "detach") else float(t)
 
 
 def _numpy(t) -> np.ndarray:
@@ -172,7 +168,7 @@ class _Writer:
             s, e = _numpy(grad.start), _numpy(grad.end)
             attrs += [("x1", fmt(s[0], p)), ("y1", fmt(s[1], p)), ("x2", fmt(e[0], p)), ("y2", fmt(e[1], p))]
         elif isinstance(grad, RadialGradient):
-            c, r = _numpy(grad.center), _val(grad.radius)
+            c, r = _numpy(grad.center), value_of(grad.radius)
             attrs += [("cx", fmt(c[0], p)), ("cy", fmt(c[1], p)), ("r", fmt(r, p))]
             if grad.focal is not None:
                 f = _numpy(grad.focal)
@@ -254,21 +250,21 @@ class _Writer:
         pairs: list[tuple[str, str | None]] = [("id", path.id), ("d", path_data(path, self.precision))]
         pairs.append(("fill", None if fill == "#000000" and path.fill is not None else fill))
         if path.fill is not None:
-            pairs.append(("fill-opacity", self.opacity(_val(path.fill_opacity) * fill_alpha)))
+            pairs.append(("fill-opacity", self.opacity(value_of(path.fill_opacity) * fill_alpha)))
             if path.fill_rule == "evenodd":
                 pairs.append(("fill-rule", "evenodd"))
         if path.stroke is not None:
             stroke, stroke_alpha = self.paint(path.stroke)
             pairs += [
                 ("stroke", stroke),
-                ("stroke-width", fmt(_val(path.stroke_width), self.precision)),
-                ("stroke-opacity", self.opacity(_val(path.stroke_opacity) * stroke_alpha)),
+                ("stroke-width", fmt(value_of(path.stroke_width), self.precision)),
+                ("stroke-opacity", self.opacity(value_of(path.stroke_opacity) * stroke_alpha)),
                 ("stroke-linecap", path.linecap if path.linecap != "butt" else None),
                 ("stroke-linejoin", path.linejoin if path.linejoin != "miter" else None),
                 ("stroke-miterlimit", fmt(path.miterlimit, 4) if path.miterlimit != 4 else None),
             ]
         pairs += [
-            ("opacity", self.opacity(_val(path.opacity))),
+            ("opacity", self.opacity(value_of(path.opacity))),
             ("transform", _transform_attr(path.transform, self.precision)),
             ("clip-path", path.clip_path and f"url(#{self.clip(path.clip_path, path)})"),
         ]
@@ -280,7 +276,7 @@ class _Writer:
         pairs = [
             ("id", group.id),
             ("transform", _transform_attr(group.transform, self.precision)),
-            ("opacity", self.opacity(_val(group.opacity))),
+            ("opacity", self.opacity(value_of(group.opacity))),
             ("clip-path", group.clip_path and f"url(#{self.clip(group.clip_path, group)})"),
         ]
         pairs += [(k, v) for k, v in group.attrs.items() if k not in _WRITTEN]
@@ -315,7 +311,7 @@ def to_svg_string(scene: Scene, precision: int = 3) -> str:
     # the root group's own transform/opacity/clip become an inner <g>
     root_pairs = [
         ("transform", _transform_attr(root.transform, precision)),
-        ("opacity", w.opacity(_val(root.opacity))),
+        ("opacity", w.opacity(value_of(root.opacity))),
         ("clip-path", root.clip_path and f"url(#{w.clip(root.clip_path, root)})"),
     ]
     if any(v is not None for _, v in root_pairs):
