@@ -159,6 +159,49 @@ def test_keyboard_interrupt_ends_the_loop_with_the_best_so_far(target_image):
     assert result.best_scene.paths()[0].points is not scene.paths()[0].points
 
 
+class WorseningObjective:
+    """FitImage whose reported loss jumps by 1 from step ``worse_from`` on (same gradients):
+    the best step is the last one before it."""
+
+    def __init__(self, target, worse_from):
+        self.fit = FitImage(target)
+        self.worse_from = worse_from
+        self.calls = 0
+
+    def __call__(self, x0, progress, generator, reference=None):
+        r = self.fit(x0, progress, generator)
+        step, self.calls = self.calls, self.calls + 1
+        jump = 1.0 if step >= self.worse_from else 0.0
+        return DistillResult(loss=r.loss + jump, grad=r.grad, t=r.t, prior_calls=0)
+
+
+def test_the_best_scene_holds_the_values_of_the_best_step(target_image):
+    """The best-so-far is refreshed on every improving step (in place while the structure
+    is unchanged): the result's best scene holds exactly the values the scene had after the
+    best step, not those of an earlier improvement or of the last step; after paths are
+    added mid-run, the best scene has the new structure."""
+    scene = blob_scene()
+    snapshots = []
+    record = lambda r: snapshots.append([p.points.detach().clone() for p in r.scene.paths()])  # noqa: E731
+    result = run(scene, WorseningObjective(target_image, 15), cfg(steps=25), callbacks=[record])
+    assert result.best_step == 14  # improved on every step before the jump
+    best = [p.points for p in result.best_scene.paths()]
+    assert all(torch.equal(b, s) for b, s in zip(best, snapshots[14]))
+    assert not torch.equal(best[0], snapshots[13][0]) and not torch.equal(best[0], scene.paths()[0].points.detach())
+
+    def grow(state):
+        if state.step == 10:
+            extra = Path.circle((8.0, 8.0), 2.0, fill=Solid(torch.tensor([0.5, 0.5, 0.5, 1.0])))
+            state.scene.root.children.append(extra)
+            state.add_params("points", [extra.points])
+
+    snapshots.clear()
+    result = run(blob_scene(), WorseningObjective(target_image, 15), cfg(steps=25), hooks=[grow], callbacks=[record])
+    best = [p.points for p in result.best_scene.paths()]
+    assert result.best_step == 14 and len(best) == 4
+    assert all(torch.equal(b, s) for b, s in zip(best, snapshots[14]))
+
+
 def test_learning_rates_follow_warmup_then_cosine(target_image):
     seen = []
 
