@@ -15,7 +15,9 @@ backward of the same scene with its points and colours packed into one leaf tens
 (``vecdistill.raster.pack_parameters``) instead of one per path.
 Torch threads stay at the default. Medians of --repeats runs, interleaved. Every forward +
 backward starts, as an optimisation step does, with the leaves' gradients cleared
-(``zero_grad(set_to_none=True)``, untimed).
+(``zero_grad(set_to_none=True)``, untimed). The time split of the 256-path case ends with the
+fixed cost (the same paths on a 4^2 canvas) and the number of torch operations one forward +
+backward dispatches.
 """
 
 from __future__ import annotations
@@ -402,15 +404,17 @@ def bench_stages(n: int, size: int, repeats: int, out) -> None:
     for name in ("flatten", "coverage", "compositing", "rest of the forward", "forward", "backward"):
         out(f"| {name} | {statistics.median(rows[name]) * 1e3:.1f} |")
     out(f"| minor page faults per forward + backward | {faults:.0f} |")
-    for name, ms in bench_parts(scene, size, repeats).items():
-        out(f"| {name} | {ms:.2f} |")
+    for name, value in bench_parts(scene, size, repeats).items():
+        out(f"| {name} | {value if isinstance(value, int) else f'{value:.2f}'} |")
     out("")
 
 
-def bench_parts(scene, size: int, repeats: int) -> dict[str, float]:
+def bench_parts(scene, size: int, repeats: int) -> dict[str, float | int]:
     """Parts the docs quote, process CPU ms (medians): the render plan per call (a kept one:
     the fingerprint walk and the opacity read; and one built anew: the scene walk and its
-    tables), and the stable sort of the fragments' pixel keys with 16- and 32-bit keys."""
+    tables), and the stable sort of the fragments' pixel keys with 16- and 32-bit keys; the
+    fixed cost of a forward + backward (wall ms of the same paths on a 4^2 canvas), and the
+    number of torch operations a forward + backward dispatches (ints)."""
     from timing import median_ms as timed_ms
 
     from vecdistill.raster import composite
@@ -435,7 +439,38 @@ def bench_parts(scene, size: int, repeats: int) -> dict[str, float]:
     pixel = seen[0]
     parts[f"stable sort of the {pixel.numel()} fragments' pixel keys, int16"] = median_ms(lambda: torch.sort((pixel - 2**15).to(torch.int16), stable=True))
     parts["the same, int32 keys"] = median_ms(lambda: torch.sort(pixel.int(), stable=True))
+    # the fixed cost: the same paths on a 4^2 canvas (a handful of pixels, one segment per
+    # vertex): what is left is per-operation dispatch, the plan's fingerprint and autograd
+    tiny = circles_scene(len(scene.paths()), 4, generator=torch.Generator().manual_seed(1))
+    tiny.requires_grad_(True, kinds=("points", "colors"))
+    tiny_leaves = leaves(tiny)
+    fixed = [step_seconds(lambda: rasterize(tiny, 4, 4), tiny_leaves) for _ in range(repeats + 1)][1:]
+    parts["the same paths at 4^2, forward + backward, wall (the fixed cost)"] = statistics.median(fixed) * 1e3
+    packed = circles_scene(len(scene.paths()), size, generator=torch.Generator().manual_seed(len(scene.paths()) + size))
+    packed_leaves = list(pack_parameters(packed).values())
+    for name, s, ps in (("one leaf per path", scene, leaves(scene)), ("packed leaves", packed, packed_leaves)):
+        rasterize(s, size, size).sum().backward()  # warm: the plan is built
+        parts[f"torch operations dispatched per forward + backward, {name}"] = count_operations(
+            lambda s=s, ps=ps: step_seconds(lambda: rasterize(s, size, size), ps)
+        )
     return parts
+
+
+def count_operations(fn) -> int:
+    """Torch operations ``fn`` dispatches, counted by the profiler: ATen calls and
+    autograd's backward functions (each leaf's gradient accumulation included) made at the
+    top level, not from inside another one; the render plan's host reads of scalars are
+    left out (one transfer for all of them off the CPU)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    skip = ("aten::item", "aten::_local_scalar_dense")
+    return sum(
+        1
+        for e in prof.events()
+        if e.cpu_parent is None and e.name not in skip and (e.name.startswith("aten::") or e.name.startswith("autograd::engine::evaluate_function"))
+    )
 
 
 def main() -> None:
