@@ -6,7 +6,8 @@ Drawn in paint order, the result at a pixel is ``sum_i p_i T_i`` with transmitta
 ``sum_i a_i T_i = 1 - prod (1 - a_i)``. ``T_i`` comes from a segmented suffix sum of
 ``log(1 - a)`` over fragments sorted by (pixel, order); the cumulative sum runs in float64 so
 that the global running total loses nothing; ``a`` is scaled by ``1 - 1e-9`` (float32:
-``1 - 2^-20``) so that opaque layers keep finite logarithms and gradients.
+``1 - 2^-20``) so that opaque layers keep finite logarithms and gradients. On CUDA (float32,
+Triton present) the same sums run as one fused kernel each way (:mod:`.fused`).
 """
 
 from __future__ import annotations
@@ -122,7 +123,23 @@ def over(
             perm = torch.argsort(pixel * span + order)
             pix = pixel.index_select(0, perm)
     shrink = _SHRINK if dtype == torch.float64 else _SHRINK32
+    fused = _fused_kernels(cov, table, scale)
+    if fused is not None:
+        return fused.over_sorted(cov, table, scale, index, pix, perm, num_pixels, shrink)
     return _Over.apply(cov, table, scale, index, pix, perm, num_pixels, shrink)
+
+
+def _fused_kernels(cov: Tensor, table: Tensor, scale: Tensor | None):
+    """The fused kernels' module (:mod:`.fused`) for float32 CUDA tensors when Triton is
+    there and ``VECDISTILL_FUSED`` is not ``0``, else None (imported only then: CPU renders
+    never load Triton)."""
+    if not cov.is_cuda or cov.dtype != torch.float32 or table.dtype != torch.float32:
+        return None
+    if scale is not None and scale.dtype != torch.float32:
+        return None
+    from . import fused
+
+    return fused if fused.available() else None
 
 
 def union(pixel: Tensor, cov: Tensor, num_pixels: int) -> Tensor:

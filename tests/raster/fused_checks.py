@@ -1,0 +1,115 @@
+"""Runs the fused compositing kernels under Triton's interpreter and prints what
+``test_fused.py`` asserts, as JSON (a child process: Triton reads ``TRITON_INTERPRET`` when
+the kernels are first defined, so they must be loaded in a process that set it first).
+
+    TRITON_INTERPRET=1 python tests/raster/fused_checks.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import torch
+
+from vecdistill.raster import composite
+
+
+def fragments(seed: int, frags: int = 600, pixels: int = 70, columns: int = 9):
+    """Random fragments: some pixels with many, the odd ones with none; every fifth
+    coverage 1 and column 0 opaque, so opaque fragments hide others (their gradients are
+    then the 2^20-amplified differences the kernels must get right)."""
+    g = torch.Generator().manual_seed(seed)
+    pixel = torch.randint(0, pixels, (frags,), generator=g) // 2 * 2
+    cov = torch.rand(frags, generator=g)
+    cov[::5] = 1.0
+    index = torch.randint(0, columns, (frags,), generator=g)
+    table = torch.rand(4, columns, generator=g)
+    table[3, 0] = 1.0
+    scale = torch.rand(frags, generator=g)
+    key, perm = torch.sort(pixel, stable=True)
+    return cov, table, scale, index, key, perm, pixels
+
+
+def run(over, cov, table, scale, index, pix, perm, pixels, dtype=torch.float32):
+    """[rgb, alpha, d cov, d table(, d scale)] for a fixed weighted sum of the image."""
+    leaves = [t.to(dtype).clone().requires_grad_() for t in (cov, table) + (() if scale is None else (scale,))]
+    rgb, alpha = over(leaves[0], leaves[1], leaves[2] if scale is not None else None, index, pix, perm, pixels, composite._SHRINK32)
+    g = torch.Generator().manual_seed(7)
+    w_rgb, w_a = torch.rand(3, pixels, generator=g), torch.rand(pixels, generator=g) - 0.5  # (the same for both dtypes)
+    torch.autograd.backward([rgb, alpha], [w_rgb.to(dtype), w_a.to(dtype)])
+    return [rgb.detach(), alpha.detach()] + [t.grad for t in leaves]
+
+
+def compare() -> list[dict]:
+    """Per case and output: the largest error against float64 of the fused kernels and of
+    the per-operation float32 path, and whether the empty pixels stayed transparent."""
+    from vecdistill.raster import fused
+
+    names = ["rgb", "alpha", "d_cov", "d_table", "d_scale"]
+    cases = []
+    for seed in (0, 1):
+        for with_scale in (False, True):
+            cov, table, scale, index, pix, perm, pixels = fragments(seed)
+            scale = scale if with_scale else None
+            ours = run(fused.over_sorted, cov, table, scale, index, pix, perm, pixels)
+            ref = run(composite._Over.apply, cov, table, scale, index, pix, perm, pixels)
+            exact = run(composite._Over.apply, cov, table, scale, index, pix, perm, pixels, dtype=torch.float64)
+            errors = {
+                name: [float((o.double() - e).abs().max()), float((r.double() - e).abs().max())]
+                for name, o, r, e in zip(names, ours, ref, exact)
+            }
+            cases.append({"seed": seed, "scale": with_scale, "errors": errors, "empty_transparent": bool((ours[1][1::2] == 0).all())})
+    return cases
+
+
+def opaque() -> dict:
+    """One pixel: a half-transparent red fragment under an opaque blue one; the image, the
+    red colour's gradient of the red channel, and the opaque coverage's."""
+    from vecdistill.raster import fused
+
+    cov = torch.tensor([1.0, 1.0], requires_grad=True)
+    table = torch.tensor([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0], [0.5, 1.0]], requires_grad=True)
+    rgb, alpha = fused.over_sorted(cov, table, None, torch.tensor([0, 1]), torch.zeros(2, dtype=torch.long), torch.arange(2), 1, composite._SHRINK32)
+    rgb[0, 0].backward()
+    return {"rgb": rgb[:, 0].tolist(), "alpha": float(alpha[0].detach()), "d_red": float(table.grad[0, 0]), "d_opaque_cov": float(cov.grad[1])}
+
+
+def renders() -> dict:
+    """Whole renders with the kernels standing in for the per-operation path on the CPU (as
+    on CUDA): the handmade SVGs (strokes, gradients, clips, group opacity: isolated levels,
+    whose fragments come with a scale) and a circle scene. Per file: the largest image
+    difference and the largest gradient difference relative to the gradient's size."""
+    from pathlib import Path
+
+    from vecdistill.raster import fused, rasterize
+    from vecdistill.raster.testscenes import circles_scene
+    from vecdistill.svg.parse import load_svg
+
+    folder = Path(__file__).resolve().parents[1] / "data" / "icons" / "handmade"
+    scenes = {p.name: load_svg(p) for p in sorted(folder.glob("*.svg"))}
+    scenes["circles"] = circles_scene(48, 64, generator=torch.Generator().manual_seed(3))
+    chosen = composite._fused_kernels
+    out = {}
+    for name, scene in scenes.items():
+        scene.requires_grad_(True)
+        params = [t for t in scene.parameters() if t.requires_grad]
+        results = []
+        for use in (False, True):
+            composite._fused_kernels = (lambda *a: fused) if use else (lambda *a: None)
+            try:
+                img = rasterize(scene, 48, 48)
+                w = torch.linspace(-1, 1, img.numel()).view_as(img)
+                grads = torch.autograd.grad((img * w).sum(), params, allow_unused=True)
+            finally:
+                composite._fused_kernels = chosen
+            results.append((img.detach(), [torch.zeros(1) if g is None else g.reshape(-1) for g in grads]))
+        (img_a, g_a), (img_b, g_b) = results
+        ga, gb = torch.cat(g_a), torch.cat(g_b)
+        out[name] = [float((img_a - img_b).abs().max()), float((ga - gb).abs().max() / (1 + gb.abs().max()))]
+    return out
+
+
+if __name__ == "__main__":
+    assert os.environ.get("TRITON_INTERPRET") == "1", "run with TRITON_INTERPRET=1"
+    print(json.dumps({"cases": compare(), "opaque": opaque(), "renders": renders()}))

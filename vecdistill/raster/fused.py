@@ -1,0 +1,198 @@
+"""Fused "over" compositing kernels (Triton), for CUDA renders.
+
+The per-operation path (:class:`.composite._Over`) makes about 35 whole-array passes over the
+fragments for a forward and backward (gathers, a float64 prefix sum, scatter-adds), each a
+kernel launch on a GPU; a render's launch count is what bounds its GPU time (see
+``docs/raster.md``). Here the same sums take one kernel each way, one program lane per
+pixel walking its fragments from the top (last drawn) down:
+
+- forward: ``T`` starts at 1; each fragment ``i`` (alpha ``a_i = c_i C[3, k_i]``, scale
+  ``s_i``: its alpha, or given) adds ``C[:3, k_i] s_i T`` to the pixel's premultiplied colour
+  and ``a_i T`` to its alpha, then ``T *= 1 - q a_i`` (``q`` the shrink factor of
+  :mod:`.composite`);
+- backward (the formulas of :class:`.composite._Over`): one walk sums ``v_i = (g_rgb .
+  C[:3, k_i]) s_i T_i + g_a a_i T_i`` over the pixel, a second one gives each fragment
+  ``da_i = g_a T_i - q / (1 - q a_i) sum_{k below i} v_k`` (plus ``h_s`` when the scale is
+  the alpha), writes ``dc_i`` (and ``ds_i``) at the fragment's own index and adds its colour
+  table gradients atomically.
+
+Transmittance is a running float32 product per pixel (no global prefix sum, so no float64).
+Used by :func:`.composite.over` for float32 CUDA tensors when Triton imports
+(``VECDISTILL_FUSED=0`` turns it off); the kernels also run on CPU tensors under Triton's
+interpreter (``TRITON_INTERPRET=1`` set before this module is imported), which is how the
+tests check them against the per-operation path.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+Tensor = torch.Tensor
+
+try:  # Triton ships with CUDA builds of torch; absent elsewhere
+    import triton
+    import triton.language as tl
+except ImportError:  # pragma: no cover - depends on the installation
+    triton = None
+    tl = None
+
+BLOCK = 128  # pixels per program
+
+
+def available() -> bool:
+    """Whether the fused kernels can run here (Triton imports and ``VECDISTILL_FUSED`` is not
+    ``0``)."""
+    return triton is not None and os.environ.get("VECDISTILL_FUSED", "1") != "0"
+
+
+def interpreted() -> bool:
+    """Whether Triton runs kernels in its interpreter (CPU tensors, for tests)."""
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+if triton is not None:
+
+    @triton.jit
+    def _fragment(i, perm, cov, index, scale, table, K, valid, HAS_SCALE: tl.constexpr):
+        """Fragment at sorted position ``i``: its original index, coverage, table column,
+        colour (r, g, b, alpha factor), alpha and scale; zeros where not ``valid``."""
+        f = tl.load(perm + i, mask=valid, other=0)
+        c = tl.load(cov + f, mask=valid, other=0.0)
+        k = tl.load(index + f, mask=valid, other=0)
+        cr = tl.load(table + k, mask=valid, other=0.0)
+        cg = tl.load(table + K + k, mask=valid, other=0.0)
+        cb = tl.load(table + 2 * K + k, mask=valid, other=0.0)
+        cf = tl.load(table + 3 * K + k, mask=valid, other=0.0)
+        a = c * cf
+        if HAS_SCALE:
+            s = tl.load(scale + f, mask=valid, other=0.0)
+        else:
+            s = a
+        return f, c, k, cr, cg, cb, cf, a, s
+
+    @triton.jit
+    def _over_forward(cov, index, scale, perm, start, count, table, out_rgb, out_a, N, K, q,
+                      HAS_SCALE: tl.constexpr, BLOCK: tl.constexpr):
+        p = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        live = p < N
+        first = tl.load(start + p, mask=live, other=0)
+        n = tl.load(count + p, mask=live, other=0)
+        trans = tl.full([BLOCK], 1.0, tl.float32)
+        r = tl.zeros([BLOCK], tl.float32)
+        g = tl.zeros([BLOCK], tl.float32)
+        b = tl.zeros([BLOCK], tl.float32)
+        alpha = tl.zeros([BLOCK], tl.float32)
+        for j in range(0, tl.max(n, 0)):
+            valid = j < n
+            f, c, k, cr, cg, cb, cf, a, s = _fragment(first + n - 1 - j, perm, cov, index, scale, table, K, valid, HAS_SCALE)
+            w = s * trans
+            r += cr * w
+            g += cg * w
+            b += cb * w
+            alpha += a * trans
+            trans = trans * (1.0 - q * a)
+        tl.store(out_rgb + p, r, mask=live)
+        tl.store(out_rgb + N + p, g, mask=live)
+        tl.store(out_rgb + 2 * N + p, b, mask=live)
+        tl.store(out_a + p, alpha, mask=live)
+
+    @triton.jit
+    def _over_backward(cov, index, scale, perm, start, count, table, g_rgb, g_a, d_cov, d_scale, d_table, N, K, q,
+                       HAS_SCALE: tl.constexpr, BLOCK: tl.constexpr):
+        p = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        live = p < N
+        first = tl.load(start + p, mask=live, other=0)
+        n = tl.load(count + p, mask=live, other=0)
+        gr = tl.load(g_rgb + p, mask=live, other=0.0)
+        gg = tl.load(g_rgb + N + p, mask=live, other=0.0)
+        gb = tl.load(g_rgb + 2 * N + p, mask=live, other=0.0)
+        ga = tl.load(g_a + p, mask=live, other=0.0)
+        top = tl.max(n, 0)
+        # first walk: the sum of v over the pixel's fragments. Sums in float64: below an
+        # opaque fragment (1 - q a = 2^-20) the difference of two sums is multiplied by
+        # 2^20, as the per-operation path's float64 prefix sums are
+        trans = tl.full([BLOCK], 1.0, tl.float32)
+        total = tl.zeros([BLOCK], tl.float64)
+        for j in range(0, top):
+            valid = j < n
+            f, c, k, cr, cg, cb, cf, a, s = _fragment(first + n - 1 - j, perm, cov, index, scale, table, K, valid, HAS_SCALE)
+            # (v exactly as the second walk computes it: their difference must be exact)
+            total += ((gr * cr + gg * cg + gb * cb) * trans * s + ga * trans * a).to(tl.float64)
+            trans = trans * (1.0 - q * a)
+        # second walk: each fragment's gradients; the sum over the fragments below it is
+        # the total less what the walk has passed (itself included)
+        trans = tl.full([BLOCK], 1.0, tl.float32)
+        passed = tl.zeros([BLOCK], tl.float64)
+        for j in range(0, top):
+            valid = j < n
+            f, c, k, cr, cg, cb, cf, a, s = _fragment(first + n - 1 - j, perm, cov, index, scale, table, K, valid, HAS_SCALE)
+            h_a = ga * trans
+            h_s = (gr * cr + gg * cg + gb * cb) * trans
+            passed += (h_s * s + h_a * a).to(tl.float64)
+            below = (total - passed).to(tl.float32)
+            da = h_a - q / (1.0 - q * a) * below
+            if HAS_SCALE:
+                tl.store(d_scale + f, h_s, mask=valid)
+            else:
+                da += h_s
+            tl.store(d_cov + f, da * cf, mask=valid)
+            st = s * trans
+            tl.atomic_add(d_table + k, gr * st, mask=valid)
+            tl.atomic_add(d_table + K + k, gg * st, mask=valid)
+            tl.atomic_add(d_table + 2 * K + k, gb * st, mask=valid)
+            tl.atomic_add(d_table + 3 * K + k, da * c, mask=valid)
+            trans = trans * (1.0 - q * a)
+
+
+def _grid(num_pixels: int) -> tuple[int]:
+    return (triton.cdiv(num_pixels, BLOCK),)
+
+
+class FusedOver(torch.autograd.Function):
+    """:class:`.composite._Over`'s sums in one kernel each way. ``cov`` [F], ``scale`` [F]
+    or None, ``index`` [F] int64 (original fragment order); ``table`` [4, K]; ``perm``
+    [F] int64: fragments sorted by (pixel, paint order); ``start``/``count`` [N] int64:
+    each pixel's run in that order. All float tensors float32, contiguous. Returns
+    ``(rgb [3, N], alpha [N])``, premultiplied."""
+
+    @staticmethod
+    def forward(ctx, cov, table, scale, index, perm, start, count, num_pixels, shrink):
+        out_rgb = cov.new_empty(3, num_pixels)
+        out_a = cov.new_empty(num_pixels)
+        has_scale = scale is not None
+        _over_forward[_grid(num_pixels)](
+            cov, index, scale if has_scale else cov, perm, start, count, table, out_rgb, out_a,
+            num_pixels, table.shape[1], shrink, HAS_SCALE=has_scale, BLOCK=BLOCK,
+        )
+        ctx.save_for_backward(cov, table, scale if has_scale else None, index, perm, start, count)
+        ctx.has_scale, ctx.num_pixels, ctx.shrink = has_scale, num_pixels, shrink
+        return out_rgb, out_a
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g_rgb, g_a):
+        cov, table, scale, index, perm, start, count = ctx.saved_tensors
+        n = ctx.num_pixels
+        g_rgb = cov.new_zeros(3, n) if g_rgb is None else g_rgb.contiguous()
+        g_a = cov.new_zeros(n) if g_a is None else g_a.contiguous()
+        d_cov = torch.empty_like(cov)
+        d_scale = torch.empty_like(cov) if ctx.has_scale else None
+        d_table = torch.zeros_like(table)
+        _over_backward[_grid(n)](
+            cov, index, scale if ctx.has_scale else cov, perm, start, count, table, g_rgb, g_a,
+            d_cov, d_scale if ctx.has_scale else d_cov, d_table, n, table.shape[1], ctx.shrink,
+            HAS_SCALE=ctx.has_scale, BLOCK=BLOCK,
+        )
+        return d_cov, d_table, d_scale, None, None, None, None, None, None
+
+
+def over_sorted(cov: Tensor, table: Tensor, scale: Tensor | None, index: Tensor, pix: Tensor, perm: Tensor,
+                num_pixels: int, shrink: float) -> tuple[Tensor, Tensor]:
+    """The fused counterpart of ``_Over.apply(cov, table, scale, index, pix, perm,
+    num_pixels, shrink)`` (``pix`` [F]: the sorted fragments' pixels)."""
+    count = torch.bincount(pix, minlength=num_pixels)
+    start = torch.cumsum(count, 0) - count
+    return FusedOver.apply(cov.contiguous(), table.contiguous(), None if scale is None else scale.contiguous(),
+                           index.contiguous(), perm, start, count, num_pixels, shrink)
