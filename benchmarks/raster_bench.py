@@ -457,20 +457,25 @@ def bench_parts(scene, size: int, repeats: int) -> dict[str, float | int]:
 
 
 def count_operations(fn) -> int:
-    """Torch operations ``fn`` dispatches, counted by the profiler: ATen calls and
-    autograd's backward functions (each leaf's gradient accumulation included) made at the
-    top level, not from inside another one; the render plan's host reads of scalars are
-    left out (one transfer for all of them off the CPU)."""
+    """Torch operations ``fn`` dispatches, counted by the profiler: ATen calls not made from
+    inside another ATen call (those of custom autograd Functions and of autograd's backward
+    functions included), less the render plan's host reads of scalars (one transfer for
+    all of them off the CPU)."""
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         fn()
     skip = ("aten::item", "aten::_local_scalar_dense")
-    return sum(
-        1
-        for e in prof.events()
-        if e.cpu_parent is None and e.name not in skip and (e.name.startswith("aten::") or e.name.startswith("autograd::engine::evaluate_function"))
-    )
+
+    def inside_aten(e) -> bool:
+        p = e.cpu_parent
+        while p is not None:
+            if p.name.startswith("aten::"):
+                return True
+            p = p.cpu_parent
+        return False
+
+    return sum(1 for e in prof.events() if e.name.startswith("aten::") and e.name not in skip and not inside_aten(e))
 
 
 def main() -> None:
