@@ -75,3 +75,24 @@ def test_cpu_renders_do_not_use_the_kernels_and_the_environment_turns_them_off(m
     assert not fused.available()
     monkeypatch.setenv("VECDISTILL_FUSED", "1")
     assert fused.available()
+
+
+def test_the_kernels_compile_for_an_h100():
+    """Triton's own compiler (with the ptxas it ships) turns both kernels, with and without
+    a scale, into sm_90 machine code: what a CUDA render would run, checked without a GPU
+    (the interpreter above checks what they compute)."""
+    pytest.importorskip("triton.backends.nvidia")
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    from vecdistill.raster import fused
+
+    pointers = {"index": "*i64", "perm": "*i64", "start": "*i64", "count": "*i64"}
+    scalars = {"N": "i32", "K": "i32", "q": "fp32", "HAS_SCALE": "constexpr", "BLOCK": "constexpr"}
+    for kernel in (fused._over_forward, fused._over_backward):
+        signature = {name: scalars.get(name) or pointers.get(name, "*fp32") for name in kernel.arg_names}
+        for has_scale in (False, True):
+            source = ASTSource(fn=kernel, signature=signature, constexprs={"HAS_SCALE": has_scale, "BLOCK": fused.BLOCK})
+            compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32), options={"enable_fp_fusion": fused.FP_FUSION})
+            assert len(compiled.asm["cubin"]) > 0

@@ -20,7 +20,8 @@ Transmittance is a running float32 product per pixel (no global prefix sum, so n
 Used by :func:`.composite.over` for float32 CUDA tensors when Triton imports
 (``VECDISTILL_FUSED=0`` turns it off); the kernels also run on CPU tensors under Triton's
 interpreter (``TRITON_INTERPRET=1`` set before this module is imported), which is how the
-tests check them against the per-operation path.
+tests check them against the per-operation path; the tests also compile them for an H100
+(sm_90) with Triton's compiler, which needs no GPU.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ except ImportError:  # pragma: no cover - depends on the installation
     tl = None
 
 BLOCK = 128  # pixels per program
+# no fused multiply-adds: the backward's two walks must round v identically (their
+# difference below an opaque fragment is multiplied by 2^20), as written and as the
+# interpreter computes
+FP_FUSION = False
 
 
 def available() -> bool:
@@ -72,7 +77,8 @@ if triton is not None:
             s = a
         return f, c, k, cr, cg, cb, cf, a, s
 
-    @triton.jit
+    # (N and K vary with every scene: not specialised on, so that one compiled kernel serves all)
+    @triton.jit(do_not_specialize=["N", "K"])
     def _over_forward(cov, index, scale, perm, start, count, table, out_rgb, out_a, N, K, q,
                       HAS_SCALE: tl.constexpr, BLOCK: tl.constexpr):
         p = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
@@ -98,7 +104,7 @@ if triton is not None:
         tl.store(out_rgb + 2 * N + p, b, mask=live)
         tl.store(out_a + p, alpha, mask=live)
 
-    @triton.jit
+    @triton.jit(do_not_specialize=["N", "K"])
     def _over_backward(cov, index, scale, perm, start, count, table, g_rgb, g_a, d_cov, d_scale, d_table, N, K, q,
                        HAS_SCALE: tl.constexpr, BLOCK: tl.constexpr):
         p = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
@@ -164,7 +170,7 @@ class FusedOver(torch.autograd.Function):
         has_scale = scale is not None
         _over_forward[_grid(num_pixels)](
             cov, index, scale if has_scale else cov, perm, start, count, table, out_rgb, out_a,
-            num_pixels, table.shape[1], shrink, HAS_SCALE=has_scale, BLOCK=BLOCK,
+            num_pixels, table.shape[1], shrink, HAS_SCALE=has_scale, BLOCK=BLOCK, enable_fp_fusion=FP_FUSION,
         )
         ctx.save_for_backward(cov, table, scale if has_scale else None, index, perm, start, count)
         ctx.has_scale, ctx.num_pixels, ctx.shrink = has_scale, num_pixels, shrink
@@ -183,7 +189,7 @@ class FusedOver(torch.autograd.Function):
         _over_backward[_grid(n)](
             cov, index, scale if ctx.has_scale else cov, perm, start, count, table, g_rgb, g_a,
             d_cov, d_scale if ctx.has_scale else d_cov, d_table, n, table.shape[1], ctx.shrink,
-            HAS_SCALE=ctx.has_scale, BLOCK=BLOCK,
+            HAS_SCALE=ctx.has_scale, BLOCK=BLOCK, enable_fp_fusion=FP_FUSION,
         )
         return d_cov, d_table, d_scale, None, None, None, None, None, None
 
