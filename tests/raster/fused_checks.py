@@ -77,37 +77,63 @@ def opaque() -> dict:
 
 def renders() -> dict:
     """Whole renders with the kernels standing in for the per-operation path on the CPU (as
-    on CUDA): the handmade SVGs (strokes, gradients, clips, group opacity: isolated levels,
-    whose fragments come with a scale) and a circle scene. Per file: the largest image
-    difference and the largest gradient difference relative to the gradient's size."""
+    on CUDA): compositing only, and compositing and coverage, against the per-operation
+    path, on the handmade SVGs (strokes, gradients, clips, group opacity: isolated levels,
+    whose fragments come with a scale), a circle scene, and one whose circles cross the
+    canvas's sides (edges left of their clipped boxes: walls, pieces clamped onto the box).
+    Per scene and mode: the largest image difference and the largest gradient difference
+    relative to the gradient's size; and how many edges the coverage kernel left to the
+    per-operation path as longer edges and walls."""
     from pathlib import Path
 
-    from vecdistill.raster import fused, rasterize
+    from vecdistill.raster import coverage, fused, fused_coverage, rasterize
     from vecdistill.raster.testscenes import circles_scene
     from vecdistill.svg.parse import load_svg
 
     folder = Path(__file__).resolve().parents[1] / "data" / "icons" / "handmade"
     scenes = {p.name: load_svg(p) for p in sorted(folder.glob("*.svg"))}
     scenes["circles"] = circles_scene(48, 64, generator=torch.Generator().manual_seed(3))
-    chosen = composite._fused_kernels
+    sides = circles_scene(24, 64, generator=torch.Generator().manual_seed(4))
+    for k, path in enumerate(sides.paths()):  # every other circle moved across a side
+        with torch.no_grad():
+            path.points += torch.tensor([[-30.0, 0.0], [0.0, -30.0], [30.0, 0.0]][k % 3]) * (k % 2)
+    scenes["sides"] = sides
+    kinds_seen = torch.zeros(3, dtype=torch.long)
+    pieces = fused_coverage.pieces
+
+    def counting(*args):
+        kinds = pieces(*args)
+        kinds_seen.add_(torch.bincount(kinds.long(), minlength=3))
+        return kinds
+
+    fused_coverage.pieces = counting
+    saved = composite._fused_kernels, coverage._fused_kernels
+    modes = {
+        "per-operation": (lambda *a: None, lambda *a: None),
+        "compositing": (lambda *a: fused, lambda *a: None),
+        "both": (lambda *a: fused, lambda e, boxes: fused_coverage if boxes.padded and boxes.total < 2**24 else None),
+    }
     out = {}
     for name, scene in scenes.items():
         scene.requires_grad_(True)
         params = [t for t in scene.parameters() if t.requires_grad]
-        results = []
-        for use in (False, True):
-            composite._fused_kernels = (lambda *a: fused) if use else (lambda *a: None)
+        results = {}
+        for mode, (over_kernels, coverage_kernels) in modes.items():
+            composite._fused_kernels, coverage._fused_kernels = over_kernels, coverage_kernels
             try:
                 img = rasterize(scene, 48, 48)
                 w = torch.linspace(-1, 1, img.numel()).view_as(img)
                 grads = torch.autograd.grad((img * w).sum(), params, allow_unused=True)
             finally:
-                composite._fused_kernels = chosen
-            results.append((img.detach(), [torch.zeros(1) if g is None else g.reshape(-1) for g in grads]))
-        (img_a, g_a), (img_b, g_b) = results
-        ga, gb = torch.cat(g_a), torch.cat(g_b)
-        out[name] = [float((img_a - img_b).abs().max()), float((ga - gb).abs().max() / (1 + gb.abs().max()))]
-    return out
+                composite._fused_kernels, coverage._fused_kernels = saved
+            results[mode] = (img.detach(), torch.cat([torch.zeros(1) if g is None else g.reshape(-1) for g in grads]))
+        img_ref, g_ref = results["per-operation"]
+        out[name] = {
+            mode: [float((img - img_ref).abs().max()), float((g - g_ref).abs().max() / (1 + g_ref.abs().max()))]
+            for mode, (img, g) in results.items() if mode != "per-operation"
+        }
+    fused_coverage.pieces = pieces
+    return {"scenes": out, "longer_edges": int(kinds_seen[1]), "walls": int(kinds_seen[2])}
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from pathlib import Path as FsPath
 import pytest
 import torch
 
-from vecdistill.raster import composite
+from vecdistill.raster import composite, coverage
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="needs Triton")
 
@@ -58,17 +58,26 @@ def test_opaque_fragments_hide_what_is_below_them(checks):
 
 
 def test_whole_renders_with_the_kernels_match_the_per_operation_path(checks):
-    """The kernels standing in for the per-operation path inside full renders (as on CUDA):
-    the handmade SVGs (strokes, gradients, clips, isolated group opacity) and a circle
-    scene give the same image and gradients."""
-    assert len(checks["renders"]) >= 7
-    for name, (image, grads) in checks["renders"].items():
-        assert image < 1e-5 and grads < 1e-5, (name, image, grads)
+    """The kernels standing in for the per-operation path inside full renders (as on CUDA),
+    the compositing ones alone and with the coverage ones: the handmade SVGs (strokes,
+    gradients, clips, isolated group opacity), a circle scene and circles across the
+    canvas's sides give the same image and gradients; the coverage kernel handed longer
+    edges and walls to the per-operation path and their pieces still count."""
+    renders = checks["renders"]
+    assert len(renders["scenes"]) >= 8
+    for name, modes in renders["scenes"].items():
+        assert set(modes) == {"compositing", "both"}
+        for mode, (image, grads) in modes.items():
+            assert image < 1e-5 and grads < 1e-5, (name, mode, image, grads)
+    assert renders["longer_edges"] > 0 and renders["walls"] > 0
 
 
 def test_cpu_renders_do_not_use_the_kernels_and_the_environment_turns_them_off(monkeypatch):
     cov, table = torch.rand(4), torch.rand(4, 2)
     assert composite._fused_kernels(cov, table, None) is None  # CPU: the per-operation path
+    edges = torch.rand(4, 6) * 8
+    boxes = coverage._layer_boxes(*edges, torch.zeros(6, dtype=torch.long), 1, 8, 8, "padded")
+    assert coverage._fused_kernels(edges, boxes) is None
     from vecdistill.raster import fused
 
     monkeypatch.setenv("VECDISTILL_FUSED", "0")
@@ -78,21 +87,24 @@ def test_cpu_renders_do_not_use_the_kernels_and_the_environment_turns_them_off(m
 
 
 def test_the_kernels_compile_for_an_h100():
-    """Triton's own compiler (with the ptxas it ships) turns both kernels, with and without
-    a scale, into sm_90 machine code: what a CUDA render would run, checked without a GPU
-    (the interpreter above checks what they compute)."""
+    """Triton's own compiler (with the ptxas it ships) turns the compositing kernels, with
+    and without a scale, and the coverage kernels into sm_90 machine code: what a CUDA
+    render would run, checked without a GPU (the interpreter above checks what they
+    compute)."""
     pytest.importorskip("triton.backends.nvidia")
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    from vecdistill.raster import fused
+    from vecdistill.raster import fused, fused_coverage
 
-    pointers = {"index": "*i64", "perm": "*i64", "start": "*i64", "count": "*i64"}
-    scalars = {"N": "i32", "K": "i32", "q": "fp32", "HAS_SCALE": "constexpr", "BLOCK": "constexpr"}
-    for kernel in (fused._over_forward, fused._over_backward):
-        signature = {name: scalars.get(name) or pointers.get(name, "*fp32") for name in kernel.arg_names}
-        for has_scale in (False, True):
-            source = ASTSource(fn=kernel, signature=signature, constexprs={"HAS_SCALE": has_scale, "BLOCK": fused.BLOCK})
-            compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32), options={"enable_fp_fusion": fused.FP_FUSION})
-            assert len(compiled.asm["cubin"]) > 0
+    types = {"index": "*i64", "perm": "*i64", "start": "*i64", "count": "*i64", "edge_layer": "*i64", "kinds": "*i8"}
+    types.update({"N": "i32", "K": "i32", "E": "i32", "L": "i32", "q": "fp32", "HAS_SCALE": "constexpr", "BLOCK": "constexpr"})
+    variants = [(fused._over_forward, {"HAS_SCALE": False}), (fused._over_forward, {"HAS_SCALE": True})]
+    variants += [(fused._over_backward, {"HAS_SCALE": False}), (fused._over_backward, {"HAS_SCALE": True})]
+    variants += [(fused_coverage._coverage_forward, {}), (fused_coverage._coverage_backward, {})]
+    for kernel, constants in variants:
+        signature = {name: types.get(name, "*fp32") for name in kernel.arg_names}
+        source = ASTSource(fn=kernel, signature=signature, constexprs={**constants, "BLOCK": fused.BLOCK})
+        compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32), options={"enable_fp_fusion": fused.FP_FUSION})
+        assert len(compiled.asm["cubin"]) > 0, kernel

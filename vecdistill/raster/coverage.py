@@ -362,13 +362,16 @@ class _WindingArea(torch.autograd.Function):
     transport formula (module docstring), from the pieces
     (:class:`_Pieces`, one or two groups, each given as ``cell, edge, i0, i1``). A piece in
     a row's spill cell (on the box's right side) takes the gradient of the row's last pixel
-    (the one-sided derivative from inside the box): ``spill`` [R] lists the spill cells."""
+    (the one-sided derivative from inside the box): ``spill`` [R] lists the spill cells.
+    ``fused``: None, or the arguments of :func:`.fused_coverage.transport` when the short
+    edges' pieces came from the fused kernel (recomputed in the backward, not kept)."""
 
     @staticmethod
-    def forward(ctx, edges, direction, out, slope, keep, spill, total, *groups):
+    def forward(ctx, edges, direction, out, slope, keep, spill, total, fused, *groups):
         ctx.save_for_backward(direction, keep, slope, spill, *groups)
         ctx.num_edges = edges.shape[1]
         ctx.total = total
+        ctx.fused = fused  # (edges, edge layer, box table) of the kernels' pieces, or None
         return out
 
     @staticmethod
@@ -377,8 +380,13 @@ class _WindingArea(torch.autograd.Function):
         d, keep, slope, spill, *flat = ctx.saved_tensors
         grad_area = grad_keep.new_zeros(ctx.total + 1).scatter_(0, keep, grad_keep * slope)  # + the sink cell
         grad_area.index_copy_(0, spill, grad_area.index_select(0, spill - 1))
-        acc0 = torch.zeros(ctx.num_edges, dtype=d.dtype, device=d.device)
-        acc1 = torch.zeros_like(acc0)
+        if ctx.fused is not None:  # the short edges' pieces, recomputed by the kernel
+            from . import fused_coverage
+
+            acc0, acc1 = fused_coverage.transport(*ctx.fused, grad_area).unbind(0)
+        else:
+            acc0 = torch.zeros(ctx.num_edges, dtype=d.dtype, device=d.device)
+            acc1 = torch.zeros_like(acc0)
         for k in range(0, len(flat), 4):
             cell, edge, i0, i1 = flat[k : k + 4]
             g = grad_area.index_select(0, cell)
@@ -393,7 +401,85 @@ class _WindingArea(torch.autograd.Function):
         # the end points' integrals times the normal (-d_y, d_x): rows (x0, y0, x1, y1)
         normal = torch.stack([-d[1], d[0]]).unsqueeze(0)  # [1, 2, E]
         grad = (torch.stack([acc0, acc1]).unsqueeze(1) * normal).view(4, -1)
-        return (grad, None, None, None, None, None, None) + (None,) * len(flat)
+        return (grad, None, None, None, None, None, None, None) + (None,) * len(flat)
+
+
+@dataclass
+class _Frame:
+    """Edges in their layers' boxes (:func:`_edge_frame`): ``local`` (x0, y0, x1, y1) box-local
+    [K] columns; ``low``: their minima (x, y); ``crossings``: integer x and y lines crossed
+    (floats, -1 for equal integers); ``per_edge``: the box's (w, h, off, stride, row0) per
+    edge (``row0`` None for the padded layout); ``short``/``longer``/``wall``: [K] 0/1 floats
+    (edges that cross at most one line per axis, longer ones, and walls: wholly left of
+    their box across several rows; edges outside their box are in none)."""
+
+    local: tuple[Tensor, ...]
+    low: tuple[Tensor, Tensor]
+    crossings: tuple[Tensor, Tensor]
+    per_edge: tuple[Tensor | None, ...]
+    short: Tensor
+    longer: Tensor
+    wall: Tensor
+
+
+def _edge_frame(e: Tensor, edge_layer: Tensor, boxes: _Boxes) -> _Frame:
+    """:class:`_Frame` of edges ``e`` [4, K] (canvas pixels) of layers ``edge_layer`` [K]."""
+    dtype = e.dtype
+    x0, y0, x1, y1 = e.contiguous().unbind(0)
+    # per-layer box numbers as floats (cell arithmetic: exact below 2^24 in float32),
+    # gathered per edge in one pass; box-local coordinates span [0, w] x [0, h]
+    cdtype = dtype if dtype == torch.float64 or boxes.total < 2**24 else torch.float64
+    box_table = torch.stack([boxes.c0, boxes.r0, boxes.w, boxes.h, boxes.off, boxes.stride, boxes.row0]).to(cdtype)
+    c0, r0, ew, eh, eoff, estride, erow0 = (take(row, edge_layer) for row in box_table.unbind(0))
+    lx0, lx1 = x0 - c0.to(dtype), x1 - c0.to(dtype)
+    ly0, ly1 = y0 - r0.to(dtype), y1 - r0.to(dtype)
+    eh_, ew_ = eh.to(dtype), ew.to(dtype)
+    xmin, xmax = torch.minimum(lx0, lx1), torch.maximum(lx0, lx1)
+    ymin, ymax = torch.minimum(ly0, ly1), torch.maximum(ly0, ly1)
+    # edges wholly above, below or right of their box add nothing inside it (right:
+    # only to the spill cells, which close their rows anyway); empty boxes take nothing
+    # (float 0/1 masks: see _flag)
+    live = _flag(torch.gt, (xmax - xmin) + (ymax - ymin), 0).mul_(_flag(torch.gt, ew_, 0)).mul_(_flag(torch.gt, ymax, 0))
+    live.mul_(_flag(torch.lt, ymin, eh_)).mul_(_flag(torch.lt, xmin, ew_))
+    nx, ny = _crossings(lx0, lx1), _crossings(ly0, ly1)
+    # edges wholly left of their box across several rows: a vertical wall on its left side
+    wall = _flag(torch.le, xmax, 0).mul_(_flag(torch.gt, ny, 1)).mul_(live)
+    short = _flag(torch.le, nx, 1).mul_(_flag(torch.le, ny, 1)).mul_(live)
+    longer = live - short - wall  # (short edges cross at most one row line, walls more)
+    # the packed layout closes its rows by buffer row; the padded one needs no rows
+    per_edge = (ew, eh, eoff, estride, None if boxes.padded else erow0)
+    return _Frame((lx0, ly0, lx1, ly1), (xmin, ymin), (nx, ny), per_edge, short, longer, wall)
+
+
+def _longer_and_walls(frame: _Frame, ids: Tensor | None, dtype) -> tuple[list[_Pieces], tuple | None]:
+    """The pieces of ``frame``'s longer edges (one group, or none; their edge indices mapped
+    through ``ids`` [K] when the frame holds a subset of the edges) and its walls' cover
+    (:func:`_wall_pieces`, or None)."""
+    pick = lambda ts, idx: tuple(None if t is None else take(t, idx) for t in ts)  # noqa: E731
+    groups = []
+    if bool(frame.longer.any()):
+        lid = frame.longer.bool().nonzero().squeeze(-1)  # (nonzero of floats costs twice that of bools)
+        w, h = frame.per_edge[0], frame.per_edge[1]
+        parts, span, src = _subdivide(pick(frame.local, lid), take(w, lid).to(dtype), take(h, lid).to(dtype))
+        pid = take(lid, src)
+        pn = (_crossings(parts[0], parts[2]), _crossings(parts[1], parts[3]))
+        groups.append(_short_pieces(pid if ids is None else take(ids, pid), parts, pn, pick(frame.per_edge, pid), span))
+    walls = None
+    if bool(frame.wall.any()):
+        wid = frame.wall.bool().nonzero().squeeze(-1)
+        walls = _wall_pieces(take(frame.local[1], wid), take(frame.local[3], wid), pick(frame.per_edge, wid))
+    return groups, walls
+
+
+def _fused_kernels(e: Tensor, boxes: _Boxes):
+    """The fused coverage kernels' module (:mod:`.fused_coverage`) for float32 CUDA edges
+    in the padded layout below 2^24 cells, when Triton is there (``VECDISTILL_FUSED`` not
+    ``0``), else None (imported only then: CPU renders never load Triton)."""
+    if not e.is_cuda or e.dtype != torch.float32 or not boxes.padded or boxes.total >= 2**24:
+        return None
+    from . import fused, fused_coverage
+
+    return fused_coverage if fused.available() else None
 
 
 def _layer_coverage(
@@ -426,45 +512,26 @@ def _layer_coverage(
         if boxes.total == 0:
             z = torch.zeros(0, dtype=torch.long, device=device)
             return edges.new_zeros(0) + 0 * edges.sum(), z, z
-        # per-layer box numbers as floats (cell arithmetic: exact below 2^24 in float32),
-        # gathered per edge in one pass; box-local coordinates span [0, w] x [0, h]
-        cdtype = dtype if dtype == torch.float64 or boxes.total < 2**24 else torch.float64
-        box_table = torch.stack([boxes.c0, boxes.r0, boxes.w, boxes.h, boxes.off, boxes.stride, boxes.row0]).to(cdtype)
-        c0, r0, ew, eh, eoff, estride, erow0 = (take(row, edge_layer) for row in box_table.unbind(0))
-        lx0, lx1 = x0 - c0.to(dtype), x1 - c0.to(dtype)
-        ly0, ly1 = y0 - r0.to(dtype), y1 - r0.to(dtype)
-        eh_, ew_ = eh.to(dtype), ew.to(dtype)
-        xmin, xmax = torch.minimum(lx0, lx1), torch.maximum(lx0, lx1)
-        ymin, ymax = torch.minimum(ly0, ly1), torch.maximum(ly0, ly1)
-        # edges wholly above, below or right of their box add nothing inside it (right:
-        # only to the spill cells, which close their rows anyway); empty boxes take nothing
-        # (float 0/1 masks: see _flag)
-        live = _flag(torch.gt, (xmax - xmin) + (ymax - ymin), 0).mul_(_flag(torch.gt, ew_, 0)).mul_(_flag(torch.gt, ymax, 0))
-        live.mul_(_flag(torch.lt, ymin, eh_)).mul_(_flag(torch.lt, xmin, ew_))
-        nx, ny = _crossings(lx0, lx1), _crossings(ly0, ly1)
-        # edges wholly left of their box across several rows: a vertical wall on its left side
-        wall = _flag(torch.le, xmax, 0).mul_(_flag(torch.gt, ny, 1)).mul_(live)
-        short = _flag(torch.le, nx, 1).mul_(_flag(torch.le, ny, 1)).mul_(live)
-        longer = live - short - wall  # (short edges cross at most one row line, walls more)
-        groups: list[_Pieces] = []
-        local = (lx0, ly0, lx1, ly1)
-        # the packed layout closes its rows by buffer row; the padded one needs no rows
-        per_edge = (ew, eh, eoff, estride, None if boxes.padded else erow0)
-        pick = lambda ts, idx: tuple(None if t is None else take(t, idx) for t in ts)  # noqa: E731
-        # one dense group over all edges (no gathers): pieces of edges that are not short
-        # carry nothing (their cells stay inside the buffer, or on its sink cell)
-        groups.append(_short_pieces(None, local, (nx, ny), per_edge, mask=short, low=(xmin, ymin)))
-        if bool(longer.any()):
-            lid = longer.bool().nonzero().squeeze(-1)  # (nonzero of floats costs twice that of bools)
-            parts, span, src = _subdivide(pick(local, lid), take(ew, lid).to(dtype), take(eh, lid).to(dtype))
-            pid = take(lid, src)
-            pn = (_crossings(parts[0], parts[2]), _crossings(parts[1], parts[3]))
-            groups.append(_short_pieces(pid, parts, pn, pick(per_edge, pid), span))
-        walls = None
-        if bool(wall.any()):
-            wid = wall.bool().nonzero().squeeze(-1)
-            walls = _wall_pieces(take(ly0, wid), take(ly1, wid), pick(per_edge, wid))
-        area = _accumulate(groups, walls, boxes, dtype)
+        fused = _fused_kernels(e, boxes)
+        if fused is None:
+            frame = _edge_frame(e, edge_layer, boxes)
+            # one dense group over all edges (no gathers): pieces of edges that are not short
+            # carry nothing (their cells stay inside the buffer, or on its sink cell)
+            groups = [_short_pieces(None, frame.local, frame.crossings, frame.per_edge, mask=frame.short, low=frame.low)]
+            more, walls = _longer_and_walls(frame, None, dtype)
+            groups += more
+            start, recompute = None, None
+        else:  # the short edges' pieces in one kernel; the few others as above
+            box = torch.stack([boxes.c0, boxes.r0, boxes.w, boxes.h, boxes.off, boxes.stride]).to(torch.float32)
+            ec = e.contiguous()
+            start = (torch.zeros(boxes.total + 1, dtype=dtype, device=device), torch.zeros(boxes.total + 1, dtype=dtype, device=device))
+            kinds = fused.pieces(ec, edge_layer, box, *start)
+            groups, walls = [], None
+            if bool(kinds.any()):
+                odd = kinds.nonzero().squeeze(-1)
+                groups, walls = _longer_and_walls(_edge_frame(take(ec.t(), odd).t(), take(edge_layer, odd), boxes), odd, dtype)
+            recompute = (ec, edge_layer, box)
+        area = _accumulate(groups, walls, boxes, dtype, start)
         if boxes.padded:  # cells outside their box (spill and padding) left out
             _zero_padding(area, boxes)
         keep = area.bool().nonzero().squeeze(-1)  # (.bool() is several times cheaper than != 0)
@@ -475,19 +542,26 @@ def _layer_coverage(
         saved = []
         for g in groups:
             saved += [g.cell, g.edge, g.i0, g.i1]
-    cov = _WindingArea.apply(edges, torch.stack([x1 - x0, y1 - y0]), cov, slope, keep, spill, boxes.total, *saved)
+    cov = _WindingArea.apply(edges, torch.stack([x1 - x0, y1 - y0]), cov, slope, keep, spill, boxes.total, recompute, *saved)
     return cov, layer, pixel
 
 
-def _accumulate(groups: list[_Pieces], walls: tuple[Tensor, Tensor, Tensor | None] | None, boxes: _Boxes, dtype) -> Tensor:
+def _accumulate(
+    groups: list[_Pieces], walls: tuple[Tensor, Tensor, Tensor | None] | None, boxes: _Boxes, dtype, start: tuple[Tensor, Tensor] | None = None
+) -> Tensor:
     """Winding integral [total] of every buffer cell from the pieces and the left-wall cover
     (:func:`_wall_pieces`; spill cells: 0). The buffers have one more cell, and the packed
-    layout one more row, at the end: a sink for pieces that carry nothing."""
+    layout one more row, at the end: a sink for pieces that carry nothing. ``start``: the
+    padded layout's cover and area buffers [total + 1] with pieces already added (the fused
+    kernel's), else zeros."""
     device = boxes.w.device
     n = boxes.total
     if boxes.padded:  # rows of one length: a row-wise prefix sum, in the working dtype
-        cover = torch.zeros(n + 1, dtype=dtype, device=device)
-        partial = torch.zeros(n + 1, dtype=dtype, device=device)
+        if start is not None:
+            cover, partial = start
+        else:
+            cover = torch.zeros(n + 1, dtype=dtype, device=device)
+            partial = torch.zeros(n + 1, dtype=dtype, device=device)
         for g in groups:
             # (scatter_add with int64 indices is markedly cheaper than index_add on the CPU)
             cell = g.cell.long()
