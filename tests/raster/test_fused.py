@@ -72,7 +72,7 @@ def test_whole_renders_with_the_kernels_match_the_per_operation_path(checks):
     assert renders["longer_edges"] > 0 and renders["walls"] > 0
 
 
-def test_cpu_renders_do_not_use_the_kernels_and_the_environment_turns_them_off(monkeypatch):
+def test_cpu_renders_do_not_use_the_kernels_and_the_environment_or_determinism_turn_them_off(monkeypatch):
     cov, table = torch.rand(4), torch.rand(4, 2)
     assert composite._fused_kernels(cov, table, None) is None  # CPU: the per-operation path
     edges = torch.rand(4, 6) * 8
@@ -84,6 +84,9 @@ def test_cpu_renders_do_not_use_the_kernels_and_the_environment_turns_them_off(m
     assert not fused.available()
     monkeypatch.setenv("VECDISTILL_FUSED", "1")
     assert fused.available()
+    # atomics add in a varying order: a run that asks torch for determinism does without
+    monkeypatch.setattr(torch, "are_deterministic_algorithms_enabled", lambda: True)
+    assert not fused.available()
 
 
 def test_the_kernels_compile_for_an_h100():

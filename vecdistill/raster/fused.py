@@ -18,10 +18,11 @@ pixel walking its fragments from the top (last drawn) down:
 
 Transmittance is a running float32 product per pixel (no global prefix sum, so no float64).
 Used by :func:`.composite.over` for float32 CUDA tensors when Triton imports
-(``VECDISTILL_FUSED=0`` turns it off); the kernels also run on CPU tensors under Triton's
-interpreter (``TRITON_INTERPRET=1`` set before this module is imported), which is how the
-tests check them against the per-operation path; the tests also compile them for an H100
-(sm_90) with Triton's compiler, which needs no GPU.
+(``VECDISTILL_FUSED=0`` or ``torch.use_deterministic_algorithms(True)`` turns it off); the
+kernels also run on CPU tensors under Triton's interpreter (``TRITON_INTERPRET=1`` set
+before this module is imported), which is how the tests check them against the per-operation
+path; the tests also compile them for an H100 (sm_90) with Triton's compiler, which needs no
+GPU.
 """
 
 from __future__ import annotations
@@ -47,9 +48,10 @@ FP_FUSION = False
 
 
 def available() -> bool:
-    """Whether the fused kernels can run here (Triton imports and ``VECDISTILL_FUSED`` is not
-    ``0``)."""
-    return triton is not None and os.environ.get("VECDISTILL_FUSED", "1") != "0"
+    """Whether the fused kernels may run: Triton imports, ``VECDISTILL_FUSED`` is not ``0``,
+    and torch is not asked for deterministic algorithms (the kernels add with atomics, whose
+    order varies between runs)."""
+    return triton is not None and os.environ.get("VECDISTILL_FUSED", "1") != "0" and not torch.are_deterministic_algorithms_enabled()
 
 
 def interpreted() -> bool:
