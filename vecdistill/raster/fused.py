@@ -16,7 +16,8 @@ pixel walking its fragments from the top (last drawn) down:
   the alpha), writes ``dc_i`` (and ``ds_i``) at the fragment's own index and adds its colour
   table gradients atomically.
 
-Transmittance is a running float32 product per pixel (no global prefix sum, so no float64).
+Transmittance is a running float32 product per pixel (no global prefix sum); the backward's
+per-pixel sums run in float64 (below an opaque fragment their difference is multiplied by 2^20).
 Used by :func:`.composite.over` for float32 CUDA tensors when Triton imports
 (``VECDISTILL_FUSED=0`` or ``torch.use_deterministic_algorithms(True)`` turns it off); the
 kernels also run on CPU tensors under Triton's interpreter (``TRITON_INTERPRET=1`` set
