@@ -23,6 +23,7 @@ backward dispatches.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import statistics
@@ -310,39 +311,65 @@ def device_name(device: torch.device) -> str:
     return torch.cuda.get_device_name(device) if device.type == "cuda" else str(device)
 
 
+@contextlib.contextmanager
+def fused_kernels_off():
+    """The rasterizer's per-operation path for the block (``VECDISTILL_FUSED=0``; the
+    variable's previous state after it)."""
+    before = os.environ.get("VECDISTILL_FUSED")
+    os.environ["VECDISTILL_FUSED"] = "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("VECDISTILL_FUSED")
+        else:
+            os.environ["VECDISTILL_FUSED"] = before
+
+
 def bench_device(device: str, repeats: int, out) -> None:
     """The issue's accelerator targets on ``device`` (e.g. ``cuda``): forward and forward +
     backward of the circle scenes (wall ms with a synchronise around each run, medians,
-    cleared gradients), peak memory, and 16 augmented views at 512^2 against one view."""
+    cleared gradients), the same with packed leaves, and with the per-operation path instead
+    of the fused kernels (``VECDISTILL_FUSED=0``; interleaved), peak memory, and 16 augmented
+    views at 512^2 against one view."""
     dev = torch.device(device)
     out(f"## On {device_name(dev)}: forward and forward + backward (wall ms, medians of {repeats}; target: 512^2 / 256 paths under 3 ms)")
     out("")
-    out("| canvas | paths | fwd | fwd+bwd | peak memory (MB) |")
-    out("|---|---|---|---|---|")
+    out("| canvas | paths | fwd | fwd+bwd | fwd+bwd, packed leaves | fwd+bwd, per-operation path (VECDISTILL_FUSED=0) | peak memory (MB) |")
+    out("|---|---|---|---|---|---|---|")
     for size in (256, 512):
         for n in (64, 256, 1024):
             scene = circles_scene(n, size, generator=torch.Generator().manual_seed(n + size)).to(dev)
             scene.requires_grad_(True, kinds=("points", "colors"))
-            params = leaves(scene)
+            packed = circles_scene(n, size, generator=torch.Generator().manual_seed(n + size)).to(dev)
+            cases = {"one leaf per path": (scene, leaves(scene)), "packed": (packed, list(pack_parameters(packed).values()))}
 
             def render(s=scene, z=size):
                 return rasterize(s, z, z)
 
-            for _ in range(3):  # warm-up (kernels, plan)
-                step_seconds(render, params, dev)
+            for s_, ps in cases.values():  # warm-up (kernels, plans)
+                for _ in range(3):
+                    step_seconds(lambda s_=s_, z=size: rasterize(s_, z, z), ps, dev)
             if dev.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(dev)
-            fwd, both = [], []
-            for _ in range(repeats):
+            times: dict[str, list[float]] = {"fwd": [], "both": [], "packed": [], "per-operation": []}
+            for r in range(repeats + 1):
                 with torch.no_grad():
                     sync(dev)
                     t0 = time.perf_counter()
                     render()
                     sync(dev)
-                    fwd.append(time.perf_counter() - t0)
-                both.append(step_seconds(render, params, dev))
+                    fwd = time.perf_counter() - t0
+                both = step_seconds(render, cases["one leaf per path"][1], dev)
+                pk = step_seconds(lambda s_=packed, z=size: rasterize(s_, z, z), cases["packed"][1], dev)
+                with fused_kernels_off():
+                    per_op = step_seconds(render, cases["one leaf per path"][1], dev)
+                if r:  # the first round warms the per-operation path
+                    for key, value in zip(times, (fwd, both, pk, per_op)):
+                        times[key].append(value)
             peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else float("nan")
-            out(f"| {size}^2 | {n} | {statistics.median(fwd) * 1e3:.2f} | {statistics.median(both) * 1e3:.2f} | {peak:.0f} |")
+            ms = {key: statistics.median(v) * 1e3 for key, v in times.items()}
+            out(f"| {size}^2 | {n} | {ms['fwd']:.2f} | {ms['both']:.2f} | {ms['packed']:.2f} | {ms['per-operation']:.2f} | {peak:.0f} |")
     out("")
     bench_views(256, 512, 16, repeats, out, dev)
 
