@@ -42,6 +42,9 @@ pixel and every pixel crossed by the edges of a single contour. Where contours c
 stroke pieces overlap with windings 0 and 2 (or +1 and -1) inside one pixel, the value is an
 approximation (see ``raster.md``); the stroker builds outlines that avoid this except at
 the pixel of a sharp inner corner.
+
+On CUDA (float32, padded layout, Triton present) steps 2-3 for the short edges run as one
+fused kernel each way (:mod:`.fused_coverage`); longer edges and walls take the path below.
 """
 
 from __future__ import annotations
