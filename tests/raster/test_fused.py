@@ -76,7 +76,7 @@ def test_cpu_renders_do_not_use_the_kernels_and_the_environment_or_determinism_t
     cov, table = torch.rand(4), torch.rand(4, 2)
     assert composite._fused_kernels(cov, table, None) is None  # CPU: the per-operation path
     edges = torch.rand(4, 6) * 8
-    boxes = coverage._layer_boxes(*edges, torch.zeros(6, dtype=torch.long), 1, 8, 8, "padded")
+    boxes = coverage._layer_boxes(edges, torch.zeros(6, dtype=torch.long), 1, 8, 8, "padded")
     assert coverage._fused_kernels(edges, boxes) is None
     from vecdistill.raster import fused
 

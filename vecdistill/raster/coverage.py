@@ -108,28 +108,26 @@ class _Boxes:
     wmax: int
 
 
-def _layer_boxes(
-    x0: Tensor, y0: Tensor, x1: Tensor, y1: Tensor, edge_layer: Tensor, num_layers: int, width: int, height: int, layout: str
-) -> _Boxes:
-    """Bounding box of each layer's edges (four [E] columns, pixels) clipped to the canvas,
-    and the buffer layout (``layout``: ``"auto"`` pads the boxes to one size when that
-    wastes little, ``"flat"`` or ``"padded"``)."""
-    dtype, device = x0.dtype, x0.device
-    inf = torch.full((num_layers,), float("inf"), dtype=dtype, device=device)
-    lx0 = inf.scatter_reduce(0, edge_layer, torch.minimum(x0, x1), "amin")
-    ly0 = inf.scatter_reduce(0, edge_layer, torch.minimum(y0, y1), "amin")
-    lx1 = (-inf).scatter_reduce(0, edge_layer, torch.maximum(x0, x1), "amax")
-    ly1 = (-inf).scatter_reduce(0, edge_layer, torch.maximum(y0, y1), "amax")
-    lim = torch.tensor([[width], [height]], dtype=dtype, device=device)
-    lo = torch.minimum(torch.stack([lx0, ly0]).floor().clamp_min(0), lim).nan_to_num(0.0, 0.0, 0.0).long()
-    hi = torch.minimum(torch.stack([lx1, ly1]).ceil().clamp_min(0), lim).nan_to_num(0.0, 0.0, 0.0).long()
-    size = (hi - lo).clamp_min(0)
-    empty = (size == 0).any(0)
-    w = torch.where(empty, 0, size[0])
-    h = torch.where(empty, 0, size[1])
+def _layer_boxes(e: Tensor, edge_layer: Tensor, num_layers: int, width: int, height: int, layout: str) -> _Boxes:
+    """Bounding box of each layer's edges (``e`` [4, E]: rows x0, y0, x1, y1, pixels) clipped
+    to the canvas, and the buffer layout (``layout``: ``"auto"`` pads the boxes to one size
+    when that wastes little, ``"flat"`` or ``"padded"``). Few operations, whatever the
+    number of layers: each is one kernel launch on a GPU."""
+    dtype, device = e.dtype, e.device
+    # per edge (min x, min y, -max x, -max y); per layer the least of each, in one scatter
+    ext = torch.cat([torch.minimum(e[:2], e[2:]), torch.maximum(e[:2], e[2:]).neg_()])
+    box = torch.full((4, num_layers), float("inf"), dtype=dtype, device=device)
+    box.scatter_reduce_(1, edge_layer.expand(4, -1), ext, "amin")
+    # floor(min) and ceil(max) = -floor(-max) in one floor; clipped to the canvas (an empty
+    # layer's infinities and NaN coordinates' NaN become 0 or the canvas size)
+    bounds = torch.tensor([[1, width], [1, height], [-1, width], [-1, height]], dtype=dtype, device=device)
+    b = torch.minimum(box.floor_().mul_(bounds[:, :1]).clamp_min_(0), bounds[:, 1:]).nan_to_num_(0.0, 0.0, 0.0).long()
+    lo = b[:2]
+    wh = (b[2:] - lo).clamp_min_(0)
+    wh.masked_fill_((wh == 0).any(0), 0)  # a box of no width or no height is empty
+    w, h = wh.unbind(0)
     cells = h * (w + 1)
-    flat_total = int(cells.sum())
-    hmax, wmax = (int(v) for v in torch.stack([h.max(), w.max()]).tolist())
+    flat_total, wmax, hmax = (int(v) for v in torch.cat([cells.sum().view(1), wh.amax(1)]).tolist())
     padded = num_layers * hmax * (wmax + 1) <= 1.25 * flat_total + 4096
     if layout != "auto":
         padded = layout == "padded"
@@ -511,7 +509,7 @@ def _layer_coverage(
     with torch.no_grad():
         e = edges.detach()
         x0, y0, x1, y1 = e.contiguous().unbind(0)
-        boxes = _layer_boxes(x0, y0, x1, y1, edge_layer, L, width, height, layout)
+        boxes = _layer_boxes(e, edge_layer, L, width, height, layout)
         if boxes.total == 0:
             z = torch.zeros(0, dtype=torch.long, device=device)
             return edges.new_zeros(0) + 0 * edges.sum(), z, z
