@@ -1,7 +1,9 @@
 """Cost of --checkpoint-every: a short embedded-prior ``make`` run (the preset's 24 paths at
 64 px) without checkpointing, with checkpointing on but never due (the in-memory copy of
 each step boundary) and with a checkpoint written after every step (the worst case),
-interleaved repeats, medians; plus the checkpoint's size.
+interleaved repeats, medians; plus the checkpoint's size, and what copying Adam's state at a
+boundary costs with the kept copy (``checkpoint._KeptCopy``) against a fresh clone of every
+tensor (the copy before it), for the tensors of 24 and 128 paths.
 
     python3 benchmarks/checkpoint_bench.py [--steps 20] [--repeats 3] [--threads 1]
 """
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from vecdistill.pipelines.checkpoint import checkpoint_path
+from vecdistill.pipelines.checkpoint import _KeptCopy, checkpoint_path
 from vecdistill.pipelines.make import MakeConfig, make
 from vecdistill.priors.embedded import EmbeddedPrior
 
@@ -52,6 +54,45 @@ def main() -> None:
     print(f"per step: no checkpointing {1000 * base:.1f} ms; boundary copy only {1000 * copy:.1f} ms (ratio {copy / base:.3f}); "
           f"written every step {1000 * ckpt:.1f} ms (ratio {ckpt / base:.3f})")
     print(f"checkpoint size: {size / 1024:.1f} KiB")
+    state_copies()
+
+
+def fresh_clones(value):
+    """The boundary's copy of a nested state before ``_KeptCopy``: every tensor cloned."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, dict):
+        return {k: fresh_clones(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(fresh_clones(v) for v in value)
+    return value
+
+
+def state_copies(repeats: int = 200) -> None:
+    """Adam's state over every tensor of an n-path circle scene (points, colours, widths,
+    opacities), copied as a step boundary does: ms, medians of alternating calls."""
+    from vecdistill.raster.testscenes import circles_scene
+
+    for n in (24, 128):
+        scene = circles_scene(n, 64, generator=torch.Generator().manual_seed(0))
+        scene.requires_grad_(True)
+        params = [t for t in scene.parameters() if t.requires_grad]
+        opt = torch.optim.Adam(params, lr=0.01)
+        for p in params:
+            p.grad = torch.zeros_like(p)
+        opt.step()
+        kept = _KeptCopy()
+        kept.copy(opt.state_dict())
+        fresh, reused = [], []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            fresh_clones(opt.state_dict())
+            fresh.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            kept.copy(opt.state_dict())
+            reused.append(time.perf_counter() - t)
+        a, b = statistics.median(fresh) * 1e3, statistics.median(reused) * 1e3
+        print(f"Adam state of {n} paths ({3 * len(params)} tensors): fresh clones {a:.2f} ms, kept copy {b:.2f} ms ({b / a:.2f}x)")
 
 
 if __name__ == "__main__":

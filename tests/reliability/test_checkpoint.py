@@ -195,3 +195,40 @@ def test_the_boundary_copy_follows_values_and_structure_and_never_aliases():
     with torch.no_grad():
         scene.paths()[0].points.mul_(0)  # the copy holds its own tensors
     assert not torch.equal(copy.scene.paths()[0].points, scene.paths()[0].points)
+
+
+def test_the_boundary_copy_of_optimiser_state_follows_values_and_structure():
+    """The optimiser's (and objective's) state is copied at every step boundary into kept
+    tensors while its tensors keep their shapes: each copy holds the state's values at
+    that boundary (not later ones), its own tensors, and new entries or reshaped tensors
+    (LIVE adds paths) are copied fresh."""
+    from vecdistill.pipelines.checkpoint import _KeptCopy
+
+    params = [torch.zeros(3, 2, requires_grad=True), torch.zeros(4, requires_grad=True)]
+    opt = torch.optim.Adam(params, lr=0.1)
+
+    def step():
+        for p in params:
+            p.grad = torch.ones_like(p)
+        opt.step()
+
+    def values(state):
+        return [state["state"][i][k].clone() for i in sorted(state["state"]) for k in ("step", "exp_avg", "exp_avg_sq")]
+
+    copier = _KeptCopy()
+    step()
+    first = copier.copy(opt.state_dict())
+    expected = values(opt.state_dict())
+    assert all(torch.equal(a, b) for a, b in zip(values(first), expected))
+    assert first["param_groups"][0]["lr"] == 0.1
+    step()  # the live state moves on; the copy keeps its own tensors
+    assert all(torch.equal(a, b) for a, b in zip(values(first), expected))
+    second = copier.copy(opt.state_dict())
+    assert all(torch.equal(a, b) for a, b in zip(values(second), values(opt.state_dict())))
+    assert second["state"][0]["exp_avg"] is first["state"][0]["exp_avg"]  # refreshed in place
+    params.append(torch.zeros(5, requires_grad=True))  # a new parameter (LIVE adds paths)
+    opt.add_param_group({"params": [params[-1]]})
+    step()
+    third = copier.copy(opt.state_dict())
+    assert len(third["state"]) == 3 and third["state"][2]["exp_avg"].shape == (5,)
+    assert all(torch.equal(a, b) for a, b in zip(values(third), values(opt.state_dict())))
