@@ -80,13 +80,14 @@ def renders() -> dict:
     on CUDA): compositing only, and compositing and coverage, against the per-operation
     path, on the handmade SVGs (strokes, gradients, clips, group opacity: isolated levels,
     whose fragments come with a scale), a circle scene, and one whose circles cross the
-    canvas's sides (edges left of their clipped boxes: walls, pieces clamped onto the box).
+    canvas's sides (edges left of their clipped boxes: walls, pieces clamped onto the box), and
+    a batch of three views of one scene.
     Per scene and mode: the largest image difference and the largest gradient difference
     relative to the gradient's size; and how many edges the coverage kernel left to the
     per-operation path as longer edges and walls."""
     from pathlib import Path
 
-    from vecdistill.raster import coverage, fused, fused_coverage, rasterize
+    from vecdistill.raster import coverage, fused, fused_coverage, rasterize, rasterize_batch
     from vecdistill.raster.testscenes import circles_scene
     from vecdistill.svg.parse import load_svg
 
@@ -98,6 +99,10 @@ def renders() -> dict:
         with torch.no_grad():
             path.points += torch.tensor([[-30.0, 0.0], [0.0, -30.0], [30.0, 0.0]][k % 3]) * (k % 2)
     scenes["sides"] = sides
+    views = torch.eye(3).repeat(3, 1, 1)  # a batch of three zoomed and shifted views
+    views[:, 0, 0] = views[:, 1, 1] = torch.tensor([1.0, 1.2, 0.8])
+    views[:, :2, 2] = torch.tensor([[0.0, 0.0], [-6.0, -3.0], [5.0, 4.0]])
+    scenes["views"] = circles_scene(16, 48, generator=torch.Generator().manual_seed(5))
     kinds_seen = torch.zeros(3, dtype=torch.long)
     pieces = fused_coverage.pieces
 
@@ -121,7 +126,7 @@ def renders() -> dict:
         for mode, (over_kernels, coverage_kernels) in modes.items():
             composite._fused_kernels, coverage._fused_kernels = over_kernels, coverage_kernels
             try:
-                img = rasterize(scene, 48, 48)
+                img = rasterize_batch(scene, 48, 48, views=views) if name == "views" else rasterize(scene, 48, 48)
                 w = torch.linspace(-1, 1, img.numel()).view_as(img)
                 grads = torch.autograd.grad((img * w).sum(), params, allow_unused=True)
             finally:

@@ -60,11 +60,11 @@ def test_opaque_fragments_hide_what_is_below_them(checks):
 def test_whole_renders_with_the_kernels_match_the_per_operation_path(checks):
     """The kernels standing in for the per-operation path inside full renders (as on CUDA),
     the compositing ones alone and with the coverage ones: the handmade SVGs (strokes,
-    gradients, clips, isolated group opacity), a circle scene and circles across the
-    canvas's sides give the same image and gradients; the coverage kernel handed longer
+    gradients, clips, isolated group opacity), a circle scene, circles across the canvas's
+    sides and a batch of three views give the same images and gradients; the coverage kernel handed longer
     edges and walls to the per-operation path and their pieces still count."""
     renders = checks["renders"]
-    assert len(renders["scenes"]) >= 8
+    assert len(renders["scenes"]) >= 9
     for name, modes in renders["scenes"].items():
         assert set(modes) == {"compositing", "both"}
         for mode, (image, grads) in modes.items():
