@@ -141,6 +141,44 @@ def renders() -> dict:
     return {"scenes": out, "longer_edges": int(kinds_seen[1]), "walls": int(kinds_seen[2])}
 
 
+def backward_fallback() -> dict:
+    """The forward kernels run, the backward ones fail (as on a GPU Triton can compile one
+    kernel for and not the other): the gradients come from the per-operation path, equal
+    to a render that never used the kernels; the failure is reported as a warning."""
+    import warnings
+
+    from vecdistill.raster import coverage, fused, fused_coverage, rasterize
+    from vecdistill.raster.testscenes import circles_scene
+
+    class Failing:
+        def __getitem__(self, grid):
+            def launch(*args, **kwargs):
+                raise RuntimeError("no kernel image is available for execution on the device")
+
+            return launch
+
+    scene = circles_scene(24, 48, generator=torch.Generator().manual_seed(6))
+    scene.requires_grad_(True)
+    params = [t for t in scene.parameters() if t.requires_grad]
+    w = torch.linspace(-1, 1, 3 * 48 * 48).view(3, 48, 48)
+    reference = torch.autograd.grad((rasterize(scene, 48, 48) * w).sum(), params, allow_unused=True)
+    saved = composite._fused_kernels, coverage._fused_kernels, fused._over_backward, fused_coverage._coverage_backward
+    composite._fused_kernels = lambda *a: fused
+    coverage._fused_kernels = lambda e, boxes: fused_coverage if boxes.padded else None
+    fused._over_backward = fused_coverage._coverage_backward = Failing()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            img = rasterize(scene, 48, 48)
+            grads = torch.autograd.grad((img * w).sum(), params, allow_unused=True)
+        failed_after = fused.failed
+    finally:
+        composite._fused_kernels, coverage._fused_kernels, fused._over_backward, fused_coverage._coverage_backward = saved
+        fused.failed = None
+    worst = max(float((a - b).abs().max()) for a, b in zip(grads, reference) if a is not None)
+    return {"grad_difference": worst, "warnings": [str(c.message) for c in caught], "failed": failed_after}
+
+
 if __name__ == "__main__":
     assert os.environ.get("TRITON_INTERPRET") == "1", "run with TRITON_INTERPRET=1"
-    print(json.dumps({"cases": compare(), "opaque": opaque(), "renders": renders()}))
+    print(json.dumps({"cases": compare(), "opaque": opaque(), "renders": renders(), "fallback": backward_fallback()}))

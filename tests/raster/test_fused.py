@@ -72,6 +72,43 @@ def test_whole_renders_with_the_kernels_match_the_per_operation_path(checks):
     assert renders["longer_edges"] > 0 and renders["walls"] > 0
 
 
+def test_a_backward_kernel_that_cannot_run_falls_back_to_the_per_operation_path(checks):
+    """A kernel that fails (a GPU or toolchain Triton cannot compile for) never stops a run:
+    here the backward kernels fail after the forward ones ran; the gradients equal the
+    per-operation path's, one warning says so, and no kernel is used afterwards."""
+    fb = checks["fallback"]
+    assert fb["grad_difference"] < 1e-5
+    assert len(fb["warnings"]) == 1 and "fused GPU kernels failed" in fb["warnings"][0] and "VECDISTILL_FUSED=0" in fb["warnings"][0]
+    assert "no kernel image" in fb["failed"]
+
+
+@pytest.mark.parametrize("stage", ["coverage", "compositing"])
+def test_a_forward_kernel_that_cannot_run_falls_back_to_the_per_operation_path(monkeypatch, stage):
+    """Compiled kernels launched on CPU tensors fail (as they would on a GPU Triton cannot
+    compile for): the render falls back, in the coverage stage or in the compositing one,
+    with the same image and gradients as without the kernels, one warning, and the kernels
+    are off afterwards."""
+    from vecdistill.raster import fused, fused_coverage, rasterize
+    from vecdistill.raster.testscenes import circles_scene
+
+    scene = circles_scene(16, 32, generator=torch.Generator().manual_seed(7))
+    scene.requires_grad_(True)
+    params = [t for t in scene.parameters() if t.requires_grad]
+    img = rasterize(scene, 32, 32)
+    reference = [img.detach()] + list(torch.autograd.grad(img.sum(), params, allow_unused=True))
+    monkeypatch.setattr(fused, "failed", None)
+    if stage == "compositing":
+        monkeypatch.setattr(composite, "_fused_kernels", lambda *a: fused if fused.available() else None)
+    else:
+        monkeypatch.setattr(coverage, "_fused_kernels", lambda e, boxes: fused_coverage if fused.available() and boxes.padded else None)
+    with pytest.warns(RuntimeWarning, match="fused GPU kernels failed") as caught:
+        img = rasterize(scene, 32, 32)
+        got = [img.detach()] + list(torch.autograd.grad(img.sum(), params, allow_unused=True))
+    assert len(caught) == 1 and fused.failed is not None and not fused.available()
+    for a, b in zip(got, reference):
+        assert (a is None and b is None) or torch.equal(a, b)
+
+
 def test_cpu_renders_do_not_use_the_kernels_and_the_environment_or_determinism_turn_them_off(monkeypatch):
     cov, table = torch.rand(4), torch.rand(4, 2)
     assert composite._fused_kernels(cov, table, None) is None  # CPU: the per-operation path

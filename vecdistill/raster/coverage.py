@@ -382,9 +382,7 @@ class _WindingArea(torch.autograd.Function):
         grad_area = grad_keep.new_zeros(ctx.total + 1).scatter_(0, keep, grad_keep * slope)  # + the sink cell
         grad_area.index_copy_(0, spill, grad_area.index_select(0, spill - 1))
         if ctx.fused is not None:  # the short edges' pieces, recomputed by the kernel
-            from . import fused_coverage
-
-            acc0, acc1 = fused_coverage.transport(*ctx.fused, grad_area).unbind(0)
+            acc0, acc1 = _kernel_transport(ctx.fused, grad_area).unbind(0)
         else:
             acc0 = torch.zeros(ctx.num_edges, dtype=d.dtype, device=d.device)
             acc1 = torch.zeros_like(acc0)
@@ -403,6 +401,25 @@ class _WindingArea(torch.autograd.Function):
         normal = torch.stack([-d[1], d[0]]).unsqueeze(0)  # [1, 2, E]
         grad = (torch.stack([acc0, acc1]).unsqueeze(1) * normal).view(4, -1)
         return (grad, None, None, None, None, None, None, None) + (None,) * len(flat)
+
+
+def _kernel_transport(recompute: tuple, grad_area: Tensor) -> Tensor:
+    """The short edges' transport integrals [2, E] (:func:`.fused_coverage.transport`) for
+    ``recompute`` = (edges, edge layers, box table, boxes); when the kernel cannot run, the
+    same sums from the per-operation pieces (and :func:`.fused.give_up`)."""
+    from . import fused, fused_coverage
+
+    ec, edge_layer, box, boxes = recompute
+    try:
+        return fused_coverage.transport(ec, edge_layer, box, grad_area)
+    except torch.cuda.OutOfMemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any compile or launch failure
+        fused.give_up(exc)
+    frame = _edge_frame(ec, edge_layer, boxes)
+    g = _short_pieces(None, frame.local, frame.crossings, frame.per_edge, mask=frame.short, low=frame.low)
+    area = grad_area.index_select(0, g.cell.long())
+    return torch.stack([(area * g.i0).view(3, -1).sum(0), (area * g.i1).view(3, -1).sum(0)])
 
 
 @dataclass
@@ -472,6 +489,20 @@ def _longer_and_walls(frame: _Frame, ids: Tensor | None, dtype) -> tuple[list[_P
     return groups, walls
 
 
+def _kernel_pieces(kernels, ec: Tensor, edge_layer: Tensor, box: Tensor, start: tuple[Tensor, Tensor]) -> Tensor | None:
+    """:func:`.fused_coverage.pieces` into the buffers ``start``, or None when the kernel
+    cannot run here (then :func:`.fused.give_up`: the per-operation path from now on)."""
+    try:
+        return kernels.pieces(ec, edge_layer, box, *start)
+    except torch.cuda.OutOfMemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any compile or launch failure
+        from . import fused
+
+        fused.give_up(exc)
+        return None
+
+
 def _fused_kernels(e: Tensor, boxes: _Boxes):
     """The fused coverage kernels' module (:mod:`.fused_coverage`) for float32 CUDA edges
     in the padded layout below 2^24 cells, when Triton is there (``VECDISTILL_FUSED`` not
@@ -514,7 +545,13 @@ def _layer_coverage(
             z = torch.zeros(0, dtype=torch.long, device=device)
             return edges.new_zeros(0) + 0 * edges.sum(), z, z
         fused = _fused_kernels(e, boxes)
-        if fused is None:
+        kinds = None
+        if fused is not None:  # the short edges' pieces in one kernel; the few others below
+            box = torch.stack([boxes.c0, boxes.r0, boxes.w, boxes.h, boxes.off, boxes.stride]).to(torch.float32)
+            ec = e.contiguous()
+            start = (torch.zeros(boxes.total + 1, dtype=dtype, device=device), torch.zeros(boxes.total + 1, dtype=dtype, device=device))
+            kinds = _kernel_pieces(fused, ec, edge_layer, box, start)
+        if kinds is None:
             frame = _edge_frame(e, edge_layer, boxes)
             # one dense group over all edges (no gathers): pieces of edges that are not short
             # carry nothing (their cells stay inside the buffer, or on its sink cell)
@@ -522,16 +559,12 @@ def _layer_coverage(
             more, walls = _longer_and_walls(frame, None, dtype)
             groups += more
             start, recompute = None, None
-        else:  # the short edges' pieces in one kernel; the few others as above
-            box = torch.stack([boxes.c0, boxes.r0, boxes.w, boxes.h, boxes.off, boxes.stride]).to(torch.float32)
-            ec = e.contiguous()
-            start = (torch.zeros(boxes.total + 1, dtype=dtype, device=device), torch.zeros(boxes.total + 1, dtype=dtype, device=device))
-            kinds = fused.pieces(ec, edge_layer, box, *start)
+        else:
             groups, walls = [], None
             if bool(kinds.any()):
                 odd = kinds.nonzero().squeeze(-1)
                 groups, walls = _longer_and_walls(_edge_frame(take(ec.t(), odd).t(), take(edge_layer, odd), boxes), odd, dtype)
-            recompute = (ec, edge_layer, box)
+            recompute = (ec, edge_layer, box, boxes)
         area = _accumulate(groups, walls, boxes, dtype, start)
         if boxes.padded:  # cells outside their box (spill and padding) left out
             _zero_padding(area, boxes)

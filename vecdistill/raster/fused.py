@@ -29,6 +29,7 @@ GPU.
 from __future__ import annotations
 
 import os
+import warnings
 
 import torch
 
@@ -48,16 +49,34 @@ BLOCK = 128  # pixels per program
 FP_FUSION = False
 
 
+failed: str | None = None  # why a kernel could not run in this process (then none is used)
+
+
 def available() -> bool:
     """Whether the fused kernels may run: Triton imports, ``VECDISTILL_FUSED`` is not ``0``,
-    and torch is not asked for deterministic algorithms (the kernels add with atomics, whose
-    order varies between runs)."""
-    return triton is not None and os.environ.get("VECDISTILL_FUSED", "1") != "0" and not torch.are_deterministic_algorithms_enabled()
+    torch is not asked for deterministic algorithms (the kernels add with atomics, whose
+    order varies between runs), and no kernel has failed to compile or launch here."""
+    return (
+        triton is not None
+        and failed is None
+        and os.environ.get("VECDISTILL_FUSED", "1") != "0"
+        and not torch.are_deterministic_algorithms_enabled()
+    )
 
 
-def interpreted() -> bool:
-    """Whether Triton runs kernels in its interpreter (CPU tensors, for tests)."""
-    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+def give_up(exc: BaseException) -> None:
+    """After a kernel failed (a GPU or toolchain Triton cannot compile for, say): warn once
+    and use the per-operation path for the rest of the process. The render that hit the
+    failure falls back too, so a run never stops for it."""
+    global failed
+    if failed is None:
+        failed = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        warnings.warn(
+            f"vecdistill: the fused GPU kernels failed ({type(exc).__name__}: {failed}); rendering with the "
+            "per-operation path from now on (VECDISTILL_FUSED=0 skips them)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 if triton is not None:
@@ -189,12 +208,32 @@ class FusedOver(torch.autograd.Function):
         d_cov = torch.empty_like(cov)
         d_scale = torch.empty_like(cov) if ctx.has_scale else None
         d_table = torch.zeros_like(table)
-        _over_backward[_grid(n)](
-            cov, index, scale if ctx.has_scale else cov, perm, start, count, table, g_rgb, g_a,
-            d_cov, d_scale if ctx.has_scale else d_cov, d_table, n, table.shape[1], ctx.shrink,
-            HAS_SCALE=ctx.has_scale, BLOCK=BLOCK, enable_fp_fusion=FP_FUSION,
-        )
+        try:
+            _over_backward[_grid(n)](
+                cov, index, scale if ctx.has_scale else cov, perm, start, count, table, g_rgb, g_a,
+                d_cov, d_scale if ctx.has_scale else d_cov, d_table, n, table.shape[1], ctx.shrink,
+                HAS_SCALE=ctx.has_scale, BLOCK=BLOCK, enable_fp_fusion=FP_FUSION,
+            )
+        except torch.cuda.OutOfMemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the per-operation path's backward instead
+            give_up(exc)
+            d_cov, d_table, d_scale = _per_operation_grads(ctx, cov, table, scale, index, perm, count, g_rgb, g_a)
         return d_cov, d_table, d_scale, None, None, None, None, None, None
+
+
+def _per_operation_grads(ctx, cov, table, scale, index, perm, count, g_rgb, g_a):
+    """The gradients of :class:`.composite._Over` for the same fragments (its forward run
+    again), when the backward kernel cannot run."""
+    from .composite import _Over
+
+    pix = torch.repeat_interleave(torch.arange(ctx.num_pixels, device=cov.device), count)
+    with torch.enable_grad():
+        leaves = [t.detach().requires_grad_() for t in (cov, table) + ((scale,) if ctx.has_scale else ())]
+        rgb, alpha = _Over.apply(leaves[0], leaves[1], leaves[2] if ctx.has_scale else None, index, pix, perm, ctx.num_pixels, ctx.shrink)
+        grads = torch.autograd.grad((rgb, alpha), leaves, (g_rgb, g_a), allow_unused=True)
+    grads = [torch.zeros_like(t) if g is None else g for g, t in zip(grads, leaves)]
+    return grads[0], grads[1], grads[2] if ctx.has_scale else None
 
 
 def over_sorted(cov: Tensor, table: Tensor, scale: Tensor | None, index: Tensor, pix: Tensor, perm: Tensor,
@@ -203,5 +242,13 @@ def over_sorted(cov: Tensor, table: Tensor, scale: Tensor | None, index: Tensor,
     num_pixels, shrink)`` (``pix`` [F]: the sorted fragments' pixels)."""
     count = torch.bincount(pix, minlength=num_pixels)
     start = torch.cumsum(count, 0) - count
-    return FusedOver.apply(cov.contiguous(), table.contiguous(), None if scale is None else scale.contiguous(),
-                           index.contiguous(), perm, start, count, num_pixels, shrink)
+    try:
+        return FusedOver.apply(cov.contiguous(), table.contiguous(), None if scale is None else scale.contiguous(),
+                               index.contiguous(), perm, start, count, num_pixels, shrink)
+    except torch.cuda.OutOfMemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any compile or launch failure: the per-operation path
+        give_up(exc)
+        from .composite import _Over
+
+        return _Over.apply(cov, table, scale, index, pix, perm, num_pixels, shrink)
