@@ -19,7 +19,9 @@ pixel walking its fragments from the top (last drawn) down:
 Transmittance is a running float32 product per pixel (no global prefix sum); the backward's
 per-pixel sums run in float64 (below an opaque fragment their difference is multiplied by 2^20).
 Used by :func:`.composite.over` for float32 CUDA tensors when Triton imports
-(``VECDISTILL_FUSED=0`` or ``torch.use_deterministic_algorithms(True)`` turns it off); the
+(``VECDISTILL_FUSED=0`` or ``torch.use_deterministic_algorithms(True)`` turns it off; a
+kernel that fails to compile or launch turns both modules' kernels off with a warning, see
+:func:`give_up`); the
 kernels also run on CPU tensors under Triton's interpreter (``TRITON_INTERPRET=1`` set
 before this module is imported), which is how the tests check them against the per-operation
 path; the tests also compile them for an H100 (sm_90) with Triton's compiler, which needs no
