@@ -2,7 +2,7 @@
 64 px) without checkpointing, with checkpointing on but never due (the in-memory copy of
 each step boundary) and with a checkpoint written after every step (the worst case),
 interleaved repeats, medians; plus the checkpoint's size, and what copying Adam's state at a
-boundary costs with the kept copy (``checkpoint._KeptCopy``) against a fresh clone of every
+boundary costs with the kept copy (``pipelines.kept.KeptCopy``) against a fresh clone of every
 tensor (the copy before it), for the tensors of 24 and 128 paths.
 
     python3 benchmarks/checkpoint_bench.py [--steps 20] [--repeats 3] [--threads 1]
@@ -22,7 +22,8 @@ from pathlib import Path
 
 import torch
 
-from vecdistill.pipelines.checkpoint import _KeptCopy, checkpoint_path
+from vecdistill.pipelines.checkpoint import checkpoint_path
+from vecdistill.pipelines.kept import KeptCopy
 from vecdistill.pipelines.make import MakeConfig, make
 from vecdistill.priors.embedded import EmbeddedPrior
 
@@ -58,7 +59,7 @@ def main() -> None:
 
 
 def fresh_clones(value):
-    """The boundary's copy of a nested state before ``_KeptCopy``: every tensor cloned."""
+    """The boundary's copy of a nested state before ``KeptCopy``: every tensor cloned."""
     if isinstance(value, torch.Tensor):
         return value.detach().clone()
     if isinstance(value, dict):
@@ -81,7 +82,7 @@ def state_copies(repeats: int = 200) -> None:
         for p in params:
             p.grad = torch.zeros_like(p)
         opt.step()
-        kept = _KeptCopy()
+        kept = KeptCopy()
         kept.copy(opt.state_dict())
         fresh, reused = [], []
         for _ in range(repeats):

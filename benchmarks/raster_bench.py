@@ -483,26 +483,84 @@ def bench_parts(scene, size: int, repeats: int) -> dict[str, float | int]:
     return parts
 
 
+LAUNCH = "fused kernel launch"  # a stubbed kernel launch (bench_fused_counts): one operation
+
+
 def count_operations(fn) -> int:
     """Torch operations ``fn`` dispatches, counted by the profiler: ATen calls not made from
     inside another ATen call (those of custom autograd Functions and of autograd's backward
     functions included), less the render plan's host reads of scalars (one transfer for
-    all of them off the CPU)."""
+    all of them off the CPU); a stubbed kernel launch (:data:`LAUNCH`) counts as one."""
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         fn()
     skip = ("aten::item", "aten::_local_scalar_dense")
 
-    def inside_aten(e) -> bool:
+    def nested(e) -> bool:
         p = e.cpu_parent
         while p is not None:
-            if p.name.startswith("aten::"):
+            if p.name.startswith("aten::") or p.name == LAUNCH:
                 return True
             p = p.cpu_parent
         return False
 
-    return sum(1 for e in prof.events() if e.name.startswith("aten::") and e.name not in skip and not inside_aten(e))
+    return sum(1 for e in prof.events() if (e.name == LAUNCH or (e.name.startswith("aten::") and e.name not in skip)) and not nested(e))
+
+
+def bench_fused_counts(out) -> None:
+    """Torch operations a forward + backward of a 64-path scene at 64^2 (packed leaves)
+    dispatches with the per-operation path, with the fused compositing kernels, and with
+    the fused compositing and coverage kernels (``vecdistill/raster/fused*.py``): their
+    launches stubbed on the CPU (each counted as one operation, the kernels' work not run;
+    the coverage stub reports no longer edges or walls, which a real scene may add a few
+    dozen operations for). Needs Triton."""
+    from vecdistill.raster import composite, fused, fused_coverage
+
+    if fused.triton is None:
+        out("(fused kernel counts: Triton is not installed)")
+        return
+
+    class Stub:
+        """A kernel whose launch only marks itself (and zeroes its edge kinds, argument ``zero``)."""
+
+        def __init__(self, zero: int | None = None) -> None:
+            self.zero = zero
+
+        def __getitem__(self, grid):
+            def launch(*args, **kwargs):
+                with torch.profiler.record_function(LAUNCH):
+                    if self.zero is not None:
+                        args[self.zero].zero_()
+
+            return launch
+
+    scene = circles_scene(64, 64, generator=torch.Generator().manual_seed(1))
+    params = list(pack_parameters(scene).values())
+    kernels = ("_over_forward", "_over_backward"), ("_coverage_forward", "_coverage_backward")
+    saved = [getattr(fused, k) for k in kernels[0]] + [getattr(fused_coverage, k) for k in kernels[1]]
+    saved_gates = composite._fused_kernels, coverage._fused_kernels
+    fused.__dict__.update({k: Stub() for k in kernels[0]})
+    fused_coverage.__dict__.update({kernels[1][0]: Stub(zero=5), kernels[1][1]: Stub()})
+    modes = {
+        "per-operation path": (lambda *a: None, lambda *a: None),
+        "fused compositing": (lambda *a: fused, lambda *a: None),
+        "fused compositing and coverage": (lambda *a: fused, lambda e, boxes: fused_coverage if boxes.padded else None),
+    }
+    out("## Torch operations per forward + backward, 64 paths at 64^2, packed leaves (kernel launches stubbed, one each)")
+    out("")
+    out("| path | operations |")
+    out("|---|---|")
+    try:
+        for name, (over_gate, coverage_gate) in modes.items():
+            composite._fused_kernels, coverage._fused_kernels = over_gate, coverage_gate
+            step_seconds(lambda: rasterize(scene, 64, 64), params)  # warm: the plan is built
+            out(f"| {name} | {count_operations(lambda: step_seconds(lambda: rasterize(scene, 64, 64), params))} |")
+    finally:
+        composite._fused_kernels, coverage._fused_kernels = saved_gates
+        fused.__dict__.update(dict(zip(kernels[0], saved[:2])))
+        fused_coverage.__dict__.update(dict(zip(kernels[1], saved[2:])))
+    out("")
 
 
 def main() -> None:
@@ -520,6 +578,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
     ap.add_argument("--thread-policy", action="store_true", help="also time the rasterizer's thread policy (at the default thread count)")
     ap.add_argument("--ops", action="store_true", help="also time single torch operations the rasterizer's code choices rest on")
+    ap.add_argument("--fused-count", action="store_true", help="also count the operations the fused GPU kernels save (Triton needed)")
     ap.add_argument("--device", default=None, help="also run the accelerator targets on this device (e.g. cuda)")
     ap.add_argument("--append", action="store_true", help="append to the results file (the default; kept for older command lines)")
     ap.add_argument("--overwrite", action="store_true", help="replace the results file instead of appending to it")
@@ -551,6 +610,8 @@ def main() -> None:
                 bench_views(256, 256, args.views, max(3, args.repeats // 3), out)
             if not args.no_stages:
                 bench_stages(256, 256, max(5, args.repeats), out)
+        if args.fused_count:
+            bench_fused_counts(out)
         if args.device:
             bench_device(args.device, args.repeats, out)
         if args.ops:

@@ -202,7 +202,7 @@ def test_the_boundary_copy_of_optimiser_state_follows_values_and_structure():
     tensors while its tensors keep their shapes: each copy holds the state's values at
     that boundary (not later ones), its own tensors, and new entries or reshaped tensors
     (LIVE adds paths) are copied fresh."""
-    from vecdistill.pipelines.checkpoint import _KeptCopy
+    from vecdistill.pipelines.kept import KeptCopy
 
     params = [torch.zeros(3, 2, requires_grad=True), torch.zeros(4, requires_grad=True)]
     opt = torch.optim.Adam(params, lr=0.1)
@@ -215,7 +215,7 @@ def test_the_boundary_copy_of_optimiser_state_follows_values_and_structure():
     def values(state):
         return [state["state"][i][k].clone() for i in sorted(state["state"]) for k in ("step", "exp_avg", "exp_avg_sq")]
 
-    copier = _KeptCopy()
+    copier = KeptCopy()
     step()
     first = copier.copy(opt.state_dict())
     expected = values(opt.state_dict())

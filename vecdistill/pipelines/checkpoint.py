@@ -32,6 +32,7 @@ import torch
 
 from ..errors import InputError, OutputError
 from ..fileio import atomic_write_bytes
+from .kept import KeptCopy
 
 FORMAT = "vecdistill-svg-checkpoint/1"
 
@@ -128,53 +129,12 @@ class _SceneCopy:
         self.key, self.tensors, self.order = key, clones, order
 
 
-class _KeptCopy:
-    """Copies of a nested state (dicts, lists and tuples of tensors and plain values, e.g.
-    an optimiser's ``state_dict()``) taken at each step boundary. The copy's tensors are
-    kept between boundaries and, while the state's tensors keep their shapes, dtypes and
-    devices (the usual case), refreshed in place by one multi-tensor copy instead of a clone
-    of each (for Adam's state over the tensors of 24 / 128 paths, 0.7-0.9x the time of fresh
-    clones: the walk over the nested state remains; ``benchmarks/checkpoint_bench.py``). A copy stays
-    valid until the next ``copy``, which reuses its tensors: the step boundary it belongs to
-    is replaced by then."""
-
-    def __init__(self) -> None:
-        self.kept: list[torch.Tensor] = []
-
-    def copy(self, value):
-        """A copy of ``value``: containers new, plain values shared, every tensor copied."""
-        live: list[torch.Tensor] = []
-        out = self._rebuild(value, live, self.kept)
-        kept = self.kept
-        same = len(live) == len(kept) and [t.shape for t in live] == [k.shape for k in kept]
-        if same and [t.dtype for t in live] == [k.dtype for k in kept] and [t.device for t in live] == [k.device for k in kept]:
-            with torch.no_grad():
-                torch._foreach_copy_(kept, live)
-            return out
-        self.kept = [t.detach().clone() for t in live]
-        return self._rebuild(value, [], self.kept)
-
-    @classmethod
-    def _rebuild(cls, v, live: list, kept: list):
-        """``v`` with its containers rebuilt and its i-th tensor (appended to ``live``)
-        replaced by ``kept[i]`` (None past its end)."""
-        if isinstance(v, torch.Tensor):
-            live.append(v)
-            return kept[len(live) - 1] if len(live) <= len(kept) else None
-        if isinstance(v, dict):
-            return {key: cls._rebuild(x, live, kept) for key, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return type(v)(cls._rebuild(x, live, kept) for x in v)
-        return v
-
-
-def objective_state(objective, copy=None) -> dict | None:
+def objective_state(objective, copy) -> dict | None:
     """The objective's trainable state, or None if it has none (SDS, SDI, DDS, PDS).
 
     Objects with ``state_dict()`` are saved through it; VSD (``model`` + ``optimizer``)
     saves its trainable parameters (not the frozen prior) and its Adam state. ``copy``:
-    how nested states are copied (a :class:`_KeptCopy`'s ``copy``; default: fresh clones)."""
-    copy = copy or _KeptCopy().copy
+    how nested states are copied (a :class:`.kept.KeptCopy`'s ``copy``)."""
     if hasattr(objective, "state_dict") and callable(objective.state_dict):
         return {"state_dict": copy(objective.state_dict())}
     model = getattr(objective, "model", None)
@@ -232,8 +192,8 @@ class Checkpointer:
         self.written_step: int | None = None
         self._last: dict | None = None
         self._copy = _SceneCopy()
-        self._optimizer_copy = _KeptCopy()  # the boundary's optimiser and objective states
-        self._objective_copy = _KeptCopy()
+        self._optimizer_copy = KeptCopy()  # the boundary's optimiser and objective states
+        self._objective_copy = KeptCopy()
         self._saved = self._read() if resume else None
 
     # -- reading -----------------------------------------------------------------------

@@ -35,6 +35,7 @@ from ..raster import threads
 from ..svg.scene import Scene
 from .augment import sample_view, warp
 from .config import PARAM_GROUPS, LoopConfig, lr_factor
+from .kept import KeptCopy
 from .losses import xing_loss
 
 Tensor = torch.Tensor
@@ -166,23 +167,6 @@ def _finite_grads(tensors: Sequence[Tensor]) -> bool:
     return not grads or bool(torch.isfinite(torch.cat(grads)).all())
 
 
-def remember(best: dict[int, Tensor], live: Sequence[Tensor]) -> dict[int, Tensor]:
-    """The best-so-far values ``{id(t): value}`` of the optimised tensors ``live``, taken now.
-
-    When ``best`` already holds a tensor of the same shape for each of ``live`` (and nothing
-    else: the usual case, the structure rarely changes) they are overwritten in place by one
-    multi-tensor copy, and ``best`` is returned; otherwise fresh copies are made (a step
-    with hundreds of tiny tensors: ~0.8 against ~1.9 ms for 769 tensors). A checkpoint's
-    last boundary may hold ``best``'s tensors: they change in place only on an improving
-    step, which a run resumed from that boundary repeats with the same result."""
-    kept = [best.get(id(t)) for t in live]
-    if len(best) == len(kept) and all(k is not None for k in kept) and [k.shape for k in kept] == [t.shape for t in live]:
-        with torch.no_grad():
-            torch._foreach_copy_(kept, list(live))
-        return best
-    return {id(t): t.detach().clone() for t in live}
-
-
 def adam(param_groups: list[dict], betas: tuple[float, float]) -> torch.optim.Optimizer:
     """Adam over ``param_groups`` with torch's fused kernel where the device supports it (a
     scene gives one small tensor per path and kind, and the default implementation loops
@@ -262,6 +246,7 @@ def optimize(
 
     history: list[float] = []
     best_values: dict[int, Tensor] = {}
+    best_copy = KeptCopy()  # the best-so-far's tensors, refreshed in place on improving steps
     best_step, best_ema, ema = -1, math.inf, None
     skipped = obj_skipped = consecutive = 0
     interrupted = False
@@ -366,7 +351,8 @@ def optimize(
                 ema = total if ema is None else config.ema * ema + (1 - config.ema) * total
                 if ema < best_ema:
                     best_ema, best_step = ema, step
-                    best_values = remember(best_values, tensors_all())
+                    live = tensors_all()
+                    best_values = dict(zip(map(id, live), best_copy.copy(live)))
             report = StepReport(step, config.steps, progress, total, losses, not ok, image.detach(), scene, dict(getattr(result, "info", {}) or {}))
             for cb in callbacks:
                 cb(report)

@@ -381,13 +381,16 @@ class _WindingArea(torch.autograd.Function):
         d, keep, slope, spill, *flat = ctx.saved_tensors
         grad_area = grad_keep.new_zeros(ctx.total + 1).scatter_(0, keep, grad_keep * slope)  # + the sink cell
         grad_area.index_copy_(0, spill, grad_area.index_select(0, spill - 1))
-        if ctx.fused is not None:  # the short edges' pieces, recomputed by the kernel
-            acc0, acc1 = _kernel_transport(ctx.fused, grad_area).unbind(0)
-        else:
-            acc0 = torch.zeros(ctx.num_edges, dtype=d.dtype, device=d.device)
-            acc1 = torch.zeros_like(acc0)
-        for k in range(0, len(flat), 4):
-            cell, edge, i0, i1 = flat[k : k + 4]
+        groups = [flat[k : k + 4] for k in range(0, len(flat), 4)]
+        acc = None if ctx.fused is None else _kernel_transport(ctx.fused, grad_area)
+        if acc is None:
+            acc = torch.zeros(2, ctx.num_edges, dtype=d.dtype, device=d.device)
+            if ctx.fused is not None:  # the kernel could not run: the same pieces, per operation
+                ec, edge_layer, _, boxes = ctx.fused
+                g = _short_group(_edge_frame(ec, edge_layer, boxes))
+                groups.insert(0, (g.cell, None, g.i0, g.i1))
+        acc0, acc1 = acc.unbind(0)
+        for cell, edge, i0, i1 in groups:
             g = grad_area.index_select(0, cell)
             # three pieces per edge, piece-major; ``edge`` None: one group of all edges, in order
             s0, s1 = (g * i0).view(3, -1).sum(0), (g * i1).view(3, -1).sum(0)
@@ -403,23 +406,20 @@ class _WindingArea(torch.autograd.Function):
         return (grad, None, None, None, None, None, None, None) + (None,) * len(flat)
 
 
-def _kernel_transport(recompute: tuple, grad_area: Tensor) -> Tensor:
+def _kernel_transport(recompute: tuple, grad_area: Tensor) -> Tensor | None:
     """The short edges' transport integrals [2, E] (:func:`.fused_coverage.transport`) for
-    ``recompute`` = (edges, edge layers, box table, boxes); when the kernel cannot run, the
-    same sums from the per-operation pieces (and :func:`.fused.give_up`)."""
+    ``recompute`` = (edges, edge layers, box table, boxes), or None when the kernel cannot
+    run here (then :func:`.fused.give_up`; the caller takes the per-operation pieces)."""
     from . import fused, fused_coverage
 
-    ec, edge_layer, box, boxes = recompute
+    ec, edge_layer, box, _ = recompute
     try:
         return fused_coverage.transport(ec, edge_layer, box, grad_area)
     except torch.cuda.OutOfMemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - any compile or launch failure
         fused.give_up(exc)
-    frame = _edge_frame(ec, edge_layer, boxes)
-    g = _short_pieces(None, frame.local, frame.crossings, frame.per_edge, mask=frame.short, low=frame.low)
-    area = grad_area.index_select(0, g.cell.long())
-    return torch.stack([(area * g.i0).view(3, -1).sum(0), (area * g.i1).view(3, -1).sum(0)])
+        return None
 
 
 @dataclass
@@ -467,6 +467,13 @@ def _edge_frame(e: Tensor, edge_layer: Tensor, boxes: _Boxes) -> _Frame:
     # the packed layout closes its rows by buffer row; the padded one needs no rows
     per_edge = (ew, eh, eoff, estride, None if boxes.padded else erow0)
     return _Frame((lx0, ly0, lx1, ly1), (xmin, ymin), (nx, ny), per_edge, short, longer, wall)
+
+
+def _short_group(frame: _Frame) -> _Pieces:
+    """The pieces of ``frame``'s short edges: one dense group over all its edges, in order
+    (no gathers); pieces of edges that are not short carry nothing (their cells stay inside
+    the buffer, or on its sink cell)."""
+    return _short_pieces(None, frame.local, frame.crossings, frame.per_edge, mask=frame.short, low=frame.low)
 
 
 def _longer_and_walls(frame: _Frame, ids: Tensor | None, dtype) -> tuple[list[_Pieces], tuple | None]:
@@ -553,9 +560,7 @@ def _layer_coverage(
             kinds = _kernel_pieces(fused, ec, edge_layer, box, start)
         if kinds is None:
             frame = _edge_frame(e, edge_layer, boxes)
-            # one dense group over all edges (no gathers): pieces of edges that are not short
-            # carry nothing (their cells stay inside the buffer, or on its sink cell)
-            groups = [_short_pieces(None, frame.local, frame.crossings, frame.per_edge, mask=frame.short, low=frame.low)]
+            groups = [_short_group(frame)]
             more, walls = _longer_and_walls(frame, None, dtype)
             groups += more
             start, recompute = None, None

@@ -25,8 +25,6 @@ from .fused import BLOCK, FP_FUSION, tl, triton
 
 Tensor = torch.Tensor
 
-SHORT, LONGER, WALL = 0, 1, 2  # edge kinds the forward kernel writes (SHORT: also dead edges)
-
 if triton is not None:
 
     @triton.jit
@@ -143,7 +141,8 @@ def pieces(edges: Tensor, edge_layer: Tensor, box: Tensor, cover: Tensor, partia
     """Add the pieces of every short edge into ``cover`` and ``partial`` ([total + 1]
     float32, in place). ``edges``: [4, E] canvas pixels, float32, contiguous;
     ``edge_layer``: [E] int64; ``box``: [6, L] float32 (c0, r0, w, h, off, stride per layer).
-    Returns each edge's kind, [E] int8 (:data:`SHORT`, :data:`LONGER`, :data:`WALL`)."""
+    Returns each edge's kind, [E] int8: 0 short (or outside its box: no pieces), 1 longer,
+    2 a wall (those two left to the per-operation path)."""
     num = edges.shape[1]
     kinds = torch.empty(num, dtype=torch.int8, device=edges.device)
     if num:
