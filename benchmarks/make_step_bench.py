@@ -11,7 +11,9 @@ with CFG 100, augmentation on):
   the tiny random one, so the UNet's cross-attention input width is 32 instead of 768 (the
   only change to the UNet: the key/value projections of 77 text tokens). Rendering at
   ``--size`` px gives ``size/8`` latents.
-- ``embedded``: the embedded icon prior at its 64 x 64 working size.
+- ``embedded``: the embedded icon prior at its 64 x 64 working size, run as ``make`` runs
+  (points and colours packed into one leaf each, ``optimize(pack=True)``) and with one
+  tensor per path, in the same run.
 
 Per stage (render, augment, encode, objective = the prior's noise prediction, backward,
 optimiser, rest = hooks/aux/callbacks, step = wall): the mean ms of the ``--repeats``
@@ -62,10 +64,11 @@ def build_sd15_prior(folder: str, size: int, device: str):
 COLUMNS = ("render", "augment", "encode", "objective", "backward", "optimizer", "rest", "step")
 
 
-def step_timings(prior, size: int, paths: int, repeats: int, device: str) -> dict[str, float]:
+def step_timings(prior, size: int, paths: int, repeats: int, device: str, pack: bool = True) -> dict[str, float]:
     """Mean ms per stage of the steady-state steps of one run: a run of ``repeats + 1``
     steps minus a run of 1 step (the first step also builds the optimiser's state), each
-    on a fresh scene; the median of three such differences per stage."""
+    on a fresh scene; the median of three such differences per stage. ``pack``: the scene's
+    points and colours as one leaf each, as ``make`` runs (else one tensor per path)."""
     from vecdistill.distill import build_objective
     from vecdistill.pipelines.config import LoopConfig
     from vecdistill.pipelines.init import random_scene
@@ -78,7 +81,7 @@ def step_timings(prior, size: int, paths: int, repeats: int, device: str) -> dic
         scene = random_scene("iconography", size, paths, 4, gen, radius=size * 20 / 600, width=1.0, device=device)
         cfg = LoopConfig(steps=steps, size=size, reinit_every=0, xing_weight=0.01)
         start = time.perf_counter()
-        t = dict(optimize(scene, objective, cfg, gen, encode=prior.encode).timings)
+        t = dict(optimize(scene, objective, cfg, gen, encode=prior.encode, pack=pack).timings)
         t["step"] = time.perf_counter() - start
         t["rest"] = t["hooks"] + t["aux"] + t["callbacks"]
         return t
@@ -113,7 +116,9 @@ def main() -> None:
     from vecdistill.priors import load_prior
 
     emb = load_prior(None, device=args.device)
-    report("embedded 64^2", step_timings(emb, 64, args.paths, args.repeats, args.device))
+    for pack in (True, False):  # as make runs (packed leaves), then one tensor per path
+        how = "" if pack else ", one tensor per path"
+        report(f"embedded 64^2{how}", step_timings(emb, 64, args.paths, args.repeats, args.device, pack))
     if not args.skip_sd:
         with tempfile.TemporaryDirectory() as folder:
             sd = build_sd15_prior(folder, args.size, args.device)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from vecdistill.raster import pack_parameters, rasterize
-from vecdistill.raster.packing import packed_span
+from vecdistill.raster.packing import packed_rows
 from vecdistill.raster.testscenes import circles_scene
 
 
@@ -54,17 +54,44 @@ def test_a_replaced_tensor_falls_back_to_the_general_path():
     pack_parameters(packed)
     moved = packed.paths()[3]
     moved.points = moved.points.detach() + 2.0  # no longer a view of the packed leaf
-    assert packed_span([p.points for p in packed.paths()]) is None
+    assert packed_rows([p.points for p in packed.paths()]) is None
     with torch.no_grad():
         plain.paths()[3].points += 2.0
     assert torch.allclose(rasterize(packed, 48, 48), rasterize(plain, 48, 48), atol=1e-12)
 
 
-def test_packed_span_needs_consecutive_views_in_order():
+def test_packed_rows_finds_the_rows_of_any_views_of_one_leaf():
     base = torch.arange(20.0).reshape(10, 2).clone()  # a tensor of its own, as pack_parameters makes
-    span = packed_span([base[0:3], base[3:7], base[7:10]])
-    assert span is not None and span[0] is base and span[1:] == (0, 10)
-    assert packed_span([base[3:7], base[0:3]]) is None  # out of order
-    assert packed_span([base[0:3], base[4:7]]) is None  # a gap
-    assert packed_span([base[2], base[3]])[1:] == (2, 4)  # rows, as for colours
-    assert packed_span([torch.zeros(3, 2)]) is None  # not a view
+    found = packed_rows([base[0:3], base[3:7], base[7:10]])
+    assert found is not None and found[0] is base and found[1].tolist() == list(range(10))
+    assert packed_rows([base[3:5], base[0:2]])[1].tolist() == [3, 4, 0, 1]  # another order
+    assert packed_rows([base[0:2], base[4:6]])[1].tolist() == [0, 1, 4, 5]  # a gap
+    assert packed_rows([base[2], base[3], base[2]])[1].tolist() == [2, 3, 2]  # rows, as for colours
+    assert packed_rows([torch.zeros(3, 2)]) is None  # not a view
+    assert packed_rows([base[0:3], torch.zeros(3, 2)]) is None  # not all of one leaf
+    assert packed_rows([base[:, :1]]) is None  # not whole rows
+    assert packed_rows([base[1:4][1:]])[1].tolist() == [2, 3]  # a view of a view: same base
+
+
+def test_a_subset_of_packed_paths_renders_with_the_same_gradients():
+    """A path skipped for a zero opacity leaves a gap in the packed rows: the rasterizer
+    still reads the leaf by one gather, with the gradients of the general path."""
+    plain, packed = _pair()
+    plain.requires_grad_(True, kinds=("points", "colors"))
+    leaves = pack_parameters(packed)
+    for s in (plain, packed):
+        s.paths()[4].opacity = torch.tensor(0.0, dtype=torch.float64)  # not drawn
+        s.paths()[9].fill = None  # one colour row fewer
+    weights = torch.rand(3, 48, 48, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    a, b = rasterize(plain, 48, 48), rasterize(packed, 48, 48)
+    assert torch.equal(a, b)
+    (a * weights).sum().backward()
+    (b * weights).sum().backward()
+    paths = plain.paths()
+    zero = torch.zeros_like(paths[4].points)
+    expected = torch.cat([zero if k == 4 else p.points.grad for k, p in enumerate(paths)])
+    assert torch.allclose(leaves["points"].grad, expected, atol=1e-12)
+    from vecdistill.raster.plan import plan_for
+
+    plan = plan_for([packed], 48, 48)
+    assert plan.tables.packed is not None and plan.colors_packed is not None  # the packed path ran

@@ -184,7 +184,7 @@ def initial_scene(cfg: MakeConfig, prior, generator: torch.Generator, device) ->
         target = load_image(cfg.init, size, device)
         fit_cfg = loop_config_from(cfg, steps=cfg.init_fit_steps, augment=False, xing_weight=0.0, reinit_every=0, lr_warmup=0.0)
         groups = default_groups(scene, fit_cfg, STYLE_GROUPS[cfg.style])
-        fit = optimize(scene, FitImage(target), fit_cfg, generator, encode=lambda x: x, groups=groups)
+        fit = optimize(scene, FitImage(target), fit_cfg, generator, encode=lambda x: x, groups=groups, pack=True)
         info["fit_loss"] = fit.final_loss
     return scene, hooks, info
 
@@ -223,7 +223,7 @@ def make(
     groups = default_groups(scene, loop_cfg, STYLE_GROUPS[cfg.style] if info["init"] != "svg" else ("points", "colors", "widths"))
     reporting = Reporting(cfg, loop_cfg.steps, target, desc=prompt[:24])
     checkpoint = checkpointer_for(target, cfg, cfg.checkpoint_every, cfg.resume)
-    result = optimize(scene, objective, loop_cfg, generator, encode=prior.encode, groups=groups, hooks=hooks, callbacks=[*reporting.callbacks, *callbacks], checkpoint=checkpoint, return_on_error=True)
+    result = optimize(scene, objective, loop_cfg, generator, encode=prior.encode, groups=groups, hooks=hooks, callbacks=[*reporting.callbacks, *callbacks], checkpoint=checkpoint, return_on_error=True, pack=True)
     final, manifest = _finish(prompt, cfg, prior, result, target, reporting, argv, info, objective)
     if result.error is not None:
         raise result.error

@@ -21,7 +21,7 @@ import torch
 
 from ..errors import InputError
 from ..svg.scene import Path
-from .packing import packed_span
+from .packing import packed_rows
 
 Tensor = torch.Tensor
 
@@ -187,8 +187,9 @@ class SegmentTables:
     segment); ``seg_degree``: [S] 0/1/2 and ``degrees`` its distinct values (host list);
     ``seg_sub``: [S] global subpath; ``seg_last_open``: [S] bool and ``any_open``;
     ``seg_inst4``: [S * 4] instance of each gathered point; ``sub_inst``: [Q]; ``sub_closed``:
-    [Q] bool; ``points_span``: ``(base, start, stop)`` when the paths' points are
-    consecutive rows of one packed tensor (:func:`.packing.packed_span`), else None."""
+    [Q] bool; ``packed``: ``(base, rows)`` when the paths' points are rows of one packed
+    tensor (:func:`.packing.packed_rows`): ``rows`` [S * 4] int64 the base row of each
+    gathered point (``seg_index`` read through the packing), else None."""
 
     seg_index: Tensor
     seg_degree: Tensor
@@ -199,7 +200,7 @@ class SegmentTables:
     seg_inst4: Tensor
     sub_inst: Tensor
     sub_closed: Tensor
-    points_span: tuple[Tensor, int, int] | None
+    packed: tuple[Tensor, Tensor] | None
 
 
 def segment_tables(paths: list[Path], inst_path: list[int], device) -> SegmentTables:
@@ -218,8 +219,10 @@ def segment_tables(paths: list[Path], inst_path: list[int], device) -> SegmentTa
     sub_rows = sub_first[ip][sub_inst] + torch.arange(sub_inst.shape[0]) - inst_sub_off[sub_inst]
     seg_degree = p_seg_degree[seg_rows]
     seg_last_open = p_seg_last_open[seg_rows]
+    seg_index = p_seg_index[seg_rows].reshape(-1)
+    rows = packed_rows([p.points for p in paths])
     return SegmentTables(
-        seg_index=p_seg_index[seg_rows].reshape(-1).to(device),
+        seg_index=seg_index.to(device),
         seg_degree=seg_degree.to(device),
         degrees=torch.unique(seg_degree).tolist(),
         seg_sub=(p_seg_sub[seg_rows] + inst_sub_off[seg_inst]).to(device),
@@ -228,7 +231,7 @@ def segment_tables(paths: list[Path], inst_path: list[int], device) -> SegmentTa
         seg_inst4=seg_inst.repeat_interleave(4).to(device),
         sub_inst=sub_inst.to(device),
         sub_closed=p_closed[sub_rows].to(device),
-        points_span=packed_span([p.points for p in paths]),
+        packed=None if rows is None else (rows[0], rows[1][seg_index].to(device)),
     )
 
 
@@ -255,18 +258,18 @@ def flatten(
     dtype = inst_mats.dtype
     if tables is None:
         tables = segment_tables(paths, inst_path, device)
-    if tables.points_span is not None:  # packed by pack_parameters: one view, no concatenation
-        base, first, stop = tables.points_span
-        all_pts = base[first:stop].to(device=device, dtype=dtype)
+    if tables.packed is not None:  # packed by pack_parameters: one gather from the leaf
+        base, rows = tables.packed
+        gathered = base.to(device=device, dtype=dtype).index_select(0, rows)
     else:
         pts = [p.points for p in paths]
         if any(t.dtype != dtype for t in pts):
             pts = [t.to(dtype) for t in pts]
-        all_pts = torch.cat(pts).to(device)
-    if not bool(torch.isfinite(all_pts.detach()).all()):
+        gathered = torch.cat(pts).to(device).index_select(0, tables.seg_index)
+    if not bool(torch.isfinite(gathered.detach()).all()):
         raise InputError("a path has non-finite (NaN or infinite) control points; fix the geometry")
+    gathered = gathered.reshape(-1, 4, 2)  # [S, 4, 2]
     seg_sub, seg_inst4 = tables.seg_sub, tables.seg_inst4
-    gathered = all_pts.index_select(0, tables.seg_index).reshape(-1, 4, 2)  # [S, 4, 2]
     ctrl = _elevate(gathered, tables.seg_degree, tables.degrees)  # local cubic control points [S, 4, 2]
     # affine maps commute with Bezier evaluation: canvas vertices from canvas control points
     canvas_ctrl = apply_affine(inst_mats, ctrl.reshape(-1, 2), seg_inst4).reshape(-1, 4, 2)

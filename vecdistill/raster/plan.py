@@ -35,7 +35,7 @@ import torch
 
 from ..svg.scene import IDENTITY, Affine, ClipPath, Group, Path, Scene, Solid, value_of
 from .flatten import SegmentTables, segment_tables
-from .packing import packed_span
+from .packing import packed_rows
 from .stroke import CAPS, JOINS
 
 Tensor = torch.Tensor
@@ -266,7 +266,8 @@ class Plan:
     ``stroke_layer`` [I]: layer of each instance's fill (or clip shape) / stroke, -1 for
     none. ``layer_b`` [L], ``layer_eo`` [L] even-odd, ``is_clip`` [L], ``layer_use`` [L]
     clip use of clip layers and ``layer_clip`` [L] the clip use applied to each layer (None without clips). ``solid_ids`` [K] solid layers and
-    ``colors_span`` their packed colours (:func:`.packing.packed_span`) or None;
+    ``colors_packed``: ``(base, rows)`` when their colours are rows of one packed tensor
+    (:func:`.packing.packed_rows`, rows on the device), else None;
     ``draw_ids`` [D] drawn layers and ``opacity`` [L] their opacity factors (:func:`layer_opacity`) when no opacity
     requires grad (else None: built per call; ``opacity_tensors`` are checked at each call,
     since ``requires_grad`` can be switched on in place). ``grad_ids``: layers painted with gradients;
@@ -294,7 +295,7 @@ class Plan:
     is_clip: Tensor
     layer_use: Tensor | None
     solid_ids: Tensor | None
-    colors_span: tuple[Tensor, int, int] | None
+    colors_packed: tuple[Tensor, Tensor] | None
     draw_ids: Tensor
     opacity: Tensor | None
     grad_ids: list[int]
@@ -365,7 +366,7 @@ def _build(scenes: Sequence[Scene], width: int, height: int, values: dict[int, f
         is_clip=torch.tensor([l.kind == "clip" for l in layers], dtype=torch.bool, device=device),
         layer_use=layer_use,
         solid_ids=torch.tensor(solid, **long) if solid else None,
-        colors_span=packed_span([layers[k].paint.color for k in solid]) if solid else None,
+        colors_packed=_packed_on([layers[k].paint.color for k in solid], device) if solid else None,
         draw_ids=torch.tensor(draw, **long),
         opacity=None,
         grad_ids=[k for k, l in enumerate(layers) if l.kind != "clip" and l.paint is not None and not isinstance(l.paint, Solid)],
@@ -389,6 +390,12 @@ def _build(scenes: Sequence[Scene], width: int, height: int, values: dict[int, f
         plan.miter = torch.tensor([max(float(p.miterlimit), 1.0) for p in paths_of], dtype=dtype, device=device)
         plan.stroke_row = torch.tensor([pos.get(i, 0) for i in range(n_inst)], **long)
     return plan
+
+
+def _packed_on(tensors: list[Tensor], device) -> tuple[Tensor, Tensor] | None:
+    """:func:`.packing.packed_rows` of ``tensors`` with the rows on ``device``."""
+    found = packed_rows(tensors)
+    return None if found is None else (found[0], found[1].to(device))
 
 
 def layer_opacity(plan: Plan) -> Tensor:

@@ -266,9 +266,9 @@ def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor
     n_layers = len(layers)
     solid = torch.zeros(n_layers, 4, dtype=dtype, device=device)
     if plan.solid_ids is not None:
-        if plan.colors_span is not None:  # packed by pack_parameters: one view
-            base, first, stop = plan.colors_span
-            colors = base[first:stop].to(dtype=dtype, device=device)
+        if plan.colors_packed is not None:  # packed by pack_parameters: one gather from the leaf
+            base, rows = plan.colors_packed
+            colors = base.to(dtype=dtype, device=device).index_select(0, rows)
         else:
             colors = stack_scalars([layers[k].paint.color for k in plan.solid_ids.tolist()], dtype, device)
         solid = solid.index_put((plan.solid_ids,), colors)

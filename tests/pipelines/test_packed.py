@@ -1,0 +1,153 @@
+"""A packed run (``optimize(pack=True)``): the scene's points and solid colours optimised as
+one leaf each, with the result of one tensor per path (up to float rounding) and the
+scene's own tensors given back."""
+
+import pytest
+import torch
+
+from vecdistill.pipelines.config import LoopConfig
+from vecdistill.pipelines.loop import optimize
+from vecdistill.pipelines.losses import FitImage
+from vecdistill.pipelines.packed import Packing
+from vecdistill.raster import rasterize
+from vecdistill.raster.testscenes import circles_scene
+from vecdistill.svg.scene import ClipPath, Path, Solid
+
+SIZE = 24
+
+
+def scene_of(n=6, seed=3):
+    return circles_scene(n, SIZE, generator=torch.Generator().manual_seed(seed))
+
+
+def target():
+    other = circles_scene(5, SIZE, generator=torch.Generator().manual_seed(11))
+    with torch.no_grad():
+        return rasterize(other, SIZE, SIZE)[None]
+
+
+def cfg(**kw):
+    base = dict(steps=12, size=SIZE, augment=False, lr_points=0.5, lr_colors=0.05, lr_warmup=0.0, reinit_every=0)
+    base.update(kw)
+    return LoopConfig(**base)
+
+
+class Worsening(FitImage):
+    """FitImage whose reported loss jumps by 1 from step 7 on: the best step is 6."""
+
+    calls = 0
+
+    def __call__(self, x0, progress, generator, reference=None):
+        r = super().__call__(x0, progress, generator)
+        self.calls += 1
+        if self.calls > 7:
+            r.loss = r.loss + 1.0
+        return r
+
+
+def run(scene, pack, config=None, **kw):
+    return optimize(scene, Worsening(target()), config or cfg(), torch.Generator().manual_seed(0), encode=lambda x: x, pack=pack, **kw)
+
+
+def values(scene):
+    return [t.detach().clone() for p in scene.paths() for t in (p.points, p.fill.color)]
+
+
+def same(xs, ys):
+    """Equal up to float32 rounding: torch's fused Adam rounds the elements of a long tensor
+    and of a short one differently (~1 ulp per step); a kind left unoptimised or moments
+    reset wrongly would differ by the learning rate."""
+    return len(xs) == len(ys) and all(torch.allclose(x, y, rtol=1e-5, atol=1e-5) for x, y in zip(xs, ys))
+
+
+def test_a_packed_run_gives_the_per_path_result_and_the_scenes_own_tensors_back():
+    plain, packed = scene_of(), scene_of()
+    own = [t for p in packed.paths() for t in (p.points, p.fill.color)]
+    seen = []
+    a = run(plain, pack=False)
+    b = run(packed, pack=True, callbacks=[lambda r: seen.append(r.scene.paths()[0].points._base is not None)])
+    assert all(seen)  # the paths' tensors were views of the packed leaves during the run
+    assert same(values(plain), values(packed))
+    assert same(values(a.best_scene), values(b.best_scene))
+    assert a.best_step == b.best_step == 6 and a.history == pytest.approx(b.history, rel=1e-4)
+    after = [t for p in packed.paths() for t in (p.points, p.fill.color)]
+    assert all(x is y for x, y in zip(own, after))  # the same tensor objects, leaves again
+    assert all(t.is_leaf and t._base is None for t in after)
+
+
+def test_the_packed_groups_are_one_leaf_per_kind():
+    scene = scene_of()
+    groups = {"points": [p.points for p in scene.paths()], "colors": [p.fill.color for p in scene.paths()]}
+    packing = Packing(scene, groups)
+    assert [g[0].shape for g in packing.groups.values()] == [(sum(p.points.shape[0] for p in scene.paths()), 2), (6, 4)]
+    assert all(p.points._base is packing.leaves["points"] for p in scene.paths())
+    packing.unpack()
+    assert all(p.points is t for p, t in zip(scene.paths(), groups["points"]))
+
+
+@pytest.mark.parametrize("case", ["subset", "clip", "replaced"])
+def test_groups_the_rasterizer_cannot_read_as_one_leaf_stay_per_path(case):
+    scene = scene_of()
+    points = [p.points for p in scene.paths()]
+    if case == "subset":
+        points = points[1:]
+    elif case == "clip":
+        scene.paths()[2].clip_path = ClipPath([Path.circle((12.0, 12.0), 6.0)])
+    else:
+        points[3] = points[3].clone()  # not the scene's tensor
+    packing = Packing(scene, {"points": points})
+    assert not packing and packing.groups["points"] == points
+    assert all(p.points._base is None for p in scene.paths())
+
+
+def test_a_reset_zeroes_only_that_paths_rows_of_the_moments():
+    scene = scene_of()
+    packing = Packing(scene, {"points": [p.points for p in scene.paths()]})
+    leaf = packing.leaves["points"]
+    opt = torch.optim.Adam([leaf], lr=0.1)
+    rasterize(scene, SIZE, SIZE).sum().backward()
+    opt.step()
+    before = {k: v.clone() for k, v in opt.state[leaf].items()}
+    path = scene.paths()[2]
+    assert packing.reset(opt, path.points) and not packing.reset(opt, torch.zeros(3))
+    start = sum(p.points.shape[0] for p in scene.paths()[:2])
+    rows = slice(start, start + path.points.shape[0])
+    for name in ("exp_avg", "exp_avg_sq"):
+        moved = opt.state[leaf][name]
+        assert torch.all(moved[rows] == 0) and bool(before[name][rows].abs().sum() > 0)
+        keep = torch.ones(leaf.shape[0], dtype=torch.bool)
+        keep[rows] = False
+        assert torch.equal(moved[keep], before[name][keep])
+
+
+def test_paths_added_mid_run_continue_per_path_with_the_same_result():
+    """A hook adding paths unpacks the run (moments carried over to the paths' own
+    tensors): the result is the per-path run's."""
+
+    def grow(state):
+        if state.step == 5:
+            extra = Path.circle((8.0, 8.0), 3.0, fill=Solid(torch.tensor([0.5, 0.2, 0.7, 1.0])))
+            state.scene.root.children.append(extra)
+            state.add_params("points", [extra.points])
+            state.add_params("colors", [extra.fill.color])
+
+    plain, packed = scene_of(), scene_of()
+    a = run(plain, pack=False, hooks=[grow])
+    b = run(packed, pack=True, hooks=[grow])
+    assert packed.num_paths() == 7
+    assert same(values(plain), values(packed))
+    assert same(values(a.best_scene), values(b.best_scene))
+
+
+def test_an_error_mid_run_still_gives_the_scene_its_own_tensors():
+    scene = scene_of()
+    own = [p.points for p in scene.paths()]
+
+    def fail(state):
+        if state.step == 3:
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        run(scene, pack=True, hooks=[fail])
+    assert all(p.points is t and t._base is None for p, t in zip(scene.paths(), own))
+    assert not torch.equal(own[0], scene_of().paths()[0].points)  # three steps' values were kept
