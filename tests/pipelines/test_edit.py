@@ -114,3 +114,30 @@ def test_same_seed_same_edit(prior, tmp_path):
         edit(str(src), str(out), source="red heart", target="blue heart", config=cfg(method="dds", steps=3), prior=prior)
         outs.append(out.read_text())
     assert outs[0] == outs[1]
+
+
+PLAIN = """<svg xmlns="http://www.w3.org/2000/svg" width="32" height="32" viewBox="0 0 32 32">
+  <path id="a" fill="#c8283c80" d="M4 4h14v14z"/>
+  <path id="b" fill="rgba(20,40,200,0.5)" stroke="#222222" stroke-width="1.5" d="M10 10h16v16h-16z"/>
+  <circle id="c" cx="22" cy="9" r="6" fill="#33aa55"/>
+</svg>"""
+
+
+def test_an_edit_of_a_clip_free_svg_runs_packed_and_keeps_every_alpha(prior, tmp_path):
+    """Without clip paths and with every path selected, the edit optimises packed leaves
+    (the paths' tensors are views of them during the run); each colour keeps its alpha (the
+    constraint writes through the paint, which holds the packed view), and the result's
+    tensors are the scene's own again."""
+    src = tmp_path / "plain.svg"
+    src.write_text(PLAIN)
+    base = load_svg(str(src))
+    packed = []
+    scene, _ = edit(str(src), None, source="red heart", target="blue heart", config=cfg(steps=6, lr_colors=0.3), prior=prior,
+                    callbacks=[lambda r: packed.append(r.scene.paths()[0].points._base is not None)])
+    assert packed and all(packed)
+    for pid in ("a", "b", "c"):
+        before, after = base.find(pid), scene.find(pid)
+        assert after.points._base is None and after.fill.color._base is None, pid
+        assert not torch.equal(before.fill.color[:3], after.fill.color[:3]), pid  # the hue moved
+        assert torch.equal(before.fill.color[3], after.fill.color[3]), pid  # the alpha did not
+    assert torch.equal(base.find("b").stroke.color[3], scene.find("b").stroke.color[3])

@@ -199,20 +199,24 @@ def edit(
     groups = edit_groups(paths, cfg)
     if not groups:
         raise InputError("nothing to optimise: the selected paths have no solid colours and geometry is locked")
-    alphas = [(c, c.detach()[3].clone()) for c in groups.get("colors", [])]
+    # the paints, not their colour tensors: a packed run (optimize(pack=True)) swaps the
+    # tensors for views of one leaf, and the paint always holds the live one
+    optimised = {id(c) for c in groups.get("colors", [])}
+    solids = {id(paint): paint for p in paths for paint in (p.fill, p.stroke) if isinstance(paint, Solid) and id(paint.color) in optimised}
+    alphas = [(paint, paint.color.detach()[3].clone()) for paint in solids.values()]
 
     def constrain(state) -> None:
         """Clamp, and keep each colour's alpha: an edit changes hue, not transparency."""
         clamp_groups(state.groups, loop_cfg)
         with torch.no_grad():
-            for c, a in alphas:
-                c[3] = a
+            for paint, a in alphas:
+                paint.color[3] = a
 
     reporting = Reporting(cfg, loop_cfg.steps, out_path, desc=target[:24])
     result = optimize(
         scene, objective, loop_cfg, generator, encode=prior.encode, render=render, groups=groups,
         reference_image=reference_image if cfg.method != "sds" else None, callbacks=[*reporting.callbacks, *callbacks],
-        constrain=constrain, checkpoint=checkpointer_for(out_path, cfg, cfg.checkpoint_every, cfg.resume), return_on_error=True,
+        constrain=constrain, checkpoint=checkpointer_for(out_path, cfg, cfg.checkpoint_every, cfg.resume), return_on_error=True, pack=True,
     )
     final = result.best_scene if result.interrupted else result.scene
     for t in final.param_groups().values():
