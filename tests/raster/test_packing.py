@@ -14,17 +14,23 @@ def _pair(n=12, size=48):
     return make(), make()
 
 
+def _render_both(plain, packed, seed):
+    """Render both scenes (asserting the same image) and backpropagate the same weighted
+    sum through each."""
+    weights = torch.rand(3, 48, 48, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    a, b = rasterize(plain, 48, 48), rasterize(packed, 48, 48)
+    assert torch.equal(a, b)
+    (a * weights).sum().backward()
+    (b * weights).sum().backward()
+
+
 def test_packed_scene_renders_the_same_with_the_same_gradients():
     plain, packed = _pair()
     plain.requires_grad_(True, kinds=("points", "colors"))
     leaves = pack_parameters(packed)
     assert leaves["points"].shape == (sum(p.points.shape[0] for p in plain.paths()), 2)
     assert leaves["colors"].shape == (2 * 12, 4)  # fill and stroke of every path
-    weights = torch.rand(3, 48, 48, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    a, b = rasterize(plain, 48, 48), rasterize(packed, 48, 48)
-    assert torch.equal(a, b)
-    (a * weights).sum().backward()
-    (b * weights).sum().backward()
+    _render_both(plain, packed, 1)
     paths = plain.paths()
     assert torch.allclose(leaves["points"].grad, torch.cat([p.points.grad for p in paths]), atol=1e-12)
     colors = torch.stack([c for p in paths for c in (p.fill.color.grad, p.stroke.color.grad)])
@@ -82,15 +88,14 @@ def test_a_subset_of_packed_paths_renders_with_the_same_gradients():
     for s in (plain, packed):
         s.paths()[4].opacity = torch.tensor(0.0, dtype=torch.float64)  # not drawn
         s.paths()[9].fill = None  # one colour row fewer
-    weights = torch.rand(3, 48, 48, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    a, b = rasterize(plain, 48, 48), rasterize(packed, 48, 48)
-    assert torch.equal(a, b)
-    (a * weights).sum().backward()
-    (b * weights).sum().backward()
+    _render_both(plain, packed, 2)
     paths = plain.paths()
     zero = torch.zeros_like(paths[4].points)
     expected = torch.cat([zero if k == 4 else p.points.grad for k, p in enumerate(paths)])
     assert torch.allclose(leaves["points"].grad, expected, atol=1e-12)
+    none = torch.zeros(4, dtype=torch.float64)  # path 4 is not drawn; path 9 lost its fill
+    grads = [none if k == 4 or (k == 9 and c == 0) else (p.fill if c == 0 else p.stroke).color.grad for k, p in enumerate(paths) for c in (0, 1)]
+    assert torch.allclose(leaves["colors"].grad, torch.stack(grads), atol=1e-12)
     from vecdistill.raster.plan import plan_for
 
     plan = plan_for([packed], 48, 48)
