@@ -120,23 +120,59 @@ def test_a_reset_zeroes_only_that_paths_rows_of_the_moments():
         assert torch.equal(moved[keep], before[name][keep])
 
 
-def test_paths_added_mid_run_continue_per_path_with_the_same_result():
-    """A hook adding paths unpacks the run (moments carried over to the paths' own
-    tensors): the result is the per-path run's."""
+def test_paths_added_mid_run_are_packed_with_the_rest_moments_carried_over():
+    """A hook adding paths unpacks the run; before the step renders the loop packs it again
+    with the new paths' rows at the end: the old rows' moments are carried over unchanged,
+    the new ones start at zero, and the new path is optimised."""
+    scene = scene_of()
+    extra = Path.circle((8.0, 8.0), 3.0, fill=Solid(torch.tensor([0.5, 0.2, 0.7, 1.0])))
+    start = extra.points.clone()
+    snap = {}
+
+    def before(state):  # the first hook of step 5: the moments as the run left them
+        if state.step == 5:
+            snap["before"] = state.optimizer.state[state.packing.leaves["points"]]["exp_avg"].clone()
+            snap["state"] = state
 
     def grow(state):
         if state.step == 5:
-            extra = Path.circle((8.0, 8.0), 3.0, fill=Solid(torch.tensor([0.5, 0.2, 0.7, 1.0])))
             state.scene.root.children.append(extra)
             state.add_params("points", [extra.points])
             state.add_params("colors", [extra.fill.color])
 
-    plain, packed = scene_of(), scene_of()
-    a = run(plain, pack=False, hooks=[grow])
-    b = run(packed, pack=True, hooks=[grow])
-    assert packed.num_paths() == 7
-    assert same(values(plain), values(packed))
-    assert same(values(a.best_scene), values(b.best_scene))
+    def render(s):  # step 5's render comes after the repacking
+        st = snap.pop("state", None)
+        if st is not None:
+            leaf = st.packing.leaves["points"]
+            snap["after"] = st.optimizer.state[leaf]["exp_avg"].clone()
+            snap["extra is a view"] = extra.points._base is leaf and extra.fill.color._base is st.packing.leaves["colors"]
+        return rasterize(s, SIZE, SIZE)
+
+    own = extra.points
+    run(scene, pack=True, hooks=[before, grow], render=render)
+    old = snap["before"].shape[0]
+    assert snap["extra is a view"] and snap["after"].shape[0] == old + extra.points.shape[0]
+    assert torch.equal(snap["after"][:old], snap["before"]) and bool(snap["before"].abs().sum() > 0)
+    assert torch.all(snap["after"][old:] == 0)
+    assert extra.points is own and own._base is None and not torch.equal(own, start)
+
+
+def test_adopt_moves_per_path_moments_into_the_leaf_rows():
+    scene = scene_of(3)
+    tensors = [p.points for p in scene.paths()]
+    opt = torch.optim.Adam(tensors[:2] + [tensors[2]], lr=0.1)
+    for t in tensors[:2]:
+        t.grad = torch.ones_like(t)
+    tensors[2].grad = None  # no state yet, as a path just added
+    opt.step()
+    states = [dict(opt.state[t]) if t in opt.state else None for t in tensors]
+    packing = Packing(scene, {"points": tensors})
+    packing.adopt(opt)
+    leaf = packing.leaves["points"]
+    assert opt.param_groups[0]["params"] == [leaf] and list(opt.state) == [leaf]
+    rows = opt.state[leaf]["exp_avg"].split([t.shape[0] for t in tensors])
+    assert torch.equal(rows[0], states[0]["exp_avg"]) and torch.equal(rows[1], states[1]["exp_avg"])
+    assert torch.all(rows[2] == 0) and float(opt.state[leaf]["step"]) == 1.0
 
 
 def test_an_error_mid_run_still_gives_the_scene_its_own_tensors():

@@ -69,7 +69,8 @@ class LoopState:
 
     def add_params(self, kind: str, tensors: Sequence[Tensor]) -> None:
         """Optimise new tensors (e.g. paths just added) in group ``kind`` from now on (a
-        packed run goes on with one tensor per path: its moments carried over)."""
+        packed run is unpacked, its moments carried over, and packed again with the new
+        tensors before the step renders)."""
         if self.packing is not None:
             self.packing.unpack(self.optimizer, self.groups)
             self.packing = None
@@ -177,6 +178,18 @@ def _finite_grads(tensors: Sequence[Tensor]) -> bool:
     return not grads or bool(torch.isfinite(torch.cat(grads)).all())
 
 
+def _repack(scene: Scene, groups: dict[str, list[Tensor]], optimizer: torch.optim.Optimizer) -> Packing | None:
+    """Pack a run again after hooks added tensors (``groups`` updated in place; the
+    optimiser moved onto the leaves): the Packing, or None when the groups no longer allow it."""
+    packing = Packing(scene, groups)
+    if not packing:
+        return None
+    packing.adopt(optimizer)
+    for kind, ts in packing.groups.items():
+        groups[kind][:] = ts
+    return packing
+
+
 def adam(param_groups: list[dict], betas: tuple[float, float]) -> torch.optim.Optimizer:
     """Adam over ``param_groups`` with torch's fused kernel where the device supports it (a
     scene gives one small tensor per path and kind, and the default implementation loops
@@ -247,7 +260,8 @@ def optimize(
 
     for t in tensors_all():
         t.requires_grad_(True)
-    packing = Packing(scene, groups) if pack and checkpoint is None else None
+    pack = pack and checkpoint is None
+    packing = Packing(scene, groups) if pack else None
     if packing:
         groups = packing.groups
     else:
@@ -297,6 +311,8 @@ def optimize(
                 timer.mark(None)
                 for hook in hooks:
                     hook(state)
+                if pack and state.structure_changed and state.packing is None:
+                    state.packing = _repack(scene, groups, optimizer)
                 factor = lr_factor(step, config.steps, config.lr_warmup, config.lr_final)
                 for group in optimizer.param_groups:
                     group["lr"] = group["base_lr"] * factor

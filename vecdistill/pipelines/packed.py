@@ -19,7 +19,11 @@ else stays one tensor per path.
 Moments: a re-initialised path's rows of Adam's moments are zeroed (:meth:`Packing.reset`);
 the step count, and so the bias correction, is the leaf's, so its first updates after a
 reset are smaller than a fresh tensor's (about 0.3x with betas (0.9, 0.9), back to 1x
-within ~20 steps) instead of full-size.
+within ~20 steps) instead of full-size. Paths added during a run (``--init live``): the
+loop unpacks (:meth:`Packing.unpack` with the optimiser: each tensor gets its rows of the
+moments and the step count), the hook adds its tensors, and before the step renders the
+loop packs again (:meth:`Packing.adopt`: the new paths' rows start at zero with the leaf's
+step count, so their first updates are likewise smaller).
 """
 
 from __future__ import annotations
@@ -103,6 +107,28 @@ class Packing:
         if leaf is None or id(leaf) not in values:
             return None
         return _rows_like(values[id(leaf)].contiguous(), t)
+
+    def adopt(self, optimizer: torch.optim.Optimizer) -> None:
+        """Move ``optimizer`` from the scene's own tensors to the leaves: each leaf replaces
+        its kind's tensors in their parameter group, and its moments are their moments as
+        rows (zero rows for a tensor with no state yet, e.g. a path just added), its step
+        count their largest."""
+        for kind, leaf in self.leaves.items():
+            origs = self.originals[kind]
+            states = [optimizer.state.pop(t, None) for t in origs]
+            known = [st for st in states if st]
+            if known:
+                merged = {"step": max((st["step"] for st in known), key=float).clone()}
+                for name in known[0]:
+                    if name != "step":
+                        merged[name] = torch.cat([(st[name] if st else torch.zeros_like(t)).reshape(-1, leaf.shape[1]) for st, t in zip(states, origs)])
+                optimizer.state[leaf] = merged
+            ids = {id(t) for t in origs}
+            for g in optimizer.param_groups:
+                if any(id(q) in ids for q in g["params"]):
+                    kept = [q for q in g["params"] if id(q) not in ids]
+                    first = next(k for k, q in enumerate(g["params"]) if id(q) in ids)
+                    g["params"] = kept[:first] + [leaf] + kept[first:]
 
     def unpack(self, optimizer: torch.optim.Optimizer | None = None, groups: dict[str, list[Tensor]] | None = None) -> None:
         """Copy the packed values back into the scene's own tensors and put them back in
