@@ -45,6 +45,16 @@ class Worsening(FitImage):
         return r
 
 
+class LaterWorse(FitImage):
+    """FitImage whose reported loss jumps by 1 from 40 % of the run on."""
+
+    def __call__(self, x0, progress, generator, reference=None):
+        r = super().__call__(x0, progress, generator)
+        if progress >= 0.4:
+            r.loss = r.loss + 1.0
+        return r
+
+
 def run(scene, pack, config=None, **kw):
     return optimize(scene, Worsening(target()), config or cfg(), torch.Generator().manual_seed(0), encode=lambda x: x, pack=pack, **kw)
 
@@ -187,3 +197,38 @@ def test_an_error_mid_run_still_gives_the_scene_its_own_tensors():
         run(scene, pack=True, hooks=[fail])
     assert all(p.points is t and t._base is None for p, t in zip(scene.paths(), own))
     assert not torch.equal(own[0], scene_of().paths()[0].points)  # three steps' values were kept
+
+
+def test_a_checkpointed_run_is_packed_and_its_checkpoint_holds_one_tensor_per_path(tmp_path):
+    """A checkpoint names the scene's own tensors (one per path), a packed run's included:
+    resumed from step 5, the packed run ends where the uninterrupted packed run ends."""
+    from vecdistill.pipelines.checkpoint import Checkpointer
+
+    config = cfg(steps=10)
+
+    def fit(scene, **kw):  # worse from step 4 on, by step (not by call): the best step is 3
+        return optimize(scene, LaterWorse(target()), config, torch.Generator().manual_seed(0), encode=lambda x: x, pack=True, **kw)
+
+    ref = scene_of()
+    expected = fit(ref)
+    assert expected.best_step == 3
+    scene, path = scene_of(), tmp_path / "run.pt"
+    seen = []
+
+    def stop(report):
+        seen.append(report.scene.paths()[0].points._base is not None)
+        if report.step == 5:
+            raise KeyboardInterrupt
+
+    fit(scene, callbacks=[stop], checkpoint=Checkpointer(path, 1, config))
+    assert seen and all(seen)
+    saved = torch.load(path, weights_only=False)
+    assert saved["step"] == 5 and len(saved["groups"]["points"]) == 6
+    per_path = sum(len(ids) for ids in saved["groups"].values())
+    assert sum(len(g["params"]) for g in saved["optimizer"]["param_groups"]) == per_path  # one entry per path tensor
+    resumed = scene_of()
+    result = fit(resumed, checkpoint=Checkpointer(path, 1, config, resume=True))
+    assert result.resumed_from == 5 and result.best_step == 3
+    assert all(torch.equal(x, y) for x, y in zip(values(ref), values(resumed)))
+    # the best-so-far came from the checkpoint (no later step improved): the same values
+    assert all(torch.equal(x, y) for x, y in zip(values(expected.best_scene), values(result.best_scene)))

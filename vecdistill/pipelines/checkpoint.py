@@ -261,21 +261,27 @@ class Checkpointer:
         every ``every`` steps."""
         self._copy.update(state.scene)
         copy, order = self._copy.scene, self._copy.order
-        groups = {k: [order[id(t)] for t in ts] for k, ts in state.groups.items()}
+        packing = state.packing
+        if packing is not None:  # saved as one tensor per path: a packed run's views
+            live_groups, optimizer_state = packing.per_path(state.groups, state.optimizer)
+        else:
+            live_groups, optimizer_state = state.groups, state.optimizer.state_dict()
+        groups = {k: [order[id(t)] for t in ts] for k, ts in live_groups.items()}
         best_values = counters.pop("best_values")
-        flat = [t for k in state.groups for t in state.groups[k]]
+        flat = [t for k in live_groups for t in live_groups[k]]
+        best = [best_values.get(id(t)) if packing is None or id(t) in best_values else packing.view_of(t, best_values) for t in flat]
         self._last = {
             "format": FORMAT,
             "step": int(next_step),
             "config": self.fingerprint,
             "scene": copy,
             "groups": groups,
-            "optimizer": self._optimizer_copy.copy(state.optimizer.state_dict()),
+            "optimizer": self._optimizer_copy.copy(optimizer_state),
             "generator": state.generator.get_state().clone(),
             "hooks": [hook_state(h) for h in hooks],
             "objective": objective_state(objective, self._objective_copy.copy),
             "x0_shape": tuple(x0_shape) if x0_shape is not None else None,
-            "best": [best_values.get(id(t)) for t in flat],
+            "best": best,
             "counters": {**counters, "history": list(counters["history"])},
         }
         if self.every > 0 and next_step % self.every == 0:

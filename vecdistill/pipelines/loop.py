@@ -238,7 +238,8 @@ def optimize(
     the caller can write the best-so-far before raising ``result.error``.
     ``pack``: optimise the scene's points and solid colours as one leaf each for the run
     (:mod:`.packed`; fewer autograd and optimiser operations per step) when the groups allow
-    it and no ``checkpoint`` is kept; the scene gets its own tensors back at the end. Only
+    it (checkpoints still hold one tensor per path: :meth:`.packed.Packing.per_path`); the
+    scene gets its own tensors back at the end. Only
     for callers whose hooks, losses and ``constrain`` read the scene's tensors through the
     scene (``path.points``), not through references taken before the run.
     """
@@ -260,7 +261,6 @@ def optimize(
 
     for t in tensors_all():
         t.requires_grad_(True)
-    pack = pack and checkpoint is None
     packing = Packing(scene, groups) if pack else None
     if packing:
         groups = packing.groups
@@ -288,7 +288,16 @@ def optimize(
     completed = first = 0
     error: NumericalError | None = None
     x0_shape = None
-    saved = checkpoint.restore(state, objective, hooks) if checkpoint is not None else None
+    saved = None
+    if checkpoint is not None:
+        if state.packing is not None and checkpoint.resume:  # a checkpoint holds one tensor per path
+            state.packing.unpack(optimizer, groups)
+            state.packing = None
+        saved = checkpoint.restore(state, objective, hooks)
+        if pack and saved is not None:
+            state.packing = _repack(scene, groups, optimizer)
+            if state.packing is not None:
+                saved["best_values"] = state.packing.pack_values(saved["best_values"])
 
     def step_threads() -> int | None:
         # hundreds of tiny tensors: the optimiser step runs on one CPU thread (each

@@ -16,6 +16,10 @@ gives them so), of one dtype and device, and no clip path in the scene (a clip c
 points would sit outside the leaf and make the rasterizer concatenate views). Anything
 else stays one tensor per path.
 
+Checkpoints: :meth:`Packing.per_path` gives a packed run as one tensor per path (groups and
+Adam's state over the leaves' views), the form a checkpoint keeps; a resume restores per
+path and packs again (:meth:`Packing.adopt`, :meth:`Packing.pack_values`).
+
 Moments: a re-initialised path's rows of Adam's moments are zeroed (:meth:`Packing.reset`);
 the step count, and so the bias correction, is the leaf's, so its first updates after a
 reset are smaller than a fresh tensor's (about 0.3x with betas (0.9, 0.9), back to 1x
@@ -107,6 +111,43 @@ class Packing:
         if leaf is None or id(leaf) not in values:
             return None
         return _rows_like(values[id(leaf)].contiguous(), t)
+
+    def views(self, kind: str) -> list[Tensor]:
+        """The scene's current tensors of a packed ``kind`` (views of its leaf), in row order."""
+        return [getattr(o, name) for o, name in self.slots[kind]]
+
+    def per_path(self, groups: Mapping[str, Sequence[Tensor]], optimizer: torch.optim.Optimizer) -> tuple[dict[str, list[Tensor]], dict]:
+        """The run as one tensor per path, without unpacking (a checkpoint's form): the
+        groups with each leaf replaced by its views, and ``optimizer.state_dict()`` as it
+        would be over those views (each view's state: its rows of the leaf's moments, the
+        leaf's step count; views, not copies)."""
+        expand = {id(leaf): self.views(kind) for kind, leaf in self.leaves.items()}
+        out_groups = {k: [v for t in ts for v in expand.get(id(t), [t])] for k, ts in groups.items()}
+        state: dict[int, dict] = {}
+        param_groups = []
+        index = 0
+        for g in optimizer.param_groups:
+            ids = []
+            for p in g["params"]:
+                st = optimizer.state.get(p)
+                for v in expand.get(id(p), [p]):
+                    if st:
+                        state[index] = {k: (x if k == "step" or v is p else _rows_like(x, v)) for k, x in st.items()}
+                    ids.append(index)
+                    index += 1
+            param_groups.append({**{k: x for k, x in g.items() if k != "params"}, "params": ids})
+        return out_groups, {"state": state, "param_groups": param_groups}
+
+    def pack_values(self, values: Mapping[int, Tensor]) -> dict[int, Tensor]:
+        """``values`` (tensors by ``id`` of the scene's own tensors, as a checkpoint restores
+        the best-so-far) with each packed kind's entries joined into one for its leaf (by
+        ``id`` of the leaf), when every tensor of the kind has one."""
+        out = dict(values)
+        for kind, leaf in self.leaves.items():
+            origs = self.originals[kind]
+            if all(id(t) in out for t in origs):
+                out[id(leaf)] = torch.cat([out.pop(id(t)).reshape(-1, leaf.shape[1]) for t in origs])
+        return out
 
     def adopt(self, optimizer: torch.optim.Optimizer) -> None:
         """Move ``optimizer`` from the scene's own tensors to the leaves: each leaf replaces
