@@ -50,6 +50,24 @@ def _rows_like(src: Tensor, view: Tensor) -> Tensor:
     return src.as_strided(view.shape, view.stride(), src.storage_offset() + view.storage_offset())
 
 
+def _view_state(state: Mapping, leaf: Tensor, view: Tensor) -> dict:
+    """A view's part of ``leaf``'s optimiser ``state``: its rows of every per-element tensor
+    (views, not copies), the rest (the step count) as it is."""
+    return {k: (_rows_like(x.contiguous(), view) if torch.is_tensor(x) and k != "step" and x.shape == leaf.shape else x) for k, x in state.items()}
+
+
+def _replace(items: Sequence[Tensor], old: Sequence[Tensor], new: Sequence[Tensor]) -> list[Tensor]:
+    """``items`` with the tensors ``old`` taken out and ``new`` put where the first of them
+    was (unchanged when none is there)."""
+    ids = {id(t) for t in old}
+    at = next((k for k, t in enumerate(items) if id(t) in ids), None)
+    if at is None:
+        return list(items)
+    kept = [t for t in items if id(t) not in ids]
+    first = sum(1 for t in items[:at] if id(t) not in ids)
+    return kept[:first] + list(new) + kept[first:]
+
+
 def _has_clips(scene: Scene) -> bool:
     return any(g.clip_path is not None for g in scene.groups()) or any(p.clip_path is not None for p in scene.paths())
 
@@ -132,7 +150,7 @@ class Packing:
                 st = optimizer.state.get(p)
                 for v in expand.get(id(p), [p]):
                     if st:
-                        state[index] = {k: (x if k == "step" or v is p else _rows_like(x, v)) for k, x in st.items()}
+                        state[index] = st if v is p else _view_state(st, p, v)
                     ids.append(index)
                     index += 1
             param_groups.append({**{k: x for k, x in g.items() if k != "params"}, "params": ids})
@@ -164,12 +182,8 @@ class Packing:
                     if name != "step":
                         merged[name] = torch.cat([(st[name] if st else torch.zeros_like(t)).reshape(-1, leaf.shape[1]) for st, t in zip(states, origs)])
                 optimizer.state[leaf] = merged
-            ids = {id(t) for t in origs}
             for g in optimizer.param_groups:
-                if any(id(q) in ids for q in g["params"]):
-                    kept = [q for q in g["params"] if id(q) not in ids]
-                    first = next(k for k, q in enumerate(g["params"]) if id(q) in ids)
-                    g["params"] = kept[:first] + [leaf] + kept[first:]
+                g["params"] = _replace(g["params"], origs, [leaf])
 
     def unpack(self, optimizer: torch.optim.Optimizer | None = None, groups: dict[str, list[Tensor]] | None = None) -> None:
         """Copy the packed values back into the scene's own tensors and put them back in
@@ -178,23 +192,18 @@ class Packing:
         the leaf's step count."""
         with torch.no_grad():
             for kind, slots in self.slots.items():
-                leaf = self.leaves[kind]
-                views = [getattr(o, name) for o, name in slots]
-                for (o, name), view, orig in zip(slots, views, self.originals[kind]):
+                leaf, origs, views = self.leaves[kind], self.originals[kind], self.views(kind)
+                for (o, name), view, orig in zip(slots, views, origs):
                     orig.copy_(view)
                     setattr(o, name, orig)
                 if optimizer is None:
                     continue
                 state = optimizer.state.pop(leaf, None)
                 if state:
-                    for view, orig in zip(views, self.originals[kind]):
-                        optimizer.state[orig] = {
-                            k: (v.clone() if k == "step" or not torch.is_tensor(v) or v.shape != leaf.shape else _rows_like(v.contiguous(), view).clone())
-                            for k, v in state.items()
-                        }
+                    for view, orig in zip(views, origs):
+                        optimizer.state[orig] = {k: (x.clone() if torch.is_tensor(x) else x) for k, x in _view_state(state, leaf, view).items()}
                 for g in optimizer.param_groups:
-                    if any(p is leaf for p in g["params"]):
-                        g["params"] = [q for p in g["params"] for q in (self.originals[kind] if p is leaf else [p])]
+                    g["params"] = _replace(g["params"], [leaf], origs)
                 if groups is not None and kind in groups:
-                    groups[kind][:] = [q for p in groups[kind] for q in (self.originals[kind] if p is leaf else [p])]
+                    groups[kind][:] = _replace(groups[kind], [leaf], origs)
         self.slots, self.originals, self.leaves, self._leaf_ids = {}, {}, {}, set()
