@@ -201,7 +201,8 @@ def test_an_error_mid_run_still_gives_the_scene_its_own_tensors():
 
 def test_a_checkpointed_run_is_packed_and_its_checkpoint_holds_one_tensor_per_path(tmp_path):
     """A checkpoint names the scene's own tensors (one per path), a packed run's included:
-    resumed from step 5, the packed run ends where the uninterrupted packed run ends."""
+    resumed from step 5 (and again from step 7), the packed run ends where the uninterrupted
+    packed run ends, with its best-so-far."""
     from vecdistill.pipelines.checkpoint import Checkpointer
 
     config = cfg(steps=10)
@@ -215,20 +216,27 @@ def test_a_checkpointed_run_is_packed_and_its_checkpoint_holds_one_tensor_per_pa
     scene, path = scene_of(), tmp_path / "run.pt"
     seen = []
 
-    def stop(report):
-        seen.append(report.scene.paths()[0].points._base is not None)
-        if report.step == 5:
-            raise KeyboardInterrupt
+    def stop_at(step):
+        def stop(report):
+            seen.append(report.scene.paths()[0].points._base is not None)
+            if report.step == step:
+                raise KeyboardInterrupt
 
-    fit(scene, callbacks=[stop], checkpoint=Checkpointer(path, 1, config))
+        return stop
+
+    fit(scene, callbacks=[stop_at(5)], checkpoint=Checkpointer(path, 1, config))
     assert seen and all(seen)
     saved = torch.load(path, weights_only=False)
     assert saved["step"] == 5 and len(saved["groups"]["points"]) == 6
     per_path = sum(len(ids) for ids in saved["groups"].values())
     assert sum(len(g["params"]) for g in saved["optimizer"]["param_groups"]) == per_path  # one entry per path tensor
+    # resumed at 5 and stopped again at 7: the checkpoints written after a resume still
+    # carry the best-so-far restored into the packed run
+    fit(scene_of(), callbacks=[stop_at(7)], checkpoint=Checkpointer(path, 1, config, resume=True))
+    assert torch.load(path, weights_only=False)["step"] == 7
     resumed = scene_of()
     result = fit(resumed, checkpoint=Checkpointer(path, 1, config, resume=True))
-    assert result.resumed_from == 5 and result.best_step == 3
+    assert result.resumed_from == 7 and result.best_step == 3
     assert all(torch.equal(x, y) for x, y in zip(values(ref), values(resumed)))
     # the best-so-far came from the checkpoint (no later step improved): the same values
     assert all(torch.equal(x, y) for x, y in zip(values(expected.best_scene), values(result.best_scene)))

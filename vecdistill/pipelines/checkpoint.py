@@ -33,6 +33,7 @@ import torch
 from ..errors import InputError, OutputError
 from ..fileio import atomic_write_bytes
 from .kept import KeptCopy
+from .packed import pack_run
 
 FORMAT = "vecdistill-svg-checkpoint/1"
 
@@ -215,10 +216,15 @@ class Checkpointer:
         """Load the saved run into the live ``state`` (scene, groups, optimiser,
         generator), ``objective`` and ``hooks``; returns the loop counters (``step``,
         ``history``, ``best_values`` keyed by ``id`` of the live tensors, ...), or None
-        when not resuming."""
+        when not resuming. A packed run (``state.pack``) is unpacked, restored one tensor
+        per path as saved, and packed again (:func:`.packed.pack_run`), its best-so-far
+        joined into leaf rows."""
         data, self._saved = self._saved, None
         if data is None:
             return None
+        if state.packing is not None:  # restored as saved: one tensor per path, packed again below
+            state.packing.unpack(state.optimizer, state.groups)
+            state.packing = None
         device = state.scene.device
         to_dev = _to_device(device)
         saved_scene = data["scene"].map_tensors(to_dev)
@@ -251,6 +257,10 @@ class Checkpointer:
         flat = [t for k in state.groups for t in state.groups[k]]
         counters = dict(data["counters"])
         counters["best_values"] = {id(t): v.to(device) for t, v in zip(flat, data["best"]) if v is not None}
+        if state.pack:  # as the uninterrupted run: packed (the best-so-far by leaf too)
+            state.packing = pack_run(state.scene, state.groups, state.optimizer)
+            if state.packing is not None:
+                counters["best_values"] = state.packing.pack_values(counters["best_values"])
         self.resumed_from = int(data["step"])
         counters["step"] = self.resumed_from
         return counters
@@ -261,15 +271,14 @@ class Checkpointer:
         every ``every`` steps."""
         self._copy.update(state.scene)
         copy, order = self._copy.scene, self._copy.order
-        packing = state.packing
-        if packing is not None:  # saved as one tensor per path: a packed run's views
-            live_groups, optimizer_state = packing.per_path(state.groups, state.optimizer)
+        best_values = counters.pop("best_values")
+        if state.packing is not None:  # saved as one tensor per path: a packed run's views
+            live_groups, optimizer_state = state.packing.per_path(state.groups, state.optimizer)
+            best_values = state.packing.split_values(best_values)
         else:
             live_groups, optimizer_state = state.groups, state.optimizer.state_dict()
         groups = {k: [order[id(t)] for t in ts] for k, ts in live_groups.items()}
-        best_values = counters.pop("best_values")
         flat = [t for k in live_groups for t in live_groups[k]]
-        best = [best_values.get(id(t)) if packing is None or id(t) in best_values else packing.view_of(t, best_values) for t in flat]
         self._last = {
             "format": FORMAT,
             "step": int(next_step),
@@ -281,7 +290,7 @@ class Checkpointer:
             "hooks": [hook_state(h) for h in hooks],
             "objective": objective_state(objective, self._objective_copy.copy),
             "x0_shape": tuple(x0_shape) if x0_shape is not None else None,
-            "best": best,
+            "best": [best_values.get(id(t)) for t in flat],
             "counters": {**counters, "history": list(counters["history"])},
         }
         if self.every > 0 and next_step % self.every == 0:

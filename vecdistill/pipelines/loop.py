@@ -37,7 +37,7 @@ from .augment import sample_view, warp
 from .config import PARAM_GROUPS, LoopConfig, lr_factor
 from .kept import KeptCopy
 from .losses import xing_loss
-from .packed import Packing
+from .packed import Packing, pack_run
 
 Tensor = torch.Tensor
 
@@ -51,9 +51,9 @@ class LoopState:
     ``step``: 0-based step; ``progress``: ``step / steps`` in [0, 1). ``groups``: the
     optimised tensors by kind (``points``, ``colors``, ``widths``, ``opacities``).
     ``image``: this step's un-augmented render [1, 3, H, W] (set before aux losses run;
-    None in hooks). ``generator``: the run's random generator. ``packing``: the run's
-    packed kinds (``optimize(pack=True)``; a packed kind's group is its one leaf and the
-    paths' tensors are views of it), else None.
+    None in hooks). ``generator``: the run's random generator. ``pack``: the run packs
+    what it can (``optimize(pack=True)``); ``packing``: its packed kinds now (a packed kind's
+    group is its one leaf and the paths' tensors are views of it), else None.
     """
 
     step: int
@@ -65,6 +65,7 @@ class LoopState:
     generator: torch.Generator
     image: Tensor | None = None
     structure_changed: bool = False
+    pack: bool = False
     packing: Packing | None = None
 
     def add_params(self, kind: str, tensors: Sequence[Tensor]) -> None:
@@ -178,18 +179,6 @@ def _finite_grads(tensors: Sequence[Tensor]) -> bool:
     return not grads or bool(torch.isfinite(torch.cat(grads)).all())
 
 
-def _repack(scene: Scene, groups: dict[str, list[Tensor]], optimizer: torch.optim.Optimizer) -> Packing | None:
-    """Pack a run again after hooks added tensors (``groups`` updated in place; the
-    optimiser moved onto the leaves): the Packing, or None when the groups no longer allow it."""
-    packing = Packing(scene, groups)
-    if not packing:
-        return None
-    packing.adopt(optimizer)
-    for kind, ts in packing.groups.items():
-        groups[kind][:] = ts
-    return packing
-
-
 def adam(param_groups: list[dict], betas: tuple[float, float]) -> torch.optim.Optimizer:
     """Adam over ``param_groups`` with torch's fused kernel where the device supports it (a
     scene gives one small tensor per path and kind, and the default implementation loops
@@ -261,16 +250,12 @@ def optimize(
 
     for t in tensors_all():
         t.requires_grad_(True)
-    packing = Packing(scene, groups) if pack else None
-    if packing:
-        groups = packing.groups
-    else:
-        packing = None
+    packing = pack_run(scene, groups) if pack else None
     optimizer = adam(
         [{"params": ts, "lr": config.lr(k), "name": k, "base_lr": config.lr(k)} for k, ts in groups.items()],
         tuple(config.betas),
     )
-    state = LoopState(0, 0.0, scene, config, optimizer, groups, generator, packing=packing)
+    state = LoopState(0, 0.0, scene, config, optimizer, groups, generator, pack=pack, packing=packing)
     timer = _Timer(scene.device)
     aux_losses = dict(aux_losses or {})
     constrain = constrain or (lambda st: clamp_groups(st.groups, config))
@@ -288,16 +273,7 @@ def optimize(
     completed = first = 0
     error: NumericalError | None = None
     x0_shape = None
-    saved = None
-    if checkpoint is not None:
-        if state.packing is not None and checkpoint.resume:  # a checkpoint holds one tensor per path
-            state.packing.unpack(optimizer, groups)
-            state.packing = None
-        saved = checkpoint.restore(state, objective, hooks)
-        if pack and saved is not None:
-            state.packing = _repack(scene, groups, optimizer)
-            if state.packing is not None:
-                saved["best_values"] = state.packing.pack_values(saved["best_values"])
+    saved = checkpoint.restore(state, objective, hooks) if checkpoint is not None else None
 
     def step_threads() -> int | None:
         # hundreds of tiny tensors: the optimiser step runs on one CPU thread (each
@@ -312,129 +288,120 @@ def optimize(
         consecutive, completed, x0_shape = saved["consecutive"], saved["completed"], saved["x0_shape"]
         timer.totals.update(saved.get("timings", {}))  # checkpoints written before timings were kept lack them
     start = time.perf_counter() - (saved.get("wall_seconds", 0.0) if saved is not None else 0.0)  # a resume continues the clock
-    try:  # a packed run gives the scene its own tensors back, whatever stops it
-        try:
-            for step in range(first, config.steps):
-                progress = step / max(config.steps, 1)
-                state.step, state.progress, state.image = step, progress, None
-                timer.mark(None)
-                for hook in hooks:
-                    hook(state)
-                if pack and state.structure_changed and state.packing is None:
-                    state.packing = _repack(scene, groups, optimizer)
-                factor = lr_factor(step, config.steps, config.lr_warmup, config.lr_final)
-                for group in optimizer.param_groups:
-                    group["lr"] = group["base_lr"] * factor
-                timer.mark("hooks")
+    try:
+        for step in range(first, config.steps):
+            progress = step / max(config.steps, 1)
+            state.step, state.progress, state.image = step, progress, None
+            timer.mark(None)
+            for hook in hooks:
+                hook(state)
+            if pack and state.structure_changed and state.packing is None:
+                state.packing = pack_run(scene, groups, optimizer)
+            factor = lr_factor(step, config.steps, config.lr_warmup, config.lr_final)
+            for group in optimizer.param_groups:
+                group["lr"] = group["base_lr"] * factor
+            timer.mark("hooks")
 
-                image = render(scene).unsqueeze(0)
-                state.image = image
-                timer.mark("render")
-                reference = ref_x0_fixed
-                if config.augment:
-                    maps = torch.stack(
-                        [sample_view(generator, config.aug_perspective_p, config.aug_distortion, config.aug_crop_scale) for _ in range(config.batch)]
-                    )
-                    views = warp(image.expand(config.batch, -1, -1, -1), maps, config.background)
-                    if reference_image is not None:
-                        with torch.no_grad():
-                            ref_views = warp(reference_image.expand(config.batch, -1, -1, -1), maps, config.background)
-                else:
-                    views = image.expand(config.batch, -1, -1, -1)
-                timer.mark("augment")
-                x0 = encode(views)
-                x0_shape = tuple(x0.shape)
-                if config.augment and reference_image is not None:
+            image = render(scene).unsqueeze(0)
+            state.image = image
+            timer.mark("render")
+            reference = ref_x0_fixed
+            if config.augment:
+                maps = torch.stack(
+                    [sample_view(generator, config.aug_perspective_p, config.aug_distortion, config.aug_crop_scale) for _ in range(config.batch)]
+                )
+                views = warp(image.expand(config.batch, -1, -1, -1), maps, config.background)
+                if reference_image is not None:
                     with torch.no_grad():
-                        reference = encode(ref_views)
-                timer.mark("encode")
-                result = objective(x0, progress, generator, reference=reference)
-                loss = result.loss
-                losses = {"objective": float(loss.detach())}
-                if getattr(result, "skipped", False):
-                    obj_skipped += 1
-                timer.mark("objective")
-                if config.xing_weight > 0:
-                    xl = xing_loss(scene)
-                    losses["xing"] = float(xl.detach())
-                    loss = loss + config.xing_weight * xl
-                for name, fn in aux_losses.items():
-                    al = fn(state)
-                    losses[name] = float(al.detach())
-                    loss = loss + al
-                timer.mark("aux")
+                        ref_views = warp(reference_image.expand(config.batch, -1, -1, -1), maps, config.background)
+            else:
+                views = image.expand(config.batch, -1, -1, -1)
+            timer.mark("augment")
+            x0 = encode(views)
+            x0_shape = tuple(x0.shape)
+            if config.augment and reference_image is not None:
+                with torch.no_grad():
+                    reference = encode(ref_views)
+            timer.mark("encode")
+            result = objective(x0, progress, generator, reference=reference)
+            loss = result.loss
+            losses = {"objective": float(loss.detach())}
+            if getattr(result, "skipped", False):
+                obj_skipped += 1
+            timer.mark("objective")
+            if config.xing_weight > 0:
+                xl = xing_loss(scene)
+                losses["xing"] = float(xl.detach())
+                loss = loss + config.xing_weight * xl
+            for name, fn in aux_losses.items():
+                al = fn(state)
+                losses[name] = float(al.detach())
+                loss = loss + al
+            timer.mark("aux")
 
+            optimizer.zero_grad(set_to_none=True)
+            total = float(loss.detach())
+            ok = math.isfinite(total)
+            if ok:
+                loss.backward()
+                ok = _finite_grads(tensors_all())
+            timer.mark("backward")
+            if ok:
+                if state.structure_changed:  # a hook added tensors this step
+                    optimizer_threads = step_threads()
+                with threads.at_most(optimizer_threads):
+                    optimizer.step()
+                    constrain(state)
+                consecutive = 0
+            else:
                 optimizer.zero_grad(set_to_none=True)
-                total = float(loss.detach())
-                ok = math.isfinite(total)
-                if ok:
-                    loss.backward()
-                    ok = _finite_grads(tensors_all())
-                timer.mark("backward")
-                if ok:
-                    if state.structure_changed:  # a hook added tensors this step
-                        optimizer_threads = step_threads()
-                    with threads.at_most(optimizer_threads):
-                        optimizer.step()
-                        constrain(state)
-                    consecutive = 0
-                else:
-                    optimizer.zero_grad(set_to_none=True)
-                    skipped += 1
-                    consecutive += 1
-                    if consecutive > config.max_skipped:
-                        raise NumericalError(
-                            f"the loss or its gradient was not finite for {consecutive} steps in a row "
-                            f"(step {step}); lower the learning rates or the guidance scale"
-                        )
-                timer.mark("optimizer")
+                skipped += 1
+                consecutive += 1
+                if consecutive > config.max_skipped:
+                    raise NumericalError(
+                        f"the loss or its gradient was not finite for {consecutive} steps in a row "
+                        f"(step {step}); lower the learning rates or the guidance scale"
+                    )
+            timer.mark("optimizer")
 
-                history.append(total)
-                completed += 1
-                if state.structure_changed:  # the best-so-far must have today's structure
-                    state.structure_changed = False
-                    best_ema, ema = math.inf, None
-                if ok:
-                    ema = total if ema is None else config.ema * ema + (1 - config.ema) * total
-                    if ema < best_ema:
-                        best_ema, best_step = ema, step
-                        live = tensors_all()
-                        best_values = dict(zip(map(id, live), best_copy.copy(live)))
-                report = StepReport(step, config.steps, progress, total, losses, not ok, image.detach(), scene, dict(getattr(result, "info", {}) or {}))
-                for cb in callbacks:
-                    cb(report)
-                timer.mark("callbacks")
-                if checkpoint is not None:
-                    checkpoint.step_done(step + 1, state, objective, hooks, dict(
-                        history=history, best_values=best_values, best_step=best_step, best_ema=best_ema, ema=ema,
-                        skipped=skipped, obj_skipped=obj_skipped, consecutive=consecutive, completed=completed, x0_shape=x0_shape,
-                        timings=dict(timer.totals), wall_seconds=time.perf_counter() - start,
-                    ), x0_shape)
-        except KeyboardInterrupt:
-            interrupted = True
+            history.append(total)
+            completed += 1
+            if state.structure_changed:  # the best-so-far must have today's structure
+                state.structure_changed = False
+                best_ema, ema = math.inf, None
+            if ok:
+                ema = total if ema is None else config.ema * ema + (1 - config.ema) * total
+                if ema < best_ema:
+                    best_ema, best_step = ema, step
+                    live = tensors_all()
+                    best_values = dict(zip(map(id, live), best_copy.copy(live)))
+            report = StepReport(step, config.steps, progress, total, losses, not ok, image.detach(), scene, dict(getattr(result, "info", {}) or {}))
+            for cb in callbacks:
+                cb(report)
+            timer.mark("callbacks")
             if checkpoint is not None:
-                checkpoint.interrupted()
-        except NumericalError as exc:  # diverged: the caller writes the best-so-far, then raises
-            if not return_on_error:
-                raise
-            interrupted, error = True, exc
-    except BaseException:
+                checkpoint.step_done(step + 1, state, objective, hooks, dict(
+                    history=history, best_values=best_values, best_step=best_step, best_ema=best_ema, ema=ema,
+                    skipped=skipped, obj_skipped=obj_skipped, consecutive=consecutive, completed=completed, x0_shape=x0_shape,
+                    timings=dict(timer.totals), wall_seconds=time.perf_counter() - start,
+                ), x0_shape)
+    except KeyboardInterrupt:
+        interrupted = True
+        if checkpoint is not None:
+            checkpoint.interrupted()
+    except NumericalError as exc:  # diverged: the caller writes the best-so-far, then raises
+        if not return_on_error:
+            raise
+        interrupted, error = True, exc
+    finally:  # a packed run gives the scene its own tensors back, whatever stops it
         if state.packing is not None:
-            state.packing.unpack()
-        raise
+            best_values = state.packing.split_values(best_values, own=True)
+            state.packing.unpack(groups=groups)
+            state.packing = None
     for t in tensors_all():
         t.grad = None
     finite = [h for h in history if math.isfinite(h)]
-
-    def best_of(t: Tensor) -> Tensor:
-        v = best_values.get(id(t))
-        if v is None and state.packing is not None:  # a packed path's rows of its leaf's best
-            v = state.packing.view_of(t, best_values)
-        return (t if v is None else v).detach().clone()
-
-    best_scene = scene.map_tensors(best_of)
-    if state.packing is not None:
-        state.packing.unpack()
+    best_scene = scene.map_tensors(lambda t: best_values.get(id(t), t).detach().clone())
     return LoopResult(
         scene=scene,
         best_scene=best_scene,

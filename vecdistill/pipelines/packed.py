@@ -122,13 +122,19 @@ class Packing:
                         state[name].index_fill_(0, rows, 0.0)
         return True
 
-    def view_of(self, t: Tensor, values: Mapping[int, Tensor]) -> Tensor | None:
-        """``t``'s rows of ``values[id(leaf)]`` (a tensor laid out as the leaf ``t`` is a view
-        of), or None when ``t`` is not packed here or its leaf has no entry."""
-        leaf = self.packed_leaf(t)
-        if leaf is None or id(leaf) not in values:
-            return None
-        return _rows_like(values[id(leaf)].contiguous(), t)
+    def split_values(self, values: Mapping[int, Tensor], own: bool = False) -> dict[int, Tensor]:
+        """``values`` (tensors by ``id``, as the loop keeps the best-so-far) with each leaf's
+        entry split into one per path tensor: its rows (views), keyed by ``id`` of the
+        paths' views (``own``: of the scene's own tensors, for after :meth:`unpack`). The
+        inverse of :meth:`pack_values`."""
+        out = dict(values)
+        for kind, leaf in self.leaves.items():
+            value = out.pop(id(leaf), None)
+            if value is not None:
+                value = value.contiguous()
+                for view, orig in zip(self.views(kind), self.originals[kind]):
+                    out[id(orig if own else view)] = _rows_like(value, view)
+        return out
 
     def views(self, kind: str) -> list[Tensor]:
         """The scene's current tensors of a packed ``kind`` (views of its leaf), in row order."""
@@ -159,7 +165,8 @@ class Packing:
     def pack_values(self, values: Mapping[int, Tensor]) -> dict[int, Tensor]:
         """``values`` (tensors by ``id`` of the scene's own tensors, as a checkpoint restores
         the best-so-far) with each packed kind's entries joined into one for its leaf (by
-        ``id`` of the leaf), when every tensor of the kind has one."""
+        ``id`` of the leaf), when every tensor of the kind has one. The inverse of
+        :meth:`split_values` with ``own``."""
         out = dict(values)
         for kind, leaf in self.leaves.items():
             origs = self.originals[kind]
@@ -187,15 +194,17 @@ class Packing:
 
     def unpack(self, optimizer: torch.optim.Optimizer | None = None, groups: dict[str, list[Tensor]] | None = None) -> None:
         """Copy the packed values back into the scene's own tensors and put them back in
-        place of the views. With ``optimizer`` (a run that goes on): its parameter groups
-        and ``groups`` get the tensors again, each with its rows of the leaf's moments and
-        the leaf's step count."""
+        place of the views; ``groups`` (the loop's) get the tensors again in place of the
+        leaves. With ``optimizer`` (a run that goes on): its parameter groups too, each
+        tensor with its rows of the leaf's moments and the leaf's step count."""
         with torch.no_grad():
             for kind, slots in self.slots.items():
                 leaf, origs, views = self.leaves[kind], self.originals[kind], self.views(kind)
                 for (o, name), view, orig in zip(slots, views, origs):
                     orig.copy_(view)
                     setattr(o, name, orig)
+                if groups is not None and kind in groups:
+                    groups[kind][:] = _replace(groups[kind], [leaf], origs)
                 if optimizer is None:
                     continue
                 state = optimizer.state.pop(leaf, None)
@@ -204,6 +213,19 @@ class Packing:
                         optimizer.state[orig] = {k: (x.clone() if torch.is_tensor(x) else x) for k, x in _view_state(state, leaf, view).items()}
                 for g in optimizer.param_groups:
                     g["params"] = _replace(g["params"], [leaf], origs)
-                if groups is not None and kind in groups:
-                    groups[kind][:] = _replace(groups[kind], [leaf], origs)
         self.slots, self.originals, self.leaves, self._leaf_ids = {}, {}, {}, set()
+
+
+def pack_run(scene: Scene, groups: dict[str, list[Tensor]], optimizer: torch.optim.Optimizer | None = None) -> Packing | None:
+    """Pack what ``groups`` allow (:class:`Packing`), replacing each packed kind's tensors
+    in ``groups`` by its leaf (in place); with ``optimizer`` (a run that goes on after paths
+    were added, or a resume) the optimiser moves onto the leaves (:meth:`Packing.adopt`).
+    None when nothing packs."""
+    packing = Packing(scene, groups)
+    if not packing:
+        return None
+    if optimizer is not None:
+        packing.adopt(optimizer)
+    for kind, ts in packing.groups.items():
+        groups[kind][:] = ts
+    return packing
