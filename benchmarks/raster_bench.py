@@ -196,8 +196,10 @@ def bench_threads(cases, repeats, out):
 def bench_ops(repeats: int, out) -> None:
     """Microseconds of single torch operations at the sizes a 256-path render at 256^2 works
     on (139148 fragments, 222720 buffer cells): what the coverage and flattening code's
-    choices (float masks, lerp, int32 cells, scatter_add) rest on."""
+    choices (float masks, lerp, int32 cells, scatter_add, NumPy's nonzero) rest on."""
     from timing import median_ms
+
+    from vecdistill.raster.coverage import flat_nonzero
 
     g = torch.Generator().manual_seed(0)
     n, cells = 139148, 222720
@@ -225,6 +227,7 @@ def bench_ops(repeats: int, out) -> None:
         "log": lambda: torch.log(a),
         "exp": lambda: torch.exp(a),
         f"nonzero over {cells} cells (bool)": lambda: buffer.bool().nonzero(),
+        f"coverage.flat_nonzero over {cells} cells (bool; NumPy)": lambda: flat_nonzero(buffer.bool()),
     }
     out(f"## Single operations on {n} elements, microseconds (medians of {repeats}, torch threads {torch.get_num_threads()})")
     out("")

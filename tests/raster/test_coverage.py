@@ -9,7 +9,7 @@ import torch
 from conftest import poly_path, scene_of, solid
 
 from vecdistill.raster import rasterize
-from vecdistill.raster.coverage import rasterize_layers
+from vecdistill.raster.coverage import flat_nonzero, rasterize_layers
 
 
 def coverage_image(points, w=12, h=10, evenodd=False):
@@ -211,3 +211,15 @@ def test_shapes_reaching_far_outside_every_side(layout):
     for k, pts in enumerate(shapes):
         ref = torch.tensor([[_clip_area(pts, x, y, x + 1, y + 1) for x in range(w)] for y in range(h)], dtype=torch.float64)
         assert torch.allclose(got[k], ref, atol=1e-9), (k, (got[k] - ref).abs().max())
+
+
+def test_flat_nonzero_matches_torch_on_every_kind_of_mask():
+    # the CPU path goes through NumPy: positions in order, int64, for bool and numeric
+    # masks, strided views and empty or all-false masks, as torch's nonzero gives them
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(1000, generator=g)
+    masks = [x > 0.4, (x > 0.4).float(), (x > 0.6)[::3], torch.zeros(7, dtype=torch.bool), torch.ones(0, dtype=torch.bool), x.view(10, 100)[:, 5] > 0.5]
+    for m in masks:
+        got = flat_nonzero(m)
+        assert got.dtype == torch.int64
+        assert torch.equal(got, m.nonzero().squeeze(-1))

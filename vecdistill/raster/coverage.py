@@ -51,6 +51,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 Tensor = torch.Tensor
@@ -68,12 +69,23 @@ class Fragments:
     pixel: Tensor
 
 
+def flat_nonzero(mask: Tensor) -> Tensor:
+    """[K] int64 positions of the true (non-zero) entries of a 1-D ``mask`` [N], in order:
+    ``mask.nonzero().squeeze(-1)``. On the CPU through NumPy's ``flatnonzero`` on the
+    tensor's memory (no copy): for a bool mask about 10x faster than torch's CPU
+    ``nonzero`` (``benchmarks/raster_bench.py --ops``: 0.12 against 1.2-1.5 ms for the
+    222720 cells of the 256-path scene's coverage buffer)."""
+    if mask.device.type == "cpu" and not mask.requires_grad:
+        return torch.from_numpy(np.flatnonzero(mask.numpy()))
+    return mask.nonzero().squeeze(-1)
+
+
 def take(x: Tensor, idx: Tensor) -> Tensor:
     """``x[idx]`` along dim 0 for int64 ``idx`` (or a bool mask) via ``index_select``, whose
     backward is a fast ``index_add`` (plain advanced indexing back-propagates through a
     slow accumulating ``index_put``)."""
     if idx.dtype == torch.bool:
-        idx = idx.nonzero().squeeze(-1)
+        idx = flat_nonzero(idx)
     return x.index_select(0, idx)
 
 
@@ -295,7 +307,7 @@ def _subdivide(e: tuple[Tensor, ...], w: Tensor, h: Tensor) -> tuple[tuple[Tenso
     sa, sb = torch.zeros_like(x0), torch.ones_like(x0)
     real = torch.ones_like(inside)
     if not bool(inside.all()):
-        ins, out = inside.nonzero().squeeze(-1), (~inside).nonzero().squeeze(-1)
+        ins, out = flat_nonzero(inside), flat_nonzero(~inside)
         zeros = torch.zeros_like(take(w, out))
         cut, csrc, csa, csb, creal = _clip_to_boxes(tuple(take(c, out) for c in e), (zeros, zeros, take(w, out), take(h, out)))
         e = tuple(torch.cat([take(c, ins), k]) for c, k in zip(e, cut))
@@ -349,7 +361,7 @@ def _clip_to_boxes(cols: tuple[Tensor, ...], box: tuple[Tensor, ...]) -> tuple[t
 
     px0, px1 = at(sa, x0, dx, bx0, bx1), at(sb, x0, dx, bx0, bx1)
     py0, py1 = at(sa, y0, dy, by0, by1), at(sb, y0, dy, by0, by1)
-    keep = ((sb > sa) & ((px0 != px1) | (py0 != py1))).reshape(-1).nonzero().squeeze(-1)
+    keep = flat_nonzero(((sb > sa) & ((px0 != px1) | (py0 != py1))).reshape(-1))
     src = torch.arange(x0.shape[0], device=x0.device).repeat_interleave(5)
     out = tuple(take(c.reshape(-1), keep) for c in (px0, py0, px1, py1))
     return out, take(src, keep), take(sa.reshape(-1), keep), take(sb.reshape(-1), keep), take(real.reshape(-1), keep)
@@ -483,7 +495,7 @@ def _longer_and_walls(frame: _Frame, ids: Tensor | None, dtype) -> tuple[list[_P
     pick = lambda ts, idx: tuple(None if t is None else take(t, idx) for t in ts)  # noqa: E731
     groups = []
     if bool(frame.longer.any()):
-        lid = frame.longer.bool().nonzero().squeeze(-1)  # (nonzero of floats costs twice that of bools)
+        lid = flat_nonzero(frame.longer.bool())  # (nonzero of floats costs twice that of bools)
         w, h = frame.per_edge[0], frame.per_edge[1]
         parts, span, src = _subdivide(pick(frame.local, lid), take(w, lid).to(dtype), take(h, lid).to(dtype))
         pid = take(lid, src)
@@ -491,7 +503,7 @@ def _longer_and_walls(frame: _Frame, ids: Tensor | None, dtype) -> tuple[list[_P
         groups.append(_short_pieces(pid if ids is None else take(ids, pid), parts, pn, pick(frame.per_edge, pid), span))
     walls = None
     if bool(frame.wall.any()):
-        wid = frame.wall.bool().nonzero().squeeze(-1)
+        wid = flat_nonzero(frame.wall.bool())
         walls = _wall_pieces(take(frame.local[1], wid), take(frame.local[3], wid), pick(frame.per_edge, wid))
     return groups, walls
 
@@ -567,13 +579,13 @@ def _layer_coverage(
         else:
             groups, walls = [], None
             if bool(kinds.any()):
-                odd = kinds.nonzero().squeeze(-1)
+                odd = flat_nonzero(kinds)
                 groups, walls = _longer_and_walls(_edge_frame(take(ec.t(), odd).t(), take(edge_layer, odd), boxes), odd, dtype)
             recompute = (ec, edge_layer, box, boxes)
         area = _accumulate(groups, walls, boxes, dtype, start)
         if boxes.padded:  # cells outside their box (spill and padding) left out
             _zero_padding(area, boxes)
-        keep = area.bool().nonzero().squeeze(-1)  # (.bool() is several times cheaper than != 0)
+        keep = flat_nonzero(area.bool())  # (.bool() is several times cheaper than != 0)
         area = take(area, keep)
         layer, pixel = _cell_pixels(boxes, keep, layer_batch, width, height)
         cov, slope = coverage_and_slope(area, take(evenodd, layer) if bool(evenodd.any()) else None)

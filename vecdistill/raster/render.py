@@ -32,7 +32,7 @@ import torch
 from ..errors import InputError
 from ..svg.scene import IDENTITY, Affine, Scene
 from . import composite, coverage, paint, threads
-from .coverage import take
+from .coverage import flat_nonzero, take
 from .flatten import Polylines, apply_affine, flatten, tolerance_scale
 from .plan import Plan, layer_opacity, plan_for, stack_scalars
 from .stroke import StrokeStyle, stroke_outline
@@ -222,7 +222,7 @@ def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor
             edge_parts.append(e)
             layer_parts.append(el)
         else:
-            keep = keep.nonzero().squeeze(-1)
+            keep = flat_nonzero(keep)
             edge_parts.append(e.index_select(1, keep))
             layer_parts.append(take(el, keep))
     if plan.stroke_insts:
@@ -255,7 +255,7 @@ def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor
                 masks = torch.cat([masks[:u], (masks[u] * masks[builder.clips[u].nested]).unsqueeze(0), masks[u + 1 :]])
         masks = masks.reshape(-1)
     if builder.clips:
-        draw = (~take(plan.is_clip, frags.layer)).nonzero().squeeze(-1)
+        draw = flat_nonzero(~take(plan.is_clip, frags.layer))
         cov, flayer, fpix = take(frags.cov, draw), take(frags.layer, draw), take(frags.pixel, draw)
     else:
         cov, flayer, fpix = frags.cov, frags.layer, frags.pixel
@@ -285,7 +285,7 @@ def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor
         width_so_far = n_layers
         for k in grad_ids:
             l = layers[k]
-            m = (flayer == k).nonzero().squeeze(-1)
+            m = flat_nonzero(flayer == k)
             if m.numel() == 0:
                 continue
             p = fpix[m] % hw
@@ -321,7 +321,7 @@ def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor
         lv = levels[lid]
         if lv.parent < 0:
             continue
-        sel = (level_sel == lid).nonzero().squeeze(-1)
+        sel = flat_nonzero(level_sel == lid)
         part = _Part(take(fpix, sel), take(order, sel), take(cov, sel), table, take(index, sel), None)
         rgb_l, a_l = _composite([part] + extra.pop(lid, []), n_pix)
         f = lv.opacity.to(dtype=dtype, device=device).reshape(()).clamp(0, 1).expand(n_pix)
@@ -331,14 +331,14 @@ def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor
             f = torch.cat([f[:base], f[base : base + hw] * mk, f[base + hw :]])
         rgb_l, a_l = rgb_l * f, a_l * f
         with torch.no_grad():
-            nz = (a_l.detach() > 0).nonzero().squeeze(-1)
+            nz = flat_nonzero(a_l.detach() > 0)
         # a level's alpha (a float32 sum) can exceed 1 by an ulp; "over" needs alpha <= 1
         a_nz = take(a_l, nz).clamp(0, 1)
         ones = torch.ones_like(a_nz)
         item = _Part(nz, torch.full_like(nz, lv.order), a_nz, torch.cat([rgb_l[:, nz], ones.unsqueeze(0)]), torch.arange(nz.numel(), device=device), ones)
         (root_extra if is_root[lv.parent] else extra.setdefault(lv.parent, [])).append(item)
     if level_sel is not None:
-        sel = torch.isin(level_sel, plan.root_ids).nonzero().squeeze(-1)
+        sel = flat_nonzero(torch.isin(level_sel, plan.root_ids))
         parts = [_Part(take(fpix, sel), take(order, sel), take(cov, sel), table, take(index, sel), None)]
     else:
         parts = [_Part(fpix, order, cov, table, index, None)]

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .coverage import take
+from .coverage import flat_nonzero, take
 from .flatten import Polylines
 
 Tensor = torch.Tensor
@@ -197,7 +197,7 @@ def _dots(verts: Tensor, start: Tensor, count: Tensor, style: StrokeStyle):
     """Zero-length subpaths with round or square caps paint a dot (SVG): a circle of radius
     ``r``, or an axis-aligned square of side ``2r``. Returns (edges, edge_sub) or None."""
     with torch.no_grad():
-        q = ((count == 1) & (style.cap != 0)).nonzero().squeeze(-1)
+        q = flat_nonzero((count == 1) & (style.cap != 0))
     if q.numel() == 0:
         return None
     device, dtype = verts.device, verts.dtype
