@@ -3,11 +3,14 @@
 A fragment is one layer at one pixel with premultiplied colour ``p`` [3] and alpha ``a``.
 Drawn in paint order, the result at a pixel is ``sum_i p_i T_i`` with transmittance
 ``T_i = prod_{j > i} (1 - a_j)`` of everything drawn later, and the layer's alpha is
-``sum_i a_i T_i = 1 - prod (1 - a_i)``. ``T_i`` comes from a segmented suffix sum of
-``log(1 - a)`` over fragments sorted by (pixel, order); the cumulative sum runs in float64 so
-that the global running total loses nothing; ``a`` is scaled by ``1 - 1e-9`` (float32:
-``1 - 2^-20``) so that opaque layers keep finite logarithms and gradients. On CUDA (float32,
-Triton present) the same sums run as one fused kernel each way (:mod:`.fused`).
+``sum_i a_i T_i = 1 - prod (1 - a_i)``. Fragments are stably sorted by pixel (paint order
+kept within each pixel's run); ``T_i`` is a segmented suffix product over the runs, computed
+by doubling (``log2`` of the longest run steps of shifted, masked products over all
+fragments at once: no gathers, no running total, so float32 loses nothing), and the
+backward's sums over earlier fragments the mirror prefix sum. ``a`` is scaled by
+``1 - 1e-9`` (float32: ``1 - 2^-20``) in the transmittance so that an opaque layer's factor
+stays non-zero and the backward's quotient by it finite. On CUDA (float32, Triton present)
+the same sums run as one fused kernel each way (:mod:`.fused`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,57 @@ _SHRINK = 1.0 - 1e-9
 _SHRINK32 = 1.0 - 2.0**-20  # the float32 counterpart (1 - 1e-9 rounds to 1)
 
 
+def _run_masks(key: Tensor, dtype) -> list[Tensor]:
+    """Masks for segmented scans over fragments sorted by pixel (``key`` [F]: the pixels, or
+    any non-decreasing integers equal exactly where the pixels are; the narrowest integer
+    type compares fastest): for ``s = 1, 2, 4, ...`` the 0/1 values ``key[i + s] == key[i]``
+    [F - s] in ``dtype`` (fragment ``i + s`` lies in ``i``'s run), for as long as some run is
+    longer than ``s`` (one mask for runs of 2, three for the longest run of 8 in the 256-path
+    scene)."""
+    masks = []
+    s = 1
+    while s < key.shape[0]:
+        m = torch.eq(key[s:], key[:-s], out=torch.empty(0, dtype=dtype, device=key.device))
+        if not float(m.sum()) > 0:  # (a sum is several times cheaper than .any() on the CPU)
+            break
+        masks.append(m)
+        s *= 2
+    return masks
+
+
+def _later_product(f: Tensor, masks: list[Tensor]) -> Tensor:
+    """Segmented exclusive suffix product by doubling: ``T_i = prod f_j`` over the later
+    fragments ``j > i`` of ``i``'s run (1 for the last), ``f`` [F], ``masks`` from
+    :func:`_run_masks`. After the shift and the steps of ``s = 1 .. 2^(m-1)`` each ``T_i``
+    holds the next ``2^m`` factors of its run: all of them once no run is longer than
+    ``2^m``. Direct float products: no running total, so no cancellation (float32 is enough)."""
+    if not masks:
+        return torch.ones_like(f)
+    one = f.new_ones(1).expand(f.shape[0])  # (no buffer of ones: a broadcast scalar)
+    t = torch.empty_like(f)
+    t[-1:] = 1
+    torch.lerp(one[1:], f[1:], masks[0], out=t[:-1])
+    for k, m in enumerate(masks):
+        s = 1 << k
+        t[:-s] *= torch.lerp(one[s:], t[s:], m)
+    return t
+
+
+def _earlier_sum(v: Tensor, masks: list[Tensor]) -> Tensor:
+    """Segmented exclusive prefix sum by doubling: ``sum v_k`` over the earlier fragments ``k <
+    i`` of ``i``'s run (0 for the first), ``v`` [F], ``masks`` from :func:`_run_masks` (the
+    mirror of :func:`_later_product`)."""
+    out = torch.empty_like(v)
+    out[:1] = 0
+    if not masks:
+        return out.zero_()
+    torch.mul(v[:-1], masks[0], out=out[1:])
+    for k, m in enumerate(masks):
+        s = 1 << k
+        out[s:] += out[:-s] * m
+    return out
+
+
 class _Over(torch.autograd.Function):
     """The "over" sums with an analytic backward, computed in (pixel, paint order) order.
 
@@ -27,21 +81,21 @@ class _Over(torch.autograd.Function):
     K]: straight RGB and an alpha factor per column; solid layers share one column each),
     alpha ``a_i = c_i C[3, k_i]``, premultiplied colour ``p_i = C[:3, k_i] s_i`` with scale
     ``s_i`` (the alpha itself, or given) and transmittance ``T_i = prod_{j > i, same pixel}
-    (1 - q a_j)`` (``q``: the shrink factor below 1 that keeps opaque layers' logarithms
-    finite). Forward: ``rgb[:, pixel] += p_i T_i``, ``alpha[pixel] += a_i T_i``, with ``T``
-    from a float64 prefix sum of ``log(1 - q a)`` (one sum over all fragments; its value at
-    the end of each pixel's run minus the running value). Backward, with ``h_a = g_a T_i``,
-    ``h_s = (g_rgb . C[:3, k_i]) T_i`` and ``v_i = (g_rgb . C[:3, k_i]) s_i T_i + g_a a_i
-    T_i`` the sensitivities of the later-drawn terms: ``da_i = h_a - q / (1 - q a_i) sum_{k
-    < i, same pixel} v_k`` (the earlier fragments, whose transmittance contains ``1 - q
-    a_i``; the sum is a difference of one float64 prefix sum taken at the start of the
-    pixel's run), ``ds_i = h_s``, ``dC[:3, k_i] += g_rgb s_i T_i``, and through ``a_i = c_i
-    C[3, k_i]``: ``dc_i = da_i C[3, k_i]``, ``dC[3, k_i] += da_i c_i``.
+    (1 - q a_j)`` (``q``: the shrink factor below 1 that keeps the quotient below finite for
+    opaque layers). Forward: ``rgb[:, pixel] += p_i T_i``, ``alpha[pixel] += a_i T_i``, with
+    ``T`` a segmented suffix product (:func:`_later_product`: ``log2`` of the longest run
+    steps of shifted, masked products, no gathers). Backward, with ``h_a = g_a T_i``, ``h_s
+    = (g_rgb . C[:3, k_i]) T_i`` and ``v_i = (g_rgb . C[:3, k_i]) s_i T_i + g_a a_i T_i``
+    the sensitivities of the later-drawn terms: ``da_i = h_a - q / (1 - q a_i) sum_{k < i,
+    same pixel} v_k`` (the earlier fragments, whose transmittance contains ``1 - q a_i``; a
+    segmented prefix sum, :func:`_earlier_sum`, of terms that all carry that factor, so the
+    quotient is accurate even for an opaque ``a_i``), ``ds_i = h_s``, ``dC[:3, k_i] += g_rgb
+    s_i T_i``, and through ``a_i = c_i C[3, k_i]``: ``dc_i = da_i C[3, k_i]``, ``dC[3, k_i]
+    += da_i c_i``.
     """
 
     @staticmethod
-    def forward(ctx, cov, table, scale, index, pix, perm, num_pixels, shrink):
-        dtype = cov.dtype
+    def forward(ctx, cov, table, scale, index, pix, perm, num_pixels, shrink, masks=None):
         c = cov.index_select(0, perm)
         k = index.index_select(0, perm)
         # per channel: 1-D gathers and scatters are the fast kind on the CPU
@@ -49,20 +103,15 @@ class _Over(torch.autograd.Function):
         a = c * cols[3]
         ctx.scale_is_alpha = scale is None
         s = a if scale is None else scale.index_select(0, perm)
-        # log-transmittance: a float64 prefix sum over the sorted fragments, read at the end
-        # of each pixel's run; the run starts are kept for the backward's sums
-        cs = torch.cumsum(torch.log(1 - shrink * a).double(), 0)
-        count = torch.bincount(pix, minlength=num_pixels)
-        end = torch.cumsum(count, 0)
-        last = (end - 1).index_select(0, pix)  # (the subtraction over pixels, not fragments)
-        start = (end - count).index_select(0, pix)
-        trans = torch.exp((cs.index_select(0, last) - cs).to(dtype))
+        if masks is None:
+            masks = _run_masks(pix, a.dtype)
+        trans = _later_product(torch.add(1.0, a, alpha=-shrink), masks)
         st = s * trans
         out_a = cov.new_zeros(num_pixels).scatter_add_(0, pix, a * trans)
         out_rgb = table.new_zeros(3, num_pixels)
         for row, col in zip(out_rgb.unbind(0), cols[:3]):
             row.scatter_add_(0, pix, col * st)
-        ctx.save_for_backward(c, a, s, trans, st, pix, k, perm, start, *cols)
+        ctx.save_for_backward(c, a, s, trans, st, pix, k, perm, *cols, *masks)
         ctx.shrink = shrink
         ctx.table_size = table.shape[1]
         return out_rgb, out_a
@@ -70,26 +119,23 @@ class _Over(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g_rgb, g_a):
-        c, a, s, trans, st, pix, k, perm, start, *cols = ctx.saved_tensors
+        c, a, s, trans, st, pix, k, perm, *rest = ctx.saved_tensors
+        cols, masks = rest[:4], rest[4:]
         q = ctx.shrink
         zero = a.new_zeros(a.shape[0])
         ga = zero if g_a is None else g_a.index_select(0, pix)
         grs = [zero] * 3 if g_rgb is None else [g.index_select(0, pix) for g in g_rgb.unbind(0)]
         gc = grs[0] * cols[0] + grs[1] * cols[1] + grs[2] * cols[2]  # g_rgb . C[:3, k]
         h_a, h_s = ga * trans, gc * trans
-        v = (h_s * s + h_a * a).double()
-        # sum of v over the earlier fragments of the same pixel: the exclusive prefix sum
-        # minus its value at the start of the pixel's run
-        excl = torch.cumsum(v, 0) - v
-        excl = (excl - excl.index_select(0, start)).to(a.dtype)
-        da = h_a - (q / (1 - q * a)) * excl
+        v = h_s * s + h_a * a
+        da = h_a - (q / (1 - q * a)) * _earlier_sum(v, masks)
         if ctx.scale_is_alpha:  # one gradient for both roles of the alpha
             da = da + h_s
         rows = [a.new_zeros(ctx.table_size).scatter_add_(0, k, g * st) for g in grs]
         rows.append(a.new_zeros(ctx.table_size).scatter_add_(0, k, da * c))
         d_cov = torch.empty_like(da).scatter_(0, perm, da * cols[3])
         d_scale = None if ctx.scale_is_alpha else torch.empty_like(h_s).scatter_(0, perm, h_s)
-        return d_cov, torch.stack(rows), d_scale, None, None, None, None, None
+        return d_cov, torch.stack(rows), d_scale, None, None, None, None, None, None
 
 
 def over(
@@ -121,12 +167,14 @@ def over(
         else:
             span = int(order.max()) + 1
             perm = torch.argsort(pixel * span + order)
-            pix = pixel.index_select(0, perm)
+            pix = key = pixel.index_select(0, perm)
     shrink = _SHRINK if dtype == torch.float64 else _SHRINK32
     fused = _fused_kernels(cov, table, scale)
     if fused is not None:
         return fused.over_sorted(cov, table, scale, index, pix, perm, num_pixels, shrink)
-    return _Over.apply(cov, table, scale, index, pix, perm, num_pixels, shrink)
+    with torch.no_grad():
+        masks = _run_masks(key, dtype)  # from the narrow sort keys: cheaper comparisons
+    return _Over.apply(cov, table, scale, index, pix, perm, num_pixels, shrink, masks)
 
 
 def _fused_kernels(cov: Tensor, table: Tensor, scale: Tensor | None):
