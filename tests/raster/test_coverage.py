@@ -223,3 +223,33 @@ def test_flat_nonzero_matches_torch_on_every_kind_of_mask():
         got = flat_nonzero(m)
         assert got.dtype == torch.int64
         assert torch.equal(got, m.nonzero().squeeze(-1))
+
+
+def test_layer_boxes_do_not_depend_on_edge_order():
+    # edges grouped by layer in order take NumPy's per-run reduction, any other order one
+    # scatter; both give each layer the box of its polygon (layers 2 and 5 have no edges)
+    from vecdistill.raster.coverage import _layer_extents
+
+    g = torch.Generator().manual_seed(5)
+    polys = {0: 5, 1: 7, 3: 4, 4: 9}  # layer -> vertices of a closed polygon
+    cols, layers = [], []
+    for layer, n in polys.items():
+        v = torch.rand(n, 2, generator=g, dtype=torch.float64) * 20 + layer
+        cols.append(torch.cat([v, v.roll(-1, 0)], 1).t())
+        layers.append(torch.full((n,), layer))
+    edges, edge_layer = torch.cat(cols, 1), torch.cat(layers)
+    L = 6
+    ordered = _layer_extents(edges, edge_layer, L)
+    perm = torch.randperm(edges.shape[1], generator=g)
+    shuffled = _layer_extents(edges[:, perm], edge_layer[perm], L)
+    assert torch.equal(ordered, shuffled)
+    for layer in range(L):
+        pts = edges[:2, edge_layer == layer]
+        if pts.numel() == 0:
+            assert torch.isinf(ordered[:, layer]).all()
+        else:
+            assert torch.equal(ordered[:, layer], torch.cat([pts.amin(1), -pts.amax(1)]))
+    a = rasterize_layers(edges, edge_layer, torch.zeros(L, dtype=torch.long), torch.zeros(L, dtype=torch.bool), 32, 32)
+    b = rasterize_layers(edges[:, perm], edge_layer[perm], torch.zeros(L, dtype=torch.long), torch.zeros(L, dtype=torch.bool), 32, 32)
+    assert torch.equal(a.layer, b.layer) and torch.equal(a.pixel, b.pixel)
+    assert torch.allclose(a.cov, b.cov, atol=1e-12)
