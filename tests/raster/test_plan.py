@@ -85,6 +85,9 @@ def test_opacity_values_are_checked_every_call_even_through_data():
     _assert_follows(s, lambda s: s.root.children[1].children[1].opacity.data.fill_(0.3))
     _assert_follows(s, lambda s: s.root.children[0].fill_opacity.data.fill_(0.0))
     _assert_follows(s, lambda s: s.root.children[1].children[1].stroke_width.data.fill_(0.0))
+    # new memory under the same tensor (the kept plan's views of the old memory are stale)
+    _assert_follows(s, lambda s: setattr(s.root.children[0].fill_opacity, "data", torch.tensor(0.25)))
+    _assert_follows(s, lambda s: setattr(s.root.children[1].opacity, "data", torch.tensor(0.75, dtype=torch.float64)))
 
 
 def test_optimised_widths_and_opacities_keep_the_plan_until_the_walk_would_change():
