@@ -1,7 +1,7 @@
 """Fused "over" compositing kernels (Triton), for CUDA renders.
 
 The per-operation path (:class:`.composite._Over`) makes about 35 whole-array passes over the
-fragments for a forward and backward (gathers, a float64 prefix sum, scatter-adds), each a
+fragments for a forward and backward (gathers, doubling scans, scatter-adds), each a
 kernel launch on a GPU; a render's launch count is what bounds its GPU time (see
 ``docs/raster.md``). Here the same sums take one kernel each way, one program lane per
 pixel walking its fragments from the top (last drawn) down:
@@ -141,8 +141,8 @@ if triton is not None:
         ga = tl.load(g_a + p, mask=live, other=0.0)
         top = tl.max(n, 0)
         # first walk: the sum of v over the pixel's fragments. Sums in float64: below an
-        # opaque fragment (1 - q a = 2^-20) the difference of two sums is multiplied by
-        # 2^20, as the per-operation path's float64 prefix sums are
+        # opaque fragment (1 - q a = 2^-20) the difference of two sums (the total less the
+        # part walked) is multiplied by 2^20
         trans = tl.full([BLOCK], 1.0, tl.float32)
         total = tl.zeros([BLOCK], tl.float64)
         for j in range(0, top):
