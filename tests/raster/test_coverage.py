@@ -226,8 +226,8 @@ def test_flat_nonzero_matches_torch_on_every_kind_of_mask():
 
 
 def test_layer_boxes_do_not_depend_on_edge_order():
-    # edges grouped by layer in order take NumPy's per-run reduction, any other order one
-    # scatter; both give each layer the box of its polygon (layers 2 and 5 have no edges)
+    # each layer's box is that of its polygon's vertices (read from the edges' start
+    # points), in any edge order; layers 2 and 5 have no edges
     from vecdistill.raster.coverage import _layer_extents
 
     g = torch.Generator().manual_seed(5)

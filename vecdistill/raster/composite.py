@@ -91,7 +91,8 @@ class _Over(torch.autograd.Function):
     segmented prefix sum, :func:`_earlier_sum`, of terms that all carry that factor, so the
     quotient is accurate even for an opaque ``a_i``), ``ds_i = h_s``, ``dC[:3, k_i] += g_rgb
     s_i T_i``, and through ``a_i = c_i C[3, k_i]``: ``dc_i = da_i C[3, k_i]``, ``dC[3, k_i]
-    += da_i c_i``.
+    += da_i c_i``. ``masks``: :func:`_run_masks` of the sorted fragments, when the caller
+    has them from narrower keys than ``pix`` (:func:`over`); else made from ``pix``.
     """
 
     @staticmethod

@@ -13,8 +13,8 @@ cheap fingerprint of the scene is unchanged:
   counter of its segment tensor: replacing any attribute, adding, removing or reordering a
   child or editing a path's layout makes a new plan. The plan holds references to the
   walked objects, so an ``id`` cannot be reused while it is kept;
-- the opacities and stroke widths (read each call: on the CPU through NumPy views of their
-  memory, made when the plan is kept, one transfer elsewhere): the walk depends on them (skipped paths, isolated groups). For
+- the opacities and stroke widths (read each call, one host read per scalar on the CPU,
+  one transfer elsewhere): the walk depends on them (skipped paths, isolated groups). For
   a tensor that requires grad (an optimised width or opacity, read again by every render)
   only what the walk asks counts: its sign and whether it is 1; for a constant one (which
   the plan may bake into the layers' opacities) any change makes a new plan. In-place
@@ -470,38 +470,15 @@ def _read(scalars: list[Tensor]) -> list[float]:
         return stack_scalars(scalars, torch.float64, "cpu").tolist()
 
 
-class _Reader:
-    """Reads the values of a fixed list of CPU scalar tensors without a torch operation each:
-    NumPy views of their memory (one per tensor, made once), so that in-place changes,
-    through ``.data`` too, are seen, while each read is a few hundred nanoseconds instead
-    of an ``item()`` (the plan's per-call cost at 256 paths: ~0.2 instead of ~1 ms). A tensor
-    whose memory moved (``t.data = other``) is read with ``item()``."""
-
-    def __init__(self, scalars: list[Tensor]) -> None:
-        self.scalars = scalars
-        self.views = None
-        if scalars and all(t.device.type == "cpu" and t.numel() == 1 and t.dtype in _NUMPY_FLOATS for t in scalars):
-            self.views = [(t.detach().numpy().reshape(()), t.data_ptr()) for t in scalars]
-
-    def read(self) -> list[float]:
-        if self.views is None:
-            return _read(self.scalars)
-        return [float(v) if t.data_ptr() == ptr else t.item() for t, (v, ptr) in zip(self.scalars, self.views)]
-
-
-_NUMPY_FLOATS = (torch.float32, torch.float64, torch.float16)
-
-
 @dataclass
 class _Kept:
     """A kept plan: the fingerprint it was built for (``ids``, the ``marks`` of the scalars'
-    values), the objects it pins, and a :class:`_Reader` of the scalars."""
+    values) and the objects it pins."""
 
     ids: list
     pins: list
     marks: list
     plan: Plan
-    reader: _Reader
 
 
 _PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -520,19 +497,15 @@ def plan_for(scenes: Sequence[Scene], width: int, height: int) -> Plan:
     """The :class:`Plan` for rendering ``scenes`` (image b = ``scenes[b]``) on a ``width`` x
     ``height`` canvas: a kept one when the scenes' fingerprint is unchanged, else a new one."""
     ids, pins, scalars = _fingerprint(scenes)
+    values = _read(scalars)
+    marks = _marks(scalars, values)
     first = scenes[0]
     key = (width, height, len(scenes))
     kept = _PLANS.get(first)
     hit = None if kept is None else kept.get(key)
-    # equal ids: the same scalar tensors in the same order (replacing one renews its owner's
-    # stamp), so the kept reader's views are theirs
-    if hit is not None and hit.ids == ids:
-        values = hit.reader.read()
-        if hit.marks == _marks(scalars, values):
-            kept[key] = kept.pop(key)  # most recently used last
-            return hit.plan
-    else:
-        values = _read(scalars)
+    if hit is not None and hit.ids == ids and hit.marks == marks:
+        kept[key] = kept.pop(key)  # most recently used last
+        return hit.plan
     plan = _build(scenes, width, height, {id(t): v for t, v in zip(scalars, values)})
     if kept is None:
         kept = {}
@@ -541,7 +514,7 @@ def plan_for(scenes: Sequence[Scene], width: int, height: int) -> Plan:
     # pins: the other scenes and every recorded value (never ``first`` itself: it is the
     # weak key, and a strong reference from the entry would keep it alive forever)
     pins = pins + [s for s in scenes[1:] if s is not first] + [scalars]
-    kept[key] = _Kept(ids, pins, _marks(scalars, values), plan, _Reader(scalars))
+    kept[key] = _Kept(ids, pins, marks, plan)
     while len(kept) > _PER_SCENE:
         kept.pop(next(iter(kept)))
     return plan
