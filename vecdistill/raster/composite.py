@@ -62,7 +62,8 @@ def _later_product(f: Tensor, masks: list[Tensor]) -> Tensor:
 def _earlier_sum(v: Tensor, masks: list[Tensor]) -> Tensor:
     """Segmented exclusive prefix sum by doubling: ``sum v_k`` over the earlier fragments ``k <
     i`` of ``i``'s run (0 for the first), ``v`` [F], ``masks`` from :func:`_run_masks` (the
-    mirror of :func:`_later_product`)."""
+    mirror of :func:`_later_product`). Each step writes a fresh buffer with one fused
+    multiply-add (the shifted read overlaps the written range, so it cannot run in place)."""
     out = torch.empty_like(v)
     out[:1] = 0
     if not masks:
@@ -70,7 +71,10 @@ def _earlier_sum(v: Tensor, masks: list[Tensor]) -> Tensor:
     torch.mul(v[:-1], masks[0], out=out[1:])
     for k, m in enumerate(masks):
         s = 1 << k
-        out[s:] += out[:-s] * m
+        step = torch.empty_like(out)
+        step[:s] = out[:s]
+        torch.addcmul(out[s:], out[:-s], m, out=step[s:])
+        out = step
     return out
 
 
@@ -103,16 +107,21 @@ class _Over(torch.autograd.Function):
         cols = [row.index_select(0, k) for row in table.unbind(0)]  # 4 x [F]: r, g, b, alpha factor
         a = c * cols[3]
         ctx.scale_is_alpha = scale is None
-        s = a if scale is None else scale.index_select(0, perm)
         if masks is None:
             masks = _run_masks(pix, a.dtype)
-        trans = _later_product(torch.add(1.0, a, alpha=-shrink), masks)
-        st = s * trans
-        out_a = cov.new_zeros(num_pixels).scatter_add_(0, pix, a * trans)
+        f = torch.add(1.0, a, alpha=-shrink)  # each fragment's factor in the transmittance of earlier ones
+        trans = _later_product(f, masks)
+        if scale is None:  # the premultiplied scale is the alpha: one product serves both sums
+            s = None
+            st = at = a * trans
+        else:
+            s = scale.index_select(0, perm)
+            st, at = s * trans, a * trans
+        out_a = cov.new_zeros(num_pixels).scatter_add_(0, pix, at)
         out_rgb = table.new_zeros(3, num_pixels)
         for row, col in zip(out_rgb.unbind(0), cols[:3]):
             row.scatter_add_(0, pix, col * st)
-        ctx.save_for_backward(c, a, s, trans, st, pix, k, perm, *cols, *masks)
+        ctx.save_for_backward(c, a, s, f, trans, st, pix, k, perm, *cols, *masks)
         ctx.shrink = shrink
         ctx.table_size = table.shape[1]
         return out_rgb, out_a
@@ -120,22 +129,28 @@ class _Over(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g_rgb, g_a):
-        c, a, s, trans, st, pix, k, perm, *rest = ctx.saved_tensors
+        c, a, s, f, trans, st, pix, k, perm, *rest = ctx.saved_tensors
         cols, masks = rest[:4], rest[4:]
-        q = ctx.shrink
         zero = a.new_zeros(a.shape[0])
         ga = zero if g_a is None else g_a.index_select(0, pix)
         grs = [zero] * 3 if g_rgb is None else [g.index_select(0, pix) for g in g_rgb.unbind(0)]
-        gc = grs[0] * cols[0] + grs[1] * cols[1] + grs[2] * cols[2]  # g_rgb . C[:3, k]
-        h_a, h_s = ga * trans, gc * trans
-        v = h_s * s + h_a * a
-        da = h_a - (q / (1 - q * a)) * _earlier_sum(v, masks)
-        if ctx.scale_is_alpha:  # one gradient for both roles of the alpha
-            da = da + h_s
+        d_scale = None
+        if ctx.scale_is_alpha:
+            # both roles of the alpha in one: h_a + h_s = (g_a + g_rgb . C[:3, k]) T, v = a (h_a + h_s)
+            h = torch.addcmul(ga, grs[0], cols[0])
+            h.addcmul_(grs[1], cols[1]).addcmul_(grs[2], cols[2]).mul_(trans)
+            v = a * h
+        else:
+            h_s = grs[0] * cols[0]
+            h_s.addcmul_(grs[1], cols[1]).addcmul_(grs[2], cols[2]).mul_(trans)  # (g_rgb . C[:3, k]) T
+            h = ga * trans  # h_a
+            v = torch.addcmul(h_s * s, h, a)
+            d_scale = torch.empty_like(h_s).scatter_(0, perm, h_s)
+        # da = h - q / (1 - q a) * (sum over earlier fragments of v), f = 1 - q a from the forward
+        da = torch.addcdiv(h, _earlier_sum(v, masks), f, value=-ctx.shrink)
         rows = [a.new_zeros(ctx.table_size).scatter_add_(0, k, g * st) for g in grs]
         rows.append(a.new_zeros(ctx.table_size).scatter_add_(0, k, da * c))
         d_cov = torch.empty_like(da).scatter_(0, perm, da * cols[3])
-        d_scale = None if ctx.scale_is_alpha else torch.empty_like(h_s).scatter_(0, perm, h_s)
         return d_cov, torch.stack(rows), d_scale, None, None, None, None, None, None
 
 

@@ -1,0 +1,164 @@
+"""Before/after timing of the rasterizer in one process: two revisions, interleaved runs.
+
+    python benchmarks/compare_revisions.py HEAD~1                # HEAD~1 against the working tree
+    python benchmarks/compare_revisions.py c10e286 b246dde --repeats 60
+
+Separate benchmark runs on a shared VM drift by tens of percent between runs; here each
+revision's ``vecdistill`` package is extracted (``git archive``) and imported under its own
+name into one process, and the two are timed in alternating order (A B, B A, ...) on the same
+scene, so drift hits both alike. Cases, each the 256-path circle scene at 256^2 (the
+benchmark's headline, ``raster_bench.py``): ``step`` (forward + backward, one leaf per path,
+from cleared gradients), ``packed`` (the same with packed leaves), ``over`` (compositing
+alone: forward and backward of ``composite.over`` on that render's fragments, captured from
+the base revision's render). Prints wall-clock medians and the ratio new / base.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path as FsPath
+
+ROOT = FsPath(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from vecdistill.runtime import configure_process  # noqa: E402
+
+configure_process()  # before torch loads (vecdistill/runtime.py)
+
+import torch  # noqa: E402
+
+
+def load_revision(rev: str | None, alias: str, workdir: FsPath):
+    """The ``vecdistill`` package of git revision ``rev`` (None: the working tree), imported
+    as the top-level package ``alias`` (the package's own imports are relative)."""
+    if rev is None:
+        src = ROOT / "vecdistill"
+    else:
+        dest = workdir / alias
+        dest.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "vecdistill"], check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+        src = dest / "vecdistill"
+    spec = importlib.util.spec_from_file_location(alias, src / "__init__.py", submodule_search_locations=[str(src)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[alias] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _import(pkg, name: str):
+    return importlib.import_module(f"{pkg.__name__}.{name}")
+
+
+def step_case(pkg, packed: bool, size: int = 256, n: int = 256):
+    """A function timing one forward + backward of ``pkg``'s rasterizer (seconds)."""
+    render = _import(pkg, "raster.render")  # (the package's lazy exports name "vecdistill.*": import the modules)
+    scene = _import(pkg, "raster.testscenes").circles_scene(n, size, generator=torch.Generator().manual_seed(n + size))
+    if packed:
+        params = list(_import(pkg, "raster.packing").pack_parameters(scene).values())
+    else:
+        scene.requires_grad_(True, kinds=("points", "colors"))
+        params = [t for t in scene.parameters() if t.requires_grad and t.is_leaf]
+
+    def run() -> float:
+        for t in params:
+            t.grad = None
+        t0 = time.perf_counter()
+        render.rasterize(scene, size, size).sum().backward()
+        return time.perf_counter() - t0
+
+    return run
+
+
+def captured_over_inputs(pkg, size: int = 256, n: int = 256) -> list:
+    """The arguments of ``composite.over`` in ``pkg``'s render of the circle scene, as leaves."""
+    composite = _import(pkg, "raster.composite")
+    render = _import(pkg, "raster.render")
+    scene = _import(pkg, "raster.testscenes").circles_scene(n, size, generator=torch.Generator().manual_seed(n + size))
+    seen = []
+    original = render.composite.over
+
+    def spy(*args):
+        seen.append(args)
+        return original(*args)
+
+    render.composite.over = spy
+    try:
+        render.rasterize(scene, size, size)
+    finally:
+        render.composite.over = original
+    assert composite.over is original
+    return [a.detach().requires_grad_(a.is_floating_point()) if isinstance(a, torch.Tensor) else a for a in seen[0]]
+
+
+def over_case(pkg, args: list, phase: str):
+    """A function timing ``pkg``'s ``composite.over`` on ``args``: its forward, or its
+    backward (for fixed random output gradients)."""
+    over = _import(pkg, "raster.composite").over
+    n_pix = args[-1]
+    g_rgb = torch.rand(3, n_pix, generator=torch.Generator().manual_seed(1))
+    g_a = torch.rand(n_pix, generator=torch.Generator().manual_seed(2))
+
+    def run() -> float:
+        for a in args:
+            if isinstance(a, torch.Tensor):
+                a.grad = None
+        t0 = time.perf_counter()
+        rgb, alpha = over(*args)
+        t1 = time.perf_counter()
+        if phase == "forward":
+            return t1 - t0
+        torch.autograd.backward([rgb, alpha], [g_rgb, g_a])
+        return time.perf_counter() - t1
+
+    return run
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("base", help="git revision timed as the reference")
+    ap.add_argument("new", nargs="?", default=None, help="git revision compared with it (default: the working tree)")
+    ap.add_argument("--repeats", type=int, default=40, help="runs of each revision per case (after 3 warm-ups)")
+    ap.add_argument("--cases", default="step,packed,over", help="comma-separated: step, packed, over")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = set(cases) - {"step", "packed", "over"}
+    if unknown:
+        ap.error(f"unknown case(s) {sorted(unknown)}: choose from step, packed, over")
+    with tempfile.TemporaryDirectory() as tmp:
+        base = load_revision(args.base, "vd_base", FsPath(tmp))
+        new = load_revision(args.new, "vd_new", FsPath(tmp))
+        label = args.new or "working tree"
+        print(f"# compare_revisions: {args.base} (base) against {label} (new), torch {torch.__version__}, threads {args.threads}, {args.repeats} interleaved runs each")
+        print("")
+        print("| case | base ms | new ms | new / base |")
+        print("|---|---|---|---|")
+        for case in cases:
+            if case == "over":
+                inputs = captured_over_inputs(base)
+                pairs = [(f"over, {phase}", over_case(base, inputs, phase), over_case(new, inputs, phase)) for phase in ("forward", "backward")]
+            else:
+                title = "forward + backward, one leaf per path" if case == "step" else "forward + backward, packed leaves"
+                pairs = [(title, step_case(base, case == "packed"), step_case(new, case == "packed"))]
+            for title, run_base, run_new in pairs:
+                times: dict[str, list[float]] = {"base": [], "new": []}
+                for _ in range(3):
+                    run_base(), run_new()
+                for i in range(args.repeats):
+                    order = (("base", run_base), ("new", run_new)) if i % 2 == 0 else (("new", run_new), ("base", run_base))
+                    for name, fn in order:
+                        times[name].append(fn())
+                b, w = (statistics.median(times[k]) * 1e3 for k in ("base", "new"))
+                print(f"| {title} | {b:.2f} | {w:.2f} | {w / b:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
