@@ -53,8 +53,8 @@ def compare() -> list[dict]:
             cov, table, scale, index, pix, perm, pixels = fragments(seed)
             scale = scale if with_scale else None
             ours = run(fused.over_sorted, cov, table, scale, index, pix, perm, pixels)
-            ref = run(composite._Over.apply, cov, table, scale, index, pix, perm, pixels)
-            exact = run(composite._Over.apply, cov, table, scale, index, pix, perm, pixels, dtype=torch.float64)
+            ref = run(composite.over_sorted, cov, table, scale, index, pix, perm, pixels)
+            exact = run(composite.over_sorted, cov, table, scale, index, pix, perm, pixels, dtype=torch.float64)
             errors = {
                 name: [float((o.double() - e).abs().max()), float((r.double() - e).abs().max())]
                 for name, o, r, e in zip(names, ours, ref, exact)

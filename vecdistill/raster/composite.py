@@ -95,20 +95,18 @@ class _Over(torch.autograd.Function):
     segmented prefix sum, :func:`_earlier_sum`, of terms that all carry that factor, so the
     quotient is accurate even for an opaque ``a_i``), ``ds_i = h_s``, ``dC[:3, k_i] += g_rgb
     s_i T_i``, and through ``a_i = c_i C[3, k_i]``: ``dc_i = da_i C[3, k_i]``, ``dC[3, k_i]
-    += da_i c_i``. ``masks``: :func:`_run_masks` of the sorted fragments, when the caller
-    has them from narrower keys than ``pix`` (:func:`over`); else made from ``pix``.
+    += da_i c_i``. ``masks``: :func:`_run_masks` of the sorted fragments (from any keys equal
+    where ``pix`` is: :func:`over` compares its narrow sort keys).
     """
 
     @staticmethod
-    def forward(ctx, cov, table, scale, index, pix, perm, num_pixels, shrink, masks=None):
+    def forward(ctx, cov, table, scale, index, pix, perm, num_pixels, shrink, masks):
         c = cov.index_select(0, perm)
         k = index.index_select(0, perm)
         # per channel: 1-D gathers and scatters are the fast kind on the CPU
         cols = [row.index_select(0, k) for row in table.unbind(0)]  # 4 x [F]: r, g, b, alpha factor
         a = c * cols[3]
         ctx.scale_is_alpha = scale is None
-        if masks is None:
-            masks = _run_masks(pix, a.dtype)
         f = torch.add(1.0, a, alpha=-shrink)  # each fragment's factor in the transmittance of earlier ones
         trans = _later_product(f, masks)
         if scale is None:  # the premultiplied scale is the alpha: one product serves both sums
@@ -152,6 +150,16 @@ class _Over(torch.autograd.Function):
         rows.append(a.new_zeros(ctx.table_size).scatter_add_(0, k, da * c))
         d_cov = torch.empty_like(da).scatter_(0, perm, da * cols[3])
         return d_cov, torch.stack(rows), d_scale, None, None, None, None, None, None
+
+
+def over_sorted(cov: Tensor, table: Tensor, scale: Tensor | None, index: Tensor, pix: Tensor, perm: Tensor,
+                num_pixels: int, shrink: float) -> tuple[Tensor, Tensor]:
+    """:class:`_Over` for fragments already sorted (``perm`` [F], their sorted pixels ``pix``
+    [F] int64), its run masks made from ``pix``: the per-operation counterpart of
+    :func:`.fused.over_sorted` (its fallback and its tests' reference)."""
+    with torch.no_grad():
+        masks = _run_masks(pix, cov.dtype)
+    return _Over.apply(cov, table, scale, index, pix, perm, num_pixels, shrink, masks)
 
 
 def over(

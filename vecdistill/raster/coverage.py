@@ -119,6 +119,11 @@ class _Boxes:
     hmax: int
     wmax: int
 
+    def table(self, dtype) -> Tensor:
+        """[7, L] in ``dtype``: rows c0, r0, w, h, off, stride, row0 (one gather per row
+        gives each edge its box; the fused kernels read the first six rows)."""
+        return torch.stack([self.c0, self.r0, self.w, self.h, self.off, self.stride, self.row0]).to(dtype)
+
 
 def _layer_extents(e: Tensor, edge_layer: Tensor, num_layers: int) -> Tensor:
     """[4, L]: per layer the least x, the least y, minus the greatest x and minus the greatest y
@@ -467,8 +472,7 @@ def _edge_frame(e: Tensor, edge_layer: Tensor, boxes: _Boxes) -> _Frame:
     # per-layer box numbers as floats (cell arithmetic: exact below 2^24 in float32),
     # gathered per edge in one pass; box-local coordinates span [0, w] x [0, h]
     cdtype = dtype if dtype == torch.float64 or boxes.total < 2**24 else torch.float64
-    box_table = torch.stack([boxes.c0, boxes.r0, boxes.w, boxes.h, boxes.off, boxes.stride, boxes.row0]).to(cdtype)
-    c0, r0, ew, eh, eoff, estride, erow0 = (take(row, edge_layer) for row in box_table.unbind(0))
+    c0, r0, ew, eh, eoff, estride, erow0 = (take(row, edge_layer) for row in boxes.table(cdtype).unbind(0))
     lx0, lx1 = x0 - c0.to(dtype), x1 - c0.to(dtype)
     ly0, ly1 = y0 - r0.to(dtype), y1 - r0.to(dtype)
     eh_, ew_ = eh.to(dtype), ew.to(dtype)
@@ -574,7 +578,7 @@ def _layer_coverage(
         fused = _fused_kernels(e, boxes)
         kinds = None
         if fused is not None:  # the short edges' pieces in one kernel; the few others below
-            box = torch.stack([boxes.c0, boxes.r0, boxes.w, boxes.h, boxes.off, boxes.stride]).to(torch.float32)
+            box = boxes.table(torch.float32)[:6]
             ec = e.contiguous()
             start = (torch.zeros(boxes.total + 1, dtype=dtype, device=device), torch.zeros(boxes.total + 1, dtype=dtype, device=device))
             kinds = _kernel_pieces(fused, ec, edge_layer, box, start)

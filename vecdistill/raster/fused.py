@@ -227,12 +227,12 @@ class FusedOver(torch.autograd.Function):
 def _per_operation_grads(ctx, cov, table, scale, index, perm, count, g_rgb, g_a):
     """The gradients of :class:`.composite._Over` for the same fragments (its forward run
     again), when the backward kernel cannot run."""
-    from .composite import _Over
+    from . import composite
 
     pix = torch.repeat_interleave(torch.arange(ctx.num_pixels, device=cov.device), count)
     with torch.enable_grad():
         leaves = [t.detach().requires_grad_() for t in (cov, table) + ((scale,) if ctx.has_scale else ())]
-        rgb, alpha = _Over.apply(leaves[0], leaves[1], leaves[2] if ctx.has_scale else None, index, pix, perm, ctx.num_pixels, ctx.shrink)
+        rgb, alpha = composite.over_sorted(leaves[0], leaves[1], leaves[2] if ctx.has_scale else None, index, pix, perm, ctx.num_pixels, ctx.shrink)
         grads = torch.autograd.grad((rgb, alpha), leaves, (g_rgb, g_a), allow_unused=True)
     grads = [torch.zeros_like(t) if g is None else g for g, t in zip(grads, leaves)]
     return grads[0], grads[1], grads[2] if ctx.has_scale else None
@@ -240,8 +240,7 @@ def _per_operation_grads(ctx, cov, table, scale, index, perm, count, g_rgb, g_a)
 
 def over_sorted(cov: Tensor, table: Tensor, scale: Tensor | None, index: Tensor, pix: Tensor, perm: Tensor,
                 num_pixels: int, shrink: float) -> tuple[Tensor, Tensor]:
-    """The fused counterpart of ``_Over.apply(cov, table, scale, index, pix, perm,
-    num_pixels, shrink)`` (``pix`` [F]: the sorted fragments' pixels)."""
+    """The fused counterpart of :func:`.composite.over_sorted` (``pix`` [F]: the sorted fragments' pixels)."""
     count = torch.bincount(pix, minlength=num_pixels)
     start = torch.cumsum(count, 0) - count
     try:
@@ -251,6 +250,6 @@ def over_sorted(cov: Tensor, table: Tensor, scale: Tensor | None, index: Tensor,
         raise
     except Exception as exc:  # noqa: BLE001 - any compile or launch failure: the per-operation path
         give_up(exc)
-        from .composite import _Over
+        from . import composite
 
-        return _Over.apply(cov, table, scale, index, pix, perm, num_pixels, shrink)
+        return composite.over_sorted(cov, table, scale, index, pix, perm, num_pixels, shrink)
