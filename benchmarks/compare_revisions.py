@@ -32,6 +32,7 @@ from vecdistill.runtime import configure_process  # noqa: E402
 configure_process()  # before torch loads (vecdistill/runtime.py)
 
 import torch  # noqa: E402
+from timing import step_seconds  # noqa: E402  (benchmarks/timing.py)
 
 
 def load_revision(rev: str | None, alias: str, workdir: FsPath):
@@ -56,31 +57,27 @@ def _import(pkg, name: str):
     return importlib.import_module(f"{pkg.__name__}.{name}")
 
 
+def _scene(pkg, size: int, n: int):
+    """``pkg``'s n-path circle scene at ``size``^2, the benchmark's seed (``raster_bench.py``)."""
+    return _import(pkg, "raster.testscenes").circles_scene(n, size, generator=torch.Generator().manual_seed(n + size))
+
+
 def step_case(pkg, packed: bool, size: int = 256, n: int = 256):
     """A function timing one forward + backward of ``pkg``'s rasterizer (seconds)."""
     render = _import(pkg, "raster.render")  # (the package's lazy exports name "vecdistill.*": import the modules)
-    scene = _import(pkg, "raster.testscenes").circles_scene(n, size, generator=torch.Generator().manual_seed(n + size))
+    scene = _scene(pkg, size, n)
     if packed:
         params = list(_import(pkg, "raster.packing").pack_parameters(scene).values())
     else:
         scene.requires_grad_(True, kinds=("points", "colors"))
         params = [t for t in scene.parameters() if t.requires_grad and t.is_leaf]
-
-    def run() -> float:
-        for t in params:
-            t.grad = None
-        t0 = time.perf_counter()
-        render.rasterize(scene, size, size).sum().backward()
-        return time.perf_counter() - t0
-
-    return run
+    return lambda: step_seconds(lambda: render.rasterize(scene, size, size), params)
 
 
 def captured_over_inputs(pkg, size: int = 256, n: int = 256) -> list:
     """The arguments of ``composite.over`` in ``pkg``'s render of the circle scene, as leaves."""
-    composite = _import(pkg, "raster.composite")
     render = _import(pkg, "raster.render")
-    scene = _import(pkg, "raster.testscenes").circles_scene(n, size, generator=torch.Generator().manual_seed(n + size))
+    scene = _scene(pkg, size, n)
     seen = []
     original = render.composite.over
 
@@ -93,7 +90,6 @@ def captured_over_inputs(pkg, size: int = 256, n: int = 256) -> list:
         render.rasterize(scene, size, size)
     finally:
         render.composite.over = original
-    assert composite.over is original
     return [a.detach().requires_grad_(a.is_floating_point()) if isinstance(a, torch.Tensor) else a for a in seen[0]]
 
 

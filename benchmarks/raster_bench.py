@@ -38,6 +38,7 @@ from vecdistill.runtime import configure_process  # noqa: E402
 configure_process()  # before torch loads: OpenMP and heap settings (vecdistill/runtime.py)
 
 import torch  # noqa: E402
+from timing import step_seconds, sync  # noqa: E402  (benchmarks/timing.py)
 
 from vecdistill.raster import coverage, pack_parameters, rasterize, rasterize_batch  # noqa: E402
 from vecdistill.raster.testscenes import circles_scene  # noqa: E402
@@ -78,27 +79,6 @@ def saved_bytes(fn) -> tuple[object, int]:
 def leaves(scene) -> list[torch.Tensor]:
     """The scene's tensors that take gradients (the leaves an optimiser steps)."""
     return [t for t in scene.parameters() if t.requires_grad and t.is_leaf]
-
-
-def step_seconds(fn, params, device: torch.device | None = None) -> float:
-    """Wall seconds of ``fn().sum().backward()`` starting, as every optimisation step does
-    (``optimizer.zero_grad(set_to_none=True)``, torch's default and the pipelines'), from
-    no gradients on ``params``: autograd then hands each leaf its gradient instead of
-    adding into a stale one. Clearing is not timed; on a CUDA ``device`` the clock reads
-    after a synchronise."""
-    for t in params:
-        t.grad = None
-    sync(device)
-    t0 = time.perf_counter()
-    fn().sum().backward()
-    sync(device)
-    return time.perf_counter() - t0
-
-
-def sync(device: torch.device | None) -> None:
-    """Wait for ``device``'s queued work (CUDA; nothing to wait for elsewhere)."""
-    if device is not None and device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def covered_pixels(scene, size) -> int:

@@ -153,12 +153,13 @@ class _Over(torch.autograd.Function):
 
 
 def over_sorted(cov: Tensor, table: Tensor, scale: Tensor | None, index: Tensor, pix: Tensor, perm: Tensor,
-                num_pixels: int, shrink: float) -> tuple[Tensor, Tensor]:
+                num_pixels: int, shrink: float, key: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """:class:`_Over` for fragments already sorted (``perm`` [F], their sorted pixels ``pix``
-    [F] int64), its run masks made from ``pix``: the per-operation counterpart of
+    [F] int64), its run masks compared on ``key`` [F] (any integers equal exactly where
+    ``pix`` is, e.g. narrower sort keys; None: ``pix``): the per-operation counterpart of
     :func:`.fused.over_sorted` (its fallback and its tests' reference)."""
     with torch.no_grad():
-        masks = _run_masks(pix, cov.dtype)
+        masks = _run_masks(pix if key is None else key, cov.dtype)
     return _Over.apply(cov, table, scale, index, pix, perm, num_pixels, shrink, masks)
 
 
@@ -196,9 +197,7 @@ def over(
     fused = _fused_kernels(cov, table, scale)
     if fused is not None:
         return fused.over_sorted(cov, table, scale, index, pix, perm, num_pixels, shrink)
-    with torch.no_grad():
-        masks = _run_masks(key, dtype)  # from the narrow sort keys: cheaper comparisons
-    return _Over.apply(cov, table, scale, index, pix, perm, num_pixels, shrink, masks)
+    return over_sorted(cov, table, scale, index, pix, perm, num_pixels, shrink, key)  # (narrow keys compare faster)
 
 
 def _fused_kernels(cov: Tensor, table: Tensor, scale: Tensor | None):

@@ -389,7 +389,7 @@ class _WindingArea(torch.autograd.Function):
     (:class:`_Pieces`, one or two groups, each given as ``cell, edge, i0, i1``). A piece in
     a row's spill cell (on the box's right side) takes the gradient of the row's last pixel
     (the one-sided derivative from inside the box): ``spill`` [R] lists the spill cells.
-    ``fused``: None, or the arguments of :func:`.fused_coverage.transport` when the short
+    ``fused``: None, or (the arguments of :func:`.fused_coverage.transport`, the boxes) when the short
     edges' pieces came from the fused kernel (recomputed in the backward, not kept)."""
 
     @staticmethod
@@ -397,7 +397,7 @@ class _WindingArea(torch.autograd.Function):
         ctx.save_for_backward(direction, keep, slope, spill, *groups)
         ctx.num_edges = edges.shape[1]
         ctx.total = total
-        ctx.fused = fused  # (edges, edge layer, box table) of the kernels' pieces, or None
+        ctx.fused = fused  # (edges, edge layers, box table, boxes) of the kernels' pieces, or None
         return out
 
     @staticmethod
@@ -407,13 +407,17 @@ class _WindingArea(torch.autograd.Function):
         grad_area = grad_keep.new_zeros(ctx.total + 1).scatter_(0, keep, grad_keep * slope)  # + the sink cell
         grad_area.index_copy_(0, spill, grad_area.index_select(0, spill - 1))
         groups = [flat[k : k + 4] for k in range(0, len(flat), 4)]
-        acc = None if ctx.fused is None else _kernel_transport(ctx.fused, grad_area)
-        if acc is None:
-            acc = torch.zeros(2, ctx.num_edges, dtype=d.dtype, device=d.device)
-            if ctx.fused is not None:  # the kernel could not run: the same pieces, per operation
-                ec, edge_layer, _, boxes = ctx.fused
+        acc = None
+        if ctx.fused is not None:  # the short edges' pieces came from the kernel: recomputed
+            from . import fused, fused_coverage
+
+            ec, edge_layer, box, boxes = ctx.fused
+            acc = fused.attempt(fused_coverage.transport, ec, edge_layer, box, grad_area)  # [2, E]
+            if acc is None:  # the kernel could not run: the same pieces, per operation
                 g = _short_group(_edge_frame(ec, edge_layer, boxes))
                 groups.insert(0, (g.cell, None, g.i0, g.i1))
+        if acc is None:
+            acc = torch.zeros(2, ctx.num_edges, dtype=d.dtype, device=d.device)
         acc0, acc1 = acc.unbind(0)
         for cell, edge, i0, i1 in groups:
             g = grad_area.index_select(0, cell)
@@ -429,22 +433,6 @@ class _WindingArea(torch.autograd.Function):
         normal = torch.stack([-d[1], d[0]]).unsqueeze(0)  # [1, 2, E]
         grad = (torch.stack([acc0, acc1]).unsqueeze(1) * normal).view(4, -1)
         return (grad, None, None, None, None, None, None, None) + (None,) * len(flat)
-
-
-def _kernel_transport(recompute: tuple, grad_area: Tensor) -> Tensor | None:
-    """The short edges' transport integrals [2, E] (:func:`.fused_coverage.transport`) for
-    ``recompute`` = (edges, edge layers, box table, boxes), or None when the kernel cannot
-    run here (then :func:`.fused.give_up`; the caller takes the per-operation pieces)."""
-    from . import fused, fused_coverage
-
-    ec, edge_layer, box, _ = recompute
-    try:
-        return fused_coverage.transport(ec, edge_layer, box, grad_area)
-    except torch.cuda.OutOfMemoryError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any compile or launch failure
-        fused.give_up(exc)
-        return None
 
 
 @dataclass
@@ -520,20 +508,6 @@ def _longer_and_walls(frame: _Frame, ids: Tensor | None, dtype) -> tuple[list[_P
     return groups, walls
 
 
-def _kernel_pieces(kernels, ec: Tensor, edge_layer: Tensor, box: Tensor, start: tuple[Tensor, Tensor]) -> Tensor | None:
-    """:func:`.fused_coverage.pieces` into the buffers ``start``, or None when the kernel
-    cannot run here (then :func:`.fused.give_up`: the per-operation path from now on)."""
-    try:
-        return kernels.pieces(ec, edge_layer, box, *start)
-    except torch.cuda.OutOfMemoryError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any compile or launch failure
-        from . import fused
-
-        fused.give_up(exc)
-        return None
-
-
 def _fused_kernels(e: Tensor, boxes: _Boxes):
     """The fused coverage kernels' module (:mod:`.fused_coverage`) for float32 CUDA edges
     in the padded layout below 2^24 cells, when Triton is there (``VECDISTILL_FUSED`` not
@@ -575,13 +549,15 @@ def _layer_coverage(
         if boxes.total == 0:
             z = torch.zeros(0, dtype=torch.long, device=device)
             return edges.new_zeros(0) + 0 * edges.sum(), z, z
-        fused = _fused_kernels(e, boxes)
+        kernels = _fused_kernels(e, boxes)
         kinds = None
-        if fused is not None:  # the short edges' pieces in one kernel; the few others below
+        if kernels is not None:  # the short edges' pieces in one kernel; the few others below
+            from .fused import attempt
+
             box = boxes.table(torch.float32)[:6]
             ec = e.contiguous()
             start = (torch.zeros(boxes.total + 1, dtype=dtype, device=device), torch.zeros(boxes.total + 1, dtype=dtype, device=device))
-            kinds = _kernel_pieces(fused, ec, edge_layer, box, start)
+            kinds = attempt(kernels.pieces, ec, edge_layer, box, *start)  # None: the kernel cannot run here
         if kinds is None:
             frame = _edge_frame(e, edge_layer, boxes)
             groups = [_short_group(frame)]

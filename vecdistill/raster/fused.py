@@ -81,6 +81,20 @@ def give_up(exc: BaseException) -> None:
         )
 
 
+def attempt(launch, *args, **kwargs):
+    """``launch(*args, **kwargs)`` (a kernel launch, or a function making them; it must not
+    return None), or None when it raised: a kernel Triton cannot compile or launch here, so
+    :func:`give_up` and the caller takes the per-operation path. CUDA's out-of-memory error
+    is not such a failure and propagates."""
+    try:
+        return launch(*args, **kwargs)
+    except torch.cuda.OutOfMemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any compile or launch failure
+        give_up(exc)
+        return None
+
+
 if triton is not None:
 
     @triton.jit
@@ -210,18 +224,18 @@ class FusedOver(torch.autograd.Function):
         d_cov = torch.empty_like(cov)
         d_scale = torch.empty_like(cov) if ctx.has_scale else None
         d_table = torch.zeros_like(table)
-        try:
+        def launch():
             _over_backward[_grid(n)](
                 cov, index, scale if ctx.has_scale else cov, perm, start, count, table, g_rgb, g_a,
                 d_cov, d_scale if ctx.has_scale else d_cov, d_table, n, table.shape[1], ctx.shrink,
                 HAS_SCALE=ctx.has_scale, BLOCK=BLOCK, enable_fp_fusion=FP_FUSION,
             )
-        except torch.cuda.OutOfMemoryError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the per-operation path's backward instead
-            give_up(exc)
-            d_cov, d_table, d_scale = _per_operation_grads(ctx, cov, table, scale, index, perm, count, g_rgb, g_a)
-        return d_cov, d_table, d_scale, None, None, None, None, None, None
+            return d_cov, d_table, d_scale
+
+        grads = attempt(launch)
+        if grads is None:  # the per-operation path's backward instead
+            grads = _per_operation_grads(ctx, cov, table, scale, index, perm, count, g_rgb, g_a)
+        return (*grads, None, None, None, None, None, None)
 
 
 def _per_operation_grads(ctx, cov, table, scale, index, perm, count, g_rgb, g_a):
@@ -243,13 +257,10 @@ def over_sorted(cov: Tensor, table: Tensor, scale: Tensor | None, index: Tensor,
     """The fused counterpart of :func:`.composite.over_sorted` (``pix`` [F]: the sorted fragments' pixels)."""
     count = torch.bincount(pix, minlength=num_pixels)
     start = torch.cumsum(count, 0) - count
-    try:
-        return FusedOver.apply(cov.contiguous(), table.contiguous(), None if scale is None else scale.contiguous(),
-                               index.contiguous(), perm, start, count, num_pixels, shrink)
-    except torch.cuda.OutOfMemoryError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any compile or launch failure: the per-operation path
-        give_up(exc)
-        from . import composite
+    out = attempt(FusedOver.apply, cov.contiguous(), table.contiguous(), None if scale is None else scale.contiguous(),
+                  index.contiguous(), perm, start, count, num_pixels, shrink)
+    if out is not None:
+        return out
+    from . import composite  # the kernel could not run here: the per-operation path
 
-        return composite.over_sorted(cov, table, scale, index, pix, perm, num_pixels, shrink)
+    return composite.over_sorted(cov, table, scale, index, pix, perm, num_pixels, shrink)
