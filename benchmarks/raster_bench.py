@@ -497,8 +497,10 @@ def bench_fused_counts(out) -> None:
     the fused compositing and coverage kernels (``vecdistill/raster/fused*.py``): their
     launches stubbed on the CPU (each counted as one operation, the kernels' work not run;
     the coverage stub reports no longer edges or walls, which a real scene may add a few
-    dozen operations for). Needs Triton."""
+    dozen operations for); and the host reads of device values each makes (a sync each on
+    a GPU; :mod:`vecdistill.raster.device_reads`). Needs Triton."""
     from vecdistill.raster import composite, fused, fused_coverage
+    from vecdistill.raster.device_reads import count_device_reads
 
     if fused.triton is None:
         out("(fused kernel counts: Triton is not installed)")
@@ -530,15 +532,16 @@ def bench_fused_counts(out) -> None:
         "fused compositing": (lambda *a: fused, lambda *a: None),
         "fused compositing and coverage": (lambda *a: fused, lambda e, boxes: fused_coverage if boxes.padded else None),
     }
-    out("## Torch operations per forward + backward, 64 paths at 64^2, packed leaves (kernel launches stubbed, one each)")
+    out("## Torch operations and device reads per forward + backward, 64 paths at 64^2, packed leaves (kernel launches stubbed, one each)")
     out("")
-    out("| path | operations |")
-    out("|---|---|")
+    out("| path | operations | device reads |")
+    out("|---|---|---|")
     try:
         for name, (over_gate, coverage_gate) in modes.items():
             composite._fused_kernels, coverage._fused_kernels = over_gate, coverage_gate
-            step_seconds(lambda: rasterize(scene, 64, 64), params)  # warm: the plan is built
-            out(f"| {name} | {count_operations(lambda: step_seconds(lambda: rasterize(scene, 64, 64), params))} |")
+            step = lambda: step_seconds(lambda: rasterize(scene, 64, 64), params)  # noqa: E731
+            step()  # warm: the plan is built
+            out(f"| {name} | {count_operations(step)} | {count_device_reads(step)[0]} |")
     finally:
         composite._fused_kernels, coverage._fused_kernels = saved_gates
         fused.__dict__.update(dict(zip(kernels[0], saved[:2])))

@@ -83,11 +83,13 @@ def renders() -> dict:
     canvas's sides (edges left of their clipped boxes: walls, pieces clamped onto the box), and
     a batch of three views of one scene.
     Per scene and mode: the largest image difference and the largest gradient difference
-    relative to the gradient's size; and how many edges the coverage kernel left to the
-    per-operation path as longer edges and walls."""
+    relative to the gradient's size; how many edges the coverage kernel left to the
+    per-operation path as longer edges and walls; and, with both kernels, the host reads of
+    device values (syncs on a GPU) of each scene's forward + backward."""
     from pathlib import Path
 
     from vecdistill.raster import coverage, fused, fused_coverage, rasterize, rasterize_batch
+    from vecdistill.raster.device_reads import DeviceReads
     from vecdistill.raster.testscenes import circles_scene
     from vecdistill.svg.parse import load_svg
 
@@ -118,27 +120,31 @@ def renders() -> dict:
         "compositing": (lambda *a: fused, lambda *a: None),
         "both": (lambda *a: fused, lambda e, boxes: fused_coverage if boxes.padded and boxes.total < 2**24 else None),
     }
-    out = {}
+    out, reads = {}, {}
     for name, scene in scenes.items():
         scene.requires_grad_(True)
         params = [t for t in scene.parameters() if t.requires_grad]
         results = {}
         for mode, (over_kernels, coverage_kernels) in modes.items():
             composite._fused_kernels, coverage._fused_kernels = over_kernels, coverage_kernels
+            census = DeviceReads()
             try:
-                img = rasterize_batch(scene, 48, 48, views=views) if name == "views" else rasterize(scene, 48, 48)
-                w = torch.linspace(-1, 1, img.numel()).view_as(img)
-                grads = torch.autograd.grad((img * w).sum(), params, allow_unused=True)
+                with census:
+                    img = rasterize_batch(scene, 48, 48, views=views) if name == "views" else rasterize(scene, 48, 48)
+                    w = torch.linspace(-1, 1, img.numel()).view_as(img)
+                    grads = torch.autograd.grad((img * w).sum(), params, allow_unused=True)
             finally:
                 composite._fused_kernels, coverage._fused_kernels = saved
             results[mode] = (img.detach(), torch.cat([torch.zeros(1) if g is None else g.reshape(-1) for g in grads]))
+            if mode == "both":
+                reads[name] = census.total
         img_ref, g_ref = results["per-operation"]
         out[name] = {
             mode: [float((img - img_ref).abs().max()), float((g - g_ref).abs().max() / (1 + g_ref.abs().max()))]
             for mode, (img, g) in results.items() if mode != "per-operation"
         }
     fused_coverage.pieces = pieces
-    return {"scenes": out, "longer_edges": int(kinds_seen[1]), "walls": int(kinds_seen[2])}
+    return {"scenes": out, "longer_edges": int(kinds_seen[1]), "walls": int(kinds_seen[2]), "reads": reads}
 
 
 def backward_fallback() -> dict:

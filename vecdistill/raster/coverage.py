@@ -69,12 +69,15 @@ class Fragments:
     pixel: Tensor
 
 
-def flat_nonzero(mask: Tensor) -> Tensor:
+def flat_nonzero(mask: Tensor, count: int | None = None) -> Tensor:
     """[K] int64 positions of the true (non-zero) entries of a 1-D ``mask`` [N], in order:
     ``mask.nonzero().squeeze(-1)``. On the CPU through NumPy's ``flatnonzero`` on the
     tensor's memory (no copy): for a bool mask several times faster than torch's CPU
     ``nonzero`` (``benchmarks/raster_bench.py --ops`` prints both for the 222720 cells of
-    the 256-path scene's coverage buffer)."""
+    the 256-path scene's coverage buffer). ``count``: K when the caller knows it: then
+    ``nonzero_static`` on every device (on a GPU no device read for the result's size)."""
+    if count is not None:
+        return torch.nonzero_static(mask, size=count).squeeze(-1)
     if mask.device.type == "cpu" and not mask.requires_grad:
         return torch.from_numpy(np.flatnonzero(mask.numpy()))
     return mask.nonzero().squeeze(-1)
@@ -105,7 +108,7 @@ class _Boxes:
     row's spill cell) is buffer cell ``off + row * stride + col`` and buffer row ``row0 +
     row``. ``padded``: every box takes a ``[hmax, wmax + 1]`` block (``stride = wmax + 1``),
     so that all rows have one length; otherwise boxes take ``h (w + 1)`` cells each, one
-    after another."""
+    after another. ``rows``: the boxes' rows in all (``sum(h)``)."""
 
     c0: Tensor
     r0: Tensor
@@ -118,6 +121,7 @@ class _Boxes:
     padded: bool
     hmax: int
     wmax: int
+    rows: int
 
     def table(self, dtype) -> Tensor:
         """[7, L] in ``dtype``: rows c0, r0, w, h, off, stride, row0 (one gather per row
@@ -152,7 +156,7 @@ def _layer_boxes(e: Tensor, edge_layer: Tensor, num_layers: int, width: int, hei
     wh.masked_fill_((wh == 0).any(0), 0)  # a box of no width or no height is empty
     w, h = wh.unbind(0)
     cells = h * (w + 1)
-    flat_total, wmax, hmax = (int(v) for v in torch.cat([cells.sum().view(1), wh.amax(1)]).tolist())
+    flat_total, rows, wmax, hmax = (int(v) for v in torch.cat([torch.stack([cells.sum(), h.sum()]), wh.amax(1)]).tolist())
     padded = num_layers * hmax * (wmax + 1) <= 1.25 * flat_total + 4096
     if layout != "auto":
         padded = layout == "padded"
@@ -167,7 +171,7 @@ def _layer_boxes(e: Tensor, edge_layer: Tensor, num_layers: int, width: int, hei
         stride = w + 1
         row0 = torch.cumsum(h, 0) - h
         total = flat_total
-    return _Boxes(lo[0], lo[1], w, h, off, stride, row0, total, padded, hmax, wmax)
+    return _Boxes(lo[0], lo[1], w, h, off, stride, row0, total, padded, hmax, wmax, rows)
 
 
 @dataclass
@@ -494,16 +498,18 @@ def _longer_and_walls(frame: _Frame, ids: Tensor | None, dtype) -> tuple[list[_P
     (:func:`_wall_pieces`, or None)."""
     pick = lambda ts, idx: tuple(None if t is None else take(t, idx) for t in ts)  # noqa: E731
     groups = []
-    if bool(frame.longer.any()):
-        lid = flat_nonzero(frame.longer.bool())  # (nonzero of floats costs twice that of bools)
+    # how many of each, in one device read (the positions then need none)
+    n_longer, n_walls = (int(v) for v in torch.stack([frame.longer.sum(), frame.wall.sum()]).tolist())
+    if n_longer:
+        lid = flat_nonzero(frame.longer.bool(), n_longer)  # (nonzero of floats costs twice that of bools)
         w, h = frame.per_edge[0], frame.per_edge[1]
         parts, span, src = _subdivide(pick(frame.local, lid), take(w, lid).to(dtype), take(h, lid).to(dtype))
         pid = take(lid, src)
         pn = (_crossings(parts[0], parts[2]), _crossings(parts[1], parts[3]))
         groups.append(_short_pieces(pid if ids is None else take(ids, pid), parts, pn, pick(frame.per_edge, pid), span))
     walls = None
-    if bool(frame.wall.any()):
-        wid = flat_nonzero(frame.wall.bool())
+    if n_walls:
+        wid = flat_nonzero(frame.wall.bool(), n_walls)
         walls = _wall_pieces(take(frame.local[1], wid), take(frame.local[3], wid), pick(frame.per_edge, wid))
     return groups, walls
 
@@ -524,7 +530,7 @@ def _layer_coverage(
     edge_layer: Tensor,
     num_layers: int,
     layer_batch: Tensor,
-    evenodd: Tensor,
+    evenodd: Tensor | None,
     width: int,
     height: int,
     layout: str,
@@ -533,7 +539,8 @@ def _layer_coverage(
 
     ``edges``: [4, E] directed edges, rows (x0, y0, x1, y1), in canvas pixels, closed polygons per
     layer; ``edge_layer``: [E] int64; ``layer_batch``: [L] image index of each layer;
-    ``evenodd``: [L] bool, each layer's fill rule. Returns ``(cov, layer, pixel)``, each [F]
+    ``evenodd``: [L] bool, each layer's fill rule (None: nonzero for every layer, a little
+    cheaper). Returns ``(cov, layer, pixel)``, each [F]
     (see :class:`Fragments` for the layout): the coverage in [0, 1] (:func:`coverage_and_slope`
     of the signed integral of the winding number over the pixel, in pixel units: a fully
     inside pixel gives +-1, +-2...), differentiable with respect to ``edges``; its layer and
@@ -566,8 +573,8 @@ def _layer_coverage(
             start, recompute = None, None
         else:
             groups, walls = [], None
-            if bool(kinds.any()):
-                odd = flat_nonzero(kinds)
+            odd = flat_nonzero(kinds)  # (its length is the one device read: no .any() first)
+            if odd.numel():
                 groups, walls = _longer_and_walls(_edge_frame(take(ec.t(), odd).t(), take(edge_layer, odd), boxes), odd, dtype)
             recompute = (ec, edge_layer, box, boxes)
         area = _accumulate(groups, walls, boxes, dtype, start)
@@ -576,7 +583,7 @@ def _layer_coverage(
         keep = flat_nonzero(area.bool())  # (.bool() is several times cheaper than != 0)
         area = take(area, keep)
         layer, pixel = _cell_pixels(boxes, keep, layer_batch, width, height)
-        cov, slope = coverage_and_slope(area, take(evenodd, layer) if bool(evenodd.any()) else None)
+        cov, slope = coverage_and_slope(area, None if evenodd is None else take(evenodd, layer))
         spill = _spill_cells(boxes)
         saved = []
         for g in groups:
@@ -631,15 +638,13 @@ def _accumulate(
 
 def _spill_cells(boxes: _Boxes) -> Tensor:
     """[R] int64: the spill cell of every row of every non-empty box, in buffer order (for
-    the packed layout: row ``i`` of the buffer has spill cell ``[i]``)."""
-    device = boxes.w.device
-    if boxes.padded:
-        cells = boxes.off.view(-1, 1) + torch.arange(boxes.hmax, device=device).view(1, -1) * (boxes.wmax + 1) + boxes.w.view(-1, 1)
-        rows = torch.arange(boxes.hmax, device=device).view(1, -1) < boxes.h.view(-1, 1)
-        return cells[rows]
-    rows_layer = torch.repeat_interleave(torch.arange(boxes.w.shape[0], device=device), boxes.h)
-    r = torch.arange(rows_layer.shape[0], device=device) - take(boxes.row0, rows_layer)
-    return take(boxes.off, rows_layer) + r * take(boxes.stride, rows_layer) + take(boxes.w, rows_layer)
+    the packed layout: row ``i`` of the buffer has spill cell ``[i]``). Sizes from the
+    boxes' host read: no device read here."""
+    device, R = boxes.w.device, boxes.rows
+    rows_layer = torch.repeat_interleave(torch.arange(boxes.w.shape[0], device=device), boxes.h, output_size=R)
+    first = torch.cumsum(boxes.h, 0) - boxes.h  # each box's first row among all boxes' rows
+    r = torch.arange(R, device=device) - take(first, rows_layer)
+    return take(boxes.off + boxes.w, rows_layer) + r * take(boxes.stride, rows_layer)
 
 
 def _zero_padding(area: Tensor, boxes: _Boxes) -> None:
@@ -699,7 +704,7 @@ def rasterize_layers(
     edges: Tensor,
     edge_layer: Tensor,
     layer_batch: Tensor,
-    layer_evenodd: Tensor,
+    layer_evenodd: Tensor | None,
     width: int,
     height: int,
     layout: str = "auto",
@@ -708,7 +713,7 @@ def rasterize_layers(
 
     ``edges``: [4, E], rows x0, y0, x1, y1 (coordinate-major: contiguous rows keep the
     elementwise loops vectorised); ``edge_layer``: [E] int64 in [0, L); ``layer_batch``: [L] int64;
-    ``layer_evenodd``: [L] bool; ``layout``: the buffer layout (``"auto"`` pads the boxes to
+    ``layer_evenodd``: [L] bool (None: the nonzero rule for all); ``layout``: the buffer layout (``"auto"`` pads the boxes to
     one size when that wastes little, ``"flat"`` or ``"padded"``; same result).
     """
     L = int(layer_batch.shape[0])

@@ -266,8 +266,6 @@ def flatten(
         if any(t.dtype != dtype for t in pts):
             pts = [t.to(dtype) for t in pts]
         gathered = torch.cat(pts).to(device).index_select(0, tables.seg_index)
-    if not bool(torch.isfinite(gathered.detach()).all()):
-        raise InputError("a path has non-finite (NaN or infinite) control points; fix the geometry")
     gathered = gathered.reshape(-1, 4, 2)  # [S, 4, 2]
     seg_sub, seg_inst4 = tables.seg_sub, tables.seg_inst4
     ctrl = _elevate(gathered, tables.seg_degree, tables.degrees)  # local cubic control points [S, 4, 2]
@@ -275,8 +273,19 @@ def flatten(
     canvas_ctrl = apply_affine(inst_mats, ctrl.reshape(-1, 2), seg_inst4).reshape(-1, 4, 2)
     with torch.no_grad():
         counts = segment_counts(canvas_ctrl.detach(), width, height, tol, max_count)
-    n = int(counts.max()) if counts.numel() else 1
-    if not tables.any_open and n * counts.shape[0] <= 1.05 * int(counts.sum()) + 64:
+        # vertices evaluated per segment: open subpaths' last segments add their end point
+        n_eval = counts + tables.seg_last_open.long() if tables.any_open else counts
+        # what the host needs, in one read (one device sync): the largest and total counts,
+        # evaluated and not, and whether every control point is finite
+        finite = torch.isfinite(gathered.detach()).all().long()
+        if counts.numel():
+            reads = [counts.max(), counts.sum(), n_eval.max(), n_eval.sum(), finite]
+        else:  # no segments (paths of a lone moveto): one vertex count, nothing to evaluate
+            reads = [finite.new_ones(()), finite.new_zeros(()), finite.new_ones(()), finite.new_zeros(()), finite]
+        n, n_sum, m, total, ok = (int(v) for v in torch.stack(reads).tolist())
+    if not ok:
+        raise InputError("a path has non-finite (NaN or infinite) control points; fix the geometry")
+    if not tables.any_open and n * counts.shape[0] <= 1.05 * n_sum + 64:
         # every subpath closed and the counts (nearly) equal: all segments at the largest
         # count, one dense product with the Bernstein weights (no per-vertex gathers)
         basis = _bernstein(n, dtype, device)  # [n, 4]
@@ -285,8 +294,6 @@ def flatten(
         vert_sub = seg_sub.repeat_interleave(n)
         seg_verts = torch.full_like(seg_sub, n)
     else:
-        n_eval = counts + tables.seg_last_open.long()
-        m, total = (int(v) for v in torch.stack([n_eval.max(), n_eval.sum()]).tolist())
         if m * n_eval.shape[0] <= 2 * total + 64:
             # counts within a factor 2 of each other: every segment evaluated at m
             # parameters in a dense [2, S, m] block, then the real vertices picked out (the
@@ -302,7 +309,7 @@ def flatten(
             verts = _dense_cubics(ctrl, t, pick) if local else canvas
             vert_sub = seg_sub.repeat_interleave(n_eval, output_size=total)
         else:
-            seg_rep = torch.repeat_interleave(torch.arange(counts.shape[0], device=device), n_eval)
+            seg_rep = torch.repeat_interleave(torch.arange(counts.shape[0], device=device), n_eval, output_size=total)
             starts = torch.cumsum(n_eval, 0) - n_eval
             j = torch.arange(seg_rep.shape[0], device=device) - starts.index_select(0, seg_rep)
             t = (j.to(dtype) / counts.index_select(0, seg_rep).to(dtype)).unsqueeze(-1)
@@ -357,10 +364,10 @@ def _elevate(gathered: Tensor, degree: Tensor, degrees: list[int] | None = None)
     when known."""
     if degrees is None:
         degrees = torch.unique(degree).tolist()
+    if degrees == [2]:  # all cubics already
+        return gathered
     table = _ELEVATE.to(device=gathered.device, dtype=gathered.dtype)
     if len(degrees) == 1:
-        if degrees[0] == 2:
-            return gathered
         return _weigh(table[degrees[0]], gathered).view(-1, 4, 2)
     return torch.einsum("sij,sjk->sik", table[degree], gathered)
 

@@ -264,13 +264,14 @@ class Plan:
     units); ``tables``: flattening tables of the direct instances; ``need_local``: local
     (user-unit) vertices are needed (strokes, bounding-box units). ``fill_layer`` /
     ``stroke_layer`` [I]: layer of each instance's fill (or clip shape) / stroke, -1 for
-    none. ``layer_b`` [L], ``layer_eo`` [L] even-odd, ``is_clip`` [L], ``layer_use`` [L]
-    clip use of clip layers and ``layer_clip`` [L] the clip use applied to each layer (None without clips). ``solid_ids`` [K] solid layers and
+    none; ``all_fill`` / ``all_stroke``: every instance has one. ``layer_b`` [L],
+    ``layer_eo`` [L] even-odd (``any_evenodd``: some layer is), ``is_clip`` [L], ``layer_use`` [L]
+    clip use of clip layers and ``layer_clip`` [L] the clip use applied to each layer (None without clips). ``solid_ids`` [K] solid layers (``solid_layers`` the same on the host) and
     ``colors_packed``: ``(base, rows)`` when their colours are rows of one packed tensor
     (:func:`.packing.packed_rows`, rows on the device), else None;
-    ``draw_ids`` [D] drawn layers and ``opacity`` [L] their opacity factors (:func:`layer_opacity`) when no opacity
-    requires grad (else None: built per call; ``opacity_tensors`` are checked at each call,
-    since ``requires_grad`` can be switched on in place). ``grad_ids``: layers painted with gradients;
+    ``draw_ids`` [D] drawn layers (``draw_layers`` on the host) and ``opacity`` [L] their opacity factors (:func:`layer_opacity`) when no opacity
+    requires grad (else None: built per call; ``requires_grad`` switched on in place
+    changes the scene's fingerprint, see :func:`_marks`, so a kept plan's is current). ``grad_ids``: layers painted with gradients;
     ``layer_order`` [L] / ``layer_level`` [L] / ``root_ids``: paint order and levels, only
     when some level is isolated (else None); ``roots_scaled``: some image's root has an
     opacity or a clip. Strokes: ``stroke_insts`` (sorted instances), their ``joins``,
@@ -290,13 +291,18 @@ class Plan:
     fill_layer: Tensor
     stroke_layer: Tensor
     has_fill: bool
+    all_fill: bool
+    all_stroke: bool
     layer_b: Tensor
     layer_eo: Tensor
+    any_evenodd: bool
     is_clip: Tensor
     layer_use: Tensor | None
     solid_ids: Tensor | None
+    solid_layers: list[int]
     colors_packed: tuple[Tensor, Tensor] | None
     draw_ids: Tensor
+    draw_layers: list[int]
     opacity: Tensor | None
     grad_ids: list[int]
     layer_order: Tensor | None
@@ -304,7 +310,6 @@ class Plan:
     root_ids: Tensor | None
     roots_scaled: bool
     layer_clip: Tensor | None = None
-    opacity_tensors: list[Tensor] = field(default_factory=list)
     stroke_insts: list[int] = field(default_factory=list)
     joins: Tensor | None = None
     caps: Tensor | None = None
@@ -361,13 +366,18 @@ def _build(scenes: Sequence[Scene], width: int, height: int, values: dict[int, f
         fill_layer=fill_layer,
         stroke_layer=stroke_layer,
         has_fill=bool(fl_i),
+        all_fill=len({i for i, _ in fl_i}) == n_inst,
+        all_stroke=len({i for i, _ in st_i}) == n_inst,
         layer_b=torch.tensor([l.b for l in layers], **long),
         layer_eo=torch.tensor([l.evenodd for l in layers], dtype=torch.bool, device=device),
+        any_evenodd=any(l.evenodd for l in layers),
         is_clip=torch.tensor([l.kind == "clip" for l in layers], dtype=torch.bool, device=device),
         layer_use=layer_use,
         solid_ids=torch.tensor(solid, **long) if solid else None,
+        solid_layers=solid,
         colors_packed=_packed_on([layers[k].paint.color for k in solid], device) if solid else None,
         draw_ids=torch.tensor(draw, **long),
+        draw_layers=draw,
         opacity=None,
         grad_ids=[k for k, l in enumerate(layers) if l.kind != "clip" and l.paint is not None and not isinstance(l.paint, Solid)],
         layer_order=torch.tensor([l.order for l in layers], **long) if isolated else None,
@@ -377,7 +387,6 @@ def _build(scenes: Sequence[Scene], width: int, height: int, values: dict[int, f
     )
     if builder.clips:
         plan.layer_clip = torch.tensor([l.clip for l in layers], **long)
-    plan.opacity_tensors = opac_ts
     if layers and not any(t.requires_grad for t in opac_ts):
         plan.opacity = layer_opacity(plan)
     if st_i:
@@ -402,7 +411,7 @@ def layer_opacity(plan: Plan) -> Tensor:
     """[L] opacity factor of each layer (its fill/stroke opacity times the path's own
     opacity when the path is not isolated; 0 for clip layers), differentiable."""
     layers, dtype, device = plan.builder.layers, plan.dtype, plan.device
-    draw = plan.draw_ids.tolist()
+    draw = plan.draw_layers
     opac = stack_scalars([layers[k].opacity for k in draw], dtype, device)
     own = [layers[k].opacity2 for k in draw]
     if any(o is not None for o in own):

@@ -217,18 +217,16 @@ def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor
         cpoly = Polylines(canvas_verts, poly.vert_sub, poly.sub_inst, poly.sub_closed, poly.sub_start, poly.sub_count)
         e = _closed_edges(cpoly)
         el = take(sub_fill, poly.vert_sub)
-        keep = el >= 0
-        if bool(keep.all()):
+        if plan.all_fill:
             edge_parts.append(e)
             layer_parts.append(el)
         else:
-            keep = flat_nonzero(keep)
+            keep = flat_nonzero(el >= 0)
             edge_parts.append(e.index_select(1, keep))
             layer_parts.append(take(el, keep))
     if plan.stroke_insts:
         inst_ids = plan.stroke_insts
-        sel = plan.stroke_layer[poly.sub_inst] >= 0
-        spoly = _select_subpaths(poly, sel)
+        spoly = poly if plan.all_stroke else _select_subpaths(poly, plan.stroke_layer[poly.sub_inst] >= 0)
         half = stack_scalars([builder.paths[builder.inst_path[i]].stroke_width for i in inst_ids], dtype, device) * 0.5
         scale = tolerance_scale(mats[inst_ids])
         row = plan.stroke_row[spoly.sub_inst]
@@ -240,7 +238,7 @@ def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor
         layer_parts.append(plan.stroke_layer[sinst])
     edges = torch.cat(edge_parts, 1) if len(edge_parts) > 1 else edge_parts[0]
     edge_layer = torch.cat(layer_parts) if len(layer_parts) > 1 else layer_parts[0]
-    frags = coverage.rasterize_layers(edges, edge_layer, plan.layer_b, plan.layer_eo, width, height)
+    frags = coverage.rasterize_layers(edges, edge_layer, plan.layer_b, plan.layer_eo if plan.any_evenodd else None, width, height)
 
     # clip masks
     masks = None
@@ -270,10 +268,9 @@ def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor
             base, rows = plan.colors_packed
             colors = base.to(dtype=dtype, device=device).index_select(0, rows)
         else:
-            colors = stack_scalars([layers[k].paint.color for k in plan.solid_ids.tolist()], dtype, device)
+            colors = stack_scalars([layers[k].paint.color for k in plan.solid_layers], dtype, device)
         solid = solid.index_put((plan.solid_ids,), colors)
-    static = plan.opacity is not None and not any(t.requires_grad for t in plan.opacity_tensors)
-    opac_full = plan.opacity if static else layer_opacity(plan)
+    opac_full = plan.opacity if plan.opacity is not None else layer_opacity(plan)
     # coverage is in [0, 1]; clamping the per-layer factor (colours or opacities pushed
     # outside [0, 1] by an optimiser) keeps every alpha in [0, 1] without a per-fragment pass
     factor = (solid[:, 3] * opac_full).clamp(0, 1)
