@@ -493,13 +493,16 @@ def count_operations(fn) -> int:
 
 def bench_fused_counts(out) -> None:
     """Torch operations a forward + backward of a 64-path scene at 64^2 (packed leaves)
-    dispatches with the per-operation path, with the fused compositing kernels, and with
-    the fused compositing and coverage kernels (``vecdistill/raster/fused*.py``): their
-    launches stubbed on the CPU (each counted as one operation, the kernels' work not run;
-    the coverage stub reports no longer edges or walls, which a real scene may add a few
-    dozen operations for); and the host reads of device values each makes (a sync each on
+    dispatches with the per-operation path and with the fused kernels
+    (``vecdistill/raster/fused*.py``) added stage by stage: compositing, coverage,
+    flattening. Their launches are stubbed on the CPU and counted as one operation each
+    (the compositing and coverage stubs skip the kernels' work; the coverage stub reports
+    no longer edges or walls, which a real scene may add a few dozen operations for; the
+    flattening stub computes its vertices, inside the launch, so that the stages after it
+    see the real geometry). Also the host reads of device values each makes (a sync each on
     a GPU; :mod:`vecdistill.raster.device_reads`). Needs Triton."""
-    from vecdistill.raster import composite, fused, fused_coverage
+    import vecdistill.raster.flatten as flatten
+    from vecdistill.raster import composite, fused, fused_coverage, fused_flatten
     from vecdistill.raster.device_reads import count_device_reads
 
     if fused.triton is None:
@@ -507,45 +510,65 @@ def bench_fused_counts(out) -> None:
         return
 
     class Stub:
-        """A kernel whose launch only marks itself (and zeroes its edge kinds, argument ``zero``)."""
+        """A kernel whose launch only marks itself, then runs ``work`` (if any) on its arguments."""
 
-        def __init__(self, zero: int | None = None) -> None:
-            self.zero = zero
+        def __init__(self, work=None) -> None:
+            self.work = work
 
         def __getitem__(self, grid):
             def launch(*args, **kwargs):
                 with torch.profiler.record_function(LAUNCH):
-                    if self.zero is not None:
-                        args[self.zero].zero_()
+                    if self.work is not None:
+                        self.work(*args, **kwargs)
 
             return launch
 
+    def cubics(ctrl, counts, n_eval, first, seg_sub, points, subs, S, M, WRITE_SUB, **_):
+        total = points.shape[0]
+        (pts,) = flatten.cubic_points_per_operation([ctrl], counts, n_eval, total, M)
+        points.copy_(pts)
+        if WRITE_SUB:
+            subs.copy_(seg_sub.repeat_interleave(n_eval, output_size=total))
+
+    stubs = {
+        (fused, "_over_forward"): Stub(),
+        (fused, "_over_backward"): Stub(),
+        (fused_coverage, "_coverage_forward"): Stub(lambda *a, **k: a[5].zero_()),  # no longer edges or walls
+        (fused_coverage, "_coverage_backward"): Stub(),
+        (fused_flatten, "_cubics_forward"): Stub(cubics),
+        (fused_flatten, "_cubics_backward"): Stub(lambda *a, **k: a[4].zero_()),
+    }
+    saved = {key: getattr(*key) for key in stubs}
+    gates = (composite, "_fused_kernels"), (coverage, "_fused_kernels"), (flatten, "_fused_kernels")
+    saved_gates = [getattr(*g) for g in gates]
+    off = lambda *a: None  # noqa: E731
+    over_on, coverage_on = lambda *a: fused, lambda e, boxes: fused_coverage if boxes.padded else None  # noqa: E731
+    modes = {
+        "per-operation path": (off, off, off),
+        "fused compositing": (over_on, off, off),
+        "fused compositing and coverage": (over_on, coverage_on, off),
+        "fused compositing, coverage and flattening": (over_on, coverage_on, lambda ctrl: fused_flatten),
+    }
     scene = circles_scene(64, 64, generator=torch.Generator().manual_seed(1))
     params = list(pack_parameters(scene).values())
-    kernels = ("_over_forward", "_over_backward"), ("_coverage_forward", "_coverage_backward")
-    saved = [getattr(fused, k) for k in kernels[0]] + [getattr(fused_coverage, k) for k in kernels[1]]
-    saved_gates = composite._fused_kernels, coverage._fused_kernels
-    fused.__dict__.update({k: Stub() for k in kernels[0]})
-    fused_coverage.__dict__.update({kernels[1][0]: Stub(zero=5), kernels[1][1]: Stub()})
-    modes = {
-        "per-operation path": (lambda *a: None, lambda *a: None),
-        "fused compositing": (lambda *a: fused, lambda *a: None),
-        "fused compositing and coverage": (lambda *a: fused, lambda e, boxes: fused_coverage if boxes.padded else None),
-    }
     out("## Torch operations and device reads per forward + backward, 64 paths at 64^2, packed leaves (kernel launches stubbed, one each)")
     out("")
     out("| path | operations | device reads |")
     out("|---|---|---|")
     try:
-        for name, (over_gate, coverage_gate) in modes.items():
-            composite._fused_kernels, coverage._fused_kernels = over_gate, coverage_gate
+        for (module, name), stub in stubs.items():
+            setattr(module, name, stub)
+        for name, mode in modes.items():
+            for (module, attr), gate in zip(gates, mode):
+                setattr(module, attr, gate)
             step = lambda: step_seconds(lambda: rasterize(scene, 64, 64), params)  # noqa: E731
             step()  # warm: the plan is built
             out(f"| {name} | {count_operations(step)} | {count_device_reads(step)[0]} |")
     finally:
-        composite._fused_kernels, coverage._fused_kernels = saved_gates
-        fused.__dict__.update(dict(zip(kernels[0], saved[:2])))
-        fused_coverage.__dict__.update(dict(zip(kernels[1], saved[2:])))
+        for (module, attr), gate in zip(gates, saved_gates):
+            setattr(module, attr, gate)
+        for (module, name), kernel in saved.items():
+            setattr(module, name, kernel)
     out("")
 
 

@@ -77,18 +77,26 @@ def opaque() -> dict:
 
 def renders() -> dict:
     """Whole renders with the kernels standing in for the per-operation path on the CPU (as
-    on CUDA): compositing only, and compositing and coverage, against the per-operation
-    path, on the handmade SVGs (strokes, gradients, clips, group opacity: isolated levels,
+    on CUDA): compositing only, compositing and coverage, and those and the flattening,
+    against the per-operation path, on the handmade SVGs (strokes, gradients, clips, group opacity: isolated levels,
     whose fragments come with a scale), a circle scene, and one whose circles cross the
     canvas's sides (edges left of their clipped boxes: walls, pieces clamped onto the box), and
     a batch of three views of one scene.
     Per scene and mode: the largest image difference and the largest gradient difference
     relative to the gradient's size; how many edges the coverage kernel left to the
-    per-operation path as longer edges and walls; and, with both kernels, the host reads of
-    device values (syncs on a GPU) of each scene's forward + backward."""
+    per-operation path as longer edges and walls; and, with all the kernels, the host reads
+    of device values (syncs on a GPU) of each scene's forward + backward."""
     from pathlib import Path
 
-    from vecdistill.raster import coverage, fused, fused_coverage, rasterize, rasterize_batch
+    import vecdistill.raster.flatten as flatten
+    from vecdistill.raster import (
+        coverage,
+        fused,
+        fused_coverage,
+        fused_flatten,
+        rasterize,
+        rasterize_batch,
+    )
     from vecdistill.raster.device_reads import DeviceReads
     from vecdistill.raster.testscenes import circles_scene
     from vecdistill.svg.parse import load_svg
@@ -114,19 +122,22 @@ def renders() -> dict:
         return kinds
 
     fused_coverage.pieces = counting
-    saved = composite._fused_kernels, coverage._fused_kernels
+    saved = composite._fused_kernels, coverage._fused_kernels, flatten._fused_kernels
+    off = lambda *a: None  # noqa: E731
+    covering = lambda e, boxes: fused_coverage if boxes.padded and boxes.total < 2**24 else None  # noqa: E731
     modes = {
-        "per-operation": (lambda *a: None, lambda *a: None),
-        "compositing": (lambda *a: fused, lambda *a: None),
-        "both": (lambda *a: fused, lambda e, boxes: fused_coverage if boxes.padded and boxes.total < 2**24 else None),
+        "per-operation": (off, off, off),
+        "compositing": (lambda *a: fused, off, off),
+        "both": (lambda *a: fused, covering, off),
+        "all": (lambda *a: fused, covering, lambda ctrl: fused_flatten),
     }
     out, reads = {}, {}
     for name, scene in scenes.items():
         scene.requires_grad_(True)
         params = [t for t in scene.parameters() if t.requires_grad]
         results = {}
-        for mode, (over_kernels, coverage_kernels) in modes.items():
-            composite._fused_kernels, coverage._fused_kernels = over_kernels, coverage_kernels
+        for mode, gates in modes.items():
+            composite._fused_kernels, coverage._fused_kernels, flatten._fused_kernels = gates
             census = DeviceReads()
             try:
                 with census:
@@ -134,9 +145,9 @@ def renders() -> dict:
                     w = torch.linspace(-1, 1, img.numel()).view_as(img)
                     grads = torch.autograd.grad((img * w).sum(), params, allow_unused=True)
             finally:
-                composite._fused_kernels, coverage._fused_kernels = saved
+                composite._fused_kernels, coverage._fused_kernels, flatten._fused_kernels = saved
             results[mode] = (img.detach(), torch.cat([torch.zeros(1) if g is None else g.reshape(-1) for g in grads]))
-            if mode == "both":
+            if mode == "all":
                 reads[name] = census.total
         img_ref, g_ref = results["per-operation"]
         out[name] = {
@@ -153,7 +164,8 @@ def backward_fallback() -> dict:
     to a render that never used the kernels; the failure is reported as a warning."""
     import warnings
 
-    from vecdistill.raster import coverage, fused, fused_coverage, rasterize
+    import vecdistill.raster.flatten as flatten
+    from vecdistill.raster import coverage, fused, fused_coverage, fused_flatten, rasterize
     from vecdistill.raster.testscenes import circles_scene
 
     class Failing:
@@ -168,10 +180,12 @@ def backward_fallback() -> dict:
     params = [t for t in scene.parameters() if t.requires_grad]
     w = torch.linspace(-1, 1, 3 * 48 * 48).view(3, 48, 48)
     reference = torch.autograd.grad((rasterize(scene, 48, 48) * w).sum(), params, allow_unused=True)
-    saved = composite._fused_kernels, coverage._fused_kernels, fused._over_backward, fused_coverage._coverage_backward
+    saved = (composite._fused_kernels, coverage._fused_kernels, flatten._fused_kernels,
+             fused._over_backward, fused_coverage._coverage_backward, fused_flatten._cubics_backward)
     composite._fused_kernels = lambda *a: fused
     coverage._fused_kernels = lambda e, boxes: fused_coverage if boxes.padded else None
-    fused._over_backward = fused_coverage._coverage_backward = Failing()
+    flatten._fused_kernels = lambda ctrl: fused_flatten
+    fused._over_backward = fused_coverage._coverage_backward = fused_flatten._cubics_backward = Failing()
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -179,7 +193,8 @@ def backward_fallback() -> dict:
             grads = torch.autograd.grad((img * w).sum(), params, allow_unused=True)
         failed_after = fused.failed
     finally:
-        composite._fused_kernels, coverage._fused_kernels, fused._over_backward, fused_coverage._coverage_backward = saved
+        (composite._fused_kernels, coverage._fused_kernels, flatten._fused_kernels,
+         fused._over_backward, fused_coverage._coverage_backward, fused_flatten._cubics_backward) = saved
         fused.failed = None
     worst = max(float((a - b).abs().max()) for a, b in zip(grads, reference) if a is not None)
     return {"grad_difference": worst, "warnings": [str(c.message) for c in caught], "failed": failed_after}

@@ -59,21 +59,22 @@ def test_opaque_fragments_hide_what_is_below_them(checks):
 
 def test_whole_renders_with_the_kernels_match_the_per_operation_path(checks):
     """The kernels standing in for the per-operation path inside full renders (as on CUDA),
-    the compositing ones alone and with the coverage ones: the handmade SVGs (strokes,
+    the compositing ones alone, with the coverage ones, and with those and the flattening
+    one: the handmade SVGs (strokes,
     gradients, clips, isolated group opacity), a circle scene, circles across the canvas's
     sides and a batch of three views give the same images and gradients; the coverage kernel handed longer
     edges and walls to the per-operation path and their pieces still count."""
     renders = checks["renders"]
     assert len(renders["scenes"]) >= 9
     for name, modes in renders["scenes"].items():
-        assert set(modes) == {"compositing", "both"}
+        assert set(modes) == {"compositing", "both", "all"}
         for mode, (image, grads) in modes.items():
             assert image < 1e-5 and grads < 1e-5, (name, mode, image, grads)
     assert renders["longer_edges"] > 0 and renders["walls"] > 0
 
 
 def test_fill_renders_read_device_values_five_times(checks):
-    """With both kernels (the CUDA path), a forward + backward of a filled scene reads device
+    """With all the kernels (the CUDA path), a forward + backward of a filled scene reads device
     values on the host (a sync each on a GPU) five times: the plan's scalars, the
     flattening's vertex counts, the layer boxes' sizes, the edges the coverage kernel leaves
     to the per-operation path and the non-zero cells. A batch of views adds none of its own
@@ -94,10 +95,10 @@ def test_a_backward_kernel_that_cannot_run_falls_back_to_the_per_operation_path(
     assert "no kernel image" in fb["failed"]
 
 
-@pytest.mark.parametrize("stage", ["coverage", "compositing"])
+@pytest.mark.parametrize("stage", ["coverage", "compositing", "flattening"])
 def test_a_forward_kernel_that_cannot_run_falls_back_to_the_per_operation_path(monkeypatch, stage):
     """Compiled kernels launched on CPU tensors fail (as they would on a GPU Triton cannot
-    compile for): the render falls back, in the coverage stage or in the compositing one,
+    compile for): the render falls back, in the coverage, compositing or flattening stage,
     with the same image and gradients as without the kernels, one warning, and the kernels
     are off afterwards."""
     from vecdistill.raster import fused, fused_coverage, rasterize
@@ -111,6 +112,11 @@ def test_a_forward_kernel_that_cannot_run_falls_back_to_the_per_operation_path(m
     monkeypatch.setattr(fused, "failed", None)
     if stage == "compositing":
         monkeypatch.setattr(composite, "_fused_kernels", lambda *a: fused if fused.available() else None)
+    elif stage == "flattening":
+        import vecdistill.raster.flatten as flatten
+        from vecdistill.raster import fused_flatten
+
+        monkeypatch.setattr(flatten, "_fused_kernels", lambda ctrl: fused_flatten if fused.available() else None)
     else:
         monkeypatch.setattr(coverage, "_fused_kernels", lambda e, boxes: fused_coverage if fused.available() and boxes.padded else None)
     with pytest.warns(RuntimeWarning, match="fused GPU kernels failed") as caught:
@@ -121,12 +127,32 @@ def test_a_forward_kernel_that_cannot_run_falls_back_to_the_per_operation_path(m
         assert (a is None and b is None) or torch.equal(a, b)
 
 
+def test_cpu_renders_do_not_load_triton():
+    """A CPU render and its backward never import Triton or the kernels' modules (Triton's
+    import costs a second; CPU users do not pay it)."""
+    code = (
+        "import sys, torch\n"
+        "from vecdistill.raster import rasterize\n"
+        "from vecdistill.raster.testscenes import circles_scene\n"
+        "s = circles_scene(8, 32, stroke_width=1.0)\n"
+        "s.requires_grad_(True)\n"
+        "rasterize(s, 32, 32).sum().backward()\n"
+        "print(sorted(m for m in sys.modules if m == 'triton' or m.startswith('vecdistill.raster.fused')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
+
+
 def test_cpu_renders_do_not_use_the_kernels_and_the_environment_or_determinism_turn_them_off(monkeypatch):
     cov, table = torch.rand(4), torch.rand(4, 2)
     assert composite._fused_kernels(cov, table, None) is None  # CPU: the per-operation path
     edges = torch.rand(4, 6) * 8
     boxes = coverage._layer_boxes(edges, torch.zeros(6, dtype=torch.long), 1, 8, 8, "padded")
     assert coverage._fused_kernels(edges, boxes) is None
+    import vecdistill.raster.flatten as flatten
+
+    assert flatten._fused_kernels(torch.rand(3, 4, 2)) is None
     from vecdistill.raster import fused
 
     monkeypatch.setenv("VECDISTILL_FUSED", "0")
@@ -140,7 +166,7 @@ def test_cpu_renders_do_not_use_the_kernels_and_the_environment_or_determinism_t
 
 def test_the_kernels_compile_for_an_h100():
     """Triton's own compiler (with the ptxas it ships) turns the compositing kernels, with
-    and without a scale, and the coverage kernels into sm_90 machine code: what a CUDA
+    and without a scale, the coverage kernels and the flattening ones into sm_90 machine code: what a CUDA
     render would run, checked without a GPU (the interpreter above checks what they
     compute)."""
     pytest.importorskip("triton.backends.nvidia")
@@ -148,13 +174,17 @@ def test_the_kernels_compile_for_an_h100():
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    from vecdistill.raster import fused, fused_coverage
+    from vecdistill.raster import fused, fused_coverage, fused_flatten
 
     types = {"index": "*i64", "perm": "*i64", "start": "*i64", "count": "*i64", "edge_layer": "*i64", "kinds": "*i8"}
-    types.update({"N": "i32", "K": "i32", "E": "i32", "L": "i32", "q": "fp32", "HAS_SCALE": "constexpr", "BLOCK": "constexpr"})
+    types.update({"counts": "*i64", "n_eval": "*i64", "first": "*i64", "seg_sub": "*i64", "out_sub": "*i64"})
+    types.update({"N": "i32", "K": "i32", "E": "i32", "L": "i32", "S": "i32", "M": "i32", "q": "fp32"})
+    types.update({"HAS_SCALE": "constexpr", "WRITE_SUB": "constexpr", "BLOCK": "constexpr"})
     variants = [(fused._over_forward, {"HAS_SCALE": False}), (fused._over_forward, {"HAS_SCALE": True})]
     variants += [(fused._over_backward, {"HAS_SCALE": False}), (fused._over_backward, {"HAS_SCALE": True})]
     variants += [(fused_coverage._coverage_forward, {}), (fused_coverage._coverage_backward, {})]
+    variants += [(fused_flatten._cubics_forward, {"WRITE_SUB": True}), (fused_flatten._cubics_forward, {"WRITE_SUB": False})]
+    variants += [(fused_flatten._cubics_backward, {})]
     for kernel, constants in variants:
         signature = {name: types.get(name, "*fp32") for name in kernel.arg_names}
         source = ASTSource(fn=kernel, signature=signature, constexprs={**constants, "BLOCK": fused.BLOCK})

@@ -285,42 +285,78 @@ def flatten(
         n, n_sum, m, total, ok = (int(v) for v in torch.stack(reads).tolist())
     if not ok:
         raise InputError("a path has non-finite (NaN or infinite) control points; fix the geometry")
-    if not tables.any_open and n * counts.shape[0] <= 1.05 * n_sum + 64:
+    S = counts.shape[0]
+    if not tables.any_open and n * S <= 1.05 * n_sum + 64:
         # every subpath closed and the counts (nearly) equal: all segments at the largest
-        # count, one dense product with the Bernstein weights (no per-vertex gathers)
-        basis = _bernstein(n, dtype, device)  # [n, 4]
-        canvas = _weigh(basis, canvas_ctrl)
-        verts = _weigh(basis, ctrl) if local else canvas
-        vert_sub = seg_sub.repeat_interleave(n)
-        seg_verts = torch.full_like(seg_sub, n)
+        # count (one dense product with the Bernstein weights on the per-operation path)
+        uniform = True
+        counts = n_eval = torch.full_like(counts, n)
+        m, total = n, n * S
     else:
-        if m * n_eval.shape[0] <= 2 * total + 64:
-            # counts within a factor 2 of each other: every segment evaluated at m
-            # parameters in a dense [2, S, m] block, then the real vertices picked out (the
-            # backward is then a sum over the block, not an accumulation per vertex)
-            j = torch.arange(m, device=device)
-            # block entries s * m + j for j < n_eval[s]: vertex v of segment s sits at
-            # v + (s * m - first vertex of s) (cheaper than a comparison and a nonzero)
-            first = torch.cumsum(n_eval, 0) - n_eval
-            shift = torch.arange(n_eval.shape[0], device=device) * m - first
-            pick = torch.arange(total, device=device) + torch.repeat_interleave(shift, n_eval, output_size=total)
-            t = j.view(1, -1).to(dtype) / counts.view(-1, 1).to(dtype)  # [S, m]
-            canvas = _dense_cubics(canvas_ctrl, t, pick)
-            verts = _dense_cubics(ctrl, t, pick) if local else canvas
-            vert_sub = seg_sub.repeat_interleave(n_eval, output_size=total)
-        else:
-            seg_rep = torch.repeat_interleave(torch.arange(counts.shape[0], device=device), n_eval, output_size=total)
-            starts = torch.cumsum(n_eval, 0) - n_eval
-            j = torch.arange(seg_rep.shape[0], device=device) - starts.index_select(0, seg_rep)
-            t = (j.to(dtype) / counts.index_select(0, seg_rep).to(dtype)).unsqueeze(-1)
-            canvas = _horner(canvas_ctrl, seg_rep, t)
-            verts = _horner(ctrl, seg_rep, t) if local else canvas
-            vert_sub = seg_sub.index_select(0, seg_rep)
-        seg_verts = n_eval
+        uniform = False
+    sets = [canvas_ctrl, ctrl] if local else [canvas_ctrl]
+    kernels = _fused_kernels(canvas_ctrl)
+    out = None
+    if kernels is not None:  # one kernel per control-point set (see fused_flatten.py)
+        from .fused import attempt
+
+        first = torch.cumsum(n_eval, 0) - n_eval
+        out = attempt(lambda: [kernels.cubic_points(c, counts, n_eval, first, seg_sub if k == 0 else None, total, m) for k, c in enumerate(sets)])
+    if out is not None:
+        points, vert_sub = [p for p, _ in out], out[0][1]
+    else:
+        points = cubic_points_per_operation(sets, counts, n_eval, total, m, uniform)
+        vert_sub = seg_sub.repeat_interleave(n) if uniform else seg_sub.repeat_interleave(n_eval, output_size=total)
+    canvas = points[0]
+    verts = points[1] if local else canvas
+    seg_verts = n_eval
     nsub = int(tables.sub_inst.shape[0])
     sub_count = torch.zeros(nsub, dtype=torch.long, device=device).index_add_(0, seg_sub, seg_verts)
     sub_start = torch.cumsum(sub_count, 0) - sub_count
     return Polylines(verts, vert_sub, tables.sub_inst, tables.sub_closed, sub_start, sub_count, canvas)
+
+
+def cubic_points_per_operation(sets: list[Tensor], counts: Tensor, n_eval: Tensor, total: int, most: int, uniform: bool = False) -> list[Tensor]:
+    """Points [V, 2] of each set of cubics in ``sets`` (control points [S, 4, 2] each, one
+    evaluation layout shared by all): segment ``s`` at ``t = j / counts[s]`` for ``j <
+    n_eval[s]`` (``counts``/``n_eval`` [S] int64; ``total`` = V, ``most`` = max ``n_eval``),
+    segment after segment. ``uniform``: every ``n_eval`` equals ``counts`` and ``most``: one
+    dense product with the Bernstein weights. Else, counts within a factor 2 of each other:
+    every segment evaluated at ``most`` parameters in a dense [2, S, m] block and the real
+    vertices picked out (the backward is then a sum over the block, not an accumulation per
+    vertex); otherwise per vertex (Horner on gathered coefficients)."""
+    if not sets:
+        return []
+    device, dtype = sets[0].device, sets[0].dtype
+    S = counts.shape[0]
+    if uniform:
+        basis = _bernstein(most, dtype, device)  # [n, 4]
+        return [_weigh(basis, c) for c in sets]
+    if most * S <= 2 * total + 64:
+        j = torch.arange(most, device=device)
+        # block entries s * m + j for j < n_eval[s]: vertex v of segment s sits at
+        # v + (s * m - first vertex of s) (cheaper than a comparison and a nonzero)
+        first = torch.cumsum(n_eval, 0) - n_eval
+        shift = torch.arange(S, device=device) * most - first
+        pick = torch.arange(total, device=device) + torch.repeat_interleave(shift, n_eval, output_size=total)
+        t = j.view(1, -1).to(dtype) / counts.view(-1, 1).to(dtype)  # [S, m]
+        return [_dense_cubics(c, t, pick) for c in sets]
+    seg_rep = torch.repeat_interleave(torch.arange(S, device=device), n_eval, output_size=total)
+    starts = torch.cumsum(n_eval, 0) - n_eval
+    j = torch.arange(total, device=device) - starts.index_select(0, seg_rep)
+    t = (j.to(dtype) / counts.index_select(0, seg_rep).to(dtype)).unsqueeze(-1)
+    return [_horner(c, seg_rep, t) for c in sets]
+
+
+def _fused_kernels(ctrl: Tensor):
+    """The fused flattening kernel's module (:mod:`.fused_flatten`) for float32 CUDA
+    control points when the fused kernels may run (:func:`.fused.available`), else None
+    (imported only then: CPU renders never load Triton)."""
+    if not ctrl.is_cuda or ctrl.dtype != torch.float32:
+        return None
+    from . import fused, fused_flatten
+
+    return fused_flatten if fused.available() else None
 
 
 def _power_basis(ctrl: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
