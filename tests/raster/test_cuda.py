@@ -54,12 +54,13 @@ def test_cuda_batched_views_match_the_cpu():
     _assert_same(_grads(scene.to("cuda"), 128, views.cuda()), _grads(scene, 128, views))
 
 
-def test_cuda_fused_compositing_matches_the_per_operation_path(monkeypatch):
-    """On CUDA the compositing runs as Triton kernels (vecdistill/raster/fused.py) when
-    Triton is there; VECDISTILL_FUSED=0 selects the per-operation path: same image and
-    gradients."""
+def test_cuda_fused_kernels_match_the_per_operation_path(monkeypatch):
+    """On CUDA the flattening, coverage and compositing run as Triton kernels
+    (vecdistill/raster/fused*.py) when Triton is there; VECDISTILL_FUSED=0 selects the
+    per-operation path: same image and gradients (strokes included: the flattening kernel
+    then evaluates local vertices too)."""
     pytest.importorskip("triton")
-    scene = circles_scene(64, 128, generator=torch.Generator().manual_seed(2))
+    scene = circles_scene(64, 128, generator=torch.Generator().manual_seed(2), stroke_width=1.5)
     gpu = scene.to("cuda")
     fused = _grads(gpu, 128)
     monkeypatch.setenv("VECDISTILL_FUSED", "0")
