@@ -502,8 +502,9 @@ def bench_fused_counts(out) -> None:
     see the real geometry). Also the host reads of device values each makes (a sync each on
     a GPU; :mod:`vecdistill.raster.device_reads`). Needs Triton."""
     import vecdistill.raster.flatten as flatten
-    from vecdistill.raster import composite, fused, fused_coverage, fused_flatten
+    from vecdistill.raster import fused, fused_coverage, fused_flatten
     from vecdistill.raster.device_reads import count_device_reads
+    from vecdistill.raster.kernel_gate import standing_in
 
     if fused.triton is None:
         out("(fused kernel counts: Triton is not installed)")
@@ -539,15 +540,11 @@ def bench_fused_counts(out) -> None:
         (fused_flatten, "_cubics_backward"): Stub(lambda *a, **k: a[4].zero_()),
     }
     saved = {key: getattr(*key) for key in stubs}
-    gates = (composite, "_fused_kernels"), (coverage, "_fused_kernels"), (flatten, "_fused_kernels")
-    saved_gates = [getattr(*g) for g in gates]
-    off = lambda *a: None  # noqa: E731
-    over_on, coverage_on = lambda *a: fused, lambda e, boxes: fused_coverage if boxes.padded else None  # noqa: E731
-    modes = {
-        "per-operation path": (off, off, off),
-        "fused compositing": (over_on, off, off),
-        "fused compositing and coverage": (over_on, coverage_on, off),
-        "fused compositing, coverage and flattening": (over_on, coverage_on, lambda ctrl: fused_flatten),
+    modes = {  # the stages whose (stubbed) kernels run
+        "per-operation path": (),
+        "fused compositing": ("compositing",),
+        "fused compositing and coverage": ("compositing", "coverage"),
+        "fused compositing, coverage and flattening": ("compositing", "coverage", "flattening"),
     }
     scene = circles_scene(64, 64, generator=torch.Generator().manual_seed(1))
     params = list(pack_parameters(scene).values())
@@ -558,15 +555,12 @@ def bench_fused_counts(out) -> None:
     try:
         for (module, name), stub in stubs.items():
             setattr(module, name, stub)
-        for name, mode in modes.items():
-            for (module, attr), gate in zip(gates, mode):
-                setattr(module, attr, gate)
-            step = lambda: step_seconds(lambda: rasterize(scene, 64, 64), params)  # noqa: E731
-            step()  # warm: the plan is built
-            out(f"| {name} | {count_operations(step)} | {count_device_reads(step)[0]} |")
+        for name, stages in modes.items():
+            with standing_in(*stages):
+                step = lambda: step_seconds(lambda: rasterize(scene, 64, 64), params)  # noqa: E731
+                step()  # warm: the plan is built
+                out(f"| {name} | {count_operations(step)} | {count_device_reads(step)[0]} |")
     finally:
-        for (module, attr), gate in zip(gates, saved_gates):
-            setattr(module, attr, gate)
         for (module, name), kernel in saved.items():
             setattr(module, name, kernel)
     out("")

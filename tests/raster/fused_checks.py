@@ -88,16 +88,9 @@ def renders() -> dict:
     of device values (syncs on a GPU) of each scene's forward + backward."""
     from pathlib import Path
 
-    import vecdistill.raster.flatten as flatten
-    from vecdistill.raster import (
-        coverage,
-        fused,
-        fused_coverage,
-        fused_flatten,
-        rasterize,
-        rasterize_batch,
-    )
+    from vecdistill.raster import fused_coverage, rasterize, rasterize_batch
     from vecdistill.raster.device_reads import DeviceReads
+    from vecdistill.raster.kernel_gate import standing_in
     from vecdistill.raster.testscenes import circles_scene
     from vecdistill.svg.parse import load_svg
 
@@ -122,30 +115,23 @@ def renders() -> dict:
         return kinds
 
     fused_coverage.pieces = counting
-    saved = composite._fused_kernels, coverage._fused_kernels, flatten._fused_kernels
-    off = lambda *a: None  # noqa: E731
-    covering = lambda e, boxes: fused_coverage if boxes.padded and boxes.total < 2**24 else None  # noqa: E731
-    modes = {
-        "per-operation": (off, off, off),
-        "compositing": (lambda *a: fused, off, off),
-        "both": (lambda *a: fused, covering, off),
-        "all": (lambda *a: fused, covering, lambda ctrl: fused_flatten),
+    modes = {  # the stages whose kernels run
+        "per-operation": (),
+        "compositing": ("compositing",),
+        "both": ("compositing", "coverage"),
+        "all": ("compositing", "coverage", "flattening"),
     }
     out, reads = {}, {}
     for name, scene in scenes.items():
         scene.requires_grad_(True)
         params = [t for t in scene.parameters() if t.requires_grad]
         results = {}
-        for mode, gates in modes.items():
-            composite._fused_kernels, coverage._fused_kernels, flatten._fused_kernels = gates
+        for mode, stages in modes.items():
             census = DeviceReads()
-            try:
-                with census:
-                    img = rasterize_batch(scene, 48, 48, views=views) if name == "views" else rasterize(scene, 48, 48)
-                    w = torch.linspace(-1, 1, img.numel()).view_as(img)
-                    grads = torch.autograd.grad((img * w).sum(), params, allow_unused=True)
-            finally:
-                composite._fused_kernels, coverage._fused_kernels, flatten._fused_kernels = saved
+            with standing_in(*stages), census:
+                img = rasterize_batch(scene, 48, 48, views=views) if name == "views" else rasterize(scene, 48, 48)
+                w = torch.linspace(-1, 1, img.numel()).view_as(img)
+                grads = torch.autograd.grad((img * w).sum(), params, allow_unused=True)
             results[mode] = (img.detach(), torch.cat([torch.zeros(1) if g is None else g.reshape(-1) for g in grads]))
             if mode == "all":
                 reads[name] = census.total
@@ -164,8 +150,8 @@ def backward_fallback() -> dict:
     to a render that never used the kernels; the failure is reported as a warning."""
     import warnings
 
-    import vecdistill.raster.flatten as flatten
-    from vecdistill.raster import coverage, fused, fused_coverage, fused_flatten, rasterize
+    from vecdistill.raster import fused, fused_coverage, fused_flatten, rasterize
+    from vecdistill.raster.kernel_gate import STAGES, standing_in
     from vecdistill.raster.testscenes import circles_scene
 
     class Failing:
@@ -180,21 +166,16 @@ def backward_fallback() -> dict:
     params = [t for t in scene.parameters() if t.requires_grad]
     w = torch.linspace(-1, 1, 3 * 48 * 48).view(3, 48, 48)
     reference = torch.autograd.grad((rasterize(scene, 48, 48) * w).sum(), params, allow_unused=True)
-    saved = (composite._fused_kernels, coverage._fused_kernels, flatten._fused_kernels,
-             fused._over_backward, fused_coverage._coverage_backward, fused_flatten._cubics_backward)
-    composite._fused_kernels = lambda *a: fused
-    coverage._fused_kernels = lambda e, boxes: fused_coverage if boxes.padded else None
-    flatten._fused_kernels = lambda ctrl: fused_flatten
+    saved = fused._over_backward, fused_coverage._coverage_backward, fused_flatten._cubics_backward
     fused._over_backward = fused_coverage._coverage_backward = fused_flatten._cubics_backward = Failing()
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with standing_in(*STAGES), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             img = rasterize(scene, 48, 48)
             grads = torch.autograd.grad((img * w).sum(), params, allow_unused=True)
         failed_after = fused.failed
     finally:
-        (composite._fused_kernels, coverage._fused_kernels, flatten._fused_kernels,
-         fused._over_backward, fused_coverage._coverage_backward, fused_flatten._cubics_backward) = saved
+        fused._over_backward, fused_coverage._coverage_backward, fused_flatten._cubics_backward = saved
         fused.failed = None
     worst = max(float((a - b).abs().max()) for a, b in zip(grads, reference) if a is not None)
     return {"grad_difference": worst, "warnings": [str(c.message) for c in caught], "failed": failed_after}

@@ -18,7 +18,7 @@ from pathlib import Path as FsPath
 import pytest
 import torch
 
-from vecdistill.raster import composite, coverage
+from vecdistill.raster import coverage
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="needs Triton")
 
@@ -101,7 +101,8 @@ def test_a_forward_kernel_that_cannot_run_falls_back_to_the_per_operation_path(m
     compile for): the render falls back, in the coverage, compositing or flattening stage,
     with the same image and gradients as without the kernels, one warning, and the kernels
     are off afterwards."""
-    from vecdistill.raster import fused, fused_coverage, rasterize
+    from vecdistill.raster import fused, rasterize
+    from vecdistill.raster.kernel_gate import standing_in
     from vecdistill.raster.testscenes import circles_scene
 
     scene = circles_scene(16, 32, generator=torch.Generator().manual_seed(7))
@@ -110,16 +111,7 @@ def test_a_forward_kernel_that_cannot_run_falls_back_to_the_per_operation_path(m
     img = rasterize(scene, 32, 32)
     reference = [img.detach()] + list(torch.autograd.grad(img.sum(), params, allow_unused=True))
     monkeypatch.setattr(fused, "failed", None)
-    if stage == "compositing":
-        monkeypatch.setattr(composite, "_fused_kernels", lambda *a: fused if fused.available() else None)
-    elif stage == "flattening":
-        import vecdistill.raster.flatten as flatten
-        from vecdistill.raster import fused_flatten
-
-        monkeypatch.setattr(flatten, "_fused_kernels", lambda ctrl: fused_flatten if fused.available() else None)
-    else:
-        monkeypatch.setattr(coverage, "_fused_kernels", lambda e, boxes: fused_coverage if fused.available() and boxes.padded else None)
-    with pytest.warns(RuntimeWarning, match="fused GPU kernels failed") as caught:
+    with standing_in(stage), pytest.warns(RuntimeWarning, match="fused GPU kernels failed") as caught:
         img = rasterize(scene, 32, 32)
         got = [img.detach()] + list(torch.autograd.grad(img.sum(), params, allow_unused=True))
     assert len(caught) == 1 and fused.failed is not None and not fused.available()
@@ -145,14 +137,21 @@ def test_cpu_renders_do_not_load_triton():
 
 
 def test_cpu_renders_do_not_use_the_kernels_and_the_environment_or_determinism_turn_them_off(monkeypatch):
+    from vecdistill.raster.kernel_gate import kernels_for, standing_in
+
     cov, table = torch.rand(4), torch.rand(4, 2)
-    assert composite._fused_kernels(cov, table, None) is None  # CPU: the per-operation path
+    assert kernels_for("compositing", cov, table, None) is None  # CPU: the per-operation path
     edges = torch.rand(4, 6) * 8
     boxes = coverage._layer_boxes(edges, torch.zeros(6, dtype=torch.long), 1, 8, 8, "padded")
     assert coverage._fused_kernels(edges, boxes) is None
-    import vecdistill.raster.flatten as flatten
-
-    assert flatten._fused_kernels(torch.rand(3, 4, 2)) is None
+    assert kernels_for("flattening", torch.rand(3, 4, 2)) is None
+    with standing_in("coverage"):  # what the tests and --fused-count do: CPU tensors allowed
+        assert coverage._fused_kernels(edges, boxes) is not None
+        assert kernels_for("compositing", cov, table, None) is None  # only the stages named
+        assert kernels_for("coverage", edges.double()) is None  # float32 only
+    assert coverage._fused_kernels(edges, boxes) is None
+    with pytest.raises(ValueError, match="unknown stage"), standing_in("shading"):
+        pass
     from vecdistill.raster import fused
 
     monkeypatch.setenv("VECDISTILL_FUSED", "0")

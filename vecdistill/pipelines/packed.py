@@ -80,10 +80,7 @@ class Packing:
         self.slots: dict[str, list[tuple[object, str]]] = {}
         self.originals: dict[str, list[Tensor]] = {}
         self.leaves: dict[str, Tensor] = {}
-        if _has_clips(scene):
-            owners = {}
-        else:
-            owners = packable(scene)
+        owners = {} if _has_clips(scene) else packable(scene)
         for kind in KINDS:
             objs = owners.get(kind, [])
             given = list(groups.get(kind, ()))
@@ -115,7 +112,7 @@ class Packing:
             return False
         state = optimizer.state.get(leaf)
         if state:
-            rows = packed_rows([t])[1].to(leaf.device)
+            rows = packed_rows([t])[1]
             with torch.no_grad():
                 for name in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"):
                     if name in state:

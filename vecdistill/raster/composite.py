@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import torch
 
+from .kernel_gate import kernels_for
+
 Tensor = torch.Tensor
 
 _SHRINK = 1.0 - 1e-9
@@ -194,23 +196,12 @@ def over(
             perm = torch.argsort(pixel * span + order)
             pix = key = pixel.index_select(0, perm)
     shrink = _SHRINK if dtype == torch.float64 else _SHRINK32
-    fused = _fused_kernels(cov, table, scale)
+    fused = kernels_for("compositing", cov, table, scale)
     if fused is not None:
         return fused.over_sorted(cov, table, scale, index, pix, perm, num_pixels, shrink)
     return over_sorted(cov, table, scale, index, pix, perm, num_pixels, shrink, key)  # (narrow keys compare faster)
 
 
-def _fused_kernels(cov: Tensor, table: Tensor, scale: Tensor | None):
-    """The fused kernels' module (:mod:`.fused`) for float32 CUDA tensors when Triton is
-    there and ``VECDISTILL_FUSED`` is not ``0``, else None (imported only then: CPU renders
-    never load Triton)."""
-    if not cov.is_cuda or cov.dtype != torch.float32 or table.dtype != torch.float32:
-        return None
-    if scale is not None and scale.dtype != torch.float32:
-        return None
-    from . import fused
-
-    return fused if fused.available() else None
 
 
 def union(pixel: Tensor, cov: Tensor, num_pixels: int) -> Tensor:

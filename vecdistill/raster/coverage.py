@@ -54,6 +54,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .kernel_gate import kernels_for
+
 Tensor = torch.Tensor
 
 
@@ -515,14 +517,12 @@ def _longer_and_walls(frame: _Frame, ids: Tensor | None, dtype) -> tuple[list[_P
 
 
 def _fused_kernels(e: Tensor, boxes: _Boxes):
-    """The fused coverage kernels' module (:mod:`.fused_coverage`) for float32 CUDA edges
-    in the padded layout below 2^24 cells, when Triton is there (``VECDISTILL_FUSED`` not
-    ``0``), else None (imported only then: CPU renders never load Triton)."""
-    if not e.is_cuda or e.dtype != torch.float32 or not boxes.padded or boxes.total >= 2**24:
+    """The fused coverage kernels' module (:mod:`.fused_coverage`, through
+    :func:`.kernel_gate.kernels_for`) for edges in the padded layout below 2^24 cells, else
+    None."""
+    if not boxes.padded or boxes.total >= 2**24:
         return None
-    from . import fused, fused_coverage
-
-    return fused_coverage if fused.available() else None
+    return kernels_for("coverage", e)
 
 
 def _layer_coverage(
@@ -577,14 +577,14 @@ def _layer_coverage(
             if odd.numel():
                 groups, walls = _longer_and_walls(_edge_frame(take(ec.t(), odd).t(), take(edge_layer, odd), boxes), odd, dtype)
             recompute = (ec, edge_layer, box, boxes)
-        area = _accumulate(groups, walls, boxes, dtype, start)
+        spill = _spill_cells(boxes)
+        area = _accumulate(groups, walls, boxes, spill, dtype, start)
         if boxes.padded:  # cells outside their box (spill and padding) left out
             _zero_padding(area, boxes)
         keep = flat_nonzero(area.bool())  # (.bool() is several times cheaper than != 0)
         area = take(area, keep)
         layer, pixel = _cell_pixels(boxes, keep, layer_batch, width, height)
         cov, slope = coverage_and_slope(area, None if evenodd is None else take(evenodd, layer))
-        spill = _spill_cells(boxes)
         saved = []
         for g in groups:
             saved += [g.cell, g.edge, g.i0, g.i1]
@@ -593,10 +593,11 @@ def _layer_coverage(
 
 
 def _accumulate(
-    groups: list[_Pieces], walls: tuple[Tensor, Tensor, Tensor | None] | None, boxes: _Boxes, dtype, start: tuple[Tensor, Tensor] | None = None
+    groups: list[_Pieces], walls: tuple[Tensor, Tensor, Tensor | None] | None, boxes: _Boxes, spill: Tensor, dtype,
+    start: tuple[Tensor, Tensor] | None = None,
 ) -> Tensor:
     """Winding integral [total] of every buffer cell from the pieces and the left-wall cover
-    (:func:`_wall_pieces`; spill cells: 0). The buffers have one more cell, and the packed
+    (:func:`_wall_pieces`; spill cells: 0; ``spill``: :func:`_spill_cells`). The buffers have one more cell, and the packed
     layout one more row, at the end: a sink for pieces that carry nothing. ``start``: the
     padded layout's cover and area buffers [total + 1] with pieces already added (the fused
     kernel's), else zeros."""
@@ -620,7 +621,6 @@ def _accumulate(
     # then one float64 prefix sum runs over the whole buffer
     cover = torch.zeros(n + 1, dtype=torch.float64, device=device)
     partial = torch.zeros(n + 1, dtype=dtype, device=device)
-    spill = _spill_cells(boxes)
     n_rows = spill.shape[0]
     row_sum = torch.zeros(n_rows + 1, dtype=torch.float64, device=device)
     for g in groups:

@@ -21,6 +21,7 @@ import torch
 
 from ..errors import InputError
 from ..svg.scene import Path
+from .kernel_gate import kernels_for
 from .packing import packed_rows
 
 Tensor = torch.Tensor
@@ -188,7 +189,7 @@ class SegmentTables:
     ``seg_sub``: [S] global subpath; ``seg_last_open``: [S] bool and ``any_open``;
     ``seg_inst4``: [S * 4] instance of each gathered point; ``sub_inst``: [Q]; ``sub_closed``:
     [Q] bool; ``packed``: ``(base, rows)`` when the paths' points are rows of one packed
-    tensor (:func:`.packing.packed_rows`): ``rows`` [S * 4] int64 the base row of each
+    tensor (:func:`.packing.packed_rows`): ``rows`` [S * 4] int64 (on the base's device) the base row of each
     gathered point (``seg_index`` read through the packing), else None."""
 
     seg_index: Tensor
@@ -219,10 +220,10 @@ def segment_tables(paths: list[Path], inst_path: list[int], device) -> SegmentTa
     sub_rows = sub_first[ip][sub_inst] + torch.arange(sub_inst.shape[0]) - inst_sub_off[sub_inst]
     seg_degree = p_seg_degree[seg_rows]
     seg_last_open = p_seg_last_open[seg_rows]
-    seg_index = p_seg_index[seg_rows].reshape(-1)
+    seg_index = p_seg_index[seg_rows].reshape(-1).to(device)
     rows = packed_rows([p.points for p in paths])
     return SegmentTables(
-        seg_index=seg_index.to(device),
+        seg_index=seg_index,
         seg_degree=seg_degree.to(device),
         degrees=torch.unique(seg_degree).tolist(),
         seg_sub=(p_seg_sub[seg_rows] + inst_sub_off[seg_inst]).to(device),
@@ -231,7 +232,7 @@ def segment_tables(paths: list[Path], inst_path: list[int], device) -> SegmentTa
         seg_inst4=seg_inst.repeat_interleave(4).to(device),
         sub_inst=sub_inst.to(device),
         sub_closed=p_closed[sub_rows].to(device),
-        packed=None if rows is None else (rows[0], rows[1][seg_index].to(device)),
+        packed=None if rows is None else (rows[0], rows[1].index_select(0, seg_index.to(rows[1].device))),
     )
 
 
@@ -260,7 +261,7 @@ def flatten(
         tables = segment_tables(paths, inst_path, device)
     if tables.packed is not None:  # packed by pack_parameters: one gather from the leaf
         base, rows = tables.packed
-        gathered = base.to(device=device, dtype=dtype).index_select(0, rows)
+        gathered = base.index_select(0, rows).to(device=device, dtype=dtype)
     else:
         pts = [p.points for p in paths]
         if any(t.dtype != dtype for t in pts):
@@ -295,7 +296,7 @@ def flatten(
     else:
         uniform = False
     sets = [canvas_ctrl, ctrl] if local else [canvas_ctrl]
-    kernels = _fused_kernels(canvas_ctrl)
+    kernels = kernels_for("flattening", canvas_ctrl)
     out = None
     if kernels is not None:  # one kernel per control-point set (see fused_flatten.py)
         from .fused import attempt
@@ -309,9 +310,8 @@ def flatten(
         vert_sub = seg_sub.repeat_interleave(n) if uniform else seg_sub.repeat_interleave(n_eval, output_size=total)
     canvas = points[0]
     verts = points[1] if local else canvas
-    seg_verts = n_eval
     nsub = int(tables.sub_inst.shape[0])
-    sub_count = torch.zeros(nsub, dtype=torch.long, device=device).index_add_(0, seg_sub, seg_verts)
+    sub_count = torch.zeros(nsub, dtype=torch.long, device=device).index_add_(0, seg_sub, n_eval)
     sub_start = torch.cumsum(sub_count, 0) - sub_count
     return Polylines(verts, vert_sub, tables.sub_inst, tables.sub_closed, sub_start, sub_count, canvas)
 
@@ -346,17 +346,6 @@ def cubic_points_per_operation(sets: list[Tensor], counts: Tensor, n_eval: Tenso
     j = torch.arange(total, device=device) - starts.index_select(0, seg_rep)
     t = (j.to(dtype) / counts.index_select(0, seg_rep).to(dtype)).unsqueeze(-1)
     return [_horner(c, seg_rep, t) for c in sets]
-
-
-def _fused_kernels(ctrl: Tensor):
-    """The fused flattening kernel's module (:mod:`.fused_flatten`) for float32 CUDA
-    control points when the fused kernels may run (:func:`.fused.available`), else None
-    (imported only then: CPU renders never load Triton)."""
-    if not ctrl.is_cuda or ctrl.dtype != torch.float32:
-        return None
-    from . import fused, fused_flatten
-
-    return fused_flatten if fused.available() else None
 
 
 def _power_basis(ctrl: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:

@@ -10,7 +10,7 @@ its vertices' gradients times the cubic Bernstein weights at the same ``t`` into
 segment's four control points (each lane owns its segment: no atomics).
 
 Used by :func:`.flatten.flatten` under the same conditions as the other kernels (float32
-CUDA tensors, :func:`.fused.available`) with the vertex counts the
+CUDA tensors, :func:`.kernel_gate.kernels_for`) with the vertex counts the
 per-operation path would use, so that a GPU render flattens exactly as a CPU one; tested
 under Triton's interpreter against the per-operation path.
 """

@@ -85,8 +85,8 @@ def pack_into(slots: Sequence[tuple[object, str]], requires_grad: bool = True) -
 def packed_rows(tensors: Sequence[Tensor]) -> tuple[Tensor, Tensor] | None:
     """If every tensor of ``tensors`` is a row range (``[n, C]``) or a single row (``[C]``)
     of one contiguous 2-D base tensor, as :func:`pack_parameters` makes them:
-    ``(base, rows)``, ``rows`` [N] int64 (CPU) the base rows of the tensors' rows
-    concatenated in order (any subset, order or repetition); else None. A view's base never
+    ``(base, rows)``, ``rows`` [N] int64 on the base's device, the base rows of the
+    tensors' rows concatenated in order (any subset, order or repetition); else None. A view's base never
     changes, so the answer holds for as long as the same tensor objects are given."""
     if not tensors:
         return None
@@ -107,4 +107,4 @@ def packed_rows(tensors: Sequence[Tensor]) -> tuple[Tensor, Tensor] | None:
     total = int(counts_t.sum())
     first = torch.cumsum(counts_t, 0) - counts_t
     rows = torch.arange(total) + torch.repeat_interleave(torch.tensor(starts, dtype=torch.long) - first, counts_t, output_size=total)
-    return base, rows
+    return base, rows.to(base.device)

@@ -268,7 +268,7 @@ class Plan:
     ``layer_eo`` [L] even-odd (``any_evenodd``: some layer is), ``is_clip`` [L], ``layer_use`` [L]
     clip use of clip layers and ``layer_clip`` [L] the clip use applied to each layer (None without clips). ``solid_ids`` [K] solid layers (``solid_layers`` the same on the host) and
     ``colors_packed``: ``(base, rows)`` when their colours are rows of one packed tensor
-    (:func:`.packing.packed_rows`, rows on the device), else None;
+    (:func:`.packing.packed_rows`), else None;
     ``draw_ids`` [D] drawn layers (``draw_layers`` on the host) and ``opacity`` [L] their opacity factors (:func:`layer_opacity`) when no opacity
     requires grad (else None: built per call; ``requires_grad`` switched on in place
     changes the scene's fingerprint, see :func:`_marks`, so a kept plan's is current). ``grad_ids``: layers painted with gradients;
@@ -375,7 +375,7 @@ def _build(scenes: Sequence[Scene], width: int, height: int, values: dict[int, f
         layer_use=layer_use,
         solid_ids=torch.tensor(solid, **long) if solid else None,
         solid_layers=solid,
-        colors_packed=_packed_on([layers[k].paint.color for k in solid], device) if solid else None,
+        colors_packed=packed_rows([layers[k].paint.color for k in solid]) if solid else None,
         draw_ids=torch.tensor(draw, **long),
         draw_layers=draw,
         opacity=None,
@@ -399,12 +399,6 @@ def _build(scenes: Sequence[Scene], width: int, height: int, values: dict[int, f
         plan.miter = torch.tensor([max(float(p.miterlimit), 1.0) for p in paths_of], dtype=dtype, device=device)
         plan.stroke_row = torch.tensor([pos.get(i, 0) for i in range(n_inst)], **long)
     return plan
-
-
-def _packed_on(tensors: list[Tensor], device) -> tuple[Tensor, Tensor] | None:
-    """:func:`.packing.packed_rows` of ``tensors`` with the rows on ``device``."""
-    found = packed_rows(tensors)
-    return None if found is None else (found[0], found[1].to(device))
 
 
 def layer_opacity(plan: Plan) -> Tensor:

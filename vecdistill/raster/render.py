@@ -266,7 +266,7 @@ def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor
     if plan.solid_ids is not None:
         if plan.colors_packed is not None:  # packed by pack_parameters: one gather from the leaf
             base, rows = plan.colors_packed
-            colors = base.to(dtype=dtype, device=device).index_select(0, rows)
+            colors = base.index_select(0, rows).to(dtype=dtype, device=device)
         else:
             colors = stack_scalars([layers[k].paint.color for k in plan.solid_layers], dtype, device)
         solid = solid.index_put((plan.solid_ids,), colors)

@@ -1,0 +1,56 @@
+"""Which fused GPU kernels a render uses: one gate for the three stages that have them.
+
+``kernels_for(stage, *tensors)`` gives the stage's kernel module (``"flattening"``:
+:mod:`.fused_flatten`, ``"coverage"``: :mod:`.fused_coverage`, ``"compositing"``:
+:mod:`.fused`) when its tensors are float32 on CUDA and the kernels may run
+(:func:`.fused.available`: Triton imports, ``VECDISTILL_FUSED`` is not ``0``, no
+determinism asked for, no kernel has failed here), else None. Triton and the kernel
+modules are imported only then, so CPU renders never load them.
+
+:func:`standing_in` lets chosen stages' kernels take CPU tensors too: how the tests run
+them under Triton's interpreter (``TRITON_INTERPRET=1``) against the per-operation path, and
+how ``benchmarks/raster_bench.py --fused-count`` counts a render's operations with their
+launches stubbed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+
+STAGES = {"flattening": "fused_flatten", "coverage": "fused_coverage", "compositing": "fused"}
+
+_stand_in: frozenset[str] = frozenset()  # stages whose kernels take CPU tensors (tests, counts)
+
+
+def kernels_for(stage: str, *tensors: torch.Tensor | None):
+    """The kernel module of ``stage`` for ``tensors`` (None entries ignored), or None (see
+    the module docstring)."""
+    given = [t for t in tensors if t is not None]
+    if any(t.dtype != torch.float32 for t in given):
+        return None
+    if stage not in _stand_in and not all(t.is_cuda for t in given):
+        return None
+    from . import fused
+
+    if not fused.available():
+        return None
+    return importlib.import_module(f".{STAGES[stage]}", __package__)
+
+
+@contextmanager
+def standing_in(*stages: str) -> Iterator[None]:
+    """Within the block, the kernels of ``stages`` also take CPU tensors (all other
+    conditions unchanged); the previous setting is restored after it."""
+    global _stand_in
+    unknown = set(stages) - set(STAGES)
+    if unknown:
+        raise ValueError(f"unknown stage(s) {sorted(unknown)}: choose from {sorted(STAGES)}")
+    before, _stand_in = _stand_in, frozenset(stages)
+    try:
+        yield
+    finally:
+        _stand_in = before
