@@ -37,5 +37,7 @@ def test_a_render_plans_scalar_read_counts_once():
         rasterize(scene, 32, 32)  # the plan is built (its first read has its own count)
         total, sites = count_device_reads(lambda s=scene: rasterize(s, 32, 32))
         assert sites["plan.py _read (one transfer)"] == 1, sites
-        totals.append(total - sum(v for k, v in sites.items() if "_run_masks" in k))
+        # (compositing's doubling steps, and the exact pass over pixels crossed more than
+        # once, which a scene of more small circles has more of, work apart)
+        totals.append(total - sum(v for k, v in sites.items() if "_run_masks" in k or k.startswith("exact pass")))
     assert totals[0] == totals[1]

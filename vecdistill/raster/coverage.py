@@ -64,7 +64,7 @@ class Fragments:
     """Per-pixel coverage of layers. ``cov``: [F] in [0, 1]; ``layer``: [F] int64; ``pixel``:
     [F] int64 flat index ``b * H * W + y * W + x``. Fragments of one layer are contiguous,
     row-major inside the layer's box, and layers appear in increasing order; pixels whose
-    winding integral is exactly 0 are left out."""
+    winding integral is exactly 0 are left out (unless several contours cross them)."""
 
     cov: Tensor
     layer: Tensor
@@ -184,7 +184,14 @@ class _Pieces:
     row of ``cell`` (packed layout only, else None); ``edge``: [P / 3] index of the original
     edge (None: the group holds every edge, in order; three pieces per edge: the first pieces of all edges, then the second pieces,
     then the third); ``i0``/``i1``: [P] integrals of ``1 - u`` and ``u`` over the piece's
-    parameter interval on that edge (0 for parts clamped onto the box)."""
+    parameter interval on that edge (0 for parts clamped onto the box). ``entry``: [P] 1.0
+    for a piece that enters its pixel (starts on the pixel's boundary and goes inside), else
+    0 (:func:`_entry_counts`). ``geom``: the pieces' end points and intervals for
+    :mod:`.exact_cells`: ``(X, Y, ua, ub, real, live)``, X and Y [4, P / 3] box-local end
+    points (piece ``k`` of edge ``e`` runs from column ``(k, e)`` to ``(k + 1, e)``),
+    ``ua``/``ub`` [3, P / 3] its parameter interval on its edge, ``real`` and ``live``
+    [3, P / 3] 0/1 (``live``: the piece counts, i.e. lies in its box's rows and its edge is
+    one of the group's)."""
 
     cell: Tensor
     dy: Tensor
@@ -193,6 +200,8 @@ class _Pieces:
     edge: Tensor | None
     i0: Tensor
     i1: Tensor
+    entry: Tensor
+    geom: tuple[Tensor, ...]
 
 
 def _place(xm: Tensor, ym: Tensor, w: Tensor, h: Tensor, off: Tensor, stride: Tensor, row0: Tensor | None, ry: Tensor | None = None):
@@ -285,8 +294,15 @@ def _short_pieces(
     i1 = (ub * ub - ua * ua).mul_(0.5)
     i0 = ((ub - ua) - i1).mul_(real)
     height = (Y[1:] - Y[:-1]).mul_(rows_in)
+    # pieces that enter their pixel: the second and third (they start at a cut) when not
+    # empty; the first when the edge starts on a pixel side without running along it
+    entry = _flag(torch.gt, U[1:], U[:-1]).mul_(real)
+    on_x, on_y = _flag(torch.eq, x0, torch.floor(x0)), _flag(torch.eq, y0, torch.floor(y0))
+    along = torch.maximum(on_x * _flag(torch.eq, dx, 0), on_y * _flag(torch.eq, dy, 0))
+    entry[0].mul_(torch.maximum(on_x, on_y).sub_(along).clamp_(min=0))
     flat = lambda t: None if t is None else t.reshape(-1)  # noqa: E731
-    return _Pieces(flat(cell), flat(height), flat(frac), flat(row), ids, flat(i0), flat(i1.mul_(real)))
+    geom = (X, Y, ua, ub, real, rows_in)
+    return _Pieces(flat(cell), flat(height), flat(frac), flat(row), ids, flat(i0), flat(i1.mul_(real)), flat(entry), geom)
 
 
 def _wall_pieces(y0: Tensor, y1: Tensor, box: tuple[Tensor | None, ...]) -> tuple[Tensor, Tensor, Tensor | None]:
@@ -396,14 +412,18 @@ class _WindingArea(torch.autograd.Function):
     a row's spill cell (on the box's right side) takes the gradient of the row's last pixel
     (the one-sided derivative from inside the box): ``spill`` [R] lists the spill cells.
     ``fused``: None, or (the arguments of :func:`.fused_coverage.transport`, the boxes) when the short
-    edges' pieces came from the fused kernel (recomputed in the backward, not kept)."""
+    edges' pieces came from the fused kernel (recomputed in the backward, not kept).
+    ``exact``: None, or ``(fragment, edge, i0, i1)`` [Q] for the pixels resolved by
+    :mod:`.exact_cells` (their ``slope`` is 0): each piece's effective integrals, applied
+    with its fragment's gradient."""
 
     @staticmethod
-    def forward(ctx, edges, direction, out, slope, keep, spill, total, fused, *groups):
+    def forward(ctx, edges, direction, out, slope, keep, spill, total, fused, exact, *groups):
         ctx.save_for_backward(direction, keep, slope, spill, *groups)
         ctx.num_edges = edges.shape[1]
         ctx.total = total
         ctx.fused = fused  # (edges, edge layers, box table, boxes) of the kernels' pieces, or None
+        ctx.exact = exact
         return out
 
     @staticmethod
@@ -425,6 +445,11 @@ class _WindingArea(torch.autograd.Function):
         if acc is None:
             acc = torch.zeros(2, ctx.num_edges, dtype=d.dtype, device=d.device)
         acc0, acc1 = acc.unbind(0)
+        if ctx.exact is not None:
+            frag, edge, i0, i1 = ctx.exact
+            g = grad_keep.index_select(0, frag)
+            acc0.index_add_(0, edge, g * i0)
+            acc1.index_add_(0, edge, g * i1)
         for cell, edge, i0, i1 in groups:
             g = grad_area.index_select(0, cell)
             # three pieces per edge, piece-major; ``edge`` None: one group of all edges, in order
@@ -438,7 +463,7 @@ class _WindingArea(torch.autograd.Function):
         # the end points' integrals times the normal (-d_y, d_x): rows (x0, y0, x1, y1)
         normal = torch.stack([-d[1], d[0]]).unsqueeze(0)  # [1, 2, E]
         grad = (torch.stack([acc0, acc1]).unsqueeze(1) * normal).view(4, -1)
-        return (grad, None, None, None, None, None, None, None) + (None,) * len(flat)
+        return (grad, None, None, None, None, None, None, None, None) + (None,) * len(flat)
 
 
 @dataclass
@@ -535,7 +560,8 @@ def _layer_coverage(
     height: int,
     layout: str,
 ):
-    """Coverage per pixel of each layer's bounding box, from the winding integral.
+    """Coverage per pixel of each layer's bounding box, from the winding integral (and
+    exact, by :mod:`.exact_cells`, in the pixels that several contours cross).
 
     ``edges``: [4, E] directed edges, rows (x0, y0, x1, y1), in canvas pixels, closed polygons per
     layer; ``edge_layer``: [E] int64; ``layer_batch``: [L] image index of each layer;
@@ -571,25 +597,96 @@ def _layer_coverage(
             more, walls = _longer_and_walls(frame, None, dtype)
             groups += more
             start, recompute = None, None
+            every = groups
         else:
             groups, walls = [], None
             odd = flat_nonzero(kinds)  # (its length is the one device read: no .any() first)
             if odd.numel():
                 groups, walls = _longer_and_walls(_edge_frame(take(ec.t(), odd).t(), take(edge_layer, odd), boxes), odd, dtype)
             recompute = (ec, edge_layer, box, boxes)
+            # the kernel keeps no pieces: the short edges' ones for finding the crossed pixels
+            every = [_short_group(_edge_frame(e, edge_layer, boxes))] + groups
         spill = _spill_cells(boxes)
         area = _accumulate(groups, walls, boxes, spill, dtype, start)
         if boxes.padded:  # cells outside their box (spill and padding) left out
             _zero_padding(area, boxes)
-        keep = flat_nonzero(area.bool())  # (.bool() is several times cheaper than != 0)
-        area = take(area, keep)
+        crossed = _entry_counts(every, boxes.total, spill) >= 2
+        crossed_cells = flat_nonzero(crossed)
+        if crossed_cells.numel():  # crossed pixels are kept even where A is 0
+            keep = flat_nonzero(area.bool() | crossed)
+        else:
+            keep = flat_nonzero(area.bool())  # (.bool() is several times cheaper than != 0)
+        whole, area = area, take(area, keep)
         layer, pixel = _cell_pixels(boxes, keep, layer_batch, width, height)
         cov, slope = coverage_and_slope(area, None if evenodd is None else take(evenodd, layer))
+        exact = None
+        if crossed_cells.numel():
+            exact = _resolve_crossed(every, crossed, boxes, whole, evenodd, keep, cov, slope)
         saved = []
         for g in groups:
             saved += [g.cell, g.edge, g.i0, g.i1]
-    cov = _WindingArea.apply(edges, torch.stack([x1 - x0, y1 - y0]), cov, slope, keep, spill, boxes.total, recompute, *saved)
+    cov = _WindingArea.apply(edges, torch.stack([x1 - x0, y1 - y0]), cov, slope, keep, spill, boxes.total, recompute, exact, *saved)
     return cov, layer, pixel
+
+
+def _entry_counts(groups: list[_Pieces], total: int, spill: Tensor) -> Tensor:
+    """[total] how many pieces enter each buffer cell (``_Pieces.entry``; spill cells 0):
+    a contour passing through a pixel enters it once, so two or more mean the pixel is
+    crossed by several contours (or visited twice by one) and its ``min(|A|, 1)`` may be
+    wrong (:mod:`.exact_cells`)."""
+    count = torch.zeros(total + 1, dtype=groups[0].entry.dtype, device=spill.device)
+    for g in groups:
+        count.scatter_add_(0, g.cell.long(), g.entry)
+    return count[:total].index_fill_(0, spill, 0.0)
+
+
+def _resolve_crossed(
+    groups: list[_Pieces], crossed: Tensor, boxes: _Boxes, area: Tensor, evenodd: Tensor | None,
+    keep: Tensor, cov: Tensor, slope: Tensor,
+) -> tuple[Tensor, ...] | None:
+    """Exact coverage of the ``crossed`` cells ([total] bool) by :mod:`.exact_cells`, written
+    into ``cov`` (and 0 into ``slope``: their gradient comes from the returned pieces'
+    effective integrals instead) at their positions in ``keep``. ``area``: [total] winding
+    integrals. Returns ``(fragment, edge, i0, i1)`` for :class:`_WindingArea`, or None.
+    The pieces of those cells are gathered on the host (NumPy; a CPU tensor's memory is
+    read in place), where :mod:`.exact_cells` works."""
+    from . import exact_cells
+
+    host = lambda t: t.detach().cpu().numpy()  # noqa: E731
+    mark = torch.cat([crossed, crossed.new_zeros(1)])  # (+ the sink cell)
+    cols = []
+    for g in groups:
+        sel = host(flat_nonzero(take(mark, g.cell)))
+        X, Y, ua, ub, real, live = (host(t).reshape(-1) for t in g.geom)
+        i, K = sel[live[sel] > 0], g.geom[0].shape[1]
+        if i.shape[0]:
+            edge = i % K if g.edge is None else host(g.edge)[i % K]
+            cols.append(np.stack([X[i], Y[i], X[i + K], Y[i + K], ua[i], ub[i], real[i], host(g.cell)[i], edge]).astype(np.float64))
+    if not cols:
+        return None
+    table = np.concatenate(cols, 1)
+    xa, ya, xb, yb, pua, pub, preal, pcell, pedge = table[:, np.argsort(table[7], kind="stable")]
+    cell = pcell.astype(np.int64)
+    # the cells' layers, rows and columns (as _cell_layer_row_col, on the host)
+    off, stride = host(boxes.off), host(boxes.stride)
+    layer = np.searchsorted(off, cell, side="right") - 1
+    local = cell - off[layer]
+    row = local // stride[layer]
+    col = local - row * stride[layer]
+    eo = np.zeros(cell.shape, dtype=bool) if evenodd is None else host(evenodd)[layer]
+    loc = lambda v, o: np.clip(v - o, 0.0, 1.0)  # noqa: E731  (pixel coordinates)
+    res = exact_cells.resolve(exact_cells.CellPieces(
+        cell, loc(xa, col), loc(ya, row), loc(xb, col), loc(yb, row), pua, pub, preal,
+        host(area)[cell].astype(np.float64), eo,
+    ))
+    if res.cov.shape[0] == 0:
+        return None
+    device, dtype = cov.device, cov.dtype
+    dev = lambda a, t=None: torch.from_numpy(a).to(device, t)  # noqa: E731
+    pos = torch.searchsorted(keep, dev(cell[res.first]))
+    cov.index_copy_(0, pos, dev(res.cov, dtype))
+    slope.index_fill_(0, pos, 0.0)
+    return take(pos, dev(res.pixel)), dev(pedge[res.piece].astype(np.int64)), dev(res.i0, dtype), dev(res.i1, dtype)
 
 
 def _accumulate(
@@ -675,13 +772,21 @@ def _cell_pixels(boxes: _Boxes, cells: Tensor, layer_batch: Tensor, width: int, 
         cols = torch.arange(stride, device=cells.device)
         packed = take((base.view(L, 1, 1) + rows.view(1, hmax, 1) + cols.view(1, 1, stride)).view(-1), cells)
         return packed >> 32, packed & 0xFFFFFFFF
-    # any layout: an empty box shares its offset with the next box; searchsorted picks the last
+    layer, row, col = _cell_layer_row_col(boxes, cells)
+    base = take(layer_batch * (height * width) + boxes.r0 * width + boxes.c0, layer)
+    return layer, base + row * width + col
+
+
+def _cell_layer_row_col(boxes: _Boxes, cells: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Layer, box row and box column of buffer cells [F] (any layout) -> three [F] int64.
+    Divisions run in float64 (exact floors for these integers, and several times faster
+    than int64 division)."""
+    # an empty box shares its offset with the next box; searchsorted picks the last
     layer = torch.searchsorted(boxes.off, cells, right=True) - 1
     local = cells - take(boxes.off, layer)
     stride = take(boxes.stride, layer)
     row = torch.floor(local.double() / stride.double()).long()
-    base = take(layer_batch * (height * width) + boxes.r0 * width + boxes.c0, layer)
-    return layer, base + row * width + (local - row * stride)
+    return layer, row, local - row * stride
 
 
 def coverage_and_slope(area: Tensor, evenodd: Tensor | None) -> tuple[Tensor, Tensor]:
