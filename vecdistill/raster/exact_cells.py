@@ -124,16 +124,19 @@ def resolve(p: CellPieces) -> Resolved:
             valid[at] = True
             geo = [pad(getattr(p, f), 1.0) for f in ("xa", "ya", "xb", "yb")]
             first = starts[ids]
-            c, f_lo, f_hi, beta = _sweep(*geo, valid, p.area[first], p.evenodd[first])
+            c, parts = _sweep(*geo, valid, p.area[first], p.evenodd[first])
             cov[ids] = c
             # effective integrals: the pieces' parameter sub-intervals weighted by beta
             ua, ub = pad(p.ua, 0.0)[:, None], pad(p.ub, 0.0)[:, None]
-            v_lo, v_hi = ua + f_lo * (ub - ua), ua + f_hi * (ub - ua)
-            v1, v2 = np.minimum(v_lo, v_hi), np.maximum(v_lo, v_hi)
-            j1 = (v2 * v2 - v1 * v1) * 0.5
-            j0 = (v2 - v1) - j1
-            i0[rows] = (beta * j0).sum(1)[at]
-            i1[rows] = (beta * j1).sum(1)[at]
+            e0 = e1 = 0.0
+            for f_lo, f_hi, beta in parts:
+                v_lo, v_hi = ua + f_lo * (ub - ua), ua + f_hi * (ub - ua)
+                v1, v2 = np.minimum(v_lo, v_hi), np.maximum(v_lo, v_hi)
+                j1 = (v2 * v2 - v1 * v1) * 0.5
+                e0 = e0 + (beta * ((v2 - v1) - j1)).sum(1)
+                e1 = e1 + (beta * j1).sum(1)
+            i0[rows] = e0[at]
+            i1[rows] = e1[at]
     real = p.real[piece]
     return Resolved(starts, np.clip(cov, 0.0, 1.0), piece, pixel, i0 * real, i1 * real)
 
@@ -150,10 +153,11 @@ def _sweep(xa, ya, xb, yb, valid, area, evenodd):
 
     ``xa, ya, xb, yb``: [k, M] float64 end points in pixel coordinates (``[0, 1]``); ``valid``:
     [k, M] bool (padding slots are False); ``area``: [k] the winding integral ``A`` of each
-    pixel; ``evenodd``: [k] bool. Returns ``cov`` [k] and, per slab and slot [k, S, M], the
-    piece's fractions at the slab's top and bottom (0 at the piece's start, 1 at its end)
-    and the gradient weight ``beta`` of that part of the piece (0 where it does not bound the
-    covered region or is not in the slab)."""
+    pixel; ``evenodd``: [k] bool. Returns ``cov`` [k] and the parts of the pieces: a list of
+    ``(f_lo, f_hi, beta)`` [k, N, M], the part's ends as fractions of its piece (0 at the
+    piece's start, 1 at its end) and its gradient weight (0 where it does not bound the
+    covered region): the pieces in each of the ``N = S`` slabs, and the horizontal pieces
+    cut where the others meet their line."""
     k, M = xa.shape
     vf = valid.astype(np.float64)
     dx, dy = xb - xa, yb - ya
@@ -200,23 +204,22 @@ def _sweep(xa, ya, xb, yb, valid, area, evenodd):
     cov = (c0 * h).sum(1) + (delta * r_o).sum((1, 2))
     beta = np.zeros_like(delta)
     np.put_along_axis(beta, order, delta * s_o, 2)
-    # horizontal pieces: the windings just above and below the middle, from a slab beside it
+    parts = [(f_lo, f_hi, beta)]
+    # horizontal pieces: the windings just above and below them, from a slab beside them
     flat = valid & (dy == 0) & (dx != 0)
     if flat.any():
-        bh = _flat_weights(xa, ya, xb, flat, ev, w_left, span, x_top, x_bot, s, evenodd)
-        beta[:, 0, :] += bh
-        f_lo[:, 0, :] = np.where(flat, 0.0, f_lo[:, 0, :])
-        f_hi[:, 0, :] = np.where(flat, 1.0, f_hi[:, 0, :])
-    return cov, f_lo, f_hi, beta
+        parts.append(_flat_parts(xa, ya, xb, flat, ev, w_left, span, x_top, x_bot, s, evenodd))
+    return cov, parts
 
 
-def _flat_weights(xa, ya, xb, flat, ev, w_left, span, x_top, x_bot, s, evenodd):
-    """[k, M] gradient weights of the horizontal pieces ``flat`` [k, M]: the windings just
-    above and below a piece's middle differ by one (the higher on its positive side); the
-    weight is whether the higher one counts as covered less whether the lower one does.
-    The windings come from the slab below the piece (above it, for a piece on the pixel's
-    bottom side)."""
-    S = w_left.shape[1]
+def _flat_parts(xa, ya, xb, flat, ev, w_left, span, x_top, x_bot, s, evenodd):
+    """``(f_lo, f_hi, beta)`` [k, M + 1, M] of the horizontal pieces ``flat`` [k, M], cut
+    where the other pieces meet their line: along each part the windings just above and
+    below differ by one (the higher on the piece's positive side), and its weight is
+    whether the higher one counts as covered less whether the lower one does. The windings
+    come from the slab below the piece (above it, for a piece on the pixel's bottom side)."""
+    k, S = w_left.shape
+    M = xa.shape[1]
     y0 = ya[:, :, None]
     below = ya < 1
     # the slab starting at the piece (below it), or the one ending at it (above it)
@@ -225,10 +228,19 @@ def _flat_weights(xa, ya, xb, flat, ev, w_left, span, x_top, x_bot, s, evenodd):
     def at(a):  # [k, S, M] -> [k, M (piece), M (other)]
         return np.take_along_axis(a, slab[:, :, None], 1)
 
-    xm = ((xa + xb) * 0.5)[:, :, None]
-    x_at = np.where(below[:, :, None], at(x_top), at(x_bot))
-    w_side = np.take_along_axis(w_left, slab, 1) + (at(s) * (at(span) & (x_at < xm))).sum(2)
-    step = np.sign(xb - xa)  # the winding above less the one below
-    other = np.where(below, w_side + step, w_side - step)
+    x_at = np.where(below[:, :, None], at(x_top), at(x_bot))  # where the others cross the line
+    crossing, s_at = at(span), at(s)
+    lo_x, hi_x = np.minimum(xa, xb)[:, :, None], np.maximum(xa, xb)[:, :, None]
+    cuts = np.sort(np.clip(np.where(crossing, x_at, hi_x), lo_x, hi_x), 2)
+    ends = np.concatenate([lo_x, cuts, hi_x], 2)  # [k, M, M + 2]
+    a, b = ends[:, :, :-1], ends[:, :, 1:]  # the parts [k, M, M + 1]
+    mid = (a + b) * 0.5
+    w_side = np.take_along_axis(w_left, slab, 1)[:, :, None] + (s_at[:, :, None, :] * (crossing[:, :, None, :] & (x_at[:, :, None, :] < mid[..., None]))).sum(3)
+    step = np.sign(xb - xa)[:, :, None]  # the winding above less the one below
+    other = np.where(below[:, :, None], w_side + step, w_side - step)
     hi, lo = np.maximum(w_side, other), np.minimum(w_side, other)
-    return (_covered(hi, evenodd) - _covered(lo, evenodd)) * flat
+    beta = (_covered(hi, evenodd) - _covered(lo, evenodd)) * flat[:, :, None]
+    span_x = np.where(flat, xb - xa, 1.0)[:, :, None]
+    f_a, f_b = (a - xa[:, :, None]) / span_x, (b - xa[:, :, None]) / span_x
+    t = lambda v: np.ascontiguousarray(v.transpose(0, 2, 1))  # noqa: E731  [k, M + 1, M]
+    return t(f_a), t(f_b), t(beta)
