@@ -38,10 +38,10 @@ area (a piecewise polynomial of the end points), one gather and one scatter per 
 Coverage from ``A``: nonzero rule ``min(|A|, 1)``, even-odd rule the triangle wave
 ``1 - |1 - (|A| mod 2)|``. Both are exact in every pixel whose winding numbers are all of
 one sign and take at most two adjacent values (``{0, s}``, ``{s, 2s}``...): every interior
-pixel and every pixel crossed by the edges of a single contour. Where contours cross or
-stroke pieces overlap with windings 0 and 2 (or +1 and -1) inside one pixel, the value is an
-approximation (see ``raster.md``); the stroker builds outlines that avoid this except at
-the pixel of a sharp inner corner.
+pixel and every pixel a single contour passes through once. A pixel that two or more pieces
+enter (:func:`_entry_counts`: contours crossing or overlapping there, windings 0 and 2 or
++1 and -1 inside one pixel) is resolved exactly by :mod:`.exact_cells`, which replaces its
+coverage and gives its gradient as effective pieces (:class:`_WindingArea`'s ``exact``).
 
 On CUDA (float32, padded layout, Triton present) steps 2-3 for the short edges run as one
 fused kernel each way (:mod:`.fused_coverage`); longer edges and walls take the path below.
