@@ -10,7 +10,10 @@ scene, so drift hits both alike. Cases, each the 256-path circle scene at 256^2 
 benchmark's headline, ``raster_bench.py``): ``step`` (forward + backward, one leaf per path,
 from cleared gradients), ``packed`` (the same with packed leaves), ``over`` (compositing
 alone: forward and backward of ``composite.over`` on that render's fragments, captured from
-the base revision's render). Prints wall-clock medians and the ratio new / base.
+the base revision's render), ``stroked`` (forward + backward, one leaf per path, of the same
+circles with 1.5-pixel strokes: stroke outlines overlap at every pixel they pass, so the
+pixels that several contours enter are many). Prints wall-clock medians and the ratio
+new / base.
 """
 
 from __future__ import annotations
@@ -57,15 +60,17 @@ def _import(pkg, name: str):
     return importlib.import_module(f"{pkg.__name__}.{name}")
 
 
-def _scene(pkg, size: int, n: int):
-    """``pkg``'s n-path circle scene at ``size``^2, the benchmark's seed (``raster_bench.py``)."""
-    return _import(pkg, "raster.testscenes").circles_scene(n, size, generator=torch.Generator().manual_seed(n + size))
+def _scene(pkg, size: int, n: int, stroke_width: float = 0.0):
+    """``pkg``'s n-path circle scene at ``size``^2, the benchmark's seed (``raster_bench.py``),
+    stroked ``stroke_width`` pixels wide when > 0."""
+    make = _import(pkg, "raster.testscenes").circles_scene
+    return make(n, size, generator=torch.Generator().manual_seed(n + size), stroke_width=stroke_width)
 
 
-def step_case(pkg, packed: bool, size: int = 256, n: int = 256):
+def step_case(pkg, packed: bool, size: int = 256, n: int = 256, stroke_width: float = 0.0):
     """A function timing one forward + backward of ``pkg``'s rasterizer (seconds)."""
     render = _import(pkg, "raster.render")  # (the package's lazy exports name "vecdistill.*": import the modules)
-    scene = _scene(pkg, size, n)
+    scene = _scene(pkg, size, n, stroke_width)
     if packed:
         params = list(_import(pkg, "raster.packing").pack_parameters(scene).values())
     else:
@@ -121,14 +126,14 @@ def main() -> None:
     ap.add_argument("base", help="git revision timed as the reference")
     ap.add_argument("new", nargs="?", default=None, help="git revision compared with it (default: the working tree)")
     ap.add_argument("--repeats", type=int, default=40, help="runs of each revision per case (after 3 warm-ups)")
-    ap.add_argument("--cases", default="step,packed,over", help="comma-separated: step, packed, over")
+    ap.add_argument("--cases", default="step,packed,over", help="comma-separated: step, packed, over, stroked")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
-    unknown = set(cases) - {"step", "packed", "over"}
+    unknown = set(cases) - {"step", "packed", "over", "stroked"}
     if unknown:
-        ap.error(f"unknown case(s) {sorted(unknown)}: choose from step, packed, over")
+        ap.error(f"unknown case(s) {sorted(unknown)}: choose from step, packed, over, stroked")
     with tempfile.TemporaryDirectory() as tmp:
         base = load_revision(args.base, "vd_base", FsPath(tmp))
         new = load_revision(args.new, "vd_new", FsPath(tmp))
@@ -141,6 +146,9 @@ def main() -> None:
             if case == "over":
                 inputs = captured_over_inputs(base)
                 pairs = [(f"over, {phase}", over_case(base, inputs, phase), over_case(new, inputs, phase)) for phase in ("forward", "backward")]
+            elif case == "stroked":
+                title = "forward + backward, 1.5 px strokes, one leaf per path"
+                pairs = [(title, step_case(base, False, stroke_width=1.5), step_case(new, False, stroke_width=1.5))]
             else:
                 title = "forward + backward, one leaf per path" if case == "step" else "forward + backward, packed leaves"
                 pairs = [(title, step_case(base, case == "packed"), step_case(new, case == "packed"))]

@@ -146,3 +146,22 @@ def test_pixels_left_to_the_approximation_are_the_exact_ones(seed, monkeypatch):
             m.setattr(exact_cells, "_tangled", lambda xa, *a: torch.ones(xa.shape[0], dtype=torch.bool).numpy())
             swept = coverage(polys, evenodd)
         assert float((skipped - swept).abs().max()) < 1e-12, evenodd
+
+
+def test_rendered_self_intersecting_fills_and_clip_shapes_are_exact():
+    # through the renderer: a figure-eight path's fill, and the same figure eight as the clip
+    # shape of a black square, cover half the crossing pixel (the stroke outlines' own
+    # overlaps keep min(|A|, 1): docs/raster.md, Exactness)
+    import vecdistill
+
+    eight = "M1.5 0.5 L11.5 10.5 L11.5 0.5 L1.5 10.5 Z"
+    head = '<svg xmlns="http://www.w3.org/2000/svg" width="14" height="12" viewBox="0 0 14 12">'
+    for rule in ("nonzero", "evenodd"):
+        filled = f'{head}<path d="{eight}" fill="#000" fill-rule="{rule}"/></svg>'
+        clipped = (
+            f'{head}<clipPath id="c"><path d="{eight}" clip-rule="{rule}"/></clipPath>'
+            '<rect width="14" height="12" fill="#000" clip-path="url(#c)"/></svg>'
+        )
+        for svg in (filled, clipped):
+            img = 1 - vecdistill.rasterize(vecdistill.load_svg(svg), 14, 12)[0]
+            assert abs(float(img[5, 6]) - 0.5) < 1e-6 and abs(float(img.sum()) - 50.0) < 1e-4, (rule, svg)

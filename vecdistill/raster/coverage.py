@@ -559,6 +559,7 @@ def _layer_coverage(
     width: int,
     height: int,
     layout: str,
+    exact_edges: int | None = None,
 ):
     """Coverage per pixel of each layer's bounding box, from the winding integral (and
     exact, by :mod:`.exact_cells`, in the pixels that several contours cross).
@@ -571,7 +572,8 @@ def _layer_coverage(
     of the signed integral of the winding number over the pixel, in pixel units: a fully
     inside pixel gives +-1, +-2...), differentiable with respect to ``edges``; its layer and
     flat pixel index. ``layout``: buffer layout (``"auto"``, ``"flat"``, ``"padded"``; same
-    result).
+    result). ``exact_edges``: only the layers of the edges below this index (None: all) have
+    their crossed pixels resolved exactly (the others keep ``min(|A|, 1)``).
     """
     device, dtype = edges.device, edges.dtype
     L = num_layers
@@ -610,7 +612,7 @@ def _layer_coverage(
         area = _accumulate(groups, walls, boxes, spill, dtype, start)
         if boxes.padded:  # cells outside their box (spill and padding) left out
             _zero_padding(area, boxes)
-        crossed = _entry_counts(every, boxes.total, spill) >= 2
+        crossed = _entry_counts(every, boxes.total, spill, exact_edges) >= 2
         crossed_cells = flat_nonzero(crossed)
         if crossed_cells.numel():  # crossed pixels are kept even where A is 0
             keep = flat_nonzero(area.bool() | crossed)
@@ -629,14 +631,22 @@ def _layer_coverage(
     return cov, layer, pixel
 
 
-def _entry_counts(groups: list[_Pieces], total: int, spill: Tensor) -> Tensor:
+def _entry_counts(groups: list[_Pieces], total: int, spill: Tensor, exact_edges: int | None = None) -> Tensor:
     """[total] how many pieces enter each buffer cell (``_Pieces.entry``; spill cells 0):
     a contour passing through a pixel enters it once, so two or more mean the pixel is
     crossed by several contours (or visited twice by one) and its ``min(|A|, 1)`` may be
-    wrong (:mod:`.exact_cells`)."""
+    wrong (:mod:`.exact_cells`). Only the pieces of edges below ``exact_edges`` count
+    (None: all)."""
     count = torch.zeros(total + 1, dtype=groups[0].entry.dtype, device=spill.device)
     for g in groups:
-        count.scatter_add_(0, g.cell.long(), g.entry)
+        cell, entry = g.cell, g.entry
+        if exact_edges is not None:
+            if g.edge is None:  # three pieces of every edge, in order: the first columns
+                k = min(exact_edges, cell.shape[0] // 3)
+                cell, entry = (t.view(3, -1)[:, :k].reshape(-1) for t in (cell, entry))
+            else:
+                entry = (entry.view(3, -1) * (g.edge < exact_edges)).reshape(-1)
+        count.scatter_add_(0, cell.long(), entry)
     return count[:total].index_fill_(0, spill, 0.0)
 
 
@@ -813,6 +823,7 @@ def rasterize_layers(
     width: int,
     height: int,
     layout: str = "auto",
+    exact_edges: int | None = None,
 ) -> Fragments:
     """Coverage fragments of every layer (see the module docstring).
 
@@ -820,7 +831,10 @@ def rasterize_layers(
     elementwise loops vectorised); ``edge_layer``: [E] int64 in [0, L); ``layer_batch``: [L] int64;
     ``layer_evenodd``: [L] bool (None: the nonzero rule for all); ``layout``: the buffer layout (``"auto"`` pads the boxes to
     one size when that wastes little, ``"flat"`` or ``"padded"``; same result).
+    ``exact_edges``: the pixels that several contours cross are resolved exactly
+    (:mod:`.exact_cells`) in the layers of the first ``exact_edges`` edges (None: every
+    layer; the renderer passes its fills and clip shapes, ahead of the stroke outlines).
     """
     L = int(layer_batch.shape[0])
-    cov, layer, pixel = _layer_coverage(edges, edge_layer, L, layer_batch, layer_evenodd, width, height, layout)
+    cov, layer, pixel = _layer_coverage(edges, edge_layer, L, layer_batch, layer_evenodd, width, height, layout, exact_edges)
     return Fragments(cov, layer, pixel)

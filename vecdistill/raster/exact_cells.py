@@ -41,9 +41,9 @@ from dataclasses import dataclass
 import numpy as np
 
 #: pixels with more pieces than this keep the ``min(|A|, 1)`` approximation
-MAX_PIECES = 128
+MAX_PIECES = 32
 #: at most this many (pixel, slab, piece) entries per chunk of the sweep
-_CHUNK = 1 << 21
+_CHUNK = 1 << 19
 
 
 @dataclass

@@ -238,7 +238,12 @@ def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor
         layer_parts.append(plan.stroke_layer[sinst])
     edges = torch.cat(edge_parts, 1) if len(edge_parts) > 1 else edge_parts[0]
     edge_layer = torch.cat(layer_parts) if len(layer_parts) > 1 else layer_parts[0]
-    frags = coverage.rasterize_layers(edges, edge_layer, plan.layer_b, plan.layer_eo if plan.any_evenodd else None, width, height)
+    # fills and clip shapes come first: their crossed pixels are resolved exactly; stroke
+    # outlines keep min(|A|, 1) there (docs/raster.md, Exactness)
+    n_fill = edge_parts[0].shape[1] if plan.has_fill else 0
+    frags = coverage.rasterize_layers(
+        edges, edge_layer, plan.layer_b, plan.layer_eo if plan.any_evenodd else None, width, height, exact_edges=n_fill
+    )
 
     # clip masks
     masks = None
