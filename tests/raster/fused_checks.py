@@ -110,9 +110,9 @@ def renders() -> dict:
     pieces = fused_coverage.pieces
 
     def counting(*args):
-        kinds = pieces(*args)
+        kinds, cells = pieces(*args)
         kinds_seen.add_(torch.bincount(kinds.long(), minlength=3))
-        return kinds
+        return kinds, cells
 
     fused_coverage.pieces = counting
     modes = {  # the stages whose kernels run

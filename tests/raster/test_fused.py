@@ -177,9 +177,9 @@ def test_the_kernels_compile_for_an_h100():
 
     from vecdistill.raster import fused, fused_coverage, fused_flatten
 
-    types = {"index": "*i64", "perm": "*i64", "start": "*i64", "count": "*i64", "edge_layer": "*i64", "kinds": "*i8"}
+    types = {"index": "*i64", "perm": "*i64", "start": "*i64", "count": "*i64", "edge_layer": "*i64", "kinds": "*i8", "cells": "*i32"}
     types.update({"counts": "*i64", "n_eval": "*i64", "first": "*i64", "seg_sub": "*i64", "out_sub": "*i64"})
-    types.update({"N": "i32", "K": "i32", "E": "i32", "L": "i32", "S": "i32", "M": "i32", "q": "fp32"})
+    types.update({"N": "i32", "K": "i32", "E": "i32", "L": "i32", "S": "i32", "M": "i32", "X": "i32", "sink": "i32", "q": "fp32"})
     types.update({"HAS_SCALE": "constexpr", "WRITE_SUB": "constexpr", "BLOCK": "constexpr"})
     variants = [(fused._over_forward, {"HAS_SCALE": False}), (fused._over_forward, {"HAS_SCALE": True})]
     variants += [(fused._over_backward, {"HAS_SCALE": False}), (fused._over_backward, {"HAS_SCALE": True})]

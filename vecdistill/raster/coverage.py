@@ -585,34 +585,34 @@ def _layer_coverage(
             z = torch.zeros(0, dtype=torch.long, device=device)
             return edges.new_zeros(0) + 0 * edges.sum(), z, z
         kernels = _fused_kernels(e, boxes)
-        kinds = None
+        kinds, entries, kernel_cells = None, None, None
         if kernels is not None:  # the short edges' pieces in one kernel; the few others below
             from .fused import attempt
 
             box = boxes.table(torch.float32)[:6]
             ec = e.contiguous()
-            start = (torch.zeros(boxes.total + 1, dtype=dtype, device=device), torch.zeros(boxes.total + 1, dtype=dtype, device=device))
-            kinds = attempt(kernels.pieces, ec, edge_layer, box, *start)  # None: the kernel cannot run here
+            buffers = [torch.zeros(boxes.total + 1, dtype=dtype, device=device) for _ in range(3)]
+            counted = ec.shape[1] if exact_edges is None else exact_edges
+            launched = attempt(kernels.pieces, ec, edge_layer, box, *buffers, counted)  # None: the kernel cannot run here
+            if launched is not None:
+                (kinds, kernel_cells), start, entries = launched, buffers[:2], buffers[2]
         if kinds is None:
             frame = _edge_frame(e, edge_layer, boxes)
             groups = [_short_group(frame)]
             more, walls = _longer_and_walls(frame, None, dtype)
             groups += more
             start, recompute = None, None
-            every = groups
         else:
             groups, walls = [], None
             odd = flat_nonzero(kinds)  # (its length is the one device read: no .any() first)
             if odd.numel():
                 groups, walls = _longer_and_walls(_edge_frame(take(ec.t(), odd).t(), take(edge_layer, odd), boxes), odd, dtype)
             recompute = (ec, edge_layer, box, boxes)
-            # the kernel keeps no pieces: the short edges' ones for finding the crossed pixels
-            every = [_short_group(_edge_frame(e, edge_layer, boxes))] + groups
         spill = _spill_cells(boxes)
         area = _accumulate(groups, walls, boxes, spill, dtype, start)
         if boxes.padded:  # cells outside their box (spill and padding) left out
             _zero_padding(area, boxes)
-        crossed = _entry_counts(every, boxes.total, spill, exact_edges) >= 2
+        crossed = _entry_counts(groups, boxes.total, spill, exact_edges, entries) >= 2
         crossed_cells = flat_nonzero(crossed)
         if crossed_cells.numel():  # crossed pixels are kept even where A is 0
             keep = flat_nonzero(area.bool() | crossed)
@@ -623,6 +623,9 @@ def _layer_coverage(
         cov, slope = coverage_and_slope(area, None if evenodd is None else take(evenodd, layer))
         exact = None
         if crossed_cells.numel():
+            every = groups
+            if kernel_cells is not None:  # the kernel keeps no pieces: those of the crossed cells' edges
+                every = [_kernel_edges_pieces(crossed, kernel_cells, e, edge_layer, boxes)] + groups
             exact = _resolve_crossed(every, crossed, boxes, whole, evenodd, keep, cov, slope)
         saved = []
         for g in groups:
@@ -631,13 +634,16 @@ def _layer_coverage(
     return cov, layer, pixel
 
 
-def _entry_counts(groups: list[_Pieces], total: int, spill: Tensor, exact_edges: int | None = None) -> Tensor:
+def _entry_counts(
+    groups: list[_Pieces], total: int, spill: Tensor, exact_edges: int | None = None, start: Tensor | None = None
+) -> Tensor:
     """[total] how many pieces enter each buffer cell (``_Pieces.entry``; spill cells 0):
     a contour passing through a pixel enters it once, so two or more mean the pixel is
     crossed by several contours (or visited twice by one) and its ``min(|A|, 1)`` may be
     wrong (:mod:`.exact_cells`). Only the pieces of edges below ``exact_edges`` count
-    (None: all)."""
-    count = torch.zeros(total + 1, dtype=groups[0].entry.dtype, device=spill.device)
+    (None: all). ``start``: [total + 1] counts already made (the fused kernel's), added to
+    in place."""
+    count = start if start is not None else torch.zeros(total + 1, dtype=groups[0].entry.dtype, device=spill.device)
     for g in groups:
         cell, entry = g.cell, g.entry
         if exact_edges is not None:
@@ -648,6 +654,17 @@ def _entry_counts(groups: list[_Pieces], total: int, spill: Tensor, exact_edges:
                 entry = (entry.view(3, -1) * (g.edge < exact_edges)).reshape(-1)
         count.scatter_add_(0, cell.long(), entry)
     return count[:total].index_fill_(0, spill, 0.0)
+
+
+def _kernel_edges_pieces(crossed: Tensor, cells: Tensor, e: Tensor, edge_layer: Tensor, boxes: _Boxes) -> _Pieces:
+    """The short edges' pieces that the fused kernel placed in ``crossed`` cells ([total]
+    bool; ``cells``: [3, E] the kernel's cell of each piece), recomputed per operation for
+    the edges they belong to (a few): one group of those edges (``e`` [4, E], their
+    layers ``edge_layer`` [E])."""
+    mark = torch.cat([crossed, crossed.new_zeros(1)])  # (+ the sink cell)
+    ids = torch.unique(flat_nonzero(take(mark, cells.reshape(-1))) % cells.shape[1])
+    frame = _edge_frame(take(e.t(), ids).t(), take(edge_layer, ids), boxes)
+    return _short_pieces(ids, frame.local, frame.crossings, frame.per_edge, mask=frame.short, low=frame.low)
 
 
 def _resolve_crossed(

@@ -100,21 +100,35 @@ if triton is not None:
         t2 = tl.maximum(tx, ty)
         return kind, short, x0, y0, x1, y1, xa, ya, xb, yb, t1, t2, w, h, off, stride
 
-    @triton.jit(do_not_specialize=["E", "L"])
-    def _coverage_forward(edges, edge_layer, box, cover, partial, kinds, E, L, BLOCK: tl.constexpr):
+    @triton.jit
+    def _add(cover, partial, entries, cells, sink, k, e, E, cell, height, frac, rows_in, enters):
+        """One piece's cover and area into the buffers, its entry into ``entries``, and its
+        cell (``sink`` when it counts for nothing) into row ``k`` of ``cells``."""
+        tl.atomic_add(cover + cell, height, mask=rows_in)
+        tl.atomic_add(partial + cell, height * frac, mask=rows_in)
+        tl.atomic_add(entries + cell, height * 0.0 + 1.0, mask=enters)
+        tl.store(cells + k * E + e, tl.where(rows_in, cell, sink), mask=e < E)
+
+    @triton.jit(do_not_specialize=["E", "L", "X", "sink"])
+    def _coverage_forward(edges, edge_layer, box, cover, partial, entries, cells, kinds, E, L, X, sink, BLOCK: tl.constexpr):
         e = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
         m = e < E
         kind, short, x0, y0, x1, y1, xa, ya, xb, yb, t1, t2, w, h, off, stride = _template(edges, edge_layer, box, e, m, E, L)
         tl.store(kinds + e, kind.to(tl.int8), mask=m)
+        # pieces entering their pixel (coverage._short_pieces): the second and third when not
+        # empty, the first when the edge starts on a pixel side without running along it;
+        # counted for the edges below X only
+        counted = m & (e < X)
+        on_x = x0 == tl.floor(x0)
+        on_y = y0 == tl.floor(y0)
+        along = (on_x & (x1 == x0)) | (on_y & (y1 == y0))
+        first = counted & (on_x | on_y) & ~along & (t1 > 0.0)
         cell, height, frac, i0, i1, rows_in, real = _piece(x0, y0, xa, ya, 0.0, t1, w, h, off, stride, short)
-        tl.atomic_add(cover + cell, height, mask=rows_in)
-        tl.atomic_add(partial + cell, height * frac, mask=rows_in)
+        _add(cover, partial, entries, cells, sink, 0, e, E, cell, height, frac, rows_in, real & first)
         cell, height, frac, i0, i1, rows_in, real = _piece(xa, ya, xb, yb, t1, t2, w, h, off, stride, short)
-        tl.atomic_add(cover + cell, height, mask=rows_in)
-        tl.atomic_add(partial + cell, height * frac, mask=rows_in)
+        _add(cover, partial, entries, cells, sink, 1, e, E, cell, height, frac, rows_in, real & counted & (t2 > t1))
         cell, height, frac, i0, i1, rows_in, real = _piece(xb, yb, x1, y1, t2, 1.0, w, h, off, stride, short)
-        tl.atomic_add(cover + cell, height, mask=rows_in)
-        tl.atomic_add(partial + cell, height * frac, mask=rows_in)
+        _add(cover, partial, entries, cells, sink, 2, e, E, cell, height, frac, rows_in, real & counted & (t2 < 1.0))
 
     @triton.jit(do_not_specialize=["E", "L"])
     def _coverage_backward(edges, edge_layer, box, grad_area, acc, E, L, BLOCK: tl.constexpr):
@@ -137,19 +151,27 @@ if triton is not None:
         tl.store(acc + E + e, acc1, mask=m)
 
 
-def pieces(edges: Tensor, edge_layer: Tensor, box: Tensor, cover: Tensor, partial: Tensor) -> Tensor:
+def pieces(
+    edges: Tensor, edge_layer: Tensor, box: Tensor, cover: Tensor, partial: Tensor, entries: Tensor, exact_edges: int
+) -> tuple[Tensor, Tensor]:
     """Add the pieces of every short edge into ``cover`` and ``partial`` ([total + 1]
-    float32, in place). ``edges``: [4, E] canvas pixels, float32, contiguous;
-    ``edge_layer``: [E] int64; ``box``: [6, L] float32 (c0, r0, w, h, off, stride per layer).
-    Returns each edge's kind, [E] int8: 0 short (or outside its box: no pieces), 1 longer,
-    2 a wall (those two left to the per-operation path)."""
+    float32, in place), and those that enter their pixel (of the first ``exact_edges``
+    edges) into ``entries`` (the same shape; :func:`.coverage._entry_counts`). ``edges``:
+    [4, E] canvas pixels, float32, contiguous; ``edge_layer``: [E] int64; ``box``: [6, L]
+    float32 (c0, r0, w, h, off, stride per layer). Returns each edge's kind, [E] int8: 0
+    short (or outside its box: no pieces), 1 longer, 2 a wall (those two left to the
+    per-operation path); and the cell of each of its three pieces, [3, E] int32 (``total``,
+    the sink, for a piece that counts for nothing), from which the pieces of the pixels to
+    resolve exactly are found."""
     num = edges.shape[1]
     kinds = torch.empty(num, dtype=torch.int8, device=edges.device)
+    cells = torch.empty(3, num, dtype=torch.int32, device=edges.device)
     if num:
         _coverage_forward[(triton.cdiv(num, BLOCK),)](
-            edges, edge_layer, box, cover, partial, kinds, num, box.shape[1], BLOCK=BLOCK, enable_fp_fusion=FP_FUSION
+            edges, edge_layer, box, cover, partial, entries, cells, kinds, num, box.shape[1], exact_edges, cover.shape[0] - 1,
+            BLOCK=BLOCK, enable_fp_fusion=FP_FUSION,
         )
-    return kinds
+    return kinds, cells
 
 
 def transport(edges: Tensor, edge_layer: Tensor, box: Tensor, grad_area: Tensor) -> Tensor:
