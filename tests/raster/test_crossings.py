@@ -28,7 +28,7 @@ def clip_convex(subject: torch.Tensor, clip: torch.Tensor) -> torch.Tensor:
     c = clip.tolist()
     for i in range(len(c)):
         a, b = c[i], c[(i + 1) % len(c)]
-        side = lambda p: (b[0] - a[0]) * (p[1] - a[1]) - (b[1] - a[1]) * (p[0] - a[0])  # noqa: E731
+        side = lambda p, a=a, b=b: (b[0] - a[0]) * (p[1] - a[1]) - (b[1] - a[1]) * (p[0] - a[0])  # noqa: E731
         src, out = out, []
         for j in range(len(src)):
             p, q = src[j], src[(j + 1) % len(src)]

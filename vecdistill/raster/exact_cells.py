@@ -277,7 +277,6 @@ def _flat_parts(xa, ya, xb, flat, ev, w_left, span, x_top, x_bot, s, evenodd):
     whether the higher one counts as covered less whether the lower one does. The windings
     come from the slab below the piece (above it, for a piece on the pixel's bottom side)."""
     k, S = w_left.shape
-    M = xa.shape[1]
     y0 = ya[:, :, None]
     below = ya < 1
     # the slab starting at the piece (below it), or the one ending at it (above it)
