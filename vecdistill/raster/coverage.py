@@ -680,19 +680,31 @@ def _resolve_crossed(
     from . import exact_cells
 
     host = lambda t: t.detach().cpu().numpy()  # noqa: E731
+
+    def rows(tensors, idx: Tensor) -> np.ndarray:
+        """[n, Q] float64 on the host: the flat tensors' values at ``idx`` [Q] (gathered on
+        their device, then one transfer; a CPU tensor's memory is read in place)."""
+        if idx.device.type == "cpu":
+            i = idx.numpy()
+            return np.stack([host(t)[i] for t in tensors]).astype(np.float64)
+        return torch.stack([take(t, idx).double() for t in tensors]).cpu().numpy()
+
     mark = torch.cat([crossed, crossed.new_zeros(1)])  # (+ the sink cell)
     cols = []
     for g in groups:
-        sel = host(flat_nonzero(take(mark, g.cell)))
-        X, Y, ua, ub, real, live = (host(t).reshape(-1) for t in g.geom)
-        i, K = sel[live[sel] > 0], g.geom[0].shape[1]
-        if i.shape[0]:
-            edge = i % K if g.edge is None else host(g.edge)[i % K]
-            cols.append(np.stack([X[i], Y[i], X[i + K], Y[i + K], ua[i], ub[i], real[i], host(g.cell)[i], edge]).astype(np.float64))
-    if not cols:
+        sel = flat_nonzero(take(mark, g.cell))
+        if sel.numel():
+            X, Y, ua, ub, real, live = (t.reshape(-1) for t in g.geom)
+            K = g.geom[0].shape[1]
+            first = rows([X, Y, ua, ub, real, live, g.cell], sel)
+            edge = host(sel) % K if g.edge is None else rows([g.edge], sel % K)[0]
+            cols.append(np.concatenate([first[:2], rows([X, Y], sel + K), first[2:], edge[None].astype(np.float64)]))
+    table = np.concatenate(cols, 1) if cols else np.zeros((10, 0))
+    table = table[:, table[7] > 0]  # (pieces that count)
+    # by cell, then edge and position along it: the same order on every device
+    xa, ya, xb, yb, pua, pub, preal, _, pcell, pedge = table[:, np.lexsort((table[4], table[9], table[8]))]
+    if pcell.shape[0] == 0:
         return None
-    table = np.concatenate(cols, 1)
-    xa, ya, xb, yb, pua, pub, preal, pcell, pedge = table[:, np.argsort(table[7], kind="stable")]
     cell = pcell.astype(np.int64)
     # the cells' layers, rows and columns (as _cell_layer_row_col, on the host)
     off, stride = host(boxes.off), host(boxes.stride)
@@ -700,15 +712,17 @@ def _resolve_crossed(
     local = cell - off[layer]
     row = local // stride[layer]
     col = local - row * stride[layer]
-    eo = np.zeros(cell.shape, dtype=bool) if evenodd is None else host(evenodd)[layer]
+    device = cov.device
+    at_cells = torch.from_numpy(cell).to(device)
+    cell_area = rows([area], at_cells)[0]
+    eo = np.zeros(cell.shape, dtype=bool) if evenodd is None else rows([evenodd], torch.from_numpy(layer).to(device))[0] > 0
     loc = lambda v, o: np.clip(v - o, 0.0, 1.0)  # noqa: E731  (pixel coordinates)
     res = exact_cells.resolve(exact_cells.CellPieces(
-        cell, loc(xa, col), loc(ya, row), loc(xb, col), loc(yb, row), pua, pub, preal,
-        host(area)[cell].astype(np.float64), eo,
+        cell, loc(xa, col), loc(ya, row), loc(xb, col), loc(yb, row), pua, pub, preal, cell_area, eo,
     ))
     if res.cov.shape[0] == 0:
         return None
-    device, dtype = cov.device, cov.dtype
+    dtype = cov.dtype
     dev = lambda a, t=None: torch.from_numpy(a).to(device, t)  # noqa: E731
     pos = torch.searchsorted(keep, dev(cell[res.first]))
     cov.index_copy_(0, pos, dev(res.cov, dtype))
