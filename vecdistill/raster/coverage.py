@@ -706,19 +706,15 @@ def _resolve_crossed(
     if pcell.shape[0] == 0:
         return None
     cell = pcell.astype(np.int64)
-    # the cells' layers, rows and columns (as _cell_layer_row_col, on the host)
-    off, stride = host(boxes.off), host(boxes.stride)
-    layer = np.searchsorted(off, cell, side="right") - 1
-    local = cell - off[layer]
-    row = local // stride[layer]
-    col = local - row * stride[layer]
+    # each piece's cell: its box row and column, winding integral and fill rule
     device = cov.device
     at_cells = torch.from_numpy(cell).to(device)
-    cell_area = rows([area], at_cells)[0]
-    eo = np.zeros(cell.shape, dtype=bool) if evenodd is None else rows([evenodd], torch.from_numpy(layer).to(device))[0] > 0
+    layer, row, col = _cell_layer_row_col(boxes, at_cells)
+    eo = torch.zeros_like(layer, dtype=torch.bool) if evenodd is None else take(evenodd, layer)
+    row, col, cell_area, eo = torch.stack([row.double(), col.double(), take(area, at_cells).double(), eo.double()]).cpu().numpy()
     loc = lambda v, o: np.clip(v - o, 0.0, 1.0)  # noqa: E731  (pixel coordinates)
     res = exact_cells.resolve(exact_cells.CellPieces(
-        cell, loc(xa, col), loc(ya, row), loc(xb, col), loc(yb, row), pua, pub, preal, cell_area, eo,
+        cell, loc(xa, col), loc(ya, row), loc(xb, col), loc(yb, row), pua, pub, preal, cell_area, eo > 0,
     ))
     if res.cov.shape[0] == 0:
         return None
