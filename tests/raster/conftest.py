@@ -31,3 +31,22 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 def _one_thread(one_thread):
     """The CPU is shared; one thread keeps the tests predictable."""
     yield
+
+
+def finite_difference_errors(loss, tensors, grads, eps: float = 1e-6) -> torch.Tensor:
+    """Relative errors of the autograd gradients ``grads`` of ``loss()`` with respect to
+    ``tensors`` (float64 leaves, changed in place and restored) against central finite
+    differences, one per element: ``|g - fd| / max(|fd|, 1e-3)``."""
+    errs = []
+    with torch.no_grad():
+        for t, g in zip(tensors, grads):
+            for k in range(t.numel()):
+                old = float(t.view(-1)[k])
+                t.view(-1)[k] = old + eps
+                up = float(loss())
+                t.view(-1)[k] = old - eps
+                down = float(loss())
+                t.view(-1)[k] = old
+                fd = (up - down) / (2 * eps)
+                errs.append(abs(float(g.reshape(-1)[k]) - fd) / max(abs(fd), 1e-3))
+    return torch.tensor(errs)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import finite_difference_errors
 
 from vecdistill.raster.coverage import rasterize_layers
 
@@ -114,19 +115,7 @@ def test_gradients_in_crossed_pixels_match_finite_differences(evenodd):
     polys = [eight.requires_grad_(True), square.requires_grad_(True)]
     weights = torch.rand(H, W, generator=g, dtype=torch.float64)
     grads = torch.autograd.grad(_loss(polys, weights, evenodd), polys)
-    eps, errs = 1e-6, []
-    with torch.no_grad():
-        for p, gp in zip(polys, grads):
-            for k in range(p.numel()):
-                old = float(p.view(-1)[k])
-                p.view(-1)[k] = old + eps
-                up = float(_loss(polys, weights, evenodd))
-                p.view(-1)[k] = old - eps
-                down = float(_loss(polys, weights, evenodd))
-                p.view(-1)[k] = old
-                fd = (up - down) / (2 * eps)
-                errs.append(abs(float(gp.reshape(-1)[k]) - fd) / max(abs(fd), 1e-3))
-    errs = torch.tensor(errs)
+    errs = finite_difference_errors(lambda: _loss(polys, weights, evenodd), polys, grads)
     assert float(errs.median()) < 1e-4 and float(errs.max()) < 1e-3, errs
 
 

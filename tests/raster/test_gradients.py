@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import solid
+from conftest import finite_difference_errors, solid
 
 from vecdistill.raster import rasterize
 from vecdistill.svg.scene import Group, LinearGradient, Path, RadialGradient, Scene
@@ -147,19 +147,7 @@ def test_coverage_gradients_across_canvas_borders_match_finite_differences(layou
         v.requires_grad_(True)
     weights = torch.rand(2, 2 * 20 * 16, generator=g, dtype=torch.float64)
     grads = torch.autograd.grad(_polygon_loss(verts, weights, layout), verts)
-    eps, errs = 1e-6, []
-    with torch.no_grad():
-        for v, gv in zip(verts, grads):
-            for k in range(v.numel()):
-                old = float(v.view(-1)[k])
-                v.view(-1)[k] = old + eps
-                up = float(_polygon_loss(verts, weights, layout))
-                v.view(-1)[k] = old - eps
-                down = float(_polygon_loss(verts, weights, layout))
-                v.view(-1)[k] = old
-                fd = (up - down) / (2 * eps)
-                errs.append(abs(float(gv.reshape(-1)[k]) - fd) / max(abs(fd), 1e-3))
-    errs = torch.tensor(errs)
+    errs = finite_difference_errors(lambda: _polygon_loss(verts, weights, layout), verts, grads)
     assert float(errs.median()) < 1e-4 and float(errs.max()) < 1e-3, errs
 
 
@@ -180,16 +168,6 @@ def test_even_odd_gradients_where_windings_overlap_match_finite_differences():
         f = rasterize_layers(edges, torch.arange(2).repeat_interleave(5), torch.zeros(2, dtype=torch.long), torch.tensor([True, False]), 20, 20)
         return (weights[f.layer, f.pixel] * f.cov).sum()
 
-    (grad,) = torch.autograd.grad(loss(verts), verts)
-    eps, errs = 1e-6, []
-    with torch.no_grad():
-        for k in range(verts.numel()):
-            old = float(verts.view(-1)[k])
-            verts.view(-1)[k] = old + eps
-            up = float(loss(verts))
-            verts.view(-1)[k] = old - eps
-            down = float(loss(verts))
-            verts.view(-1)[k] = old
-            fd = (up - down) / (2 * eps)
-            errs.append(abs(float(grad.reshape(-1)[k]) - fd) / max(abs(fd), 1e-3))
-    assert float(torch.tensor(errs).max()) < 1e-4, errs
+    grads = torch.autograd.grad(loss(verts), verts)
+    errs = finite_difference_errors(lambda: loss(verts), [verts], grads)
+    assert float(errs.max()) < 1e-4, errs
