@@ -154,3 +154,42 @@ def test_rendered_self_intersecting_fills_and_clip_shapes_are_exact():
         for svg in (filled, clipped):
             img = 1 - vecdistill.rasterize(vecdistill.load_svg(svg), 14, 12)[0]
             assert abs(float(img[5, 6]) - 0.5) < 1e-6 and abs(float(img.sum()) - 50.0) < 1e-4, (rule, svg)
+
+
+def _star_of(polys):
+    """coverage._star_shaped of one layer made of the closed polygons ``polys``."""
+    from vecdistill.raster import coverage as cv
+
+    e = torch.cat([torch.cat([p, p.roll(-1, 0)], 1) for p in polys]).t()
+    layer = torch.zeros(e.shape[1], dtype=torch.long)
+    boxes = cv._layer_boxes(e, layer, 1, 64, 64, "auto")
+    return bool(cv._star_shaped(e, layer, boxes)[0])
+
+
+def test_star_shaped_layers_are_only_simple_polygons():
+    import math
+
+    circle = torch.stack([torch.cos(torch.arange(40) * 0.157), torch.sin(torch.arange(40) * 0.157)], 1).double() * 9 + 20
+    assert _star_of([circle]) and _star_of([circle.flip(0)])
+    ang = torch.arange(5, dtype=torch.float64) * (4 * math.pi / 5)  # a pentagram winds twice
+    star = torch.stack([20 + 9 * torch.sin(ang), 20 - 9 * torch.cos(ang)], 1)
+    eight = torch.tensor([[1.5, 0.5], [11.5, 10.5], [11.5, 0.5], [1.5, 10.5]], dtype=torch.float64)
+    ring = [circle, (circle - 20) * 0.5 + 20]
+    assert not _star_of([star]) and not _star_of([eight]) and not _star_of(ring) and not _star_of([ring[0], ring[1].flip(0)])
+
+
+def test_star_shaped_layers_skip_only_exact_pixels(monkeypatch):
+    # jittered circles leave pixels and come back (entered twice) but are simple: skipping
+    # their pixels changes nothing against sweeping every pixel entered twice
+    from vecdistill.raster import coverage as cv
+    from vecdistill.raster import exact_cells, rasterize
+    from vecdistill.raster.testscenes import circles_scene
+
+    scene = circles_scene(64, 32, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    skipped = rasterize(scene, 32, 32)
+    swept = []
+    monkeypatch.setattr(cv, "_star_shaped", lambda e, layer, boxes: torch.zeros(boxes.w.shape[0], dtype=torch.bool))
+    monkeypatch.setattr(exact_cells, "_tangled", lambda xa, *a: swept.append(xa.shape[0]) or torch.ones(xa.shape[0], dtype=torch.bool).numpy())
+    resolved = rasterize(scene, 32, 32)
+    assert sum(swept) >= 5  # (pixels entered twice: swept here, skipped above)
+    assert float((skipped - resolved).abs().max()) < 1e-12

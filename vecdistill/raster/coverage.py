@@ -124,6 +124,7 @@ class _Boxes:
     hmax: int
     wmax: int
     rows: int
+    centre: Tensor  # [2, L] the middle of each layer's edges' extent (unclipped; inf/nan if empty)
 
     def table(self, dtype) -> Tensor:
         """[7, L] in ``dtype``: rows c0, r0, w, h, off, stride, row0 (one gather per row
@@ -149,6 +150,7 @@ def _layer_boxes(e: Tensor, edge_layer: Tensor, num_layers: int, width: int, hei
     all boxes (:func:`_layer_extents`), and one host read."""
     dtype, device = e.dtype, e.device
     box = _layer_extents(e, edge_layer, num_layers)
+    centre = (box[:2] - box[2:]) * 0.5
     # floor(min) and ceil(max) = -floor(-max) in one floor; clipped to the canvas (an empty
     # layer's infinities and NaN coordinates' NaN become 0 or the canvas size)
     bounds = torch.tensor([[1, width], [1, height], [-1, width], [-1, height]], dtype=dtype, device=device)
@@ -173,7 +175,7 @@ def _layer_boxes(e: Tensor, edge_layer: Tensor, num_layers: int, width: int, hei
         stride = w + 1
         row0 = torch.cumsum(h, 0) - h
         total = flat_total
-    return _Boxes(lo[0], lo[1], w, h, off, stride, row0, total, padded, hmax, wmax, rows)
+    return _Boxes(lo[0], lo[1], w, h, off, stride, row0, total, padded, hmax, wmax, rows, centre)
 
 
 @dataclass
@@ -614,6 +616,8 @@ def _layer_coverage(
             _zero_padding(area, boxes)
         crossed = _entry_counts(groups, boxes.total, spill, exact_edges, entries) >= 2
         crossed_cells = flat_nonzero(crossed)
+        if crossed_cells.numel():  # (no pixel of a star-shaped polygon needs the exact pass)
+            crossed_cells = _drop_star_shaped(crossed, crossed_cells, e, edge_layer, boxes, exact_edges)
         if crossed_cells.numel():  # crossed pixels are kept even where A is 0
             keep = flat_nonzero(area.bool() | crossed)
         else:
@@ -632,6 +636,40 @@ def _layer_coverage(
             saved += [g.cell, g.edge, g.i0, g.i1]
     cov = _WindingArea.apply(edges, torch.stack([x1 - x0, y1 - y0]), cov, slope, keep, spill, boxes.total, recompute, exact, *saved)
     return cov, layer, pixel
+
+
+def _star_shaped(e: Tensor, edge_layer: Tensor, boxes: _Boxes) -> Tensor:
+    """[L] bool: layers that are one closed polygon, star-shaped around the middle of its
+    extent: every edge turns around that point the same way (an edge of no length, or one
+    in line with the point, fails the test), and the polygon crosses the horizontal line
+    through it twice (so it turns around it once). Such a polygon is simple, so its winding
+    numbers are 0 and one of +-1 everywhere and ``min(|A|, 1)`` is exact in all its pixels:
+    those it enters twice (its side leaving a pixel and coming back) need no exact pass.
+    Jittered circles, the standard initialisation, are such polygons. ``e``: [4, E] canvas
+    pixels; ``edge_layer``: [E] (whole layers: a layer missing some of its edges may be
+    wrongly found star-shaped)."""
+    x0, y0, x1, y1 = e.unbind(0)
+    cx, cy = take(boxes.centre[0], edge_layer), take(boxes.centre[1], edge_layer)
+    ax, ay, bx, by = x0 - cx, y0 - cy, x1 - cx, y1 - cy
+    turn = torch.sign(torch.addcmul(ax * by, ay, bx, value=-1))
+    crosses = _flag(torch.lt, ay, 0).ne_(_flag(torch.lt, by, 0))
+    # per layer: the turns' sum, the crossings, the edges (float sums of integers: exact)
+    per_edge = torch.stack([turn, crosses, torch.ones_like(turn)])
+    sums = torch.zeros(3, boxes.w.shape[0], dtype=e.dtype, device=e.device).scatter_add_(1, edge_layer.expand(3, -1), per_edge)
+    return (sums[0].abs() == sums[2]) & (sums[1] == 2) & (sums[2] >= 3)
+
+
+def _drop_star_shaped(crossed: Tensor, cells: Tensor, e: Tensor, edge_layer: Tensor, boxes: _Boxes, exact_edges: int | None) -> Tensor:
+    """Clear, in ``crossed`` ([total] bool), its ``cells`` [C] that belong to star-shaped
+    layers (:func:`_star_shaped`, on the edges of those cells' layers only) and return the
+    cells left. ``exact_edges``: the layers are those of the first ``exact_edges`` edges."""
+    n = e.shape[1] if exact_edges is None else exact_edges
+    layers = _cell_layer_row_col(boxes, cells)[0]
+    wanted = torch.zeros(boxes.w.shape[0], dtype=torch.bool, device=e.device).index_fill_(0, layers, True)
+    sel = flat_nonzero(take(wanted, edge_layer[:n]))
+    star = _star_shaped(e.index_select(1, sel), take(edge_layer, sel), boxes)
+    crossed.index_put_((cells,), ~take(star, layers))
+    return flat_nonzero(crossed)
 
 
 def _entry_counts(
