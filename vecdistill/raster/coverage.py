@@ -186,9 +186,10 @@ class _Pieces:
     row of ``cell`` (packed layout only, else None); ``edge``: [P / 3] index of the original
     edge (None: the group holds every edge, in order; three pieces per edge: the first pieces of all edges, then the second pieces,
     then the third); ``i0``/``i1``: [P] integrals of ``1 - u`` and ``u`` over the piece's
-    parameter interval on that edge (0 for parts clamped onto the box). ``entry``: [P] 1.0
-    for a piece that enters its pixel (starts on the pixel's boundary and goes inside), else
-    0 (:func:`_entry_counts`). ``geom``: the pieces' end points and intervals for
+    parameter interval on that edge (0 for parts clamped onto the box). ``entry``: [3 k]
+    1.0 for a piece that enters its pixel (starts on the pixel's boundary and goes inside),
+    else 0, for the pieces of the first ``k`` edges (:func:`_entry_flags`,
+    :func:`_entry_counts`). ``geom``: the pieces' end points and intervals for
     :mod:`.exact_cells`: ``(X, Y, ua, ub, real, live)``, X and Y [4, P / 3] box-local end
     points (piece ``k`` of edge ``e`` runs from column ``(k, e)`` to ``(k + 1, e)``),
     ``ua``/``ub`` [3, P / 3] its parameter interval on its edge, ``real`` and ``live``
@@ -243,6 +244,7 @@ def _short_pieces(
     span: tuple[Tensor, ...] | None = None,
     mask: Tensor | None = None,
     low: tuple[Tensor, Tensor] | None = None,
+    counted: int | None = None,
 ) -> _Pieces:
     """Pieces of edges that cross at most one integer x and one integer y: three pieces per
     edge (some of zero length), dense [3, K] arithmetic with no gathers. Edges may lie
@@ -255,7 +257,8 @@ def _short_pieces(
     each edge's box (``row0`` None: no buffer rows wanted). ``span``: for parts of longer edges, ``(s_a, s_b, real)``
     [K]: the part's parameter interval on edge ``ids`` and whether it is a real part (not
     one clamped onto the box by :func:`_clip_to_boxes`). ``low``: ``(min(x0, x1), min(y0,
-    y1))`` when the caller has them."""
+    y1))`` when the caller has them. ``counted``: the pieces' entry flags (``_Pieces.entry``)
+    are made for the edges below this original index only (None: all)."""
     x0, y0, x1, y1 = e
     dx, dy = x1 - x0, y1 - y0
     # (masks: float 0/1, see _flag)
@@ -296,15 +299,28 @@ def _short_pieces(
     i1 = (ub * ub - ua * ua).mul_(0.5)
     i0 = ((ub - ua) - i1).mul_(real)
     height = (Y[1:] - Y[:-1]).mul_(rows_in)
-    # pieces that enter their pixel: the second and third (they start at a cut) when not
-    # empty; the first when the edge starts on a pixel side without running along it
-    entry = _flag(torch.gt, U[1:], U[:-1]).mul_(real)
-    on_x, on_y = _flag(torch.eq, x0, torch.floor(x0)), _flag(torch.eq, y0, torch.floor(y0))
-    along = torch.maximum(on_x * _flag(torch.eq, dx, 0), on_y * _flag(torch.eq, dy, 0))
-    entry[0].mul_(torch.maximum(on_x, on_y).sub_(along).clamp_(min=0))
+    entry = _entry_flags(U, real, (x0, y0, dx, dy), ids, counted)
     flat = lambda t: None if t is None else t.reshape(-1)  # noqa: E731
     geom = (X, Y, ua, ub, real, rows_in)
     return _Pieces(flat(cell), flat(height), flat(frac), flat(row), ids, flat(i0), flat(i1.mul_(real)), flat(entry), geom)
+
+
+def _entry_flags(U: Tensor, real: Tensor, edge: tuple[Tensor, ...], ids: Tensor | None, counted: int | None) -> Tensor:
+    """[3, k] 0/1 floats: which of the three pieces of each of the first ``k`` edges enter
+    their pixel (:func:`_short_pieces`' ``U`` [4, K] and ``real`` [3, K]; ``edge``: (x0, y0,
+    dx, dy) [K]): the second and third (they start at a cut) when not empty, the first when
+    the edge starts on a pixel side without running along it. ``k``: ``counted`` when
+    ``ids`` is None (the edges are in order), else all, those whose ``ids`` are not below
+    ``counted`` flagged 0."""
+    k = U.shape[1] if ids is not None or counted is None else min(counted, U.shape[1])
+    x0, y0, dx, dy = (t[:k] for t in edge)
+    entry = _flag(torch.gt, U[1:, :k], U[:-1, :k]).mul_(real[:, :k])
+    on_x, on_y = _flag(torch.eq, x0, torch.floor(x0)), _flag(torch.eq, y0, torch.floor(y0))
+    along = torch.maximum(on_x * _flag(torch.eq, dx, 0), on_y * _flag(torch.eq, dy, 0))
+    entry[0].mul_(torch.maximum(on_x, on_y).sub_(along).clamp_(min=0))
+    if ids is not None and counted is not None:
+        entry.mul_(_flag(torch.lt, ids.to(entry.dtype), counted))
+    return entry
 
 
 def _wall_pieces(y0: Tensor, y1: Tensor, box: tuple[Tensor | None, ...]) -> tuple[Tensor, Tensor, Tensor | None]:
@@ -442,7 +458,7 @@ class _WindingArea(torch.autograd.Function):
             ec, edge_layer, box, boxes = ctx.fused
             acc = fused.attempt(fused_coverage.transport, ec, edge_layer, box, grad_area)  # [2, E]
             if acc is None:  # the kernel could not run: the same pieces, per operation
-                g = _short_group(_edge_frame(ec, edge_layer, boxes))
+                g = _short_group(_edge_frame(ec, edge_layer, boxes), 0)
                 groups.insert(0, (g.cell, None, g.i0, g.i1))
         if acc is None:
             acc = torch.zeros(2, ctx.num_edges, dtype=d.dtype, device=d.device)
@@ -514,14 +530,14 @@ def _edge_frame(e: Tensor, edge_layer: Tensor, boxes: _Boxes) -> _Frame:
     return _Frame((lx0, ly0, lx1, ly1), (xmin, ymin), (nx, ny), per_edge, short, longer, wall)
 
 
-def _short_group(frame: _Frame) -> _Pieces:
+def _short_group(frame: _Frame, counted: int | None = None) -> _Pieces:
     """The pieces of ``frame``'s short edges: one dense group over all its edges, in order
     (no gathers); pieces of edges that are not short carry nothing (their cells stay inside
     the buffer, or on its sink cell)."""
-    return _short_pieces(None, frame.local, frame.crossings, frame.per_edge, mask=frame.short, low=frame.low)
+    return _short_pieces(None, frame.local, frame.crossings, frame.per_edge, mask=frame.short, low=frame.low, counted=counted)
 
 
-def _longer_and_walls(frame: _Frame, ids: Tensor | None, dtype) -> tuple[list[_Pieces], tuple | None]:
+def _longer_and_walls(frame: _Frame, ids: Tensor | None, dtype, counted: int | None = None) -> tuple[list[_Pieces], tuple | None]:
     """The pieces of ``frame``'s longer edges (one group, or none; their edge indices mapped
     through ``ids`` [K] when the frame holds a subset of the edges) and its walls' cover
     (:func:`_wall_pieces`, or None)."""
@@ -535,7 +551,7 @@ def _longer_and_walls(frame: _Frame, ids: Tensor | None, dtype) -> tuple[list[_P
         parts, span, src = _subdivide(pick(frame.local, lid), take(w, lid).to(dtype), take(h, lid).to(dtype))
         pid = take(lid, src)
         pn = (_crossings(parts[0], parts[2]), _crossings(parts[1], parts[3]))
-        groups.append(_short_pieces(pid if ids is None else take(ids, pid), parts, pn, pick(frame.per_edge, pid), span))
+        groups.append(_short_pieces(pid if ids is None else take(ids, pid), parts, pn, pick(frame.per_edge, pid), span, counted=counted))
     walls = None
     if n_walls:
         wid = flat_nonzero(frame.wall.bool(), n_walls)
@@ -600,21 +616,21 @@ def _layer_coverage(
                 (kinds, kernel_cells), start, entries = launched, buffers[:2], buffers[2]
         if kinds is None:
             frame = _edge_frame(e, edge_layer, boxes)
-            groups = [_short_group(frame)]
-            more, walls = _longer_and_walls(frame, None, dtype)
+            groups = [_short_group(frame, exact_edges)]
+            more, walls = _longer_and_walls(frame, None, dtype, exact_edges)
             groups += more
             start, recompute = None, None
         else:
             groups, walls = [], None
             odd = flat_nonzero(kinds)  # (its length is the one device read: no .any() first)
             if odd.numel():
-                groups, walls = _longer_and_walls(_edge_frame(take(ec.t(), odd).t(), take(edge_layer, odd), boxes), odd, dtype)
+                groups, walls = _longer_and_walls(_edge_frame(take(ec.t(), odd).t(), take(edge_layer, odd), boxes), odd, dtype, exact_edges)
             recompute = (ec, edge_layer, box, boxes)
         spill = _spill_cells(boxes)
         area = _accumulate(groups, walls, boxes, spill, dtype, start)
         if boxes.padded:  # cells outside their box (spill and padding) left out
             _zero_padding(area, boxes)
-        crossed = _entry_counts(groups, boxes.total, spill, exact_edges, entries) >= 2
+        crossed = _entry_counts(groups, boxes.total, spill, entries) >= 2
         crossed_cells = flat_nonzero(crossed)
         if crossed_cells.numel():  # (no pixel of a star-shaped polygon needs the exact pass)
             crossed_cells = _drop_star_shaped(crossed, crossed_cells, e, edge_layer, boxes, exact_edges)
@@ -672,25 +688,17 @@ def _drop_star_shaped(crossed: Tensor, cells: Tensor, e: Tensor, edge_layer: Ten
     return flat_nonzero(crossed)
 
 
-def _entry_counts(
-    groups: list[_Pieces], total: int, spill: Tensor, exact_edges: int | None = None, start: Tensor | None = None
-) -> Tensor:
+def _entry_counts(groups: list[_Pieces], total: int, spill: Tensor, start: Tensor | None = None) -> Tensor:
     """[total] how many pieces enter each buffer cell (``_Pieces.entry``; spill cells 0):
     a contour passing through a pixel enters it once, so two or more mean the pixel is
     crossed by several contours (or visited twice by one) and its ``min(|A|, 1)`` may be
-    wrong (:mod:`.exact_cells`). Only the pieces of edges below ``exact_edges`` count
-    (None: all). ``start``: [total + 1] counts already made (the fused kernel's), added to
-    in place."""
-    count = start if start is not None else torch.zeros(total + 1, dtype=groups[0].entry.dtype, device=spill.device)
+    wrong (:mod:`.exact_cells`). ``start``: [total + 1] counts already made (the fused
+    kernel's), added to in place."""
+    count = start if start is not None else torch.zeros(total + 1, dtype=spill.dtype if spill.is_floating_point() else torch.float32, device=spill.device)
     for g in groups:
-        cell, entry = g.cell, g.entry
-        if exact_edges is not None:
-            if g.edge is None:  # three pieces of every edge, in order: the first columns
-                k = min(exact_edges, cell.shape[0] // 3)
-                cell, entry = (t.view(3, -1)[:, :k].reshape(-1) for t in (cell, entry))
-            else:
-                entry = (entry.view(3, -1) * (g.edge < exact_edges)).reshape(-1)
-        count.scatter_add_(0, cell.long(), entry)
+        k = g.entry.numel() // 3  # (the flags cover the pieces of the first k edges)
+        cell = g.cell.view(3, -1)[:, :k].reshape(-1)
+        count.scatter_add_(0, cell.long(), g.entry.reshape(-1).to(count.dtype))
     return count[:total].index_fill_(0, spill, 0.0)
 
 
@@ -702,7 +710,7 @@ def _kernel_edges_pieces(crossed: Tensor, cells: Tensor, e: Tensor, edge_layer: 
     mark = torch.cat([crossed, crossed.new_zeros(1)])  # (+ the sink cell)
     ids = torch.unique(flat_nonzero(take(mark, cells.reshape(-1))) % cells.shape[1])
     frame = _edge_frame(take(e.t(), ids).t(), take(edge_layer, ids), boxes)
-    return _short_pieces(ids, frame.local, frame.crossings, frame.per_edge, mask=frame.short, low=frame.low)
+    return _short_pieces(ids, frame.local, frame.crossings, frame.per_edge, mask=frame.short, low=frame.low, counted=0)
 
 
 def _resolve_crossed(
