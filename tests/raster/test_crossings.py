@@ -193,3 +193,30 @@ def test_star_shaped_layers_skip_only_exact_pixels(monkeypatch):
     resolved = rasterize(scene, 32, 32)
     assert sum(swept) >= 5  # (pixels entered twice: swept here, skipped above)
     assert float((skipped - resolved).abs().max()) < 1e-12
+
+
+def _coarse_and_fine(path: str, size: int = 16, factor: int = 8):
+    """A path drawn black at ``size``^2 and at ``factor`` times that, box-downsampled: with
+    exact coverage at both sizes the two agree (areas add up), up to flattening."""
+    import vecdistill
+
+    svg = f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 {size} {size}">{path}</svg>'
+    scene = vecdistill.load_svg(svg)
+    coarse = vecdistill.rasterize(scene, size, size)
+    fine = vecdistill.rasterize(scene, size * factor, size * factor).view(3, size, factor, size, factor).mean((2, 4))
+    return float((coarse - fine).abs().max())
+
+
+def test_wide_stroke_outlines_that_cross_themselves_are_exact(monkeypatch):
+    # a closed stroke crossing itself (its outline's loops overlap where the two strokes
+    # cross) and a tight cubic loop with round caps (its inner side pivots through the
+    # centre line): the pixels where the outline's own pieces overlap are exact
+    from vecdistill.raster import render
+
+    crossing = '<path d="M2.5 2.5 L13.5 13.5 L13.5 2.5 L2.5 13.5 Z" fill="none" stroke="#000" stroke-width="2.2"/>'
+    loop = '<path d="M3.1 13.2 C 14 2, 14 14, 2.7 4.4" fill="none" stroke="#000" stroke-width="2.6" stroke-linecap="round"/>'
+    assert _coarse_and_fine(crossing) < 1e-5
+    assert _coarse_and_fine(loop) < 0.02  # (the curves flatten differently at the two sizes)
+    # outlines thinner than WIDE_STROKE pixels keep min(|A|, 1): here that is wrong
+    monkeypatch.setattr(render, "WIDE_STROKE", 1e9)
+    assert _coarse_and_fine(crossing) > 0.05 and _coarse_and_fine(loop) > 0.1

@@ -81,10 +81,11 @@ def test_fill_renders_read_device_values_six_times(checks):
     exact pass over crossed pixels, when there are any, works on the host and is not
     counted). A batch of views adds none of its own (the views here push circles across the
     canvas's sides: edges left of their boxes, whose number and rows take two more); longer
-    edges, strokes and clips add a few each."""
+    edges, strokes and clips add a few each (a stroked scene one more to know whether any
+    stroke is wide enough for the exact pass)."""
     reads = checks["renders"]["reads"]
     assert reads["circles"] == 6 and reads["views"] <= 8, reads
-    assert all(n <= 40 for n in reads.values()), reads
+    assert all(n <= 42 for n in reads.values()), reads
 
 
 def test_a_backward_kernel_that_cannot_run_falls_back_to_the_per_operation_path(checks):

@@ -578,6 +578,7 @@ def _layer_coverage(
     height: int,
     layout: str,
     exact_edges: int | None = None,
+    exact_layers: Tensor | None = None,
 ):
     """Coverage per pixel of each layer's bounding box, from the winding integral (and
     exact, by :mod:`.exact_cells`, in the pixels that several contours cross).
@@ -590,8 +591,9 @@ def _layer_coverage(
     of the signed integral of the winding number over the pixel, in pixel units: a fully
     inside pixel gives +-1, +-2...), differentiable with respect to ``edges``; its layer and
     flat pixel index. ``layout``: buffer layout (``"auto"``, ``"flat"``, ``"padded"``; same
-    result). ``exact_edges``: only the layers of the edges below this index (None: all) have
-    their crossed pixels resolved exactly (the others keep ``min(|A|, 1)``).
+    result). ``exact_edges``, ``exact_layers``: only the layers of the edges below this index
+    (None: all) that ``exact_layers`` [L] marks (None: all) have their crossed pixels
+    resolved exactly (the others keep ``min(|A|, 1)``).
     """
     device, dtype = edges.device, edges.dtype
     L = num_layers
@@ -633,7 +635,7 @@ def _layer_coverage(
         crossed = _entry_counts(groups, boxes.total, spill, entries) >= 2
         crossed_cells = flat_nonzero(crossed)
         if crossed_cells.numel():  # (no pixel of a star-shaped polygon needs the exact pass)
-            crossed_cells = _drop_star_shaped(crossed, crossed_cells, e, edge_layer, boxes, exact_edges)
+            crossed_cells = _drop_exact_already(crossed, crossed_cells, e, edge_layer, boxes, exact_edges, exact_layers)
         if crossed_cells.numel():  # crossed pixels are kept even where A is 0
             keep = flat_nonzero(area.bool() | crossed)
         else:
@@ -675,16 +677,20 @@ def _star_shaped(e: Tensor, edge_layer: Tensor, boxes: _Boxes) -> Tensor:
     return (sums[0].abs() == sums[2]) & (sums[1] == 2) & (sums[2] >= 3)
 
 
-def _drop_star_shaped(crossed: Tensor, cells: Tensor, e: Tensor, edge_layer: Tensor, boxes: _Boxes, exact_edges: int | None) -> Tensor:
-    """Clear, in ``crossed`` ([total] bool), its ``cells`` [C] that belong to star-shaped
-    layers (:func:`_star_shaped`, on the edges of those cells' layers only) and return the
-    cells left. ``exact_edges``: the layers are those of the first ``exact_edges`` edges."""
+def _drop_exact_already(
+    crossed: Tensor, cells: Tensor, e: Tensor, edge_layer: Tensor, boxes: _Boxes, exact_edges: int | None, exact_layers: Tensor | None
+) -> Tensor:
+    """Clear, in ``crossed`` ([total] bool), its ``cells`` [C] that belong to layers not in
+    ``exact_layers`` ([L] bool, None: all in) or to star-shaped ones (:func:`_star_shaped`,
+    run on those layers' edges only, among the first ``exact_edges``), and return the cells
+    left."""
     n = e.shape[1] if exact_edges is None else exact_edges
     layers = _cell_layer_row_col(boxes, cells)[0]
-    wanted = torch.zeros(boxes.w.shape[0], dtype=torch.bool, device=e.device).index_fill_(0, layers, True)
-    sel = flat_nonzero(take(wanted, edge_layer[:n]))
+    resolved = torch.ones_like(layers, dtype=torch.bool) if exact_layers is None else take(exact_layers, layers)
+    tested = torch.zeros(boxes.w.shape[0], dtype=torch.bool, device=e.device).index_put_((layers,), resolved)
+    sel = flat_nonzero(take(tested, edge_layer[:n]))
     star = _star_shaped(e.index_select(1, sel), take(edge_layer, sel), boxes)
-    crossed.index_put_((cells,), ~take(star, layers))
+    crossed.index_put_((cells,), resolved & ~take(star, layers))
     return flat_nonzero(crossed)
 
 
@@ -897,6 +903,7 @@ def rasterize_layers(
     height: int,
     layout: str = "auto",
     exact_edges: int | None = None,
+    exact_layers: Tensor | None = None,
 ) -> Fragments:
     """Coverage fragments of every layer (see the module docstring).
 
@@ -904,10 +911,11 @@ def rasterize_layers(
     elementwise loops vectorised); ``edge_layer``: [E] int64 in [0, L); ``layer_batch``: [L] int64;
     ``layer_evenodd``: [L] bool (None: the nonzero rule for all); ``layout``: the buffer layout (``"auto"`` pads the boxes to
     one size when that wastes little, ``"flat"`` or ``"padded"``; same result).
-    ``exact_edges``: the pixels that several contours cross are resolved exactly
-    (:mod:`.exact_cells`) in the layers of the first ``exact_edges`` edges (None: every
-    layer; the renderer passes its fills and clip shapes, ahead of the stroke outlines).
+    ``exact_edges``, ``exact_layers``: the pixels that several contours cross are resolved
+    exactly (:mod:`.exact_cells`) in the layers of the first ``exact_edges`` edges (None:
+    all) that ``exact_layers`` ([L] bool; None: all) marks (the renderer: its fills and clip
+    shapes, ahead of the stroke outlines, and the wide strokes' outlines).
     """
     L = int(layer_batch.shape[0])
-    cov, layer, pixel = _layer_coverage(edges, edge_layer, L, layer_batch, layer_evenodd, width, height, layout, exact_edges)
+    cov, layer, pixel = _layer_coverage(edges, edge_layer, L, layer_batch, layer_evenodd, width, height, layout, exact_edges, exact_layers)
     return Fragments(cov, layer, pixel)

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 #: pixels with more pieces than this keep the ``min(|A|, 1)`` approximation
-MAX_PIECES = 32
+MAX_PIECES = 128
 #: at most this many (pixel, slab, piece) entries per chunk of the sweep
 _CHUNK = 1 << 19
 
@@ -119,14 +119,14 @@ def resolve(p: CellPieces) -> Resolved:
         valid[at] = True
         return rows, at, pad, valid
 
-    # pixels of similar piece counts padded to one size (a power of two); all to the
-    # largest count when none has more than 16 (fewer operations, little padding)
+    # pixels of similar piece counts padded to one size (a power of two), those with at most
+    # 32 pieces all to their largest count (each size costs ~150 NumPy calls; padding, a few
+    # more pairs of pieces)
     size = np.maximum(np.ceil(np.log2(np.maximum(counts, 1))).astype(np.int64), 2)
-    if size.max(initial=0) <= 4:
-        size[:] = 0
+    size[size <= 5] = 0
     for bits in np.unique(size):
-        M = 1 << int(bits) if bits else int(counts.max())
         sel = np.flatnonzero(size == bits)
+        M = 1 << int(bits) if bits else int(counts[sel].max())
         step = max(1, _CHUNK // (M * (M * M // 2 + 2 * M + 2)))
         for lo in range(0, sel.shape[0], step):
             ids = sel[lo : lo + step]

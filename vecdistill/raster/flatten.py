@@ -405,8 +405,9 @@ def _bernstein(n: int, dtype, device) -> Tensor:
     return w.to(dtype=dtype, device=device)
 
 
-def tolerance_scale(mats: Tensor) -> Tensor:
-    """Largest singular value of each [2, 2] linear part of ``mats`` [N, 2, 3] -> [N]."""
+def tolerance_scale(mats: Tensor, thinnest: bool = False) -> Tensor:
+    """Largest (``thinnest``: smallest) singular value of each [2, 2] linear part of
+    ``mats`` [N, 2, 3] -> [N]."""
     a = mats[:, :2, :2].detach()
-    return torch.linalg.matrix_norm(a, ord=2).clamp_min(1e-12)
+    return torch.linalg.matrix_norm(a, ord=-2 if thinnest else 2).clamp_min(1e-12)
 

@@ -40,6 +40,11 @@ from .stroke import StrokeStyle, stroke_outline
 Tensor = torch.Tensor
 
 DEFAULT_TOLERANCE = 1.0 / 256.0
+#: stroke outlines at least this many canvas pixels wide (in their thinnest direction) have
+#: the pixels where their own pieces cross resolved exactly (:mod:`.exact_cells`); both sides
+#: of a thinner stroke pass through nearly every pixel it covers, which would make checking
+#: them cost more than the render
+WIDE_STROKE = 2.0
 
 
 def _empty_polylines(dtype, device) -> Polylines:
@@ -238,11 +243,19 @@ def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor
         layer_parts.append(plan.stroke_layer[sinst])
     edges = torch.cat(edge_parts, 1) if len(edge_parts) > 1 else edge_parts[0]
     edge_layer = torch.cat(layer_parts) if len(layer_parts) > 1 else layer_parts[0]
-    # fills and clip shapes come first: their crossed pixels are resolved exactly; stroke
-    # outlines keep min(|A|, 1) there (docs/raster.md, Exactness)
-    n_fill = edge_parts[0].shape[1] if plan.has_fill else 0
+    # pixels that several contours cross are resolved exactly in fills and clip shapes (which
+    # come first) and in the outlines of strokes at least WIDE_STROKE wide; thinner outlines
+    # keep min(|A|, 1) there (docs/raster.md, Exactness)
+    exact_edges, exact_layers = (edge_parts[0].shape[1] if plan.has_fill else 0), None
+    if plan.stroke_insts:
+        wide = half.detach() * (2 * tolerance_scale(mats[inst_ids], thinnest=True)) >= WIDE_STROKE
+        if bool(wide.any()):
+            exact_edges = None
+            exact_layers = torch.ones(plan.layer_b.shape[0], dtype=torch.bool, device=device)
+            exact_layers[plan.stroke_layer[torch.tensor(inst_ids, device=device)]] = wide
     frags = coverage.rasterize_layers(
-        edges, edge_layer, plan.layer_b, plan.layer_eo if plan.any_evenodd else None, width, height, exact_edges=n_fill
+        edges, edge_layer, plan.layer_b, plan.layer_eo if plan.any_evenodd else None, width, height,
+        exact_edges=exact_edges, exact_layers=exact_layers,
     )
 
     # clip masks
