@@ -14,8 +14,10 @@ the base revision's render), ``stroked`` (forward + backward, one leaf per path,
 circles with 1.5-pixel strokes: stroke outlines overlap at every pixel they pass, so the
 pixels that several contours enter are many), ``sketch`` (forward + backward of ``make
 --style sketch``'s initial scene with Stable Diffusion's preset: 128 open strokes 1.28 pixels
-wide at 512^2, points and widths optimised). Prints wall-clock medians and the ratio
-new / base.
+wide at 512^2, points and widths optimised), ``icons`` (forward + backward of 20 outline
+icons of @tabler/icons at 128^2, their strokes 10.7 pixels wide, in one timing; needs the
+npm package unpacked under /work/corpus, see raster_bench.py). Prints wall-clock medians and
+the ratio new / base.
 """
 
 from __future__ import annotations
@@ -91,6 +93,25 @@ def sketch_case(pkg, size: int = 512, n: int = 128, width: float = 1.28):
     return lambda: step_seconds(lambda: render.rasterize(scene, size, size), params)
 
 
+TABLER = "/work/corpus/tabler-icons-*/package/icons/outline/*.svg"
+
+
+def icons_case(pkg, n: int = 20, size: int = 128):
+    """A function timing forward + backward of ``pkg``'s rasterizer over ``n`` tabler icons
+    (every 30th file; seconds, all together), or None without the corpus."""
+    import glob
+
+    files = sorted(glob.glob(TABLER))[::30][:n]
+    if not files:
+        return None
+    render, load = _import(pkg, "raster.render"), _import(pkg, "svg.parse").load_svg
+    scenes = [load(FsPath(f).read_text()) for f in files]
+    for scene in scenes:
+        scene.requires_grad_(True, kinds=("points", "colors", "widths"))
+    params = [[t for t in scene.parameters() if t.requires_grad and t.is_leaf] for scene in scenes]
+    return lambda: sum(step_seconds(lambda s=s: render.rasterize(s, size, size), p) for s, p in zip(scenes, params))
+
+
 def captured_over_inputs(pkg, size: int = 256, n: int = 256) -> list:
     """The arguments of ``composite.over`` in ``pkg``'s render of the circle scene, as leaves."""
     render = _import(pkg, "raster.render")
@@ -138,14 +159,14 @@ def main() -> None:
     ap.add_argument("base", help="git revision timed as the reference")
     ap.add_argument("new", nargs="?", default=None, help="git revision compared with it (default: the working tree)")
     ap.add_argument("--repeats", type=int, default=40, help="runs of each revision per case (after 3 warm-ups)")
-    ap.add_argument("--cases", default="step,packed,over", help="comma-separated: step, packed, over, stroked, sketch")
+    ap.add_argument("--cases", default="step,packed,over", help="comma-separated: step, packed, over, stroked, sketch, icons")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
-    unknown = set(cases) - {"step", "packed", "over", "stroked", "sketch"}
+    unknown = set(cases) - {"step", "packed", "over", "stroked", "sketch", "icons"}
     if unknown:
-        ap.error(f"unknown case(s) {sorted(unknown)}: choose from step, packed, over, stroked, sketch")
+        ap.error(f"unknown case(s) {sorted(unknown)}: choose from step, packed, over, stroked, sketch, icons")
     with tempfile.TemporaryDirectory() as tmp:
         base = load_revision(args.base, "vd_base", FsPath(tmp))
         new = load_revision(args.new, "vd_new", FsPath(tmp))
@@ -158,6 +179,12 @@ def main() -> None:
             if case == "over":
                 inputs = captured_over_inputs(base)
                 pairs = [(f"over, {phase}", over_case(base, inputs, phase), over_case(new, inputs, phase)) for phase in ("forward", "backward")]
+            elif case == "icons":
+                run_base, run_new = icons_case(base), icons_case(new)
+                if run_base is None:
+                    print(f"| icons | - | - | - (no corpus at {TABLER}) |")
+                    continue
+                pairs = [("forward + backward, 20 tabler icons at 128^2", run_base, run_new)]
             elif case == "sketch":
                 pairs = [("forward + backward, sketch scene (128 strokes, 512^2)", sketch_case(base), sketch_case(new))]
             elif case == "stroked":

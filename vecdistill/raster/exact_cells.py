@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 #: pixels with more pieces than this keep the ``min(|A|, 1)`` approximation
-MAX_PIECES = 128
+MAX_PIECES = 32
 #: at most this many (pixel, slab, piece) entries per chunk of the sweep
 _CHUNK = 1 << 19
 
@@ -239,7 +239,10 @@ def _sweep(xa, ya, xb, yb, valid, area, evenodd):
         [np.zeros((k, 1)), np.ones((k, 1)), np.where(valid, ya, 1.0), np.where(valid, yb, 1.0), np.where(hit, py + t * ry, 1.0)], 1
     )
     ev = np.sort(np.clip(ev, 0.0, 1.0), 1)
-    # the slabs past the last event below 1 in every pixel have no height: left out
+    # repeated events (a piece's end is the next one's start) and those at 1 make slabs of no
+    # height: moved to the end and left out
+    ev[:, 1:][ev[:, 1:] == ev[:, :-1]] = 1.0
+    ev = np.sort(ev, 1)
     ev = ev[:, : int((ev < 1).sum(1).max()) + 1]  # [k, S + 1]
     top, bot = ev[:, :-1], ev[:, 1:]  # [k, S]
     h = bot - top
