@@ -637,7 +637,7 @@ def _layer_coverage(
         if crossed_cells.numel():  # (no pixel of a star-shaped polygon needs the exact pass)
             crossed_cells = _drop_exact_already(crossed, crossed_cells, e, edge_layer, boxes, exact_edges, exact_layers)
         if crossed_cells.numel():  # crossed pixels are kept even where A is 0
-            keep = flat_nonzero(area.bool() | crossed)
+            keep = flat_nonzero(area.bool() | crossed[:-1])
         else:
             keep = flat_nonzero(area.bool())  # (.bool() is several times cheaper than != 0)
         whole, area = area, take(area, keep)
@@ -680,7 +680,7 @@ def _star_shaped(e: Tensor, edge_layer: Tensor, boxes: _Boxes) -> Tensor:
 def _drop_exact_already(
     crossed: Tensor, cells: Tensor, e: Tensor, edge_layer: Tensor, boxes: _Boxes, exact_edges: int | None, exact_layers: Tensor | None
 ) -> Tensor:
-    """Clear, in ``crossed`` ([total] bool), its ``cells`` [C] that belong to layers not in
+    """Clear, in ``crossed`` ([total + 1] bool), its ``cells`` [C] that belong to layers not in
     ``exact_layers`` ([L] bool, None: all in) or to star-shaped ones (:func:`_star_shaped`,
     run on those layers' edges only, among the first ``exact_edges``), and return the cells
     left."""
@@ -695,26 +695,27 @@ def _drop_exact_already(
 
 
 def _entry_counts(groups: list[_Pieces], total: int, spill: Tensor, start: Tensor | None = None) -> Tensor:
-    """[total] how many pieces enter each buffer cell (``_Pieces.entry``; spill cells 0):
+    """[total + 1] how many pieces enter each buffer cell (``_Pieces.entry``; spill cells
+    and the sink cell at the end 0, so that the counts can be read at any piece's cell):
     a contour passing through a pixel enters it once, so two or more mean the pixel is
     crossed by several contours (or visited twice by one) and its ``min(|A|, 1)`` may be
     wrong (:mod:`.exact_cells`). ``start``: [total + 1] counts already made (the fused
     kernel's), added to in place."""
-    count = start if start is not None else torch.zeros(total + 1, dtype=spill.dtype if spill.is_floating_point() else torch.float32, device=spill.device)
+    count = start if start is not None else torch.zeros(total + 1, device=spill.device)
     for g in groups:
         k = g.entry.numel() // 3  # (the flags cover the pieces of the first k edges)
         cell = g.cell.view(3, -1)[:, :k].reshape(-1)
         count.scatter_add_(0, cell.long(), g.entry.reshape(-1).to(count.dtype))
-    return count[:total].index_fill_(0, spill, 0.0)
+    count[total] = 0.0
+    return count.index_fill_(0, spill, 0.0)
 
 
 def _kernel_edges_pieces(crossed: Tensor, cells: Tensor, e: Tensor, edge_layer: Tensor, boxes: _Boxes) -> _Pieces:
-    """The short edges' pieces that the fused kernel placed in ``crossed`` cells ([total]
+    """The short edges' pieces that the fused kernel placed in ``crossed`` cells ([total + 1]
     bool; ``cells``: [3, E] the kernel's cell of each piece), recomputed per operation for
     the edges they belong to (a few): one group of those edges (``e`` [4, E], their
     layers ``edge_layer`` [E])."""
-    mark = torch.cat([crossed, crossed.new_zeros(1)])  # (+ the sink cell)
-    ids = torch.unique(flat_nonzero(take(mark, cells.reshape(-1))) % cells.shape[1])
+    ids = torch.unique(flat_nonzero(take(crossed, cells.reshape(-1))) % cells.shape[1])
     frame = _edge_frame(take(e.t(), ids).t(), take(edge_layer, ids), boxes)
     return _short_pieces(ids, frame.local, frame.crossings, frame.per_edge, mask=frame.short, low=frame.low, counted=0)
 
@@ -723,7 +724,7 @@ def _resolve_crossed(
     groups: list[_Pieces], crossed: Tensor, boxes: _Boxes, area: Tensor, evenodd: Tensor | None,
     keep: Tensor, cov: Tensor, slope: Tensor,
 ) -> tuple[Tensor, ...] | None:
-    """Exact coverage of the ``crossed`` cells ([total] bool) by :mod:`.exact_cells`, written
+    """Exact coverage of the ``crossed`` cells ([total + 1] bool) by :mod:`.exact_cells`, written
     into ``cov`` (and 0 into ``slope``: their gradient comes from the returned pieces'
     effective integrals instead) at their positions in ``keep``. ``area``: [total] winding
     integrals. Returns ``(fragment, edge, i0, i1)`` for :class:`_WindingArea`, or None.
@@ -741,10 +742,9 @@ def _resolve_crossed(
             return np.stack([host(t)[i] for t in tensors]).astype(np.float64)
         return torch.stack([take(t, idx).double() for t in tensors]).cpu().numpy()
 
-    mark = torch.cat([crossed, crossed.new_zeros(1)])  # (+ the sink cell)
     cols = []
     for g in groups:
-        sel = flat_nonzero(take(mark, g.cell))
+        sel = flat_nonzero(take(crossed, g.cell))
         if sel.numel():
             X, Y, ua, ub, real, live = (t.reshape(-1) for t in g.geom)
             K = g.geom[0].shape[1]

@@ -10,9 +10,8 @@ orientation give windings 0, 1 and 2 (``A`` over-counts).
 
 A pixel is *crossed more than once* when at least two of its edge pieces enter it (start on
 its boundary and go inside; :func:`.coverage._short_pieces` flags them): a contour passing
-through enters once. Those pixels are few in fills (a scene of 256 jittered circles at
-256^2 has about 16, where a circle's side leaves a pixel and comes back). Most of them are
-exact already: :func:`_tangled` checks that their pieces are arcs from side to side that
+through enters once. Those pixels are few in fills (in a scene of jittered circles, where
+a circle's side leaves a pixel and comes back). Most of them are exact already: :func:`_tangled` checks that their pieces are arcs from side to side that
 neither cross nor touch and whose crossings of the boundary alternate in direction, and
 leaves those out. The others get their coverage exactly, by a sweep inside each pixel:
 
@@ -31,8 +30,7 @@ the piece's positive side, the higher of its two sides): per piece, two effectiv
 of ``1 - u`` and ``u`` that the coverage's backward applies as it does for other pieces.
 
 The pixels hold a handful of pieces each, so the check and the sweep run in NumPy
-(float64) on the host: a few microseconds per operation instead of torch's ~10 on such
-small arrays. Pixels with more than :data:`MAX_PIECES` pieces keep the approximation (the
+(float64) on the host, whose calls on such small arrays cost less than torch's. Pixels with more than :data:`MAX_PIECES` pieces keep the approximation (the
 sweep's cost grows with the cube of the pieces: a pixel holding a whole small drawing).
 """
 
@@ -105,7 +103,7 @@ def resolve(p: CellPieces) -> Resolved:
 
     def padded(ids, M):
         """The pieces of pixels ``ids`` in [len(ids), M] slots: their rows in ``piece``,
-        slot positions, a padding function and the valid slots."""
+        slot positions (pixel, rank), a padding function and the valid slots."""
         rows = np.flatnonzero(np.isin(pixel, ids))
         at = (np.searchsorted(ids, pixel[rows]), rank[rows])
         src = piece[rows]
@@ -131,19 +129,24 @@ def resolve(p: CellPieces) -> Resolved:
         for lo in range(0, sel.shape[0], step):
             ids = sel[lo : lo + step]
             rows, at, pad, valid = padded(ids, M)
-            tangled = _tangled(*(pad(getattr(p, f), 1.0) for f in ("xa", "ya", "xb", "yb")), valid)
+            geo = [pad(getattr(p, f), 1.0) for f in ("xa", "ya", "xb", "yb")]
+            pairs = _pairs(*geo)
+            tangled = _tangled(*geo, valid, pairs)
             if not tangled.any():
                 continue
-            if not tangled.all():
-                ids = ids[tangled]
-                rows, at, pad, valid = padded(ids, M)
-            geo = [pad(getattr(p, f), 1.0) for f in ("xa", "ya", "xb", "yb")]
+            if not tangled.all():  # the pixels to sweep, their rows and slots renumbered
+                slot = np.cumsum(tangled) - 1
+                kept = tangled[at[0]]
+                ids, rows, at = ids[tangled], rows[kept], (slot[at[0][kept]], at[1][kept])
+                geo, valid, pairs = [g[tangled] for g in geo], valid[tangled], tuple(a[tangled] for a in pairs)
             first = starts[ids]
-            c, parts = _sweep(*geo, valid, p.area[first], p.evenodd[first])
+            c, parts = _sweep(*geo, valid, p.area[first], p.evenodd[first], pairs)
             cov[ids] = c
             done[ids] = True
             # effective integrals: the pieces' parameter sub-intervals weighted by beta
-            ua, ub = pad(p.ua, 0.0)[:, None], pad(p.ub, 0.0)[:, None]
+            ua, ub = (np.zeros(valid.shape) for _ in range(2))
+            ua[at], ub[at] = p.ua[piece[rows]], p.ub[piece[rows]]
+            ua, ub = ua[:, None], ub[:, None]
             e0 = e1 = 0.0
             for f_lo, f_hi, beta in parts:
                 v_lo, v_hi = ua + f_lo * (ub - ua), ua + f_hi * (ub - ua)
@@ -160,7 +163,23 @@ def resolve(p: CellPieces) -> Resolved:
     return Resolved(starts[kept], np.clip(cov[kept], 0.0, 1.0), piece[rows], renumber[pixel[rows]], i0[rows] * real, i1[rows] * real)
 
 
-def _tangled(xa, ya, xb, yb, valid) -> np.ndarray:
+def _pairs(xa, ya, xb, yb) -> tuple[np.ndarray, ...]:
+    """Every pair ``i < j`` of the ``M`` slots of ``k`` pixels ([k, M] end points): the
+    cross product ``den`` of their directions, and the parameters ``t`` (along ``i``) and
+    ``u`` (along ``j``) where their lines meet (0 where parallel), and ``un``, ``u``'s
+    numerator (0 when parallel pieces lie on one line); each [k, M (M - 1) / 2]."""
+    M = xa.shape[1]
+    ii, jj = np.triu_indices(M, 1)
+    dx, dy = xb - xa, yb - ya
+    rx, ry, sx, sy = dx[:, ii], dy[:, ii], dx[:, jj], dy[:, jj]
+    qx, qy = xa[:, jj] - xa[:, ii], ya[:, jj] - ya[:, ii]
+    den = rx * sy - ry * sx
+    safe = np.where(den == 0, 1.0, den)
+    un = qx * ry - qy * rx
+    return den, (qx * sy - qy * sx) / safe, un / safe, un
+
+
+def _tangled(xa, ya, xb, yb, valid, pairs) -> np.ndarray:
     """[k] whether the pieces of a pixel (``[k, M]`` as in :func:`_sweep`) may leave its
     ``min(|A|, 1)`` inexact. They cannot when they form arcs from side to side that neither
     cross nor touch one another (pieces sharing an end point are one arc) and no piece runs
@@ -188,14 +207,10 @@ def _tangled(xa, ya, xb, yb, valid) -> np.ndarray:
     spread = np.maximum(walk.max(1), 0) - np.minimum(walk.min(1), 0)
     along = live & (((ya == 0) & (yb == 0)) | ((ya == 1) & (yb == 1)) | ((xa == 0) & (xb == 0)) | ((xa == 1) & (xb == 1)))
     # pairs of pieces that cross or touch (end points included), other than consecutive ones
+    # (``pairs``: :func:`_pairs` of these pieces)
     ii, jj = np.triu_indices(M, 1)
-    rx, ry, sx, sy = dx[:, ii], dy[:, ii], dx[:, jj], dy[:, jj]
-    qx, qy = xa[:, jj] - xa[:, ii], ya[:, jj] - ya[:, ii]
-    den = rx * sy - ry * sx
-    safe = np.where(den == 0, 1.0, den)
-    t = (qx * sy - qy * sx) / safe
-    u = (qx * ry - qy * rx) / safe
-    meet = np.where(den != 0, (t >= 0) & (t <= 1) & (u >= 0) & (u <= 1), qx * ry - qy * rx == 0)
+    den, t, u, un = pairs
+    meet = np.where(den != 0, (t >= 0) & (t <= 1) & (u >= 0) & (u <= 1), un == 0)
     chained = ((xb[:, ii] == xa[:, jj]) & (yb[:, ii] == ya[:, jj])) | ((xa[:, ii] == xb[:, jj]) & (ya[:, ii] == yb[:, jj]))
     touch = (meet & ~chained & live[:, ii] & live[:, jj]).any(1)
     return touch | along.any(1) | (spread > 1)
@@ -208,12 +223,12 @@ def _covered(w: np.ndarray, evenodd: np.ndarray) -> np.ndarray:
     return np.where(eo, np.remainder(w, 2.0) == 1, w != 0).astype(np.float64)
 
 
-def _sweep(xa, ya, xb, yb, valid, area, evenodd):
+def _sweep(xa, ya, xb, yb, valid, area, evenodd, pairs):
     """The covered area of ``k`` pixels from their pieces, ``M`` slots each.
 
     ``xa, ya, xb, yb``: [k, M] float64 end points in pixel coordinates (``[0, 1]``); ``valid``:
     [k, M] bool (padding slots are False); ``area``: [k] the winding integral ``A`` of each
-    pixel; ``evenodd``: [k] bool. Returns ``cov`` [k] and the parts of the pieces: a list of
+    pixel; ``evenodd``: [k] bool; ``pairs``: :func:`_pairs` of the pieces. Returns ``cov`` [k] and the parts of the pieces: a list of
     ``(f_lo, f_hi, beta)`` [k, N, M], the part's ends as fractions of its piece (0 at the
     piece's start, 1 at its end) and its gradient weight (0 where it does not bound the
     covered region): the pieces in each of the ``N = S`` slabs, and the horizontal pieces
@@ -228,15 +243,10 @@ def _sweep(xa, ya, xb, yb, valid, area, evenodd):
     w_top = np.round((area - own) - (jv * (1 - jy)).sum(1))
     # 2. slabs between all end points and crossings
     ii, jj = np.triu_indices(M, 1)
-    px, py, rx, ry = xa[:, ii], ya[:, ii], dx[:, ii], dy[:, ii]
-    qx, qy, sx, sy = xa[:, jj] - px, ya[:, jj] - py, dx[:, jj], dy[:, jj]
-    den = rx * sy - ry * sx
-    safe = np.where(den == 0, 1.0, den)
-    t = (qx * sy - qy * sx) / safe
-    u = (qx * ry - qy * rx) / safe
+    den, t, u, _ = pairs
     hit = (den != 0) & (t > 0) & (t < 1) & (u > 0) & (u < 1) & valid[:, ii] & valid[:, jj]
     ev = np.concatenate(
-        [np.zeros((k, 1)), np.ones((k, 1)), np.where(valid, ya, 1.0), np.where(valid, yb, 1.0), np.where(hit, py + t * ry, 1.0)], 1
+        [np.zeros((k, 1)), np.ones((k, 1)), np.where(valid, ya, 1.0), np.where(valid, yb, 1.0), np.where(hit, ya[:, ii] + t * dy[:, ii], 1.0)], 1
     )
     ev = np.sort(np.clip(ev, 0.0, 1.0), 1)
     # repeated events (a piece's end is the next one's start) and those at 1 make slabs of no
