@@ -405,9 +405,10 @@ def _bernstein(n: int, dtype, device) -> Tensor:
     return w.to(dtype=dtype, device=device)
 
 
-def tolerance_scale(mats: Tensor, thinnest: bool = False) -> Tensor:
-    """Largest (``thinnest``: smallest) singular value of each [2, 2] linear part of
-    ``mats`` [N, 2, 3] -> [N]."""
-    a = mats[:, :2, :2].detach()
-    return torch.linalg.matrix_norm(a, ord=-2 if thinnest else 2).clamp_min(1e-12)
+def tolerance_scale(mats: Tensor) -> Tensor:
+    """Singular values of each [2, 2] linear part of ``mats`` [N, 2, 3] -> [N, 2], largest
+    first (column 0: the most a unit length in local units grows on the canvas, which the
+    flattening tolerance is divided by; column 1: the least, a stroke's thinnest
+    direction), at least 1e-12; no gradient."""
+    return torch.linalg.svdvals(mats[:, :2, :2].detach()).clamp_min(1e-12)
 

@@ -275,7 +275,8 @@ class Plan:
     ``layer_order`` [L] / ``layer_level`` [L] / ``root_ids``: paint order and levels, only
     when some level is isolated (else None); ``roots_scaled``: some image's root has an
     opacity or a clip. Strokes: ``stroke_insts`` (sorted instances), their ``joins``,
-    ``caps``, ``miter`` [N] and ``stroke_row`` [I] (row of each instance in those).
+    ``caps``, ``miter`` [N], ``stroke_row`` [I] (row of each instance in those) and
+    ``stroke_ids`` [N] (``stroke_insts`` as a tensor).
     """
 
     builder: _Builder
@@ -315,6 +316,7 @@ class Plan:
     caps: Tensor | None = None
     miter: Tensor | None = None
     stroke_row: Tensor | None = None
+    stroke_ids: Tensor | None = None  # [N] int64: stroke_insts on the plan's device
 
 
 def _build(scenes: Sequence[Scene], width: int, height: int, values: dict[int, float]) -> Plan:
@@ -394,6 +396,7 @@ def _build(scenes: Sequence[Scene], width: int, height: int, values: dict[int, f
         paths_of = [builder.paths[builder.inst_path[i]] for i in inst_ids]
         pos = {i: k for k, i in enumerate(inst_ids)}
         plan.stroke_insts = inst_ids
+        plan.stroke_ids = torch.tensor(inst_ids, **long)
         plan.joins = torch.tensor([JOINS.get(p.linejoin, 0) for p in paths_of], device=device)
         plan.caps = torch.tensor([CAPS.get(p.linecap, 0) for p in paths_of], device=device)
         plan.miter = torch.tensor([max(float(p.miterlimit), 1.0) for p in paths_of], dtype=dtype, device=device)

@@ -233,7 +233,8 @@ def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor
         inst_ids = plan.stroke_insts
         spoly = poly if plan.all_stroke else _select_subpaths(poly, plan.stroke_layer[poly.sub_inst] >= 0)
         half = stack_scalars([builder.paths[builder.inst_path[i]].stroke_width for i in inst_ids], dtype, device) * 0.5
-        scale = tolerance_scale(mats[inst_ids])
+        scales = tolerance_scale(mats.index_select(0, plan.stroke_ids))  # [N, 2]: largest, smallest
+        scale = scales[:, 0]
         row = plan.stroke_row[spoly.sub_inst]
         style = StrokeStyle(half[row], plan.joins[row], plan.caps[row], plan.miter[row], (tolerance / scale)[row])
         se, ssub = stroke_outline(spoly, style)
@@ -248,11 +249,11 @@ def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor
     # keep min(|A|, 1) there (docs/raster.md, Exactness)
     exact_edges, exact_layers = (edge_parts[0].shape[1] if plan.has_fill else 0), None
     if plan.stroke_insts:
-        wide = half.detach() * (2 * tolerance_scale(mats[inst_ids], thinnest=True)) >= WIDE_STROKE
+        wide = half.detach() * (2 * scales[:, 1]) >= WIDE_STROKE
         if bool(wide.any()):
             exact_edges = None
             exact_layers = torch.ones(plan.layer_b.shape[0], dtype=torch.bool, device=device)
-            exact_layers[plan.stroke_layer[torch.tensor(inst_ids, device=device)]] = wide
+            exact_layers[take(plan.stroke_layer, plan.stroke_ids)] = wide
     frags = coverage.rasterize_layers(
         edges, edge_layer, plan.layer_b, plan.layer_eo if plan.any_evenodd else None, width, height,
         exact_edges=exact_edges, exact_layers=exact_layers,
