@@ -188,7 +188,13 @@ def test_star_shaped_layers_skip_only_exact_pixels(monkeypatch):
     scene = circles_scene(64, 32, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     skipped = rasterize(scene, 32, 32)
     swept = []
-    monkeypatch.setattr(cv, "_star_shaped", lambda e, layer, boxes: torch.zeros(boxes.w.shape[0], dtype=torch.bool))
+    real = cv._star_shaped
+
+    def none_star(e, layer, boxes, with_present=False):
+        star, present = real(e, layer, boxes, with_present=True)
+        return (star & False, present) if with_present else star & False
+
+    monkeypatch.setattr(cv, "_star_shaped", none_star)
     monkeypatch.setattr(exact_cells, "_tangled", lambda xa, *a: swept.append(xa.shape[0]) or torch.ones(xa.shape[0], dtype=torch.bool).numpy())
     resolved = rasterize(scene, 32, 32)
     assert sum(swept) >= 5  # (pixels entered twice: swept here, skipped above)
@@ -220,3 +226,31 @@ def test_wide_stroke_outlines_that_cross_themselves_are_exact(monkeypatch):
     # outlines thinner than WIDE_STROKE pixels keep min(|A|, 1): here that is wrong
     monkeypatch.setattr(render, "WIDE_STROKE", 1e9)
     assert _coarse_and_fine(crossing) > 0.05 and _coarse_and_fine(loop) > 0.1
+
+
+def test_only_layers_that_are_not_star_shaped_go_to_the_exact_pass(monkeypatch):
+    # jittered circles (star-shaped) with a figure eight drawn over them: the pixels swept
+    # are the figure eight's alone, and a scene of circles only counts no entries at all
+    import vecdistill
+    from vecdistill.raster import coverage as cv
+    from vecdistill.raster import exact_cells
+    from vecdistill.raster.testscenes import circles_scene
+    from vecdistill.svg.write import to_svg_string
+
+    circles = to_svg_string(circles_scene(64, 32, generator=torch.Generator().manual_seed(1)), precision=6)
+    eight = '<path d="M1.5 0.5 L11.5 10.5 L11.5 0.5 L1.5 10.5 Z" fill="#000"/>'
+    alone = circles[: circles.index(">", circles.index("<svg")) + 1] + eight + "</svg>"
+    swept, counted = [], []
+    monkeypatch.setattr(exact_cells, "_tangled", lambda xa, *a: swept.append(xa.shape[0]) or torch.ones(xa.shape[0], dtype=torch.bool).numpy())
+    real_counts = cv._entry_counts
+    monkeypatch.setattr(cv, "_entry_counts", lambda *a: counted.append(1) or real_counts(*a))
+
+    def pixels_swept(svg: str) -> int:
+        swept.clear()
+        vecdistill.rasterize(vecdistill.load_svg(svg).to(dtype=torch.float64), 32, 32)
+        return sum(swept)
+
+    assert pixels_swept(alone) > 0
+    assert pixels_swept(circles.replace("</svg>", eight + "</svg>")) == pixels_swept(alone)
+    counted.clear()
+    assert pixels_swept(circles) == 0 and not counted

@@ -604,6 +604,8 @@ def _layer_coverage(
         if boxes.total == 0:
             z = torch.zeros(0, dtype=torch.long, device=device)
             return edges.new_zeros(0) + 0 * edges.sum(), z, z
+        needs = _needs_exact(e, edge_layer, boxes, exact_edges, exact_layers)
+        counted = 0 if needs is None else exact_edges  # entries counted for the edges below this (None: all)
         kernels = _fused_kernels(e, boxes)
         kinds, entries, kernel_cells = None, None, None
         if kernels is not None:  # the short edges' pieces in one kernel; the few others below
@@ -612,31 +614,32 @@ def _layer_coverage(
             box = boxes.table(torch.float32)[:6]
             ec = e.contiguous()
             buffers = [torch.zeros(boxes.total + 1, dtype=dtype, device=device) for _ in range(3)]
-            counted = ec.shape[1] if exact_edges is None else exact_edges
-            launched = attempt(kernels.pieces, ec, edge_layer, box, *buffers, counted)  # None: the kernel cannot run here
+            launched = attempt(kernels.pieces, ec, edge_layer, box, *buffers, ec.shape[1] if counted is None else counted)  # None: the kernel cannot run here
             if launched is not None:
                 (kinds, kernel_cells), start, entries = launched, buffers[:2], buffers[2]
         if kinds is None:
             frame = _edge_frame(e, edge_layer, boxes)
-            groups = [_short_group(frame, exact_edges)]
-            more, walls = _longer_and_walls(frame, None, dtype, exact_edges)
+            groups = [_short_group(frame, counted)]
+            more, walls = _longer_and_walls(frame, None, dtype, counted)
             groups += more
             start, recompute = None, None
         else:
             groups, walls = [], None
             odd = flat_nonzero(kinds)  # (its length is the one device read: no .any() first)
             if odd.numel():
-                groups, walls = _longer_and_walls(_edge_frame(take(ec.t(), odd).t(), take(edge_layer, odd), boxes), odd, dtype, exact_edges)
+                groups, walls = _longer_and_walls(_edge_frame(take(ec.t(), odd).t(), take(edge_layer, odd), boxes), odd, dtype, counted)
             recompute = (ec, edge_layer, box, boxes)
         spill = _spill_cells(boxes)
         area = _accumulate(groups, walls, boxes, spill, dtype, start)
         if boxes.padded:  # cells outside their box (spill and padding) left out
             _zero_padding(area, boxes)
-        crossed = _entry_counts(groups, boxes.total, spill, entries) >= 2
-        crossed_cells = flat_nonzero(crossed)
-        if crossed_cells.numel():  # (no pixel of a star-shaped polygon needs the exact pass)
-            crossed_cells = _drop_exact_already(crossed, crossed_cells, e, edge_layer, boxes, exact_edges, exact_layers)
-        if crossed_cells.numel():  # crossed pixels are kept even where A is 0
+        crossed, crossed_cells = None, None
+        if needs is not None:
+            crossed = _entry_counts(groups, boxes.total, spill, entries) >= 2
+            crossed_cells = flat_nonzero(crossed)
+            if crossed_cells.numel():
+                crossed_cells = _drop_exact_already(crossed, crossed_cells, boxes, needs)
+        if crossed_cells is not None and crossed_cells.numel():  # crossed pixels are kept even where A is 0
             keep = flat_nonzero(area.bool() | crossed[:-1])
         else:
             keep = flat_nonzero(area.bool())  # (.bool() is several times cheaper than != 0)
@@ -644,7 +647,7 @@ def _layer_coverage(
         layer, pixel = _cell_pixels(boxes, keep, layer_batch, width, height)
         cov, slope = coverage_and_slope(area, None if evenodd is None else take(evenodd, layer))
         exact = None
-        if crossed_cells.numel():
+        if crossed_cells is not None and crossed_cells.numel():
             every = groups
             if kernel_cells is not None:  # the kernel keeps no pieces: those of the crossed cells' edges
                 every = [_kernel_edges_pieces(crossed, kernel_cells, e, edge_layer, boxes)] + groups
@@ -656,7 +659,7 @@ def _layer_coverage(
     return cov, layer, pixel
 
 
-def _star_shaped(e: Tensor, edge_layer: Tensor, boxes: _Boxes) -> Tensor:
+def _star_shaped(e: Tensor, edge_layer: Tensor, boxes: _Boxes, with_present: bool = False):
     """[L] bool: layers that are one closed polygon, star-shaped around the middle of its
     extent: every edge turns around that point the same way (an edge of no length, or one
     in line with the point, fails the test), and the polygon crosses the horizontal line
@@ -665,7 +668,8 @@ def _star_shaped(e: Tensor, edge_layer: Tensor, boxes: _Boxes) -> Tensor:
     those it enters twice (its side leaving a pixel and coming back) need no exact pass.
     Jittered circles, the standard initialisation, are such polygons. ``e``: [4, E] canvas
     pixels; ``edge_layer``: [E] (whole layers: a layer missing some of its edges may be
-    wrongly found star-shaped)."""
+    wrongly found star-shaped). ``with_present``: return ``(star, present)``, ``present``
+    [L] bool the layers with at least one of the edges."""
     x0, y0, x1, y1 = e.unbind(0)
     cx, cy = take(boxes.centre[0], edge_layer), take(boxes.centre[1], edge_layer)
     ax, ay, bx, by = x0 - cx, y0 - cy, x1 - cx, y1 - cy
@@ -674,23 +678,31 @@ def _star_shaped(e: Tensor, edge_layer: Tensor, boxes: _Boxes) -> Tensor:
     # per layer: the turns' sum, the crossings, the edges (float sums of integers: exact)
     per_edge = torch.stack([turn, crosses, torch.ones_like(turn)])
     sums = torch.zeros(3, boxes.w.shape[0], dtype=e.dtype, device=e.device).scatter_add_(1, edge_layer.expand(3, -1), per_edge)
-    return (sums[0].abs() == sums[2]) & (sums[1] == 2) & (sums[2] >= 3)
+    star = (sums[0].abs() == sums[2]) & (sums[1] == 2) & (sums[2] >= 3)
+    return (star, sums[2] > 0) if with_present else star
 
 
-def _drop_exact_already(
-    crossed: Tensor, cells: Tensor, e: Tensor, edge_layer: Tensor, boxes: _Boxes, exact_edges: int | None, exact_layers: Tensor | None
-) -> Tensor:
-    """Clear, in ``crossed`` ([total + 1] bool), its ``cells`` [C] that belong to layers not in
-    ``exact_layers`` ([L] bool, None: all in) or to star-shaped ones (:func:`_star_shaped`,
-    run on those layers' edges only, among the first ``exact_edges``), and return the cells
-    left."""
+def _needs_exact(e: Tensor, edge_layer: Tensor, boxes: _Boxes, exact_edges: int | None, exact_layers: Tensor | None) -> Tensor | None:
+    """[L] bool: the layers whose pixels that several pieces enter go to the exact pass: those
+    of the first ``exact_edges`` edges (None: all) that ``exact_layers`` ([L] bool, None: all)
+    marks and that are not star-shaped (:func:`_star_shaped`: simple, so exact already).
+    None when there is no such layer (one device read): then no entries are counted at all,
+    as for a scene of jittered circles. ``e`` [4, E] canvas pixels; ``edge_layer`` [E] (the
+    layers of the first ``exact_edges`` edges are whole: fills and clip shapes come first)."""
     n = e.shape[1] if exact_edges is None else exact_edges
-    layers = _cell_layer_row_col(boxes, cells)[0]
-    resolved = torch.ones_like(layers, dtype=torch.bool) if exact_layers is None else take(exact_layers, layers)
-    tested = torch.zeros(boxes.w.shape[0], dtype=torch.bool, device=e.device).index_put_((layers,), resolved)
-    sel = flat_nonzero(take(tested, edge_layer[:n]))
-    star = _star_shaped(e.index_select(1, sel), take(edge_layer, sel), boxes)
-    crossed.index_put_((cells,), resolved & ~take(star, layers))
+    if n == 0:
+        return None
+    star, has_edges = _star_shaped(e[:, :n], edge_layer[:n], boxes, with_present=True)
+    needs = has_edges & ~star
+    if exact_layers is not None:
+        needs &= exact_layers
+    return needs if bool(needs.any()) else None
+
+
+def _drop_exact_already(crossed: Tensor, cells: Tensor, boxes: _Boxes, needs: Tensor) -> Tensor:
+    """Clear, in ``crossed`` ([total + 1] bool), its ``cells`` [C] whose layer ``needs`` ([L]
+    bool, :func:`_needs_exact`) does not mark, and return the cells left."""
+    crossed.index_put_((cells,), take(needs, _cell_layer_row_col(boxes, cells)[0]))
     return flat_nonzero(crossed)
 
 
