@@ -675,11 +675,16 @@ def _star_shaped(e: Tensor, edge_layer: Tensor, boxes: _Boxes, with_present: boo
     ax, ay, bx, by = x0 - cx, y0 - cy, x1 - cx, y1 - cy
     turn = torch.sign(torch.addcmul(ax * by, ay, bx, value=-1))
     crosses = _flag(torch.lt, ay, 0).ne_(_flag(torch.lt, by, 0))
-    # per layer: the turns' sum, the crossings, the edges (float sums of integers: exact)
-    per_edge = torch.stack([turn, crosses, torch.ones_like(turn)])
-    sums = torch.zeros(3, boxes.w.shape[0], dtype=e.dtype, device=e.device).scatter_add_(1, edge_layer.expand(3, -1), per_edge)
-    star = (sums[0].abs() == sums[2]) & (sums[1] == 2) & (sums[2] >= 3)
-    return (star, sums[2] > 0) if with_present else star
+    # per layer, a histogram of the edges' six kinds (turn -1, 0, +1; crossing or not): one
+    # integer bincount (a float scatter_add into L bins, whose adds to one bin wait on each
+    # other, cost several times that)
+    kind = torch.add(turn + 1, crosses, alpha=3).long()
+    L = boxes.w.shape[0]
+    hist = torch.bincount(torch.add(kind, edge_layer, alpha=6), minlength=6 * L).view(L, 2, 3)
+    by_turn, n = hist.sum(1), hist.sum((1, 2))  # [L, 3] edges per turn, [L] edges
+    one_way = by_turn[:, 1].eq(0) & (by_turn[:, 0].eq(0) | by_turn[:, 2].eq(0))
+    star = one_way & hist[:, 1].sum(1).eq(2) & n.ge(3)
+    return (star, n > 0) if with_present else star
 
 
 def _needs_exact(e: Tensor, edge_layer: Tensor, boxes: _Boxes, exact_edges: int | None, exact_layers: Tensor | None) -> Tensor | None:
