@@ -77,10 +77,10 @@ def test_fill_renders_read_device_values_six_times(checks):
     """With all the kernels (the CUDA path), a forward + backward of a filled scene reads device
     values on the host (a sync each on a GPU) six times: the plan's scalars, the
     flattening's vertex counts, the layer boxes' sizes, the edges the coverage kernel leaves
-    to the per-operation path, whether any layer may need the exact pass over crossed
-    pixels (none here: jittered circles are star-shaped) and the non-zero cells (the exact
-    pass, when a layer needs it, reads where its pixels are, one more, and works on the
-    host, which is not counted). A batch of views adds none of its own (the views here push circles across the
+    to the per-operation path, the pixels crossed more than once and the non-zero cells (the
+    exact pass over crossed pixels, when there are any, works on the host and is not
+    counted: here only its test of which layers need it, jittered circles being
+    star-shaped). A batch of views adds none of its own (the views here push circles across the
     canvas's sides: edges left of their boxes, whose number and rows take two more); longer
     edges, strokes and clips add a few each (a stroked scene one more to know whether any
     stroke is wide enough for the exact pass)."""

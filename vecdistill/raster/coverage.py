@@ -604,9 +604,14 @@ def _layer_coverage(
         if boxes.total == 0:
             z = torch.zeros(0, dtype=torch.long, device=device)
             return edges.new_zeros(0) + 0 * edges.sum(), z, z
-        needs = _needs_exact(e, edge_layer, boxes, exact_edges, exact_layers)
-        counted = 0 if needs is None else exact_edges  # entries counted for the edges below this (None: all)
         kernels = _fused_kernels(e, boxes)
+        # which layers need the exact pass: decided before the pieces are cut on the
+        # per-operation path (where counting the entries costs a dozen passes); the coverage
+        # kernel counts them for little, so there it is asked only where pixels are entered
+        # twice (a scene without such pixels then runs no star test)
+        decided = kernels is None
+        needs = _needs_exact(e, edge_layer, boxes, exact_edges, exact_layers) if decided else None
+        counted = 0 if decided and needs is None else exact_edges  # entries counted for the edges below this (None: all)
         kinds, entries, kernel_cells = None, None, None
         if kernels is not None:  # the short edges' pieces in one kernel; the few others below
             from .fused import attempt
@@ -634,11 +639,13 @@ def _layer_coverage(
         if boxes.padded:  # cells outside their box (spill and padding) left out
             _zero_padding(area, boxes)
         crossed, crossed_cells = None, None
-        if needs is not None:
+        if counted != 0:
             crossed = _entry_counts(groups, boxes.total, spill, entries) >= 2
             crossed_cells = flat_nonzero(crossed)
+            if crossed_cells.numel() and not decided:
+                needs = _needs_exact(e, edge_layer, boxes, exact_edges, exact_layers)
             if crossed_cells.numel():
-                crossed_cells = _drop_exact_already(crossed, crossed_cells, boxes, needs)
+                crossed_cells = crossed_cells[:0] if needs is None else _drop_exact_already(crossed, crossed_cells, boxes, needs)
         if crossed_cells is not None and crossed_cells.numel():  # crossed pixels are kept even where A is 0
             keep = flat_nonzero(area.bool() | crossed[:-1])
         else:

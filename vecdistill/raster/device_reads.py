@@ -78,7 +78,7 @@ class DeviceReads(TorchFunctionMode):
             return
         here = [f for f in traceback.extract_stack(sys._getframe(2)) if "vecdistill" in f.filename]
         site = f"{here[-1].filename.rsplit('/', 1)[-1]}:{here[-1].lineno} {here[-1].name}" if here else "outside vecdistill"
-        if any(f.name in ("_drop_exact_already", "_resolve_crossed", "_kernel_edges_pieces") for f in here):  # (coverage's exact pass)
+        if any(f.name in ("_needs_exact", "_drop_exact_already", "_resolve_crossed", "_kernel_edges_pieces") for f in here):  # (coverage's exact pass)
             site = f"exact pass: {site}"
         self.sites[f"{site} {name}"] += 1
 
