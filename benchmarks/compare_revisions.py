@@ -16,8 +16,10 @@ pixels that several contours enter are many), ``sketch`` (forward + backward of 
 --style sketch``'s initial scene with Stable Diffusion's preset: 128 open strokes 1.28 pixels
 wide at 512^2, points and widths optimised), ``icons`` (forward + backward of 20 outline
 icons of @tabler/icons at 128^2, their strokes 10.7 pixels wide, in one timing; needs the
-npm package unpacked under /work/corpus, see raster_bench.py). Prints wall-clock medians and
-the ratio new / base.
+npm package unpacked under /work/corpus, see raster_bench.py; ``--icon-size`` changes the
+canvas). Prints wall-clock medians and the ratio new / base. ``--exact all`` renders the new
+revision with ``rasterize(..., exact="all")``: ``compare_revisions.py HEAD --exact all``
+(with a clean working tree) is the cost of that mode against the default on the same code.
 """
 
 from __future__ import annotations
@@ -71,8 +73,9 @@ def _scene(pkg, size: int, n: int, stroke_width: float = 0.0):
     return make(n, size, generator=torch.Generator().manual_seed(n + size), stroke_width=stroke_width)
 
 
-def step_case(pkg, packed: bool, size: int = 256, n: int = 256, stroke_width: float = 0.0):
-    """A function timing one forward + backward of ``pkg``'s rasterizer (seconds)."""
+def step_case(pkg, packed: bool, size: int = 256, n: int = 256, stroke_width: float = 0.0, opts: dict | None = None):
+    """A function timing one forward + backward of ``pkg``'s rasterizer (seconds); ``opts``:
+    keyword arguments of its ``rasterize`` (e.g. ``exact``)."""
     render = _import(pkg, "raster.render")  # (the package's lazy exports name "vecdistill.*": import the modules)
     scene = _scene(pkg, size, n, stroke_width)
     if packed:
@@ -80,23 +83,23 @@ def step_case(pkg, packed: bool, size: int = 256, n: int = 256, stroke_width: fl
     else:
         scene.requires_grad_(True, kinds=("points", "colors"))
         params = [t for t in scene.parameters() if t.requires_grad and t.is_leaf]
-    return lambda: step_seconds(lambda: render.rasterize(scene, size, size), params)
+    return lambda: step_seconds(lambda: render.rasterize(scene, size, size, **(opts or {})), params)
 
 
-def sketch_case(pkg, size: int = 512, n: int = 128, width: float = 1.28):
+def sketch_case(pkg, size: int = 512, n: int = 128, width: float = 1.28, opts: dict | None = None):
     """A function timing one forward + backward of ``pkg``'s rasterizer on the sketch style's
     initial scene (``pipelines.init.random_scene``), seed 3 (seconds)."""
     render = _import(pkg, "raster.render")
     scene = _import(pkg, "pipelines.init").random_scene("sketch", size, n, 4, torch.Generator().manual_seed(3), radius=20 / 600 * size, width=width)
     scene.requires_grad_(True, kinds=("points", "widths"))
     params = [t for t in scene.parameters() if t.requires_grad and t.is_leaf]
-    return lambda: step_seconds(lambda: render.rasterize(scene, size, size), params)
+    return lambda: step_seconds(lambda: render.rasterize(scene, size, size, **(opts or {})), params)
 
 
 TABLER = "/work/corpus/tabler-icons-*/package/icons/outline/*.svg"
 
 
-def icons_case(pkg, n: int = 20, size: int = 128):
+def icons_case(pkg, n: int = 20, size: int = 128, opts: dict | None = None):
     """A function timing forward + backward of ``pkg``'s rasterizer over ``n`` tabler icons
     (every 30th file; seconds, all together), or None without the corpus."""
     import glob
@@ -109,7 +112,7 @@ def icons_case(pkg, n: int = 20, size: int = 128):
     for scene in scenes:
         scene.requires_grad_(True, kinds=("points", "colors", "widths"))
     params = [[t for t in scene.parameters() if t.requires_grad and t.is_leaf] for scene in scenes]
-    return lambda: sum(step_seconds(lambda s=s: render.rasterize(s, size, size), p) for s, p in zip(scenes, params))
+    return lambda: sum(step_seconds(lambda s=s: render.rasterize(s, size, size, **(opts or {})), p) for s, p in zip(scenes, params))
 
 
 def captured_over_inputs(pkg, size: int = 256, n: int = 256) -> list:
@@ -161,7 +164,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=40, help="runs of each revision per case (after 3 warm-ups)")
     ap.add_argument("--cases", default="step,packed,over", help="comma-separated: step, packed, over, stroked, sketch, icons")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
+    ap.add_argument("--exact", choices=("auto", "all"), default="auto", help="the new revision renders with rasterize(..., exact=this) (the base with its default): with the same code for both, the cost of exact='all'")
+    ap.add_argument("--icon-size", type=int, default=128, help="canvas of the icons case")
     args = ap.parse_args()
+    opts = {} if args.exact == "auto" else {"exact": args.exact}
     torch.set_num_threads(args.threads)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = set(cases) - {"step", "packed", "over", "stroked", "sketch", "icons"}
@@ -171,7 +177,8 @@ def main() -> None:
         base = load_revision(args.base, "vd_base", FsPath(tmp))
         new = load_revision(args.new, "vd_new", FsPath(tmp))
         label = args.new or "working tree"
-        print(f"# compare_revisions: {args.base} (base) against {label} (new), torch {torch.__version__}, threads {args.threads}, {args.repeats} interleaved runs each")
+        how = "" if not opts else f", with exact={args.exact!r}"
+        print(f"# compare_revisions: {args.base} (base) against {label} (new{how}), torch {torch.__version__}, threads {args.threads}, {args.repeats} interleaved runs each")
         print("")
         print("| case | base ms | new ms | new / base |")
         print("|---|---|---|---|")
@@ -180,19 +187,19 @@ def main() -> None:
                 inputs = captured_over_inputs(base)
                 pairs = [(f"over, {phase}", over_case(base, inputs, phase), over_case(new, inputs, phase)) for phase in ("forward", "backward")]
             elif case == "icons":
-                run_base, run_new = icons_case(base), icons_case(new)
+                run_base, run_new = icons_case(base, size=args.icon_size), icons_case(new, size=args.icon_size, opts=opts)
                 if run_base is None:
                     print(f"| icons | - | - | - (no corpus at {TABLER}) |")
                     continue
-                pairs = [("forward + backward, 20 tabler icons at 128^2", run_base, run_new)]
+                pairs = [(f"forward + backward, 20 tabler icons at {args.icon_size}^2", run_base, run_new)]
             elif case == "sketch":
-                pairs = [("forward + backward, sketch scene (128 strokes, 512^2)", sketch_case(base), sketch_case(new))]
+                pairs = [("forward + backward, sketch scene (128 strokes, 512^2)", sketch_case(base), sketch_case(new, opts=opts))]
             elif case == "stroked":
                 title = "forward + backward, 1.5 px strokes, one leaf per path"
-                pairs = [(title, step_case(base, False, stroke_width=1.5), step_case(new, False, stroke_width=1.5))]
+                pairs = [(title, step_case(base, False, stroke_width=1.5), step_case(new, False, stroke_width=1.5, opts=opts))]
             else:
                 title = "forward + backward, one leaf per path" if case == "step" else "forward + backward, packed leaves"
-                pairs = [(title, step_case(base, case == "packed"), step_case(new, case == "packed"))]
+                pairs = [(title, step_case(base, case == "packed"), step_case(new, case == "packed", opts=opts))]
             for title, run_base, run_new in pairs:
                 times: dict[str, list[float]] = {"base": [], "new": []}
                 for _ in range(3):

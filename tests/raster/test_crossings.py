@@ -201,14 +201,15 @@ def test_star_shaped_layers_skip_only_exact_pixels(monkeypatch):
     assert float((skipped - resolved).abs().max()) < 1e-12
 
 
-def _coarse_and_fine(path: str, size: int = 16, factor: int = 8):
-    """A path drawn black at ``size``^2 and at ``factor`` times that, box-downsampled: with
-    exact coverage at both sizes the two agree (areas add up), up to flattening."""
+def _coarse_and_fine(path: str, size: int = 16, factor: int = 8, exact: str = "auto"):
+    """A path drawn black at ``size``^2 (with ``exact``) and at ``factor`` times that,
+    box-downsampled: with exact coverage at both sizes the two agree (areas add up), up to
+    flattening."""
     import vecdistill
 
     svg = f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 {size} {size}">{path}</svg>'
     scene = vecdistill.load_svg(svg)
-    coarse = vecdistill.rasterize(scene, size, size)
+    coarse = vecdistill.rasterize(scene, size, size, exact=exact)
     fine = vecdistill.rasterize(scene, size * factor, size * factor).view(3, size, factor, size, factor).mean((2, 4))
     return float((coarse - fine).abs().max())
 
@@ -254,3 +255,43 @@ def test_only_layers_that_are_not_star_shaped_go_to_the_exact_pass(monkeypatch):
     assert pixels_swept(circles.replace("</svg>", eight + "</svg>")) == pixels_swept(alone)
     counted.clear()
     assert pixels_swept(circles) == 0 and not counted
+
+
+THIN_CROSSING = '<path d="M2.5 2.5 L13.5 13.5 L13.5 2.5 L2.5 13.5 Z" fill="none" stroke="#000" stroke-width="0.9"/>'
+# a round-joined zigzag inside one pixel: its joins' arcs put more than 32 pieces there
+BUSY = '<path d="M5.15 5.2 L5.85 5.3 L5.2 5.5 L5.85 5.7 L5.15 5.85" fill="none" stroke="#000" stroke-width="0.5" stroke-linejoin="round" stroke-linecap="round"/>'
+
+
+def test_exact_all_resolves_thin_strokes_and_busy_pixels():
+    # exact="all" (what `vecdistill render` uses): the overlaps of a stroke thinner than
+    # WIDE_STROKE and a pixel of more than exact_cells.MAX_PIECES pieces are exact too;
+    # the default keeps min(|A|, 1) there, which over-counts
+    assert _coarse_and_fine(THIN_CROSSING, exact="all") < 1e-5
+    assert _coarse_and_fine(THIN_CROSSING) > 0.05
+    assert _coarse_and_fine(BUSY, exact="all") < 5e-3  # (76 pieces in one pixel; the arcs flatten differently at the two sizes)
+    assert _coarse_and_fine(BUSY) > 0.02
+
+
+def test_exact_all_gradients_in_thin_stroke_overlaps_match_finite_differences():
+    import vecdistill
+
+    svg = f'<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 16 16">{THIN_CROSSING}</svg>'
+    scene = vecdistill.load_svg(svg).to(dtype=torch.float64)
+    path = scene.paths()[0]
+    leaves = [path.points.requires_grad_(True), path.stroke_width.requires_grad_(True)]
+    weights = torch.rand(16, 16, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+
+    def loss():
+        return (vecdistill.rasterize(scene, 16, 16, exact="all")[0] * weights).sum()
+
+    errs = finite_difference_errors(loss, leaves, torch.autograd.grad(loss(), leaves))
+    assert float(errs.median()) < 1e-4 and float(errs.max()) < 1e-3, errs
+
+
+def test_exact_must_be_a_known_mode():
+    import vecdistill
+    from vecdistill.errors import InputError
+
+    scene = vecdistill.load_svg(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">{THIN_CROSSING}</svg>')
+    with pytest.raises(InputError, match="exact must be one of auto, all"):
+        vecdistill.rasterize(scene, 16, 16, exact="yes")

@@ -154,3 +154,20 @@ def test_user_mistakes_give_one_line_and_exit_2(run, tmp_path):
     assert ".png" in one_error_line(run("render", TABLER, tmp_path / "out.jpg", "--backend", "cairosvg"))
     assert "not a colour" in one_error_line(run("render", TABLER, tmp_path / "o.png", "--background", "plaid"))
     assert "does not exist" in one_error_line(run("render", TABLER, tmp_path / "no" / "o.png"))
+
+
+def test_render_ours_is_exact_where_a_thin_stroke_overlaps_itself(run, tmp_path):
+    """A one-shot render resolves every overlap (``rasterize(..., exact="all")``): a tabler
+    icon at 16 px, whose strokes are 1.33 px wide and overlap at their joins, comes out as
+    that render, not as the optimisation loops' default."""
+    import torch
+
+    from vecdistill.raster import rasterize
+
+    out = tmp_path / "heart16.png"
+    assert run("render", TABLER, out, "--size", 16).returncode == 0
+    png = torch.from_numpy(np.asarray(Image.open(out).convert("RGB"), dtype=np.float32) / 255).permute(2, 0, 1)
+    scene = load_svg(TABLER)
+    exact, default = rasterize(scene, 16, 16, exact="all"), rasterize(scene, 16, 16)
+    assert float((png - exact).abs().max()) <= 0.5 / 255 + 1e-6
+    assert float((png - default).abs().max()) > 2 / 255

@@ -80,7 +80,8 @@ def _renderer(backend: str):
             from ..raster import rasterize
         except ImportError as exc:  # the rasterizer is not installed in this checkout
             raise InputError(f"the 'ours' backend is not available ({exc}); use --backend cairosvg") from None
-        return rasterize
+        # a one-shot render: exact coverage wherever contours overlap, thin strokes included
+        return lambda scene, w, h, bg: rasterize(scene, w, h, bg, exact="all")
     try:
         from ..raster.backends import render_with
     except ImportError:

@@ -579,6 +579,7 @@ def _layer_coverage(
     layout: str,
     exact_edges: int | None = None,
     exact_layers: Tensor | None = None,
+    max_pieces: int | None = None,
 ):
     """Coverage per pixel of each layer's bounding box, from the winding integral (and
     exact, by :mod:`.exact_cells`, in the pixels that several contours cross).
@@ -593,7 +594,8 @@ def _layer_coverage(
     flat pixel index. ``layout``: buffer layout (``"auto"``, ``"flat"``, ``"padded"``; same
     result). ``exact_edges``, ``exact_layers``: only the layers of the edges below this index
     (None: all) that ``exact_layers`` [L] marks (None: all) have their crossed pixels
-    resolved exactly (the others keep ``min(|A|, 1)``).
+    resolved exactly (the others keep ``min(|A|, 1)``, as do pixels of more than
+    ``max_pieces`` pieces; None: ``exact_cells.MAX_PIECES``).
     """
     device, dtype = edges.device, edges.dtype
     L = num_layers
@@ -658,7 +660,7 @@ def _layer_coverage(
             every = groups
             if kernel_cells is not None:  # the kernel keeps no pieces: those of the crossed cells' edges
                 every = [_kernel_edges_pieces(crossed, kernel_cells, e, edge_layer, boxes)] + groups
-            exact = _resolve_crossed(every, crossed, boxes, whole, evenodd, keep, cov, slope)
+            exact = _resolve_crossed(every, crossed, boxes, whole, evenodd, keep, cov, slope, max_pieces)
         saved = []
         for g in groups:
             saved += [g.cell, g.edge, g.i0, g.i1]
@@ -746,14 +748,15 @@ def _kernel_edges_pieces(crossed: Tensor, cells: Tensor, e: Tensor, edge_layer: 
 
 def _resolve_crossed(
     groups: list[_Pieces], crossed: Tensor, boxes: _Boxes, area: Tensor, evenodd: Tensor | None,
-    keep: Tensor, cov: Tensor, slope: Tensor,
+    keep: Tensor, cov: Tensor, slope: Tensor, max_pieces: int | None = None,
 ) -> tuple[Tensor, ...] | None:
     """Exact coverage of the ``crossed`` cells ([total + 1] bool) by :mod:`.exact_cells`, written
     into ``cov`` (and 0 into ``slope``: their gradient comes from the returned pieces'
     effective integrals instead) at their positions in ``keep``. ``area``: [total] winding
     integrals. Returns ``(fragment, edge, i0, i1)`` for :class:`_WindingArea`, or None.
     The pieces of those cells are gathered on the host (NumPy; a CPU tensor's memory is
-    read in place), where :mod:`.exact_cells` works."""
+    read in place), where :mod:`.exact_cells` works. Cells of more than ``max_pieces``
+    pieces (None: ``exact_cells.MAX_PIECES``) keep ``min(|A|, 1)``."""
     from . import exact_cells
 
     host = lambda t: t.detach().cpu().numpy()  # noqa: E731
@@ -791,7 +794,7 @@ def _resolve_crossed(
     loc = lambda v, o: np.clip(v - o, 0.0, 1.0)  # noqa: E731  (pixel coordinates)
     res = exact_cells.resolve(exact_cells.CellPieces(
         cell, loc(xa, col), loc(ya, row), loc(xb, col), loc(yb, row), pua, pub, preal, cell_area, eo > 0,
-    ))
+    ), exact_cells.MAX_PIECES if max_pieces is None else max_pieces)
     if res.cov.shape[0] == 0:
         return None
     dtype = cov.dtype
@@ -928,6 +931,7 @@ def rasterize_layers(
     layout: str = "auto",
     exact_edges: int | None = None,
     exact_layers: Tensor | None = None,
+    max_pieces: int | None = None,
 ) -> Fragments:
     """Coverage fragments of every layer (see the module docstring).
 
@@ -938,8 +942,11 @@ def rasterize_layers(
     ``exact_edges``, ``exact_layers``: the pixels that several contours cross are resolved
     exactly (:mod:`.exact_cells`) in the layers of the first ``exact_edges`` edges (None:
     all) that ``exact_layers`` ([L] bool; None: all) marks (the renderer: its fills and clip
-    shapes, ahead of the stroke outlines, and the wide strokes' outlines).
+    shapes, ahead of the stroke outlines, and the wide strokes' outlines). ``max_pieces``:
+    pixels with more pieces keep ``min(|A|, 1)`` (None: ``exact_cells.MAX_PIECES``).
     """
     L = int(layer_batch.shape[0])
-    cov, layer, pixel = _layer_coverage(edges, edge_layer, L, layer_batch, layer_evenodd, width, height, layout, exact_edges, exact_layers)
+    cov, layer, pixel = _layer_coverage(
+        edges, edge_layer, L, layer_batch, layer_evenodd, width, height, layout, exact_edges, exact_layers, max_pieces
+    )
     return Fragments(cov, layer, pixel)

@@ -30,8 +30,10 @@ the piece's positive side, the higher of its two sides): per piece, two effectiv
 of ``1 - u`` and ``u`` that the coverage's backward applies as it does for other pieces.
 
 The pixels hold a handful of pieces each, so the check and the sweep run in NumPy
-(float64) on the host, whose calls on such small arrays cost less than torch's. Pixels with more than :data:`MAX_PIECES` pieces keep the approximation (the
-sweep's cost grows with the cube of the pieces: a pixel holding a whole small drawing).
+(float64) on the host, whose calls on such small arrays cost less than torch's. Pixels with more than
+:data:`MAX_PIECES` pieces (:data:`MAX_PIECES_ALL` in renders with ``exact="all"``) keep the
+approximation (the sweep's cost grows with the cube of the pieces: a pixel holding a whole
+small drawing).
 """
 
 from __future__ import annotations
@@ -40,8 +42,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: pixels with more pieces than this keep the ``min(|A|, 1)`` approximation
+#: pixels with more pieces than this keep the ``min(|A|, 1)`` approximation: renders with
+#: ``exact="auto"`` (the default, optimisation loops) and ``exact="all"`` (one-shot renders)
 MAX_PIECES = 32
+MAX_PIECES_ALL = 256
 #: at most this many (pixel, slab, piece) entries per chunk of the sweep
 _CHUNK = 1 << 19
 
@@ -84,14 +88,14 @@ class Resolved:
     i1: np.ndarray
 
 
-def resolve(p: CellPieces) -> Resolved:
+def resolve(p: CellPieces, max_pieces: int = MAX_PIECES) -> Resolved:
     """Exact coverage of the pixels in ``p`` whose pieces interact (:func:`_tangled`); the
-    others, and those with more than :data:`MAX_PIECES` pieces, are left out (their
+    others, and those with more than ``max_pieces`` pieces, are left out (their
     ``min(|A|, 1)`` is exact, or kept)."""
     Q = p.cell.shape[0]
     starts = np.flatnonzero(np.r_[True, p.cell[1:] != p.cell[:-1]])
     counts = np.diff(np.r_[starts, Q])
-    ok = counts <= MAX_PIECES
+    ok = counts <= max_pieces
     starts, counts = starts[ok], counts[ok]
     C = starts.shape[0]
     pixel = np.repeat(np.arange(C), counts)

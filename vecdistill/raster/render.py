@@ -31,7 +31,7 @@ import torch
 
 from ..errors import InputError
 from ..svg.scene import IDENTITY, Affine, Scene
-from . import composite, coverage, paint, threads
+from . import composite, coverage, exact_cells, paint, threads
 from .coverage import flat_nonzero, take
 from .flatten import Polylines, apply_affine, flatten, tolerance_scale
 from .plan import Plan, layer_opacity, plan_for, stack_scalars
@@ -40,11 +40,12 @@ from .stroke import StrokeStyle, stroke_outline
 Tensor = torch.Tensor
 
 DEFAULT_TOLERANCE = 1.0 / 256.0
-#: stroke outlines at least this many canvas pixels wide (in their thinnest direction) have
-#: the pixels where their own pieces cross resolved exactly (:mod:`.exact_cells`); both sides
-#: of a thinner stroke pass through nearly every pixel it covers, which would make checking
-#: them cost more than the render
+#: with ``exact="auto"``, stroke outlines at least this many canvas pixels wide (in their
+#: thinnest direction) have the pixels where their own pieces cross resolved exactly
+#: (:mod:`.exact_cells`); both sides of a thinner stroke pass through nearly every pixel it
+#: covers, which makes checking them cost several times the render (``exact="all"`` does)
 WIDE_STROKE = 2.0
+EXACT_MODES = ("auto", "all")  # rasterize's ``exact`` values
 
 
 def _empty_polylines(dtype, device) -> Polylines:
@@ -131,6 +132,7 @@ def rasterize_batch(
     *,
     views: Tensor | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
+    exact: str = "auto",
 ) -> Tensor:
     """Render B images at once -> [B, 3, H, W] in [0, 1].
 
@@ -139,7 +141,15 @@ def rasterize_batch(
     map (pixel coordinates in, pixel coordinates out), e.g. augmentation crops; they may
     require grad. ``background``: RGB [3], an image [3, H, W] or [B, 3, H, W].
     ``tolerance``: maximum distance in pixels between a curve and its flattening.
+    ``exact``: where contours cross or overlap inside a pixel, ``"auto"`` (the default, for
+    optimisation loops) computes the exact coverage in fills, clip shapes and strokes at
+    least :data:`WIDE_STROKE` px wide, in pixels of up to ``exact_cells.MAX_PIECES`` edge
+    pieces; ``"all"`` (one-shot renders, e.g. small icons, whose thin strokes overlap at
+    every join) in every layer, in pixels of up to ``exact_cells.MAX_PIECES_ALL`` pieces,
+    slower where thin strokes are many (docs/raster.md, Exactness).
     """
+    if exact not in EXACT_MODES:
+        raise InputError(f"exact must be one of {', '.join(EXACT_MODES)}, got {exact!r}")
     width, height = int(width), int(height)
     if width <= 0 or height <= 0:
         raise InputError(f"canvas size must be positive, got {width}x{height}")
@@ -160,10 +170,10 @@ def rasterize_batch(
     threads.restore()  # a backward pass that failed left its limit in place
     count = threads.threads_for(device, B * height * width)
     with threads.at_most(count):
-        return threads.gate_backward(_draw(plan, B, width, height, bg, views, tolerance), count)
+        return threads.gate_backward(_draw(plan, B, width, height, bg, views, tolerance, exact == "all"), count)
 
 
-def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor | None, tolerance: float) -> Tensor:
+def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor | None, tolerance: float, exact_all: bool = False) -> Tensor:
     """Steps 2-5 of the module docstring for ``plan`` (B images, at least one layer) ->
     [B, 3, H, W] over ``bg`` [B, 3, H, W]."""
     dtype, device, builder = plan.dtype, plan.device, plan.builder
@@ -248,7 +258,9 @@ def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor
     # come first) and in the outlines of strokes at least WIDE_STROKE wide; thinner outlines
     # keep min(|A|, 1) there (docs/raster.md, Exactness)
     exact_edges, exact_layers = (edge_parts[0].shape[1] if plan.has_fill else 0), None
-    if plan.stroke_insts:
+    if exact_all:
+        exact_edges = None
+    elif plan.stroke_insts:
         wide = half.detach() * (2 * scales[:, 1]) >= WIDE_STROKE
         if bool(wide.any()):
             exact_edges = None
@@ -257,6 +269,7 @@ def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor
     frags = coverage.rasterize_layers(
         edges, edge_layer, plan.layer_b, plan.layer_eo if plan.any_evenodd else None, width, height,
         exact_edges=exact_edges, exact_layers=exact_layers,
+        max_pieces=exact_cells.MAX_PIECES_ALL if exact_all else exact_cells.MAX_PIECES,
     )
 
     # clip masks
@@ -415,13 +428,15 @@ def rasterize(
     *,
     view: Tensor | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
+    exact: str = "auto",
 ) -> Tensor:
     """Render ``scene`` -> [3, H, W] in [0, 1], differentiable.
 
     The viewBox is mapped onto the ``width`` x ``height`` canvas (``Scene.canvas_transform``);
     ``view``: optional [3, 3] pixel -> pixel matrix applied after it. ``background``: RGB [3]
     or an image [3, H, W]. Gradients reach control points, colours, opacities, stroke widths
-    and gradient stops/offsets/geometry. See :func:`rasterize_batch` for batches.
+    and gradient stops/offsets/geometry. ``exact``: ``"auto"`` or ``"all"`` (see
+    :func:`rasterize_batch`, which also renders batches).
     """
     views = None if view is None else view.unsqueeze(0)
-    return rasterize_batch([scene], width, height, background, views=views, tolerance=tolerance)[0]
+    return rasterize_batch([scene], width, height, background, views=views, tolerance=tolerance, exact=exact)[0]
