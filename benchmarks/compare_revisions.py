@@ -19,7 +19,8 @@ icons of @tabler/icons at 128^2, their strokes 10.7 pixels wide, in one timing; 
 npm package unpacked under /work/corpus, see raster_bench.py; ``--icon-size`` changes the
 canvas). Prints wall-clock medians and the ratio new / base. ``--exact all`` renders the new
 revision with ``rasterize(..., exact="all")``: ``compare_revisions.py HEAD --exact all``
-(with a clean working tree) is the cost of that mode against the default on the same code.
+(with a clean working tree) is the cost of that mode against the default on the same code;
+``--base-exact all`` renders the base so too (a base revision that has the option).
 """
 
 from __future__ import annotations
@@ -165,9 +166,11 @@ def main() -> None:
     ap.add_argument("--cases", default="step,packed,over", help="comma-separated: step, packed, over, stroked, sketch, icons")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--exact", choices=("auto", "all"), default="auto", help="the new revision renders with rasterize(..., exact=this) (the base with its default): with the same code for both, the cost of exact='all'")
+    ap.add_argument("--base-exact", choices=("auto", "all"), default="auto", help="the same for the base revision (one that has the option)")
     ap.add_argument("--icon-size", type=int, default=128, help="canvas of the icons case")
     args = ap.parse_args()
     opts = {} if args.exact == "auto" else {"exact": args.exact}
+    base_opts = {} if args.base_exact == "auto" else {"exact": args.base_exact}
     torch.set_num_threads(args.threads)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = set(cases) - {"step", "packed", "over", "stroked", "sketch", "icons"}
@@ -178,7 +181,8 @@ def main() -> None:
         new = load_revision(args.new, "vd_new", FsPath(tmp))
         label = args.new or "working tree"
         how = "" if not opts else f", with exact={args.exact!r}"
-        print(f"# compare_revisions: {args.base} (base) against {label} (new{how}), torch {torch.__version__}, threads {args.threads}, {args.repeats} interleaved runs each")
+        base_how = "" if not base_opts else f", with exact={args.base_exact!r}"
+        print(f"# compare_revisions: {args.base} (base{base_how}) against {label} (new{how}), torch {torch.__version__}, threads {args.threads}, {args.repeats} interleaved runs each")
         print("")
         print("| case | base ms | new ms | new / base |")
         print("|---|---|---|---|")
@@ -187,19 +191,19 @@ def main() -> None:
                 inputs = captured_over_inputs(base)
                 pairs = [(f"over, {phase}", over_case(base, inputs, phase), over_case(new, inputs, phase)) for phase in ("forward", "backward")]
             elif case == "icons":
-                run_base, run_new = icons_case(base, size=args.icon_size), icons_case(new, size=args.icon_size, opts=opts)
+                run_base, run_new = icons_case(base, size=args.icon_size, opts=base_opts), icons_case(new, size=args.icon_size, opts=opts)
                 if run_base is None:
                     print(f"| icons | - | - | - (no corpus at {TABLER}) |")
                     continue
                 pairs = [(f"forward + backward, 20 tabler icons at {args.icon_size}^2", run_base, run_new)]
             elif case == "sketch":
-                pairs = [("forward + backward, sketch scene (128 strokes, 512^2)", sketch_case(base), sketch_case(new, opts=opts))]
+                pairs = [("forward + backward, sketch scene (128 strokes, 512^2)", sketch_case(base, opts=base_opts), sketch_case(new, opts=opts))]
             elif case == "stroked":
                 title = "forward + backward, 1.5 px strokes, one leaf per path"
-                pairs = [(title, step_case(base, False, stroke_width=1.5), step_case(new, False, stroke_width=1.5, opts=opts))]
+                pairs = [(title, step_case(base, False, stroke_width=1.5, opts=base_opts), step_case(new, False, stroke_width=1.5, opts=opts))]
             else:
                 title = "forward + backward, one leaf per path" if case == "step" else "forward + backward, packed leaves"
-                pairs = [(title, step_case(base, case == "packed"), step_case(new, case == "packed", opts=opts))]
+                pairs = [(title, step_case(base, case == "packed", opts=base_opts), step_case(new, case == "packed", opts=opts))]
             for title, run_base, run_new in pairs:
                 times: dict[str, list[float]] = {"base": [], "new": []}
                 for _ in range(3):

@@ -48,6 +48,8 @@ MAX_PIECES = 32
 MAX_PIECES_ALL = 256
 #: at most this many (pixel, slab, piece) entries per chunk of the sweep
 _CHUNK = 1 << 19
+#: up to this many pixels of at most 32 pieces are padded to one size together
+_MERGE_BELOW = 256
 
 
 @dataclass
@@ -121,11 +123,14 @@ def resolve(p: CellPieces, max_pieces: int = MAX_PIECES) -> Resolved:
         valid[at] = True
         return rows, at, pad, valid
 
-    # pixels of similar piece counts padded to one size (a power of two), those with at most
-    # 32 pieces all to their largest count (each size costs ~150 NumPy calls; padding, a few
-    # more pairs of pieces)
+    # pixels of similar piece counts padded to one size (a power of two); when they are few,
+    # those with at most 32 pieces all to their largest count (each size costs ~150 NumPy
+    # calls; padding, a few more pairs of pieces and a sweep whose cost grows with the cube
+    # of the size, which many pixels, as thin strokes give, would pay many times)
     size = np.maximum(np.ceil(np.log2(np.maximum(counts, 1))).astype(np.int64), 2)
-    size[size <= 5] = 0
+    small = size <= 5
+    if np.count_nonzero(small) <= _MERGE_BELOW:
+        size[small] = 0
     for bits in np.unique(size):
         sel = np.flatnonzero(size == bits)
         M = 1 << int(bits) if bits else int(counts[sel].max())
