@@ -668,17 +668,16 @@ def _layer_coverage(
     return cov, layer, pixel
 
 
-def _star_shaped(e: Tensor, edge_layer: Tensor, boxes: _Boxes, with_present: bool = False):
-    """[L] bool: layers that are one closed polygon, star-shaped around the middle of its
-    extent: every edge turns around that point the same way (an edge of no length, or one
+def _star_shaped(e: Tensor, edge_layer: Tensor, boxes: _Boxes) -> tuple[Tensor, Tensor]:
+    """``(star, present)``, [L] bool each: the layers that are one closed polygon,
+    star-shaped around the middle of its extent: every edge turns around that point the same way (an edge of no length, or one
     in line with the point, fails the test), and the polygon crosses the horizontal line
     through it twice (so it turns around it once). Such a polygon is simple, so its winding
     numbers are 0 and one of +-1 everywhere and ``min(|A|, 1)`` is exact in all its pixels:
     those it enters twice (its side leaving a pixel and coming back) need no exact pass.
     Jittered circles, the standard initialisation, are such polygons. ``e``: [4, E] canvas
     pixels; ``edge_layer``: [E] (whole layers: a layer missing some of its edges may be
-    wrongly found star-shaped). ``with_present``: return ``(star, present)``, ``present``
-    [L] bool the layers with at least one of the edges."""
+    wrongly found star-shaped); ``present``: the layers with at least one of the edges."""
     x0, y0, x1, y1 = e.unbind(0)
     cx, cy = take(boxes.centre[0], edge_layer), take(boxes.centre[1], edge_layer)
     ax, ay, bx, by = x0 - cx, y0 - cy, x1 - cx, y1 - cy
@@ -693,7 +692,7 @@ def _star_shaped(e: Tensor, edge_layer: Tensor, boxes: _Boxes, with_present: boo
     by_turn, n = hist.sum(1), hist.sum((1, 2))  # [L, 3] edges per turn, [L] edges
     one_way = by_turn[:, 1].eq(0) & (by_turn[:, 0].eq(0) | by_turn[:, 2].eq(0))
     star = one_way & hist[:, 1].sum(1).eq(2) & n.ge(3)
-    return (star, n > 0) if with_present else star
+    return star, n > 0
 
 
 def _needs_exact(e: Tensor, edge_layer: Tensor, boxes: _Boxes, exact_edges: int | None, exact_layers: Tensor | None) -> Tensor | None:
@@ -706,7 +705,7 @@ def _needs_exact(e: Tensor, edge_layer: Tensor, boxes: _Boxes, exact_edges: int 
     n = e.shape[1] if exact_edges is None else exact_edges
     if n == 0:
         return None
-    star, has_edges = _star_shaped(e[:, :n], edge_layer[:n], boxes, with_present=True)
+    star, has_edges = _star_shaped(e[:, :n], edge_layer[:n], boxes)
     needs = has_edges & ~star
     if exact_layers is not None:
         needs &= exact_layers
