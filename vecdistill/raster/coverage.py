@@ -54,6 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from . import exact_cells
 from .kernel_gate import kernels_for
 
 Tensor = torch.Tensor
@@ -579,7 +580,7 @@ def _layer_coverage(
     layout: str,
     exact_edges: int | None = None,
     exact_layers: Tensor | None = None,
-    max_pieces: int | None = None,
+    max_pieces: int = exact_cells.MAX_PIECES,
 ):
     """Coverage per pixel of each layer's bounding box, from the winding integral (and
     exact, by :mod:`.exact_cells`, in the pixels that several contours cross).
@@ -595,7 +596,7 @@ def _layer_coverage(
     result). ``exact_edges``, ``exact_layers``: only the layers of the edges below this index
     (None: all) that ``exact_layers`` [L] marks (None: all) have their crossed pixels
     resolved exactly (the others keep ``min(|A|, 1)``, as do pixels of more than
-    ``max_pieces`` pieces; None: ``exact_cells.MAX_PIECES``).
+    ``max_pieces`` pieces).
     """
     device, dtype = edges.device, edges.dtype
     L = num_layers
@@ -640,23 +641,21 @@ def _layer_coverage(
         area = _accumulate(groups, walls, boxes, spill, dtype, start)
         if boxes.padded:  # cells outside their box (spill and padding) left out
             _zero_padding(area, boxes)
-        crossed, crossed_cells = None, None
+        crossed = None  # [total + 1] bool: the cells to resolve exactly, when there are any
         if counted != 0:
             crossed = _entry_counts(groups, boxes.total, spill, entries) >= 2
-            crossed_cells = flat_nonzero(crossed)
-            if crossed_cells.numel() and not decided:
+            cells = flat_nonzero(crossed)
+            if cells.numel() and not decided:
                 needs = _needs_exact(e, edge_layer, boxes, exact_edges, exact_layers)
-            if crossed_cells.numel():
-                crossed_cells = crossed_cells[:0] if needs is None else _drop_exact_already(crossed, crossed_cells, boxes, needs)
-        if crossed_cells is not None and crossed_cells.numel():  # crossed pixels are kept even where A is 0
-            keep = flat_nonzero(area.bool() | crossed[:-1])
-        else:
-            keep = flat_nonzero(area.bool())  # (.bool() is several times cheaper than != 0)
+            if cells.numel() == 0 or needs is None or _drop_exact_already(crossed, cells, boxes, needs).numel() == 0:
+                crossed = None
+        # (.bool() is several times cheaper than != 0; crossed cells are kept even where A is 0)
+        keep = flat_nonzero(area.bool() if crossed is None else area.bool() | crossed[:-1])
         whole, area = area, take(area, keep)
         layer, pixel = _cell_pixels(boxes, keep, layer_batch, width, height)
         cov, slope = coverage_and_slope(area, None if evenodd is None else take(evenodd, layer))
         exact = None
-        if crossed_cells is not None and crossed_cells.numel():
+        if crossed is not None:
             every = groups
             if kernel_cells is not None:  # the kernel keeps no pieces: those of the crossed cells' edges
                 every = [_kernel_edges_pieces(crossed, kernel_cells, e, edge_layer, boxes)] + groups
@@ -747,7 +746,7 @@ def _kernel_edges_pieces(crossed: Tensor, cells: Tensor, e: Tensor, edge_layer: 
 
 def _resolve_crossed(
     groups: list[_Pieces], crossed: Tensor, boxes: _Boxes, area: Tensor, evenodd: Tensor | None,
-    keep: Tensor, cov: Tensor, slope: Tensor, max_pieces: int | None = None,
+    keep: Tensor, cov: Tensor, slope: Tensor, max_pieces: int = exact_cells.MAX_PIECES,
 ) -> tuple[Tensor, ...] | None:
     """Exact coverage of the ``crossed`` cells ([total + 1] bool) by :mod:`.exact_cells`, written
     into ``cov`` (and 0 into ``slope``: their gradient comes from the returned pieces'
@@ -755,9 +754,7 @@ def _resolve_crossed(
     integrals. Returns ``(fragment, edge, i0, i1)`` for :class:`_WindingArea`, or None.
     The pieces of those cells are gathered on the host (NumPy; a CPU tensor's memory is
     read in place), where :mod:`.exact_cells` works. Cells of more than ``max_pieces``
-    pieces (None: ``exact_cells.MAX_PIECES``) keep ``min(|A|, 1)``."""
-    from . import exact_cells
-
+    pieces keep ``min(|A|, 1)``."""
     host = lambda t: t.detach().cpu().numpy()  # noqa: E731
 
     def rows(tensors, idx: Tensor) -> np.ndarray:
@@ -793,7 +790,7 @@ def _resolve_crossed(
     loc = lambda v, o: np.clip(v - o, 0.0, 1.0)  # noqa: E731  (pixel coordinates)
     res = exact_cells.resolve(exact_cells.CellPieces(
         cell, loc(xa, col), loc(ya, row), loc(xb, col), loc(yb, row), pua, pub, preal, cell_area, eo > 0,
-    ), exact_cells.MAX_PIECES if max_pieces is None else max_pieces)
+    ), max_pieces)
     if res.cov.shape[0] == 0:
         return None
     dtype = cov.dtype
@@ -930,7 +927,7 @@ def rasterize_layers(
     layout: str = "auto",
     exact_edges: int | None = None,
     exact_layers: Tensor | None = None,
-    max_pieces: int | None = None,
+    max_pieces: int = exact_cells.MAX_PIECES,
 ) -> Fragments:
     """Coverage fragments of every layer (see the module docstring).
 
@@ -942,7 +939,7 @@ def rasterize_layers(
     exactly (:mod:`.exact_cells`) in the layers of the first ``exact_edges`` edges (None:
     all) that ``exact_layers`` ([L] bool; None: all) marks (the renderer: its fills and clip
     shapes, ahead of the stroke outlines, and the wide strokes' outlines). ``max_pieces``:
-    pixels with more pieces keep ``min(|A|, 1)`` (None: ``exact_cells.MAX_PIECES``).
+    pixels with more pieces keep ``min(|A|, 1)``.
     """
     L = int(layer_batch.shape[0])
     cov, layer, pixel = _layer_coverage(

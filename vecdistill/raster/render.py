@@ -173,6 +173,23 @@ def rasterize_batch(
         return threads.gate_backward(_draw(plan, B, width, height, bg, views, tolerance, exact == "all"), count)
 
 
+def _exact_scope(plan: Plan, fill_edges: int, widths: Tensor | None) -> tuple[int | None, Tensor | None]:
+    """``(exact_edges, exact_layers)`` of :func:`.coverage.rasterize_layers` for
+    ``exact="auto"``: the pixels that several contours cross are resolved exactly in fills
+    and clip shapes (whose ``fill_edges`` edges come first) and in the outlines of strokes at
+    least :data:`WIDE_STROKE` wide (``widths`` [N]: the stroke instances' canvas widths in
+    their thinnest direction, None without strokes); thinner outlines keep ``min(|A|, 1)``
+    there (docs/raster.md, Exactness)."""
+    if widths is None:
+        return fill_edges, None
+    wide = widths >= WIDE_STROKE
+    if not bool(wide.any()):
+        return fill_edges, None
+    exact_layers = torch.ones(plan.layer_b.shape[0], dtype=torch.bool, device=wide.device)
+    exact_layers[take(plan.stroke_layer, plan.stroke_ids)] = wide
+    return None, exact_layers
+
+
 def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor | None, tolerance: float, exact_all: bool = False) -> Tensor:
     """Steps 2-5 of the module docstring for ``plan`` (B images, at least one layer) ->
     [B, 3, H, W] over ``bg`` [B, 3, H, W]."""
@@ -254,18 +271,11 @@ def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor
         layer_parts.append(plan.stroke_layer[sinst])
     edges = torch.cat(edge_parts, 1) if len(edge_parts) > 1 else edge_parts[0]
     edge_layer = torch.cat(layer_parts) if len(layer_parts) > 1 else layer_parts[0]
-    # pixels that several contours cross are resolved exactly in fills and clip shapes (which
-    # come first) and in the outlines of strokes at least WIDE_STROKE wide; thinner outlines
-    # keep min(|A|, 1) there (docs/raster.md, Exactness)
-    exact_edges, exact_layers = (edge_parts[0].shape[1] if plan.has_fill else 0), None
     if exact_all:
-        exact_edges = None
-    elif plan.stroke_insts:
-        wide = half.detach() * (2 * scales[:, 1]) >= WIDE_STROKE
-        if bool(wide.any()):
-            exact_edges = None
-            exact_layers = torch.ones(plan.layer_b.shape[0], dtype=torch.bool, device=device)
-            exact_layers[take(plan.stroke_layer, plan.stroke_ids)] = wide
+        exact_edges, exact_layers = None, None
+    else:
+        fill_edges = edge_parts[0].shape[1] if plan.has_fill else 0
+        exact_edges, exact_layers = _exact_scope(plan, fill_edges, half.detach() * (2 * scales[:, 1]) if plan.stroke_insts else None)
     frags = coverage.rasterize_layers(
         edges, edge_layer, plan.layer_b, plan.layer_eo if plan.any_evenodd else None, width, height,
         exact_edges=exact_edges, exact_layers=exact_layers,
