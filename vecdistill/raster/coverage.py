@@ -775,7 +775,10 @@ def _resolve_crossed(
             edge = host(sel) % K if g.edge is None else rows([g.edge], sel % K)[0]
             cols.append(np.concatenate([first[:2], rows([X, Y], sel + K), first[2:], edge[None].astype(np.float64)]))
     table = np.concatenate(cols, 1) if cols else np.zeros((10, 0))
-    table = table[:, table[7] > 0]  # (pieces that count)
+    # the pieces that count and have a length: the three-piece template leaves two empty
+    # pieces on an edge that crosses no grid line (most edges); they carry no area and no
+    # gradient, and would make up two thirds of the pieces the sweep pairs up
+    table = table[:, (table[7] > 0) & ((table[0] != table[2]) | (table[1] != table[3]))]
     # by cell, then edge and position along it: the same order on every device
     xa, ya, xb, yb, pua, pub, preal, _, pcell, pedge = table[:, np.lexsort((table[4], table[9], table[8]))]
     if pcell.shape[0] == 0:

@@ -107,21 +107,39 @@ def resolve(p: CellPieces, max_pieces: int = MAX_PIECES) -> Resolved:
     i0 = np.zeros(piece.shape[0])
     i1 = np.zeros(piece.shape[0])
 
-    def padded(ids, M):
-        """The pieces of pixels ``ids`` in [len(ids), M] slots: their rows in ``piece``,
-        slot positions (pixel, rank), a padding function and the valid slots."""
+    def slots(ids: np.ndarray, M: int) -> _Slots:
+        """The pieces of pixels ``ids`` [k] (increasing) in [k, M] slots."""
         rows = np.flatnonzero(np.isin(pixel, ids))
         at = (np.searchsorted(ids, pixel[rows]), rank[rows])
         src = piece[rows]
-
-        def pad(a, fill):
-            out = np.full((ids.shape[0], M), fill, dtype=a.dtype)
-            out[at] = a[src]
-            return out
-
+        geo = []
+        for a in (p.xa, p.ya, p.xb, p.yb):
+            g = np.ones((ids.shape[0], M))
+            g[at] = a[src]
+            geo.append(g)
         valid = np.zeros((ids.shape[0], M), dtype=bool)
         valid[at] = True
-        return rows, at, pad, valid
+        return _Slots(ids, rows, at, geo, valid, _pairs(*geo))
+
+    def sweep(c: _Slots) -> None:
+        """Sweep the pixels of ``c``: their coverage and their pieces' effective integrals."""
+        first = starts[c.ids]
+        cv, parts = _sweep(*c.geo, c.valid, p.area[first], p.evenodd[first], c.pairs)
+        cov[c.ids] = cv
+        done[c.ids] = True
+        # effective integrals: the pieces' parameter sub-intervals weighted by beta
+        ua, ub = (np.zeros(c.valid.shape) for _ in range(2))
+        ua[c.at], ub[c.at] = p.ua[piece[c.rows]], p.ub[piece[c.rows]]
+        ua, ub = ua[:, None], ub[:, None]
+        e0 = e1 = 0.0
+        for f_lo, f_hi, beta in parts:
+            v_lo, v_hi = ua + f_lo * (ub - ua), ua + f_hi * (ub - ua)
+            v1, v2 = np.minimum(v_lo, v_hi), np.maximum(v_lo, v_hi)
+            j1 = (v2 * v2 - v1 * v1) * 0.5
+            e0 = e0 + (beta * ((v2 - v1) - j1)).sum(1)
+            e1 = e1 + (beta * j1).sum(1)
+        i0[c.rows] = e0[c.at]
+        i1[c.rows] = e1[c.at]
 
     # pixels of similar piece counts padded to one size (a power of two); when they are few,
     # those with at most 32 pieces all to their largest count (each size costs ~150 NumPy
@@ -134,42 +152,71 @@ def resolve(p: CellPieces, max_pieces: int = MAX_PIECES) -> Resolved:
     for bits in np.unique(size):
         sel = np.flatnonzero(size == bits)
         M = 1 << int(bits) if bits else int(counts[sel].max())
-        step = max(1, _CHUNK // (M * (M * M // 2 + 2 * M + 2)))
+        step = max(1, _CHUNK // (M * M))  # (the pairs: M (M - 1) / 2 per pixel)
         for lo in range(0, sel.shape[0], step):
-            ids = sel[lo : lo + step]
-            rows, at, pad, valid = padded(ids, M)
-            geo = [pad(getattr(p, f), 1.0) for f in ("xa", "ya", "xb", "yb")]
-            pairs = _pairs(*geo)
-            tangled = _tangled(*geo, valid, pairs)
+            chunk = slots(sel[lo : lo + step], M)
+            tangled = _tangled(*chunk.geo, chunk.valid, chunk.pairs)
             if not tangled.any():
                 continue
-            if not tangled.all():  # the pixels to sweep, their rows and slots renumbered
-                slot = np.cumsum(tangled) - 1
-                kept = tangled[at[0]]
-                ids, rows, at = ids[tangled], rows[kept], (slot[at[0][kept]], at[1][kept])
-                geo, valid, pairs = [g[tangled] for g in geo], valid[tangled], tuple(a[tangled] for a in pairs)
-            first = starts[ids]
-            c, parts = _sweep(*geo, valid, p.area[first], p.evenodd[first], pairs)
-            cov[ids] = c
-            done[ids] = True
-            # effective integrals: the pieces' parameter sub-intervals weighted by beta
-            ua, ub = (np.zeros(valid.shape) for _ in range(2))
-            ua[at], ub[at] = p.ua[piece[rows]], p.ub[piece[rows]]
-            ua, ub = ua[:, None], ub[:, None]
-            e0 = e1 = 0.0
-            for f_lo, f_hi, beta in parts:
-                v_lo, v_hi = ua + f_lo * (ub - ua), ua + f_hi * (ub - ua)
-                v1, v2 = np.minimum(v_lo, v_hi), np.maximum(v_lo, v_hi)
-                j1 = (v2 * v2 - v1 * v1) * 0.5
-                e0 = e0 + (beta * ((v2 - v1) - j1)).sum(1)
-                e1 = e1 + (beta * j1).sum(1)
-            i0[rows] = e0[at]
-            i1[rows] = e1[at]
+            if not tangled.all():
+                chunk = chunk.subset(np.flatnonzero(tangled))
+            # the sweep's arrays: [k, S, M] with S the slabs (at most the end points and
+            # crossings, the most in the chunk), and [k, M, M + 1, M] where horizontal
+            # pieces are: in parts of at most _CHUNK entries, pixels of similar sizes together
+            dy0 = (chunk.geo[1] == chunk.geo[3]) & (chunk.geo[0] != chunk.geo[2]) & chunk.valid
+            cost = (2 * chunk.valid.sum(1) + _crossing(chunk.valid, chunk.pairs).sum(1) + 2) * M + dy0.any(1) * M * M * (M + 1)
+            for part in _parts(cost):
+                sweep(chunk if part.shape[0] == chunk.ids.shape[0] else chunk.subset(part))
     kept = np.flatnonzero(done)
     rows = np.flatnonzero(done[pixel])
     renumber = np.cumsum(done) - 1
     real = p.real[piece[rows]]
     return Resolved(starts[kept], np.clip(cov[kept], 0.0, 1.0), piece[rows], renumber[pixel[rows]], i0[rows] * real, i1[rows] * real)
+
+
+@dataclass
+class _Slots:
+    """Pixels ``ids`` [k] (increasing) with their pieces padded to ``M`` slots each:
+    ``rows`` [n] the pieces' positions in :func:`resolve`'s piece order and ``at`` their
+    slots (pixel [n], rank [n]); ``geo``: the four [k, M] end-point arrays ``xa, ya, xb,
+    yb`` (padding 1.0); ``valid``: [k, M] bool; ``pairs``: :func:`_pairs` of the slots."""
+
+    ids: np.ndarray
+    rows: np.ndarray
+    at: tuple[np.ndarray, np.ndarray]
+    geo: list[np.ndarray]
+    valid: np.ndarray
+    pairs: tuple[np.ndarray, ...]
+
+    def subset(self, sel: np.ndarray) -> _Slots:
+        """The pixels at positions ``sel`` [k'] (increasing) of these, slots renumbered."""
+        slot = np.full(self.ids.shape[0], -1)
+        slot[sel] = np.arange(sel.shape[0])
+        new = slot[self.at[0]]
+        kept = new >= 0
+        return _Slots(
+            self.ids[sel], self.rows[kept], (new[kept], self.at[1][kept]), [g[sel] for g in self.geo],
+            self.valid[sel], tuple(a[sel] for a in self.pairs),
+        )
+
+
+def _parts(cost: np.ndarray) -> list[np.ndarray]:
+    """Positions (increasing, each list) of pixels whose per-pixel ``cost`` [k] (entries of
+    the sweep's arrays when padded to it) fit in parts of at most :data:`_CHUNK` entries
+    (a part's pixels are padded to its largest cost; one pixel per part at least): pixels
+    sorted by cost, so that one busy pixel does not widen the others."""
+    if cost.shape[0] * cost.max() <= _CHUNK:
+        return [np.arange(cost.shape[0])]
+    order = np.argsort(cost, kind="stable")
+    c = cost[order]
+    parts, lo = [], 0
+    while lo < c.shape[0]:
+        # the most pixels from lo whose count times the last one's cost fits (non-decreasing)
+        fits = np.arange(1, c.shape[0] - lo + 1) * c[lo:]
+        hi = lo + max(1, int(np.searchsorted(fits, _CHUNK, side="right")))
+        parts.append(np.sort(order[lo:hi]))
+        lo = hi
+    return parts
 
 
 def _pairs(xa, ya, xb, yb) -> tuple[np.ndarray, ...]:
@@ -225,6 +272,16 @@ def _tangled(xa, ya, xb, yb, valid, pairs) -> np.ndarray:
     return touch | along.any(1) | (spread > 1)
 
 
+def _crossing(valid, pairs) -> np.ndarray:
+    """[k, M (M - 1) / 2] bool: the pairs of pieces (``pairs``: :func:`_pairs`; ``valid``:
+    [k, M] their slots' validity) that cross strictly inside both: where the sweep cuts a
+    slab."""
+    M = valid.shape[1]
+    ii, jj = np.triu_indices(M, 1)
+    den, t, u, _ = pairs
+    return (den != 0) & (t > 0) & (t < 1) & (u > 0) & (u < 1) & valid[:, ii] & valid[:, jj]
+
+
 def _covered(w: np.ndarray, evenodd: np.ndarray) -> np.ndarray:
     """1.0 where winding numbers ``w`` [k, ...] (integer-valued floats) count as inside:
     non-zero, or odd where ``evenodd`` [k] is true."""
@@ -253,7 +310,7 @@ def _sweep(xa, ya, xb, yb, valid, area, evenodd, pairs):
     # 2. slabs between all end points and crossings
     ii, jj = np.triu_indices(M, 1)
     den, t, u, _ = pairs
-    hit = (den != 0) & (t > 0) & (t < 1) & (u > 0) & (u < 1) & valid[:, ii] & valid[:, jj]
+    hit = _crossing(valid, pairs)
     ev = np.concatenate(
         [np.zeros((k, 1)), np.ones((k, 1)), np.where(valid, ya, 1.0), np.where(valid, yb, 1.0), np.where(hit, ya[:, ii] + t * dy[:, ii], 1.0)], 1
     )
