@@ -92,6 +92,22 @@ def test_overlapping_axis_aligned_squares_are_exact_everywhere():
             assert float((img - (ca + cb - k * cab)).abs().max()) < 1e-12, (flip, evenodd)
 
 
+def _subdivided(poly: torch.Tensor, per_side: int) -> torch.Tensor:
+    """``poly`` [N, 2] with every side cut into ``per_side`` equal edges."""
+    t = torch.arange(per_side, dtype=poly.dtype).view(1, -1, 1) / per_side
+    return (poly.unsqueeze(1) + t * (poly.roll(-1, 0) - poly).unsqueeze(1)).reshape(-1, 2)
+
+
+def test_piece_limit_counts_only_pieces_with_a_length():
+    # two squares' sides cross in pixel (row 4, col 8), each side cut into short edges: ~26
+    # of them lie in that pixel, within the default limit of 32 pieces, though the cutting
+    # makes three pieces of each (two of them empty); the pixel is resolved: 1 - 0.4 * 0.2
+    a = _subdivided(torch.tensor([[2.3, 2.3], [8.6, 2.3], [8.6, 8.6], [2.3, 8.6]], dtype=torch.float64), 76)
+    b = _subdivided(torch.tensor([[5.4, 4.2], [11.7, 4.2], [11.7, 9.8], [5.4, 9.8]], dtype=torch.float64), 76)
+    img = coverage([a, b])
+    assert abs(float(img[4, 8]) - (1 - 0.4 * 0.2)) < 1e-9
+
+
 def test_float32_crossings_match_float64():
     g = torch.Generator().manual_seed(11)
     polys = [convex(g, 6), convex(g, 5).flip(0), convex(g, 7)]
