@@ -615,40 +615,16 @@ def _layer_coverage(
         decided = kernels is None
         needs = _needs_exact(e, edge_layer, boxes, exact_edges, exact_layers) if decided else None
         counted = 0 if decided and needs is None else exact_edges  # entries counted for the edges below this (None: all)
-        kinds, entries, kernel_cells = None, None, None
-        if kernels is not None:  # the short edges' pieces in one kernel; the few others below
-            from .fused import attempt
-
-            box = boxes.table(torch.float32)[:6]
-            ec = e.contiguous()
-            buffers = [torch.zeros(boxes.total + 1, dtype=dtype, device=device) for _ in range(3)]
-            launched = attempt(kernels.pieces, ec, edge_layer, box, *buffers, ec.shape[1] if counted is None else counted)  # None: the kernel cannot run here
-            if launched is not None:
-                (kinds, kernel_cells), start, entries = launched, buffers[:2], buffers[2]
-        if kinds is None:
-            frame = _edge_frame(e, edge_layer, boxes)
-            groups = [_short_group(frame, counted)]
-            more, walls = _longer_and_walls(frame, None, dtype, counted)
-            groups += more
-            start, recompute = None, None
-        else:
-            groups, walls = [], None
-            odd = flat_nonzero(kinds)  # (its length is the one device read: no .any() first)
-            if odd.numel():
-                groups, walls = _longer_and_walls(_edge_frame(take(ec.t(), odd).t(), take(edge_layer, odd), boxes), odd, dtype, counted)
-            recompute = (ec, edge_layer, box, boxes)
+        cut = _cut(e, edge_layer, boxes, kernels, counted, dtype)
+        groups = cut.groups
         spill = _spill_cells(boxes)
-        area = _accumulate(groups, walls, boxes, spill, dtype, start)
+        area = _accumulate(groups, cut.walls, boxes, spill, dtype, cut.start)
         if boxes.padded:  # cells outside their box (spill and padding) left out
             _zero_padding(area, boxes)
         crossed = None  # [total + 1] bool: the cells to resolve exactly, when there are any
-        if counted != 0:
-            crossed = _entry_counts(groups, boxes.total, spill, entries) >= 2
-            cells = flat_nonzero(crossed)
-            if cells.numel() and not decided:
-                needs = _needs_exact(e, edge_layer, boxes, exact_edges, exact_layers)
-            if cells.numel() == 0 or needs is None or _drop_exact_already(crossed, cells, boxes, needs).numel() == 0:
-                crossed = None
+        if counted != 0:  # (on the kernel's path the layers are asked for only if a pixel is entered twice)
+            ask = needs if decided else (lambda: _needs_exact(e, edge_layer, boxes, exact_edges, exact_layers))
+            crossed = _crossed_cells(cut, boxes, spill, ask)
         # (.bool() is several times cheaper than != 0; crossed cells are kept even where A is 0)
         keep = flat_nonzero(area.bool() if crossed is None else area.bool() | crossed[:-1])
         whole, area = area, take(area, keep)
@@ -657,14 +633,71 @@ def _layer_coverage(
         exact = None
         if crossed is not None:
             every = groups
-            if kernel_cells is not None:  # the kernel keeps no pieces: those of the crossed cells' edges
-                every = [_kernel_edges_pieces(crossed, kernel_cells, e, edge_layer, boxes)] + groups
+            if cut.kernel_cells is not None:  # the kernel keeps no pieces: those of the crossed cells' edges
+                every = [_kernel_edges_pieces(crossed, cut.kernel_cells, e, edge_layer, boxes)] + groups
             exact = _resolve_crossed(every, crossed, boxes, whole, evenodd, keep, cov, slope, max_pieces)
         saved = []
         for g in groups:
             saved += [g.cell, g.edge, g.i0, g.i1]
-    cov = _WindingArea.apply(edges, torch.stack([x1 - x0, y1 - y0]), cov, slope, keep, spill, boxes.total, recompute, exact, *saved)
+    cov = _WindingArea.apply(edges, torch.stack([x1 - x0, y1 - y0]), cov, slope, keep, spill, boxes.total, cut.recompute, exact, *saved)
     return cov, layer, pixel
+
+
+@dataclass
+class _Cut:
+    """The edges cut into pieces (:func:`_cut`). ``groups``: the per-operation pieces (for
+    the buffers, the entry counts and the backward); ``walls``: :func:`_wall_pieces`' cover
+    or None; ``start``: the cover and area buffers [total + 1] the fused kernel already
+    added its pieces to (None on the per-operation path); ``entries``: [total + 1] the
+    kernel's entry counts, or None; ``kernel_cells``: [3, E] the kernel's cell of each
+    piece, or None; ``recompute``: what :class:`_WindingArea`'s backward needs to recompute
+    the kernel's pieces, or None."""
+
+    groups: list[_Pieces]
+    walls: tuple | None
+    start: list[Tensor] | None = None
+    entries: Tensor | None = None
+    kernel_cells: Tensor | None = None
+    recompute: tuple | None = None
+
+
+def _cut(e: Tensor, edge_layer: Tensor, boxes: _Boxes, kernels, counted: int | None, dtype) -> _Cut:
+    """Cut edges ``e`` [4, E] (canvas pixels) of layers ``edge_layer`` [E] into pieces:
+    the short ones by the fused coverage kernel when ``kernels`` (:func:`_fused_kernels`) is
+    given and it runs, the others (or all) per operation. ``counted``: entry flags are made
+    for the edges below this index (None: all)."""
+    if kernels is not None:  # the short edges' pieces in one kernel; the few others below
+        from .fused import attempt
+
+        box = boxes.table(torch.float32)[:6]
+        ec = e.contiguous()
+        buffers = [torch.zeros(boxes.total + 1, dtype=dtype, device=e.device) for _ in range(3)]
+        launched = attempt(kernels.pieces, ec, edge_layer, box, *buffers, ec.shape[1] if counted is None else counted)  # None: the kernel cannot run here
+        if launched is not None:
+            kinds, kernel_cells = launched
+            groups, walls = [], None
+            odd = flat_nonzero(kinds)  # (its length is the one device read: no .any() first)
+            if odd.numel():
+                groups, walls = _longer_and_walls(_edge_frame(take(ec.t(), odd).t(), take(edge_layer, odd), boxes), odd, dtype, counted)
+            return _Cut(groups, walls, buffers[:2], buffers[2], kernel_cells, (ec, edge_layer, box, boxes))
+    frame = _edge_frame(e, edge_layer, boxes)
+    more, walls = _longer_and_walls(frame, None, dtype, counted)
+    return _Cut([_short_group(frame, counted)] + more, walls)
+
+
+def _crossed_cells(cut: _Cut, boxes: _Boxes, spill: Tensor, needs) -> Tensor | None:
+    """[total + 1] bool: the cells that two or more pieces enter, in the layers ``needs``
+    marks ([L] bool, :func:`_needs_exact`; or a function returning it, asked only when such
+    cells exist; None: no layer), or None when there is no such cell."""
+    crossed = _entry_counts(cut.groups, boxes.total, spill, cut.entries) >= 2
+    cells = flat_nonzero(crossed)
+    if cells.numel() == 0:
+        return None
+    if callable(needs):
+        needs = needs()
+    if needs is None or not _drop_exact_already(crossed, cells, boxes, needs):
+        return None
+    return crossed
 
 
 def _star_shaped(e: Tensor, edge_layer: Tensor, boxes: _Boxes) -> tuple[Tensor, Tensor]:
@@ -711,11 +744,12 @@ def _needs_exact(e: Tensor, edge_layer: Tensor, boxes: _Boxes, exact_edges: int 
     return needs if bool(needs.any()) else None
 
 
-def _drop_exact_already(crossed: Tensor, cells: Tensor, boxes: _Boxes, needs: Tensor) -> Tensor:
+def _drop_exact_already(crossed: Tensor, cells: Tensor, boxes: _Boxes, needs: Tensor) -> bool:
     """Clear, in ``crossed`` ([total + 1] bool), its ``cells`` [C] whose layer ``needs`` ([L]
-    bool, :func:`_needs_exact`) does not mark, and return the cells left."""
-    crossed.index_put_((cells,), take(needs, _cell_layer_row_col(boxes, cells)[0]))
-    return flat_nonzero(crossed)
+    bool, :func:`_needs_exact`) does not mark; whether any cell is left (one device read)."""
+    keep = take(needs, _cell_layer_row_col(boxes, cells)[0])
+    crossed.index_put_((cells,), keep)
+    return bool(keep.any())
 
 
 def _entry_counts(groups: list[_Pieces], total: int, spill: Tensor, start: Tensor | None = None) -> Tensor:
@@ -753,8 +787,8 @@ def _resolve_crossed(
     effective integrals instead) at their positions in ``keep``. ``area``: [total] winding
     integrals. Returns ``(fragment, edge, i0, i1)`` for :class:`_WindingArea`, or None.
     The pieces of those cells are gathered on the host (NumPy; a CPU tensor's memory is
-    read in place), where :mod:`.exact_cells` works. Cells of more than ``max_pieces``
-    pieces keep ``min(|A|, 1)``."""
+    read in place), where :mod:`.exact_cells` works, less the pieces of no length. Cells of
+    more than ``max_pieces`` pieces (with a length) keep ``min(|A|, 1)``."""
     host = lambda t: t.detach().cpu().numpy()  # noqa: E731
 
     def rows(tensors, idx: Tensor) -> np.ndarray:

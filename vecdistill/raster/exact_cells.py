@@ -30,10 +30,13 @@ the piece's positive side, the higher of its two sides): per piece, two effectiv
 of ``1 - u`` and ``u`` that the coverage's backward applies as it does for other pieces.
 
 The pixels hold a handful of pieces each, so the check and the sweep run in NumPy
-(float64) on the host, whose calls on such small arrays cost less than torch's. Pixels with more than
-:data:`MAX_PIECES` pieces (:data:`MAX_PIECES_ALL` in renders with ``exact="all"``) keep the
-approximation (the sweep's cost grows with the cube of the pieces: a pixel holding a whole
-small drawing).
+(float64) on the host, whose calls on such small arrays cost less than torch's: pixels of
+similar piece counts padded to one size, checked in chunks, the tangled ones swept in parts
+of similar slab counts (sorted by them, so that a busy pixel does not pad the others).
+Pixels with more than :data:`MAX_PIECES` pieces (:data:`MAX_PIECES_ALL` in renders with
+``exact="all"``; pieces of no length are not given: :func:`.coverage._resolve_crossed`
+leaves them out) keep the approximation (the sweep's cost grows with the cube of the pieces:
+a pixel holding a whole small drawing).
 """
 
 from __future__ import annotations
