@@ -778,22 +778,16 @@ def _kernel_edges_pieces(crossed: Tensor, cells: Tensor, e: Tensor, edge_layer: 
     return _short_pieces(ids, frame.local, frame.crossings, frame.per_edge, mask=frame.short, low=frame.low, counted=0)
 
 
-def _resolve_crossed(
-    groups: list[_Pieces], crossed: Tensor, boxes: _Boxes, area: Tensor, evenodd: Tensor | None,
-    keep: Tensor, cov: Tensor, slope: Tensor, max_pieces: int = exact_cells.MAX_PIECES,
-) -> tuple[Tensor, ...] | None:
-    """Exact coverage of the ``crossed`` cells ([total + 1] bool) by :mod:`.exact_cells`, written
-    into ``cov`` (and 0 into ``slope``: their gradient comes from the returned pieces'
-    effective integrals instead) at their positions in ``keep``. ``area``: [total] winding
-    integrals. Returns ``(fragment, edge, i0, i1)`` for :class:`_WindingArea`, or None.
-    The pieces of those cells are gathered on the host (NumPy; a CPU tensor's memory is
-    read in place), where :mod:`.exact_cells` works, less the pieces of no length. Cells of
-    more than ``max_pieces`` pieces (with a length) keep ``min(|A|, 1)``."""
+def _crossed_pieces(groups: list[_Pieces], crossed: Tensor) -> np.ndarray:
+    """The pieces in the ``crossed`` cells ([total + 1] bool) that count and have a length,
+    on the host: [10, Q] float64 rows ``xa, ya, xb, yb`` (box-local end points), ``ua, ub``
+    (parameter interval on the edge), ``real``, ``live``, ``cell``, ``edge``, sorted by
+    cell, then edge and position along it (the same order on every device). Gathered on
+    their device, then one transfer per group; a CPU tensor's memory is read in place."""
     host = lambda t: t.detach().cpu().numpy()  # noqa: E731
 
     def rows(tensors, idx: Tensor) -> np.ndarray:
-        """[n, Q] float64 on the host: the flat tensors' values at ``idx`` [Q] (gathered on
-        their device, then one transfer; a CPU tensor's memory is read in place)."""
+        """[n, Q] float64: the flat tensors' values at ``idx`` [Q]."""
         if idx.device.type == "cpu":
             i = idx.numpy()
             return np.stack([host(t)[i] for t in tensors]).astype(np.float64)
@@ -811,10 +805,23 @@ def _resolve_crossed(
     table = np.concatenate(cols, 1) if cols else np.zeros((10, 0))
     # the pieces that count and have a length: the three-piece template leaves two empty
     # pieces on an edge that crosses no grid line (most edges); they carry no area and no
-    # gradient, and would make up two thirds of the pieces the sweep pairs up
+    # gradient, and were half the pieces of the sketch style's thin-stroke pixels
     table = table[:, (table[7] > 0) & ((table[0] != table[2]) | (table[1] != table[3]))]
-    # by cell, then edge and position along it: the same order on every device
-    xa, ya, xb, yb, pua, pub, preal, _, pcell, pedge = table[:, np.lexsort((table[4], table[9], table[8]))]
+    return table[:, np.lexsort((table[4], table[9], table[8]))]
+
+
+def _resolve_crossed(
+    groups: list[_Pieces], crossed: Tensor, boxes: _Boxes, area: Tensor, evenodd: Tensor | None,
+    keep: Tensor, cov: Tensor, slope: Tensor, max_pieces: int = exact_cells.MAX_PIECES,
+) -> tuple[Tensor, ...] | None:
+    """Exact coverage of the ``crossed`` cells ([total + 1] bool) by :mod:`.exact_cells`, written
+    into ``cov`` (and 0 into ``slope``: their gradient comes from the returned pieces'
+    effective integrals instead) at their positions in ``keep``. ``area``: [total] winding
+    integrals. Returns ``(fragment, edge, i0, i1)`` for :class:`_WindingArea`, or None.
+    The pieces of those cells (:func:`_crossed_pieces`) go to the host, where
+    :mod:`.exact_cells` works. Cells of more than ``max_pieces`` pieces (with a length)
+    keep ``min(|A|, 1)``."""
+    xa, ya, xb, yb, pua, pub, preal, _, pcell, pedge = _crossed_pieces(groups, crossed)
     if pcell.shape[0] == 0:
         return None
     cell = pcell.astype(np.int64)
