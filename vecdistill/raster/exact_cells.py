@@ -130,19 +130,24 @@ def resolve(p: CellPieces, max_pieces: int = MAX_PIECES) -> Resolved:
         cv, parts = _sweep(*c.geo, c.valid, p.area[first], p.evenodd[first], c.pairs)
         cov[c.ids] = cv
         done[c.ids] = True
-        # effective integrals: the pieces' parameter sub-intervals weighted by beta
-        ua, ub = (np.zeros(c.valid.shape) for _ in range(2))
-        ua[c.at], ub[c.at] = p.ua[piece[c.rows]], p.ub[piece[c.rows]]
-        ua, ub = ua[:, None], ub[:, None]
-        e0 = e1 = 0.0
+        # effective integrals: the pieces' parameter sub-intervals weighted by beta, summed
+        # per slot over the parts where beta is not 0 (the covered region's boundary: few)
+        k, M = c.valid.shape
+        ua, ub = (np.zeros(k * M) for _ in range(2))
+        slot = c.at[0] * M + c.at[1]
+        ua[slot], ub[slot] = p.ua[piece[c.rows]], p.ub[piece[c.rows]]
+        e0, e1 = np.zeros(k * M), np.zeros(k * M)
         for f_lo, f_hi, beta in parts:
-            v_lo, v_hi = ua + f_lo * (ub - ua), ua + f_hi * (ub - ua)
+            at, sl, m = np.nonzero(beta)
+            s = at * M + m
+            b, a0, a1 = beta[at, sl, m], ua[s], ub[s]
+            v_lo, v_hi = a0 + f_lo[at, sl, m] * (a1 - a0), a0 + f_hi[at, sl, m] * (a1 - a0)
             v1, v2 = np.minimum(v_lo, v_hi), np.maximum(v_lo, v_hi)
             j1 = (v2 * v2 - v1 * v1) * 0.5
-            e0 = e0 + (beta * ((v2 - v1) - j1)).sum(1)
-            e1 = e1 + (beta * j1).sum(1)
-        i0[c.rows] = e0[c.at]
-        i1[c.rows] = e1[c.at]
+            e0 += np.bincount(s, b * ((v2 - v1) - j1), minlength=k * M)
+            e1 += np.bincount(s, b * j1, minlength=k * M)
+        i0[c.rows] = e0[slot]
+        i1[c.rows] = e1[slot]
 
     # pixels of similar piece counts padded to one size (a power of two); when they are few,
     # those with at most 32 pieces all to their largest count (each size costs ~150 NumPy
@@ -288,6 +293,8 @@ def _crossing(valid, pairs) -> np.ndarray:
 def _covered(w: np.ndarray, evenodd: np.ndarray) -> np.ndarray:
     """1.0 where winding numbers ``w`` [k, ...] (integer-valued floats) count as inside:
     non-zero, or odd where ``evenodd`` [k] is true."""
+    if not evenodd.any():  # (the nonzero rule alone: no remainder to compute)
+        return (w != 0).astype(np.float64)
     eo = evenodd.reshape(-1, *([1] * (w.ndim - 1)))
     return np.where(eo, np.remainder(w, 2.0) == 1, w != 0).astype(np.float64)
 
