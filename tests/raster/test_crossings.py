@@ -4,6 +4,7 @@ orientations, under both fill rules."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from conftest import finite_difference_errors
@@ -311,3 +312,21 @@ def test_exact_must_be_a_known_mode():
     scene = vecdistill.load_svg(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">{THIN_CROSSING}</svg>')
     with pytest.raises(InputError, match="exact must be one of auto, all"):
         vecdistill.rasterize(scene, 16, 16, exact="yes")
+
+
+def test_swept_pixel_of_horizontal_pieces_only():
+    # a pixel that a band's two sides cross from side to side, both horizontal and cut at
+    # nearby contours' grid crossings (simple-icons' 1001tracklists at 16^2): the sweep finds
+    # no piece spanning a slab, and the coverage is the band's height
+    from vecdistill.raster import exact_cells
+
+    top, bottom = 0.22266674041748047, 0.9635334014892578
+    xa = np.array([0.0, 0.36504459381103516, 1.0, 0.900050163269043, 0.03709983825683594])
+    xb = np.array([0.36504459381103516, 1.0, 0.900050163269043, 0.03709983825683594, 0.0])
+    y = np.array([bottom, bottom, top, top, top])
+    pieces = exact_cells.CellPieces(
+        np.zeros(5, dtype=np.int64), xa, y, xb, y, np.zeros(5), np.ones(5), np.ones(5),
+        np.full(5, bottom - top), np.zeros(5, dtype=bool),
+    )
+    res = exact_cells.resolve(pieces)
+    assert res.cov.shape == (1,) and abs(float(res.cov[0]) - (bottom - top)) < 1e-12

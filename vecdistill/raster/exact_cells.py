@@ -367,7 +367,8 @@ def _sweep(xa, ya, xb, yb, valid, area, evenodd, pairs):
     o = np.argsort((seg << 40) + (x_mid * 2.0**40).astype(np.int64))
     p, m, sl, seg, f_lo, f_hi, x_mid = p[o], m[o], sl[o], seg[o], f_lo[o], f_hi[o], x_mid[o]
     sign = np.sign(dy_[o])
-    starts = np.r_[True, seg[1:] != seg[:-1]]
+    starts = np.ones(seg.shape[0], dtype=bool)  # the first entry of each slab's run
+    starts[1:] = seg[1:] != seg[:-1]
     run = np.cumsum(sign)
     base = (run - sign)[starts]
     w = w_left[p, sl] + run - base[np.cumsum(starts) - 1]
