@@ -100,11 +100,12 @@ def _subdivided(poly: torch.Tensor, per_side: int) -> torch.Tensor:
 
 
 def test_piece_limit_counts_only_pieces_with_a_length():
-    # two squares' sides cross in pixel (row 4, col 8), each side cut into short edges: ~26
-    # of them lie in that pixel, within the default limit of 32 pieces, though the cutting
-    # makes three pieces of each (two of them empty); the pixel is resolved: 1 - 0.4 * 0.2
-    a = _subdivided(torch.tensor([[2.3, 2.3], [8.6, 2.3], [8.6, 8.6], [2.3, 8.6]], dtype=torch.float64), 76)
-    b = _subdivided(torch.tensor([[5.4, 4.2], [11.7, 4.2], [11.7, 9.8], [5.4, 9.8]], dtype=torch.float64), 76)
+    # two squares' sides cross in pixel (row 4, col 8), each side cut into short edges: ~50
+    # of them lie in that pixel, within the default limit (exact_cells.MAX_PIECES, 64),
+    # though the cutting makes three pieces of each (two of them empty, ~150 in all); the
+    # pixel is resolved: 1 - 0.4 * 0.2
+    a = _subdivided(torch.tensor([[2.3, 2.3], [8.6, 2.3], [8.6, 8.6], [2.3, 8.6]], dtype=torch.float64), 150)
+    b = _subdivided(torch.tensor([[5.4, 4.2], [11.7, 4.2], [11.7, 9.8], [5.4, 9.8]], dtype=torch.float64), 150)
     img = coverage([a, b])
     assert abs(float(img[4, 8]) - (1 - 0.4 * 0.2)) < 1e-9
 
@@ -219,15 +220,15 @@ def test_star_shaped_layers_skip_only_exact_pixels(monkeypatch):
 
 
 def _coarse_and_fine(path: str, size: int = 16, factor: int = 8, exact: str = "auto"):
-    """A path drawn black at ``size``^2 (with ``exact``) and at ``factor`` times that,
-    box-downsampled: with exact coverage at both sizes the two agree (areas add up), up to
-    flattening."""
+    """A path drawn black at ``size``^2 (with ``exact``) and at ``factor`` times that (with
+    ``exact="all"``), box-downsampled: with exact coverage at both sizes the two agree (areas
+    add up), up to flattening."""
     import vecdistill
 
     svg = f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 {size} {size}">{path}</svg>'
     scene = vecdistill.load_svg(svg)
     coarse = vecdistill.rasterize(scene, size, size, exact=exact)
-    fine = vecdistill.rasterize(scene, size * factor, size * factor).view(3, size, factor, size, factor).mean((2, 4))
+    fine = vecdistill.rasterize(scene, size * factor, size * factor, exact="all").view(3, size, factor, size, factor).mean((2, 4))
     return float((coarse - fine).abs().max())
 
 
@@ -275,18 +276,40 @@ def test_only_layers_that_are_not_star_shaped_go_to_the_exact_pass(monkeypatch):
 
 
 THIN_CROSSING = '<path d="M2.5 2.5 L13.5 13.5 L13.5 2.5 L2.5 13.5 Z" fill="none" stroke="#000" stroke-width="0.9"/>'
-# a round-joined zigzag inside one pixel: its joins' arcs put more than 32 pieces there
+# a thin round-joined zigzag inside one pixel: its joins' arcs put 31 pieces there
 BUSY = '<path d="M5.15 5.2 L5.85 5.3 L5.2 5.5 L5.85 5.7 L5.15 5.85" fill="none" stroke="#000" stroke-width="0.5" stroke-linejoin="round" stroke-linecap="round"/>'
 
 
-def test_exact_all_resolves_thin_strokes_and_busy_pixels():
+def _star(n: int = 71, k: int = 35, r: float = 3.0, c: float = 8.5) -> str:
+    """The star polygon {n/k} about (c, c), filled even-odd: with k near n / 2 every edge
+    passes within r cos(pi k / n) of the centre, so the centre pixel holds all n edges (and
+    their crossings: 201 pieces there), and windings of every parity meet in it."""
+    import math
+
+    pts = [(c + r * math.cos(2 * math.pi * k * i / n), c + r * math.sin(2 * math.pi * k * i / n)) for i in range(n)]
+    return '<path d="M' + " L".join(f"{x:.6f} {y:.6f}" for x, y in pts) + ' Z" fill="#000" fill-rule="evenodd"/>'
+
+
+def test_exact_all_resolves_thin_strokes():
     # exact="all" (what `vecdistill render` uses): the overlaps of a stroke thinner than
-    # WIDE_STROKE and a pixel of more than exact_cells.MAX_PIECES pieces are exact too;
-    # the default keeps min(|A|, 1) there, which over-counts
+    # WIDE_STROKE are exact too; the default keeps min(|A|, 1) there, which over-counts
     assert _coarse_and_fine(THIN_CROSSING, exact="all") < 1e-5
     assert _coarse_and_fine(THIN_CROSSING) > 0.05
-    assert _coarse_and_fine(BUSY, exact="all") < 5e-3  # (76 pieces in one pixel; the arcs flatten differently at the two sizes)
+    assert _coarse_and_fine(BUSY, exact="all") < 5e-3  # (the arcs flatten differently at the two sizes)
     assert _coarse_and_fine(BUSY) > 0.02
+
+
+def test_piece_limits_of_both_modes(monkeypatch):
+    # a fill pixel of 201 pieces: within exact="all"'s limit (MAX_PIECES_ALL), beyond the
+    # default's (MAX_PIECES), which keeps the approximation there; raising it resolves it
+    from vecdistill.raster import exact_cells
+
+    star = _star()
+    assert exact_cells.MAX_PIECES < 201 <= exact_cells.MAX_PIECES_ALL
+    assert _coarse_and_fine(star, exact="all") < 1e-5
+    assert _coarse_and_fine(star) > 0.05
+    monkeypatch.setattr(exact_cells, "MAX_PIECES", exact_cells.MAX_PIECES_ALL)
+    assert _coarse_and_fine(star) < 1e-5
 
 
 def test_exact_all_gradients_in_thin_stroke_overlaps_match_finite_differences():

@@ -47,7 +47,7 @@ import numpy as np
 
 #: pixels with more pieces than this keep the ``min(|A|, 1)`` approximation: renders with
 #: ``exact="auto"`` (the default, optimisation loops) and ``exact="all"`` (one-shot renders)
-MAX_PIECES = 32
+MAX_PIECES = 64
 MAX_PIECES_ALL = 256
 #: at most this many (pixel, slab, piece) entries per chunk of the sweep
 _CHUNK = 1 << 19
