@@ -34,9 +34,9 @@ The pixels hold a handful of pieces each, so the check and the sweep run in NumP
 similar piece counts padded to one size, checked in chunks, the tangled ones swept in parts
 of similar slab counts (sorted by them, so that a busy pixel does not pad the others).
 Pixels with more than :data:`MAX_PIECES` pieces (:data:`MAX_PIECES_ALL` in renders with
-``exact="all"``; pieces of no length are not given: :func:`.coverage._resolve_crossed`
-leaves them out) keep the approximation (the sweep's cost grows with the cube of the pieces:
-a pixel holding a whole small drawing).
+``exact="all"``; pieces of no length are not given: :func:`.coverage._crossed_pieces`
+leaves them out) keep the approximation (the sweep's cost grows with the slabs, up to the
+square of the pieces, times the pieces: a pixel holding a whole small drawing).
 """
 
 from __future__ import annotations
@@ -170,11 +170,12 @@ def resolve(p: CellPieces, max_pieces: int = MAX_PIECES) -> Resolved:
                 continue
             if not tangled.all():
                 chunk = chunk.subset(np.flatnonzero(tangled))
-            # the sweep's arrays: [k, S, M] with S the slabs (at most the end points and
-            # crossings, the most in the chunk), and [k, M, M + 1, M] where horizontal
-            # pieces are: in parts of at most _CHUNK entries, pixels of similar sizes together
+            # the sweep's largest arrays: [k, S, 2M] (the left side's steps per slab; S the
+            # slabs: at most the end points and crossings, the most in the part; the entries
+            # where pieces span slabs are fewer) and [k, M, M + 1, M] where horizontal pieces
+            # are: in parts of at most _CHUNK entries, pixels of similar sizes together
             dy0 = (chunk.geo[1] == chunk.geo[3]) & (chunk.geo[0] != chunk.geo[2]) & chunk.valid
-            cost = (2 * chunk.valid.sum(1) + _crossing(chunk.valid, chunk.pairs).sum(1) + 2) * M + dy0.any(1) * M * M * (M + 1)
+            cost = (2 * chunk.valid.sum(1) + _crossing(chunk.valid, chunk.pairs).sum(1) + 2) * 2 * M + dy0.any(1) * M * M * (M + 1)
             for part in _parts(cost):
                 sweep(chunk if part.shape[0] == chunk.ids.shape[0] else chunk.subset(part))
     kept = np.flatnonzero(done)
@@ -362,9 +363,10 @@ def _sweep(xa, ya, xb, yb, valid, area, evenodd, pairs):
     # by slab, then x: the windings right of each piece are the slab's left winding plus a
     # running sum of the pieces' signs (+1 downward) within the slab
     seg = p * S + sl
-    # one integer key: the slab in the high bits, x (in [0, 1]) to 2^-40 in the low ones (k S
-    # stays below 2^23 within _CHUNK entries; a third of the time of a two-key lexsort)
-    o = np.argsort((seg << 40) + (x_mid * 2.0**40).astype(np.int64))
+    # one integer key: the slab in the high bits, x (in [0, 1], clipped against rounding so
+    # that it never reaches the next slab's bits) to 2^-40 in the low ones (k S stays below
+    # 2^23 within _CHUNK entries; a third of the time of a two-key lexsort)
+    o = np.argsort((seg << 40) + (np.clip(x_mid, 0.0, 1.0) * (2.0**40 - 1)).astype(np.int64))
     p, m, sl, seg, f_lo, f_hi, x_mid = p[o], m[o], sl[o], seg[o], f_lo[o], f_hi[o], x_mid[o]
     sign = np.sign(dy_[o])
     starts = np.ones(seg.shape[0], dtype=bool)  # the first entry of each slab's run
