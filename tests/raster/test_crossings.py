@@ -10,6 +10,7 @@ import torch
 from conftest import finite_difference_errors
 
 from vecdistill.raster.coverage import rasterize_layers
+from vecdistill.raster.testscenes import lattice_polygon, supersampled_error
 
 W, H = 14, 12
 
@@ -219,19 +220,6 @@ def test_star_shaped_layers_skip_only_exact_pixels(monkeypatch):
     assert float((skipped - resolved).abs().max()) < 1e-12
 
 
-def _coarse_and_fine(path: str, size: int = 16, factor: int = 8, exact: str = "auto"):
-    """A path drawn black at ``size``^2 (with ``exact``) and at ``factor`` times that (with
-    ``exact="all"``), box-downsampled: with exact coverage at both sizes the two agree (areas
-    add up), up to flattening."""
-    import vecdistill
-
-    svg = f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 {size} {size}">{path}</svg>'
-    scene = vecdistill.load_svg(svg)
-    coarse = vecdistill.rasterize(scene, size, size, exact=exact)
-    fine = vecdistill.rasterize(scene, size * factor, size * factor, exact="all").view(3, size, factor, size, factor).mean((2, 4))
-    return float((coarse - fine).abs().max())
-
-
 def test_wide_stroke_outlines_that_cross_themselves_are_exact(monkeypatch):
     # a closed stroke crossing itself (its outline's loops overlap where the two strokes
     # cross) and a cubic loop (its outline's sides cross where the curve does): the pixels
@@ -240,11 +228,11 @@ def test_wide_stroke_outlines_that_cross_themselves_are_exact(monkeypatch):
 
     crossing = '<path d="M2.5 2.5 L13.5 13.5 L13.5 2.5 L2.5 13.5 Z" fill="none" stroke="#000" stroke-width="2.2"/>'
     loop = '<path d="M2.1 13.2 C 17 -1, 17 17, 1.7 3.4" fill="none" stroke="#000" stroke-width="2.2"/>'
-    assert _coarse_and_fine(crossing) < 1e-5
-    assert _coarse_and_fine(loop) < 0.01  # (the curves flatten differently at the two sizes)
+    assert supersampled_error(crossing) < 1e-5
+    assert supersampled_error(loop) < 0.01  # (the curves flatten differently at the two sizes)
     # outlines thinner than WIDE_STROKE pixels keep min(|A|, 1): here that is wrong
     monkeypatch.setattr(render, "WIDE_STROKE", 1e9)
-    assert _coarse_and_fine(crossing) > 0.05 and _coarse_and_fine(loop) > 0.1
+    assert supersampled_error(crossing) > 0.05 and supersampled_error(loop) > 0.1
 
 
 def test_only_layers_that_are_not_star_shaped_go_to_the_exact_pass(monkeypatch):
@@ -293,10 +281,10 @@ def _star(n: int = 71, k: int = 35, r: float = 3.0, c: float = 8.5) -> str:
 def test_exact_all_resolves_thin_strokes():
     # exact="all" (what `vecdistill render` uses): the overlaps of a stroke thinner than
     # WIDE_STROKE are exact too; the default keeps min(|A|, 1) there, which over-counts
-    assert _coarse_and_fine(THIN_CROSSING, exact="all") < 1e-5
-    assert _coarse_and_fine(THIN_CROSSING) > 0.05
-    assert _coarse_and_fine(BUSY, exact="all") < 5e-3  # (the arcs flatten differently at the two sizes)
-    assert _coarse_and_fine(BUSY) > 0.02
+    assert supersampled_error(THIN_CROSSING, exact="all") < 1e-5
+    assert supersampled_error(THIN_CROSSING) > 0.05
+    assert supersampled_error(BUSY, exact="all") < 5e-3  # (the arcs flatten differently at the two sizes)
+    assert supersampled_error(BUSY) > 0.02
 
 
 def test_piece_limits_of_both_modes(monkeypatch):
@@ -306,10 +294,10 @@ def test_piece_limits_of_both_modes(monkeypatch):
 
     star = _star()
     assert exact_cells.MAX_PIECES < 201 <= exact_cells.MAX_PIECES_ALL
-    assert _coarse_and_fine(star, exact="all") < 1e-5
-    assert _coarse_and_fine(star) > 0.05
+    assert supersampled_error(star, exact="all") < 1e-5
+    assert supersampled_error(star) > 0.05
     monkeypatch.setattr(exact_cells, "MAX_PIECES", exact_cells.MAX_PIECES_ALL)
-    assert _coarse_and_fine(star) < 1e-5
+    assert supersampled_error(star) < 1e-5
 
 
 def test_exact_all_gradients_in_thin_stroke_overlaps_match_finite_differences():
@@ -353,3 +341,13 @@ def test_swept_pixel_of_horizontal_pieces_only():
     )
     res = exact_cells.resolve(pieces)
     assert res.cov.shape == (1,) and abs(float(res.cov[0]) - (bottom - top)) < 1e-12
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_random_polygons_on_a_half_pixel_lattice_are_exact(seed):
+    # random self-intersecting polygons whose vertices lie on integer and half-integer
+    # coordinates: edges along pixel sides, vertices on grid corners, horizontal and
+    # collinear overlapping edges, crossings in every position; no loop closes inside one
+    # pixel (that needs three vertices strictly inside it), which the entry count cannot see
+    for rule in ("nonzero", "evenodd"):
+        assert supersampled_error(lattice_polygon(seed, 0.5, 6, rule), size=6, exact="all") < 1e-5, rule

@@ -67,3 +67,31 @@ def circles_scene(
             )
         )
     return Scene(Group(paths), float(width), float(height))
+
+
+def lattice_polygon(seed: int, step: float = 0.5, size: int = 6, fill_rule: str = "nonzero") -> str:
+    """An SVG ``<path>`` element: a random closed polygon of 6 to 14 vertices (from
+    ``seed``) at multiples of ``step`` pixels strictly inside a ``size``^2 canvas, filled
+    black with ``fill_rule``. On a half-pixel lattice every degenerate position occurs (edges
+    along pixel sides, vertices on grid corners, collinear overlapping edges) but no loop
+    can close inside one pixel (that needs three vertices strictly inside it)."""
+    g = torch.Generator().manual_seed(seed)
+    n = 6 + seed % 9
+    cells = int(round(size / step))
+    v = (torch.randint(1, cells, (n, 2), generator=g) * step).tolist()
+    d = "M" + " L".join(f"{x:g} {y:g}" for x, y in v) + " Z"
+    return f'<path d="{d}" fill="#000" fill-rule="{fill_rule}"/>'
+
+
+def supersampled_error(path: str, size: int = 16, factor: int = 8, exact: str = "auto") -> float:
+    """The largest difference between an SVG ``path`` element rendered at ``size``^2 with
+    ``exact`` and at ``factor`` times that with ``exact="all"``, box-downsampled: with exact
+    coverage at both sizes the two agree (areas add up), up to flattening."""
+    from ..svg.parse import load_svg
+    from .render import rasterize
+
+    svg = f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 {size} {size}">{path}</svg>'
+    scene = load_svg(svg)
+    coarse = rasterize(scene, size, size, exact=exact)
+    fine = rasterize(scene, size * factor, size * factor, exact="all").view(3, size, factor, size, factor).mean((2, 4))
+    return float((coarse - fine).abs().max())
