@@ -351,3 +351,14 @@ def test_random_polygons_on_a_half_pixel_lattice_are_exact(seed):
     # pixel (that needs three vertices strictly inside it), which the entry count cannot see
     for rule in ("nonzero", "evenodd"):
         assert supersampled_error(lattice_polygon(seed, 0.5, 6, rule), size=6, exact="all") < 1e-5, rule
+
+
+def test_loops_closed_inside_one_pixel_are_exact():
+    # a contour that enters a pixel once and closes a loop in it (it crosses itself there:
+    # quarter-pixel-lattice polygons), and a closed contour inside one pixel that another
+    # contour's side crosses: no pixel side is entered twice, the vertices' turning finds them
+    for seed in (15, 75, 196):
+        for rule in ("nonzero", "evenodd"):
+            assert supersampled_error(lattice_polygon(seed, 0.25, 6, rule), size=6) < 1e-5, (seed, rule)
+    speck = '<path d="M1.5 1.5 H4.5 V4.5 H1.5 Z M4.3 2.2 H4.7 V2.6 H4.3 Z" fill="#000"/>'
+    assert supersampled_error(speck, size=6) < 1e-5

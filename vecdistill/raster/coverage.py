@@ -622,9 +622,11 @@ def _layer_coverage(
         if boxes.padded:  # cells outside their box (spill and padding) left out
             _zero_padding(area, boxes)
         crossed = None  # [total + 1] bool: the cells to resolve exactly, when there are any
+        loops = None  # [total + 1] bool: cells where a contour may close a loop, swept whatever their pieces
         if counted != 0:  # (on the kernel's path the layers are asked for only if a pixel is entered twice)
             ask = needs if decided else (lambda: _needs_exact(e, edge_layer, boxes, exact_edges, exact_layers))
-            crossed = _crossed_cells(cut, boxes, spill, ask)
+            loops = _loop_cells(e, edge_layer, boxes, counted)
+            crossed = _crossed_cells(cut, boxes, spill, ask, loops)
         # (.bool() is several times cheaper than != 0; crossed cells are kept even where A is 0)
         keep = flat_nonzero(area.bool() if crossed is None else area.bool() | crossed[:-1])
         whole, area = area, take(area, keep)
@@ -635,7 +637,7 @@ def _layer_coverage(
             every = groups
             if cut.kernel_cells is not None:  # the kernel keeps no pieces: those of the crossed cells' edges
                 every = [_kernel_edges_pieces(crossed, cut.kernel_cells, e, edge_layer, boxes)] + groups
-            exact = _resolve_crossed(every, crossed, boxes, whole, evenodd, keep, cov, slope, max_pieces)
+            exact = _resolve_crossed(every, crossed, boxes, whole, evenodd, keep, cov, slope, max_pieces, loops)
         saved = []
         for g in groups:
             saved += [g.cell, g.edge, g.i0, g.i1]
@@ -685,11 +687,12 @@ def _cut(e: Tensor, edge_layer: Tensor, boxes: _Boxes, kernels, counted: int | N
     return _Cut([_short_group(frame, counted)] + more, walls)
 
 
-def _crossed_cells(cut: _Cut, boxes: _Boxes, spill: Tensor, needs) -> Tensor | None:
-    """[total + 1] bool: the cells that two or more pieces enter, in the layers ``needs``
-    marks ([L] bool, :func:`_needs_exact`; or a function returning it, asked only when such
-    cells exist; None: no layer), or None when there is no such cell."""
-    crossed = _entry_counts(cut.groups, boxes.total, spill, cut.entries) >= 2
+def _crossed_cells(cut: _Cut, boxes: _Boxes, spill: Tensor, needs, loops: Tensor) -> Tensor | None:
+    """[total + 1] bool: the cells that two or more pieces enter, or where a contour may
+    close a loop (``loops``, :func:`_loop_cells`), in the layers ``needs`` marks ([L] bool,
+    :func:`_needs_exact`; or a function returning it, asked only when such cells exist;
+    None: no layer), or None when there is no such cell."""
+    crossed = (_entry_counts(cut.groups, boxes.total, spill, cut.entries) >= 2) | loops
     cells = flat_nonzero(crossed)
     if cells.numel() == 0:
         return None
@@ -698,6 +701,52 @@ def _crossed_cells(cut: _Cut, boxes: _Boxes, spill: Tensor, needs) -> Tensor | N
     if needs is None or not _drop_exact_already(crossed, cells, boxes, needs):
         return None
     return crossed
+
+
+def _loop_cells(e: Tensor, edge_layer: Tensor, boxes: _Boxes, counted: int | None) -> Tensor:
+    """[total + 1] bool: the cells where the vertices of the first ``counted`` edges (None:
+    all; ``e`` [4, E] canvas pixels, closed polygons, ``edge_layer`` [E]) turn by pi or
+    more in all (absolute turning angles summed per cell of their layer's box; a vertex on
+    a pixel side counts in the cells on both sides). A contour that closes a loop inside a
+    pixel (a closed contour smaller than a pixel, or one that crosses itself there after
+    entering once) turns by at least pi at vertices inside it, but may enter no pixel side
+    twice, which the entry count needs. Contours are runs of edges each starting where the
+    one before ends (its last edge precedes its first); a vertex whose previous edge does
+    not end there, or next to an edge of no length, counts as pi. No device read."""
+    n = e.shape[1] if counted is None else counted
+    x0, y0, x1, y1 = e[:, :n].unbind(0)
+    layer = edge_layer[:n]
+    dx, dy = x1 - x0, y1 - y0
+    # each edge's previous one: the edge before it, or, at a contour's first edge (the edge
+    # before does not end where it starts), the contour's last edge
+    index = torch.arange(n, device=e.device)
+    first = torch.ones(n, dtype=torch.bool, device=e.device)
+    first[1:] = (x1[:-1] != x0[1:]) | (y1[:-1] != y0[1:]) | (layer[:-1] != layer[1:])
+    contour = torch.cumsum(first.long(), 0) - 1
+    last = torch.zeros(n, dtype=torch.long, device=e.device).scatter_reduce_(0, contour, index, "amax")  # (n bins: no device read)
+    prev = torch.where(first, take(last, contour), index - 1)
+    pdx, pdy = take(dx, prev), take(dy, prev)
+    turn = torch.atan2((pdx * dy - pdy * dx).abs(), pdx * dx + pdy * dy)
+    # pi where the previous edge does not end here, or either edge has no length
+    joined = (take(x1, prev) == x0) & (take(y1, prev) == y0) & ((dx != 0) | (dy != 0)) & ((pdx != 0) | (pdy != 0))
+    turn = torch.where(joined, turn, torch.full_like(turn, torch.pi))
+    lx, ly = x0 - take(boxes.c0, layer).to(e.dtype), y0 - take(boxes.r0, layer).to(e.dtype)
+    w, h = take(boxes.w, layer).to(e.dtype), take(boxes.h, layer).to(e.dtype)
+    off, stride = take(boxes.off, layer), take(boxes.stride, layer)
+    sums = torch.zeros(boxes.total + 1, dtype=e.dtype, device=e.device)
+    # the cell right of and below the vertex, and, where it lies on a pixel side, the cells
+    # left of or above it too (ceil - 1 differs from floor only on a side)
+    cf, rf = torch.floor(lx), torch.floor(ly)
+    cc, rc = torch.ceil(lx) - 1, torch.ceil(ly) - 1
+    on_x, on_y = cc != cf, rc != rf
+    for col, row, use in ((cf, rf, None), (cc, rf, on_x), (cf, rc, on_y), (cc, rc, on_x & on_y)):
+        inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
+        if use is not None:
+            inside &= use
+        cell = torch.where(inside, off + row.clamp_min(0).long() * stride + col.clamp_min(0).long(), boxes.total)
+        sums.index_add_(0, cell, torch.where(inside, turn, torch.zeros_like(turn)))
+    sums[boxes.total] = 0.0
+    return sums >= torch.pi * (1 - 1e-6)
 
 
 def _star_shaped(e: Tensor, edge_layer: Tensor, boxes: _Boxes) -> tuple[Tensor, Tensor]:
@@ -812,7 +861,7 @@ def _crossed_pieces(groups: list[_Pieces], crossed: Tensor) -> np.ndarray:
 
 def _resolve_crossed(
     groups: list[_Pieces], crossed: Tensor, boxes: _Boxes, area: Tensor, evenodd: Tensor | None,
-    keep: Tensor, cov: Tensor, slope: Tensor, max_pieces: int = exact_cells.MAX_PIECES,
+    keep: Tensor, cov: Tensor, slope: Tensor, max_pieces: int = exact_cells.MAX_PIECES, loops: Tensor | None = None,
 ) -> tuple[Tensor, ...] | None:
     """Exact coverage of the ``crossed`` cells ([total + 1] bool) by :mod:`.exact_cells`, written
     into ``cov`` (and 0 into ``slope``: their gradient comes from the returned pieces'
@@ -820,7 +869,8 @@ def _resolve_crossed(
     integrals. Returns ``(fragment, edge, i0, i1)`` for :class:`_WindingArea`, or None.
     The pieces of those cells (:func:`_crossed_pieces`) go to the host, where
     :mod:`.exact_cells` works. Cells of more than ``max_pieces`` pieces (with a length)
-    keep ``min(|A|, 1)``."""
+    keep ``min(|A|, 1)``. ``loops`` ([total + 1] bool, :func:`_loop_cells`): cells swept
+    even when their pieces look simple (a loop inside the pixel is not seen by them)."""
     xa, ya, xb, yb, pua, pub, preal, _, pcell, pedge = _crossed_pieces(groups, crossed)
     if pcell.shape[0] == 0:
         return None
@@ -830,10 +880,11 @@ def _resolve_crossed(
     at_cells = torch.from_numpy(cell).to(device)
     layer, row, col = _cell_layer_row_col(boxes, at_cells)
     eo = torch.zeros_like(layer, dtype=torch.bool) if evenodd is None else take(evenodd, layer)
-    row, col, cell_area, eo = torch.stack([row.double(), col.double(), take(area, at_cells).double(), eo.double()]).cpu().numpy()
+    force = torch.zeros_like(eo) if loops is None else take(loops, at_cells)
+    row, col, cell_area, eo, force = torch.stack([row.double(), col.double(), take(area, at_cells).double(), eo.double(), force.double()]).cpu().numpy()
     loc = lambda v, o: np.clip(v - o, 0.0, 1.0)  # noqa: E731  (pixel coordinates)
     res = exact_cells.resolve(exact_cells.CellPieces(
-        cell, loc(xa, col), loc(ya, row), loc(xb, col), loc(yb, row), pua, pub, preal, cell_area, eo > 0,
+        cell, loc(xa, col), loc(ya, row), loc(xb, col), loc(yb, row), pua, pub, preal, cell_area, eo > 0, force > 0,
     ), max_pieces)
     if res.cov.shape[0] == 0:
         return None

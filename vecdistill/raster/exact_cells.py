@@ -63,7 +63,8 @@ class CellPieces:
     direction; ``ua, ub``: the piece's parameter interval on its edge; ``real``: 1.0 for
     pieces of the edge itself, 0.0 for parts clamped onto the layer's box (no gradient);
     ``area``: the winding integral ``A`` of the piece's pixel; ``evenodd``: bool, the
-    pixel's fill rule."""
+    pixel's fill rule; ``force``: bool, sweep the pixel even if its pieces look simple (a
+    loop may close inside it: :func:`.coverage._loop_cells`; None: no pixel)."""
 
     cell: np.ndarray
     xa: np.ndarray
@@ -75,6 +76,7 @@ class CellPieces:
     real: np.ndarray
     area: np.ndarray
     evenodd: np.ndarray
+    force: np.ndarray | None = None
 
 
 @dataclass
@@ -166,6 +168,8 @@ def resolve(p: CellPieces, max_pieces: int = MAX_PIECES) -> Resolved:
         for lo in range(0, sel.shape[0], step):
             chunk = slots(sel[lo : lo + step], M)
             tangled = _tangled(*chunk.geo, chunk.valid, chunk.pairs)
+            if p.force is not None:
+                tangled |= p.force[starts[chunk.ids]]
             if not tangled.any():
                 continue
             if not tangled.all():
