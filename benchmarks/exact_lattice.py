@@ -7,9 +7,10 @@ Each polygon (``vecdistill.raster.testscenes.lattice_polygon``: 6 to 14 random v
 lattice of ``step`` pixels in a 6^2 canvas) is rendered with ``exact="all"`` at 6^2 and at
 48^2, box-downsampled (``supersampled_error``); exact coverage at both sizes agrees to float
 rounding. On a half-pixel lattice no loop of a contour can close inside one pixel; on a
-quarter-pixel lattice it can, and such a loop, entered once, is not seen by the exact pass's
-entry count (docs/raster.md, Exactness). Prints, per lattice, the renders whose largest pixel
-difference exceeds 1e-5 and the largest difference; appends to the results file.
+quarter-pixel lattice it can, and such a loop, entered once, is found by the vertices'
+turning rather than the entry count (``coverage._loop_cells``; docs/raster.md, Exactness).
+Prints, per lattice, the renders whose largest pixel difference exceeds 1e-5 and the largest
+difference; appends to the results file.
 """
 
 from __future__ import annotations

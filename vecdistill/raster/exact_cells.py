@@ -13,7 +13,10 @@ its boundary and go inside; :func:`.coverage._short_pieces` flags them): a conto
 through enters once. Those pixels are few in fills (in a scene of jittered circles, where
 a circle's side leaves a pixel and comes back). Most of them are exact already: :func:`_tangled` checks that their pieces are arcs from side to side that
 neither cross nor touch and whose crossings of the boundary alternate in direction, and
-leaves those out. The others get their coverage exactly, by a sweep inside each pixel:
+leaves those out. A loop that a contour closes inside a pixel it enters once enters no
+side twice; such pixels are found by the vertices' turning (:func:`.coverage._loop_cells`)
+and swept whatever their pieces look like. The others get their coverage exactly, by a
+sweep inside each pixel:
 
 1. the winding number along the pixel's left side is a step function of ``y``; its integral
    is ``A`` less the pixel's own pieces' areas, and its steps are where pieces leave or
@@ -260,7 +263,8 @@ def _tangled(xa, ya, xb, yb, valid, pairs) -> np.ndarray:
     direction, so the whole pixel holds those two values (exact). The usual pixel entered
     twice, by a contour that leaves through a side and comes back (a circle's side near a
     grid line), is such a pixel. (A closed contour wholly inside the pixel is not seen here,
-    nor by the entry count that selects the pixels.)"""
+    nor by the entry count that selects the pixels: pixels where a loop may close come
+    flagged, ``CellPieces.force``, and are swept whatever this says.)"""
     k, M = xa.shape
     dx, dy = xb - xa, yb - ya
     live = valid & ((dx != 0) | (dy != 0))
