@@ -608,13 +608,10 @@ def _layer_coverage(
             z = torch.zeros(0, dtype=torch.long, device=device)
             return edges.new_zeros(0) + 0 * edges.sum(), z, z
         kernels = _fused_kernels(e, boxes)
-        # which layers need the exact pass: decided before the pieces are cut on the
-        # per-operation path (where counting the entries costs a dozen passes); the coverage
-        # kernel counts them for little, so there it is asked only where pixels are entered
-        # twice (a scene without such pixels then runs no star test)
-        decided = kernels is None
-        needs = _needs_exact(e, edge_layer, boxes, exact_edges, exact_layers) if decided else None
-        counted = 0 if decided and needs is None else exact_edges  # entries counted for the edges below this (None: all)
+        # which layers need the exact pass, decided before the pieces are cut: a scene of
+        # star-shaped layers (the circle init) then counts no entries and looks for no loops
+        needs = _needs_exact(e, edge_layer, boxes, exact_edges, exact_layers)
+        counted = 0 if needs is None else exact_edges  # entries counted for the edges below this (None: all)
         cut = _cut(e, edge_layer, boxes, kernels, counted, dtype)
         groups = cut.groups
         spill = _spill_cells(boxes)
@@ -623,10 +620,9 @@ def _layer_coverage(
             _zero_padding(area, boxes)
         crossed = None  # [total + 1] bool: the cells to resolve exactly, when there are any
         loops = None  # [total + 1] bool: cells where a contour may close a loop, swept whatever their pieces
-        if counted != 0:  # (on the kernel's path the layers are asked for only if a pixel is entered twice)
-            ask = needs if decided else (lambda: _needs_exact(e, edge_layer, boxes, exact_edges, exact_layers))
+        if needs is not None and counted != 0:
             loops = _loop_cells(e, edge_layer, boxes, counted)
-            crossed = _crossed_cells(cut, boxes, spill, ask, loops)
+            crossed = _crossed_cells(cut, boxes, spill, needs, loops)
         # (.bool() is several times cheaper than != 0; crossed cells are kept even where A is 0)
         keep = flat_nonzero(area.bool() if crossed is None else area.bool() | crossed[:-1])
         whole, area = area, take(area, keep)
@@ -687,18 +683,13 @@ def _cut(e: Tensor, edge_layer: Tensor, boxes: _Boxes, kernels, counted: int | N
     return _Cut([_short_group(frame, counted)] + more, walls)
 
 
-def _crossed_cells(cut: _Cut, boxes: _Boxes, spill: Tensor, needs, loops: Tensor) -> Tensor | None:
+def _crossed_cells(cut: _Cut, boxes: _Boxes, spill: Tensor, needs: Tensor, loops: Tensor) -> Tensor | None:
     """[total + 1] bool: the cells that two or more pieces enter, or where a contour may
     close a loop (``loops``, :func:`_loop_cells`), in the layers ``needs`` marks ([L] bool,
-    :func:`_needs_exact`; or a function returning it, asked only when such cells exist;
-    None: no layer), or None when there is no such cell."""
+    :func:`_needs_exact`), or None when there is no such cell."""
     crossed = (_entry_counts(cut.groups, boxes.total, spill, cut.entries) >= 2) | loops
     cells = flat_nonzero(crossed)
-    if cells.numel() == 0:
-        return None
-    if callable(needs):
-        needs = needs()
-    if needs is None or not _drop_exact_already(crossed, cells, boxes, needs):
+    if cells.numel() == 0 or not _drop_exact_already(crossed, cells, boxes, needs):
         return None
     return crossed
 
@@ -733,18 +724,17 @@ def _loop_cells(e: Tensor, edge_layer: Tensor, boxes: _Boxes, counted: int | Non
     lx, ly = x0 - take(boxes.c0, layer).to(e.dtype), y0 - take(boxes.r0, layer).to(e.dtype)
     w, h = take(boxes.w, layer).to(e.dtype), take(boxes.h, layer).to(e.dtype)
     off, stride = take(boxes.off, layer), take(boxes.stride, layer)
-    sums = torch.zeros(boxes.total + 1, dtype=e.dtype, device=e.device)
     # the cell right of and below the vertex, and, where it lies on a pixel side, the cells
-    # left of or above it too (ceil - 1 differs from floor only on a side)
+    # left of or above it too (ceil - 1 differs from floor only on a side): [4, n] at once
     cf, rf = torch.floor(lx), torch.floor(ly)
     cc, rc = torch.ceil(lx) - 1, torch.ceil(ly) - 1
+    cols, rows = torch.stack([cf, cc, cf, cc]), torch.stack([rf, rf, rc, rc])
     on_x, on_y = cc != cf, rc != rf
-    for col, row, use in ((cf, rf, None), (cc, rf, on_x), (cf, rc, on_y), (cc, rc, on_x & on_y)):
-        inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
-        if use is not None:
-            inside &= use
-        cell = torch.where(inside, off + row.clamp_min(0).long() * stride + col.clamp_min(0).long(), boxes.total)
-        sums.index_add_(0, cell, torch.where(inside, turn, torch.zeros_like(turn)))
+    use = torch.stack([torch.ones_like(on_x), on_x, on_y, on_x & on_y])
+    inside = use & (cols >= 0) & (cols < w) & (rows >= 0) & (rows < h)
+    cell = torch.where(inside, off + rows.clamp_min(0).long() * stride + cols.clamp_min(0).long(), boxes.total)
+    sums = torch.zeros(boxes.total + 1, dtype=e.dtype, device=e.device)
+    sums.index_add_(0, cell.view(-1), (turn * inside).view(-1))
     sums[boxes.total] = 0.0
     return sums >= torch.pi * (1 - 1e-6)
 
