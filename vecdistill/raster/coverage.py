@@ -503,14 +503,21 @@ class _Frame:
     wall: Tensor
 
 
+def _edge_boxes(boxes: _Boxes, edge_layer: Tensor, dtype) -> tuple[Tensor, ...]:
+    """Each edge's box numbers (c0, r0, w, h, off, stride, row0), [K] each, one gather per
+    row, as floats for cell arithmetic: ``dtype``, or float64 when ``dtype`` is float32 and
+    the buffer has 2^24 cells or more (float32 is exact below that)."""
+    cdtype = dtype if dtype == torch.float64 or boxes.total < 2**24 else torch.float64
+    return tuple(take(row, edge_layer) for row in boxes.table(cdtype).unbind(0))
+
+
 def _edge_frame(e: Tensor, edge_layer: Tensor, boxes: _Boxes) -> _Frame:
     """:class:`_Frame` of edges ``e`` [4, K] (canvas pixels) of layers ``edge_layer`` [K]."""
     dtype = e.dtype
     x0, y0, x1, y1 = e.contiguous().unbind(0)
     # per-layer box numbers as floats (cell arithmetic: exact below 2^24 in float32),
     # gathered per edge in one pass; box-local coordinates span [0, w] x [0, h]
-    cdtype = dtype if dtype == torch.float64 or boxes.total < 2**24 else torch.float64
-    c0, r0, ew, eh, eoff, estride, erow0 = (take(row, edge_layer) for row in boxes.table(cdtype).unbind(0))
+    c0, r0, ew, eh, eoff, estride, erow0 = _edge_boxes(boxes, edge_layer, dtype)
     lx0, lx1 = x0 - c0.to(dtype), x1 - c0.to(dtype)
     ly0, ly1 = y0 - r0.to(dtype), y1 - r0.to(dtype)
     eh_, ew_ = eh.to(dtype), ew.to(dtype)
@@ -620,7 +627,7 @@ def _layer_coverage(
             _zero_padding(area, boxes)
         crossed = None  # [total + 1] bool: the cells to resolve exactly, when there are any
         loops = None  # [total + 1] bool: cells where a contour may close a loop, swept whatever their pieces
-        if needs is not None and counted != 0:
+        if needs is not None:  # (then counted is not 0 either)
             loops = _loop_cells(e, edge_layer, boxes, counted)
             crossed = _crossed_cells(cut, boxes, spill, needs, loops)
         # (.bool() is several times cheaper than != 0; crossed cells are kept even where A is 0)
@@ -721,9 +728,8 @@ def _loop_cells(e: Tensor, edge_layer: Tensor, boxes: _Boxes, counted: int | Non
     # pi where the previous edge does not end here, or either edge has no length
     joined = (take(x1, prev) == x0) & (take(y1, prev) == y0) & ((dx != 0) | (dy != 0)) & ((pdx != 0) | (pdy != 0))
     turn = torch.where(joined, turn, torch.full_like(turn, torch.pi))
-    lx, ly = x0 - take(boxes.c0, layer).to(e.dtype), y0 - take(boxes.r0, layer).to(e.dtype)
-    w, h = take(boxes.w, layer).to(e.dtype), take(boxes.h, layer).to(e.dtype)
-    off, stride = take(boxes.off, layer), take(boxes.stride, layer)
+    c0, r0, w, h, off, stride, _ = _edge_boxes(boxes, layer, e.dtype)
+    lx, ly = x0 - c0.to(e.dtype), y0 - r0.to(e.dtype)
     # the cell right of and below the vertex, and, where it lies on a pixel side, the cells
     # left of or above it too (ceil - 1 differs from floor only on a side): [4, n] at once
     cf, rf = torch.floor(lx), torch.floor(ly)
@@ -732,7 +738,7 @@ def _loop_cells(e: Tensor, edge_layer: Tensor, boxes: _Boxes, counted: int | Non
     on_x, on_y = cc != cf, rc != rf
     use = torch.stack([torch.ones_like(on_x), on_x, on_y, on_x & on_y])
     inside = use & (cols >= 0) & (cols < w) & (rows >= 0) & (rows < h)
-    cell = torch.where(inside, off + rows.clamp_min(0).long() * stride + cols.clamp_min(0).long(), boxes.total)
+    cell = torch.where(inside, torch.addcmul(off + cols.clamp_min(0).to(off.dtype), rows.clamp_min(0).to(off.dtype), stride).long(), boxes.total)
     sums = torch.zeros(boxes.total + 1, dtype=e.dtype, device=e.device)
     sums.index_add_(0, cell.view(-1), (turn * inside).view(-1))
     sums[boxes.total] = 0.0

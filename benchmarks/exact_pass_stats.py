@@ -1,0 +1,79 @@
+"""What the exact pass does on the sketch style's initial scene under ``exact="all"``.
+
+    python benchmarks/exact_pass_stats.py
+
+The scene of ``compare_revisions.py``'s sketch case (``make --style sketch``'s initial scene
+with Stable Diffusion's preset: 128 open strokes 1.28 px wide at 512^2). Prints the pixels
+handed to the host pass (``exact_cells.resolve``), those swept, the most pieces and the most
+crossings of two pieces in one swept pixel, and the host pass's wall time (median of
+``--repeats`` forwards, one torch thread); appends to the results file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path as FsPath
+
+sys.path.insert(0, str(FsPath(__file__).resolve().parents[1]))
+
+from vecdistill.runtime import configure_process  # noqa: E402
+
+configure_process()
+
+import torch  # noqa: E402
+
+from vecdistill.pipelines.init import random_scene  # noqa: E402
+from vecdistill.raster import exact_cells, rasterize  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeats", type=int, default=9)
+    ap.add_argument("--out", default=str(FsPath(__file__).resolve().parent / "results" / "raster_cpu.txt"))
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    size = 512
+    scene = random_scene("sketch", size, 128, 4, torch.Generator().manual_seed(3), radius=20 / 600 * size, width=1.28)
+    stats = {"handed": 0, "swept": 0, "pieces": 0, "crossings": 0}
+    seconds: list[float] = []
+    resolve, sweep = exact_cells.resolve, exact_cells._sweep
+
+    def timed_resolve(pieces, max_pieces):
+        t0 = time.perf_counter()
+        out = resolve(pieces, max_pieces)
+        seconds.append(time.perf_counter() - t0)
+        stats["handed"] = int((pieces.cell[1:] != pieces.cell[:-1]).sum()) + 1
+        return out
+
+    def counted_sweep(xa, ya, xb, yb, valid, area, evenodd, pairs):
+        stats["swept"] += xa.shape[0]
+        stats["pieces"] = max(stats["pieces"], int(valid.sum(1).max()))
+        stats["crossings"] = max(stats["crossings"], int(exact_cells._crossing(valid, pairs).sum(1).max()))
+        return sweep(xa, ya, xb, yb, valid, area, evenodd, pairs)
+
+    exact_cells.resolve, exact_cells._sweep = timed_resolve, counted_sweep
+    try:
+        for _ in range(args.repeats):
+            stats["swept"] = 0
+            with torch.no_grad():
+                rasterize(scene, size, size, exact="all")
+    finally:
+        exact_cells.resolve, exact_cells._sweep = resolve, sweep
+    lines = [
+        f"# exact_pass_stats ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}): the sketch scene (128 strokes of 1.28 px, 512^2), exact='all'",
+        "",
+        "| pixels handed to the host pass | swept | most pieces in a swept pixel | most crossings in a swept pixel | host pass ms (median) |",
+        "|---|---|---|---|---|",
+        f"| {stats['handed']} | {stats['swept']} | {stats['pieces']} | {stats['crossings']} | {statistics.median(seconds) * 1e3:.1f} |",
+        "",
+    ]
+    print("\n".join(lines))
+    with open(args.out, "a") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
