@@ -57,7 +57,7 @@ def _later_product(f: Tensor, masks: list[Tensor]) -> Tensor:
     torch.lerp(one[1:], f[1:], masks[0], out=t[:-1])
     for k, m in enumerate(masks):
         s = 1 << k
-        t[:-s] *= torch.lerp(one[s:], t[s:], m)
+        t[:-s].mul_(torch.lerp(one[s:], t[s:], m))  # (in place on the view: no write-back through __setitem__)
     return t
 
 

@@ -314,6 +314,8 @@ def _entry_flags(U: Tensor, real: Tensor, edge: tuple[Tensor, ...], ids: Tensor 
     ``ids`` is None (the edges are in order), else all, those whose ``ids`` are not below
     ``counted`` flagged 0."""
     k = U.shape[1] if ids is not None or counted is None else min(counted, U.shape[1])
+    if k == 0:  # nothing counted (a scene of star-shaped layers): no work on empty slices
+        return real.new_zeros(3, 0)
     x0, y0, dx, dy = (t[:k] for t in edge)
     entry = _flag(torch.gt, U[1:, :k], U[:-1, :k]).mul_(real[:, :k])
     on_x, on_y = _flag(torch.eq, x0, torch.floor(x0)), _flag(torch.eq, y0, torch.floor(y0))
