@@ -131,7 +131,8 @@ class _Over(torch.autograd.Function):
     def backward(ctx, g_rgb, g_a):
         c, a, s, f, trans, st, pix, k, perm, *rest = ctx.saved_tensors
         cols, masks = rest[:4], rest[4:]
-        zero = a.new_zeros(a.shape[0])
+        # (a buffer of zeros only for an output that got no gradient: usually both did)
+        zero = a.new_zeros(a.shape[0]) if g_a is None or g_rgb is None else None
         ga = zero if g_a is None else g_a.index_select(0, pix)
         grs = [zero] * 3 if g_rgb is None else [g.index_select(0, pix) for g in g_rgb.unbind(0)]
         d_scale = None
