@@ -382,10 +382,14 @@ def bench_device(device: str, repeats: int, out) -> None:
 
 
 def bench_stages(n: int, size: int, repeats: int, out) -> None:
-    """Where a forward + backward of the n-path circle scene goes: forward time per stage
-    (flattening, coverage, compositing; the rest is the scene walk, strokes and paint), the
-    backward as a whole, and the minor page faults per step (the heap settings of
-    ``vecdistill.runtime``; ``VECDISTILL_MALLOPT=0`` to compare). Process CPU time, medians."""
+    """Where a forward + backward of the n-path circle scene goes, stage by stage (the plan
+    check, flattening, coverage, compositing, the rest of the forward; the compositing and
+    coverage backward functions, the rest of the backward: flattening's and the glue's
+    autograd, the leaves' gradient accumulation), at ``size``^2 and, interleaved, at 4^2:
+    the same paths on a canvas of a handful of pixels, where what is left is the fixed
+    part (dispatch, Python, the plan check); the difference is what grows with the pixels.
+    Also the minor page faults per step (the heap settings of ``vecdistill.runtime``;
+    ``VECDISTILL_MALLOPT=0`` to compare). Process CPU ms, medians."""
     import resource
 
     from vecdistill.raster import composite, render
@@ -393,7 +397,8 @@ def bench_stages(n: int, size: int, repeats: int, out) -> None:
     scene = circles_scene(n, size, generator=torch.Generator().manual_seed(n + size))
     scene.requires_grad_(True, kinds=("points", "colors"))
     spent: dict[str, float] = {}
-    originals = {"flatten": (render, "flatten"), "coverage": (coverage, "rasterize_layers"), "compositing": (composite, "over")}
+    forward = {"plan check": (render, "plan_for"), "flatten": (render, "flatten"), "coverage": (coverage, "rasterize_layers"), "compositing": (composite, "over")}
+    backward = {"compositing backward": composite._Over, "coverage backward": coverage._WindingArea}
 
     def timed(name, fn):
         def run(*args, **kwargs):
@@ -404,39 +409,56 @@ def bench_stages(n: int, size: int, repeats: int, out) -> None:
                 spent[name] = spent.get(name, 0.0) + time.process_time() - t0
         return run
 
-    saved = {name: getattr(mod, attr) for name, (mod, attr) in originals.items()}
-    for name, (mod, attr) in originals.items():
+    saved = {name: getattr(mod, attr) for name, (mod, attr) in forward.items()}
+    saved_bwd = {name: cls.__dict__["backward"] for name, cls in backward.items()}
+    for name, (mod, attr) in forward.items():
         setattr(mod, attr, timed(name, saved[name]))
+    for name, cls in backward.items():
+        cls.backward = staticmethod(timed(name, saved_bwd[name].__func__))
+    sizes = (4, size)
+    rows: dict[int, dict[str, list[float]]] = {z: {} for z in sizes}
     try:
-        rasterize(scene, size, size).sum().backward()  # warm-up
-        rows: dict[str, list[float]] = {}
-        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         params = leaves(scene)
+        for z in sizes:
+            rasterize(scene, z, z).sum().backward()  # warm-up: plans built
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         for _ in range(repeats):
-            spent.clear()
-            for t in params:
-                t.grad = None
-            t0 = time.process_time()
-            img = rasterize(scene, size, size)
-            t1 = time.process_time()
-            img.sum().backward()
-            t2 = time.process_time()
-            for name in originals:
-                rows.setdefault(name, []).append(spent.get(name, 0.0))
-            rows.setdefault("rest of the forward", []).append(t1 - t0 - sum(spent.values()))
-            rows.setdefault("forward", []).append(t1 - t0)
-            rows.setdefault("backward", []).append(t2 - t1)
-        faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / repeats
+            for z in sizes:
+                spent.clear()
+                for t in params:
+                    t.grad = None
+                t0 = time.process_time()
+                img = rasterize(scene, z, z)
+                t1 = time.process_time()
+                img.sum().backward()
+                t2 = time.process_time()
+                r = rows[z]
+                for name in (*forward, *backward):
+                    r.setdefault(name, []).append(spent.get(name, 0.0))
+                r.setdefault("rest of the forward", []).append(t1 - t0 - sum(spent.get(k, 0.0) for k in forward))
+                r.setdefault("rest of the backward", []).append(t2 - t1 - sum(spent.get(k, 0.0) for k in backward))
+                r.setdefault("forward", []).append(t1 - t0)
+                r.setdefault("backward", []).append(t2 - t1)
+                r.setdefault("forward + backward", []).append(t2 - t0)
+        faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / (repeats * len(sizes))
     finally:
-        for name, (mod, attr) in originals.items():
+        for name, (mod, attr) in forward.items():
             setattr(mod, attr, saved[name])
+        for name, cls in backward.items():
+            cls.backward = saved_bwd[name]
     heap = "off (VECDISTILL_MALLOPT=0)" if os.environ.get("VECDISTILL_MALLOPT") == "0" else "on"
-    out(f"## Where the time goes: {n} paths at {size}^2, process CPU ms (medians of {repeats}; heap settings {heap})")
+    out(f"## Where the time goes: {n} paths at {size}^2 and at 4^2, one leaf per path, process CPU ms (medians of {repeats}, interleaved; heap settings {heap})")
     out("")
-    out("| stage | ms |")
+    out(f"| stage | at 4^2 (the fixed part) | at {size}^2 | difference |")
+    out("|---|---|---|---|")
+    order = ("plan check", "flatten", "coverage", "compositing", "rest of the forward", "forward",
+             "compositing backward", "coverage backward", "rest of the backward", "backward", "forward + backward")
+    for name in order:
+        small, big = (statistics.median(rows[z][name]) * 1e3 for z in sizes)
+        out(f"| {name} | {small:.2f} | {big:.2f} | {big - small:.2f} |")
+    out("")
+    out("| part | value |")
     out("|---|---|")
-    for name in ("flatten", "coverage", "compositing", "rest of the forward", "forward", "backward"):
-        out(f"| {name} | {statistics.median(rows[name]) * 1e3:.1f} |")
     out(f"| minor page faults per forward + backward | {faults:.0f} |")
     for name, value in bench_parts(scene, size, repeats).items():
         out(f"| {name} | {value if isinstance(value, int) else f'{value:.2f}'} |")
