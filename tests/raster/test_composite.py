@@ -99,3 +99,29 @@ def test_over_deep_runs_and_opaque_layers():
         grads[dtype] = (c.grad.double(), t.grad.double())
     for g64, g32 in zip(grads[torch.float64], grads[torch.float32]):
         assert (g32 - g64).norm() <= 1e-5 * g64.norm()
+
+
+@pytest.mark.parametrize("image", [False, True])
+def test_on_background_backward_passes_gradcheck(image):
+    """The last step of every render, premultiplied colour over the background: its analytic
+    backward against gradcheck, for a background of one colour per image (broadcast over the
+    pixels, as ``rasterize`` builds it: the product path) and for a background image that
+    is optimised too; a batch of two images."""
+    g = torch.Generator().manual_seed(11 + image)
+    alpha = (0.1 + 0.8 * torch.rand(2, 1, 3, 4, generator=g, dtype=torch.float64)).requires_grad_(True)
+    rgb = (alpha.detach() * torch.rand(2, 3, 3, 4, generator=g, dtype=torch.float64)).requires_grad_(True)
+    if image:
+        bg = torch.rand(2, 3, 3, 4, generator=g, dtype=torch.float64).requires_grad_(True)
+        inputs = (rgb, alpha, bg)
+        f = composite.on_background
+    else:
+        colour = torch.rand(2, 3, 1, 1, generator=g, dtype=torch.float64)
+        inputs = (rgb, alpha)
+
+        def f(r, a):
+            return composite.on_background(r, a, colour.expand(2, 3, 3, 4))
+
+    assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-7)
+    out = f(*inputs)
+    bg_full = inputs[2] if image else colour
+    assert torch.allclose(out, (rgb + bg_full * (1 - alpha)).clamp(0, 1))

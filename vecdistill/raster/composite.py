@@ -214,22 +214,37 @@ def union(pixel: Tensor, cov: Tensor, num_pixels: int) -> Tensor:
     return (-torch.expm1(logt)).to(cov.dtype)
 
 
-class _UnitClamp(torch.autograd.Function):
-    """``clamp(x, 0, 1)`` whose gradient passes unchanged: the clamp only removes rounding
-    (a premultiplied colour over a background in [0, 1] is in [0, 1]), so the derivative is
-    that of the unclamped value, and no mask is kept or applied."""
+class _OnBackground(torch.autograd.Function):
+    """``clamp(rgb + background * (1 - alpha), 0, 1)`` with the gradient of the unclamped
+    value: the clamp only removes rounding (a premultiplied colour over a background in [0,
+    1] is in [0, 1]), so no mask is kept or applied. Backward: ``g`` to ``rgb``, ``-(g .
+    background)`` summed over the channels to ``alpha``, ``g (1 - alpha)`` to the
+    background; a background of one colour per image (broadcast over the pixels, as
+    ``rasterize`` builds it) takes the channel sum as one product per image."""
 
     @staticmethod
-    def forward(ctx, x):
-        return x.clamp(0, 1)
+    def forward(ctx, rgb, alpha, background):
+        ctx.save_for_backward(alpha, background)
+        return torch.addcmul(rgb, background, 1 - alpha).clamp_(0, 1)
 
     @staticmethod
+    @torch.autograd.function.once_differentiable
     def backward(ctx, g):
-        return g
+        alpha, background = ctx.saved_tensors
+        d_alpha = d_bg = None
+        if ctx.needs_input_grad[1]:
+            if background.stride(2) == 0 and background.stride(3) == 0:  # one colour per image
+                colour = background[:, :, :1, :1].reshape(background.shape[0], 1, 3)
+                d_alpha = -torch.bmm(colour, g.reshape(g.shape[0], 3, -1)).view_as(alpha)
+            else:
+                d_alpha = -(g * background).sum(1, keepdim=True)
+        if ctx.needs_input_grad[2]:
+            d_bg = g * (1 - alpha)
+        return g, d_alpha, d_bg
 
 
 def on_background(rgb: Tensor, alpha: Tensor, background: Tensor) -> Tensor:
     """Premultiplied ``rgb`` [B, 3, H, W] and ``alpha`` [B, 1, H, W] over an opaque
     ``background`` broadcastable to [B, 3, H, W]; result clamped to [0, 1] (rounding only;
-    see :class:`_UnitClamp`)."""
-    return _UnitClamp.apply(rgb + background * (1 - alpha))
+    see :class:`_OnBackground`)."""
+    return _OnBackground.apply(rgb, alpha, background.expand_as(rgb))

@@ -449,4 +449,6 @@ def rasterize(
     :func:`rasterize_batch`, which also renders batches).
     """
     views = None if view is None else view.unsqueeze(0)
-    return rasterize_batch([scene], width, height, background, views=views, tolerance=tolerance, exact=exact)[0]
+    # (squeeze, not [0]: a view whose backward is a view too, where indexing's backward
+    # writes the gradient into a fresh zero image)
+    return rasterize_batch([scene], width, height, background, views=views, tolerance=tolerance, exact=exact).squeeze(0)
