@@ -231,10 +231,13 @@ def _place(xm: Tensor, ym: Tensor, w: Tensor, h: Tensor, off: Tensor, stride: Te
     return frac, cell, buffer_row
 
 
-def _crossings(a0: Tensor, a1: Tensor) -> Tensor:
+def _crossings(a0: Tensor, a1: Tensor, low: Tensor | None = None, high: Tensor | None = None) -> Tensor:
     """How many integers lie strictly between ``a0`` and ``a1`` (elementwise, as floats;
-    -1 where they are equal integers)."""
-    return torch.ceil(torch.maximum(a0, a1)) - torch.floor(torch.minimum(a0, a1)) - 1
+    -1 where they are equal integers). ``low``/``high``: their minimum and maximum, when the
+    caller has them."""
+    low = torch.minimum(a0, a1) if low is None else low
+    high = torch.maximum(a0, a1) if high is None else high
+    return torch.ceil(high).sub_(torch.floor(low)).sub_(1)
 
 
 def _short_pieces(
@@ -268,10 +271,10 @@ def _short_pieces(
     lo = (torch.minimum(x0, x1), torch.minimum(y0, y1)) if low is None else low
     cx, cy = torch.floor(lo[0]) + 1, torch.floor(lo[1]) + 1
     # crossing parameters; where there is no crossing the quotient is replaced by 1, and its
-    # denominator by one that is >= 1 (so that nothing is inf or nan, even for d = 0)
+    # denominator d by d + |d| + 1 >= 1 (so that nothing is inf or nan, even for d = 0)
     one = torch.ones_like(dx)
-    tx = torch.lerp(one, (cx - x0) / (dx + (1 - hasx) * (dx.abs() + 1)), hasx)
-    ty = torch.lerp(one, (cy - y0) / (dy + (1 - hasy) * (dy.abs() + 1)), hasy)
+    tx = torch.lerp(one, (cx - x0).div_(torch.lerp(dx.abs().add_(1).add_(dx), dx, hasx)), hasx)
+    ty = torch.lerp(one, (cy - y0).div_(torch.lerp(dy.abs().add_(1).add_(dy), dy, hasy)), hasy)
     # crossing points (the end point when there is none); the crossed coordinate is exact
     pxx, pxy = torch.lerp(x1, cx, hasx), torch.lerp(y1, y0 + tx * dy, hasx)
     pyx, pyy = torch.lerp(x1, x0 + ty * dx, hasy), torch.lerp(y1, cy, hasy)
@@ -530,7 +533,7 @@ def _edge_frame(e: Tensor, edge_layer: Tensor, boxes: _Boxes) -> _Frame:
     # (float 0/1 masks: see _flag)
     live = _flag(torch.gt, (xmax - xmin) + (ymax - ymin), 0).mul_(_flag(torch.gt, ew_, 0)).mul_(_flag(torch.gt, ymax, 0))
     live.mul_(_flag(torch.lt, ymin, eh_)).mul_(_flag(torch.lt, xmin, ew_))
-    nx, ny = _crossings(lx0, lx1), _crossings(ly0, ly1)
+    nx, ny = _crossings(lx0, lx1, xmin, xmax), _crossings(ly0, ly1, ymin, ymax)
     # edges wholly left of their box across several rows: a vertical wall on its left side
     wall = _flag(torch.le, xmax, 0).mul_(_flag(torch.gt, ny, 1)).mul_(live)
     short = _flag(torch.le, nx, 1).mul_(_flag(torch.le, ny, 1)).mul_(live)
