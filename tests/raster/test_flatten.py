@@ -60,3 +60,16 @@ def test_chords_stay_within_the_tolerance():
         for scale, tol in ((30.0, 1 / 256), (400.0, 1 / 64)):
             err = _chord_error(p, scale, tol)
             assert err <= tol * 1.0001, (radius, jitter, scale, err, tol)
+
+
+def test_dense_cubics_backward_passes_gradcheck():
+    """The dense block's analytic backward (one autograd node for the whole evaluation)
+    against gradcheck: segments of different counts, some vertices left out of the block."""
+    g = torch.Generator().manual_seed(5)
+    ctrl = (torch.rand(5, 4, 2, generator=g, dtype=torch.float64) * 10).requires_grad_(True)
+    counts = torch.tensor([3, 1, 4, 2, 4])
+    m = int(counts.max()) + 1
+    jj = torch.arange(m)
+    pick = (jj.view(1, -1) <= counts.view(-1, 1)).view(-1).nonzero().squeeze(-1)  # (j = count: the end point too)
+    t = jj.view(1, -1).double() / counts.view(-1, 1).double()
+    assert torch.autograd.gradcheck(lambda c: _dense_cubics(c, t, pick), (ctrl,), eps=1e-6, atol=1e-8)

@@ -358,10 +358,43 @@ def _power_basis(ctrl: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
 def _dense_cubics(ctrl: Tensor, t: Tensor, pick: Tensor) -> Tensor:
     """Points [V, 2] of cubics ``ctrl`` [S, 4, 2] at parameters ``t`` [S, m] (a dense block,
     row s for segment s), keeping the flat block entries ``pick`` [V] (Horner in a [2, S, m]
-    layout, returned as a transposed view of [2, V])."""
-    c3, c2, c1, c0 = (c.t().unsqueeze(-1) for c in _power_basis(ctrl))  # [2, S, 1]
-    block = ((c3 * t + c2) * t + c1) * t + c0  # [2, S, m]
-    return block.reshape(2, -1).index_select(1, pick).t()
+    layout, returned as a transposed view of [2, V]); differentiable with respect to
+    ``ctrl`` (:class:`_DenseCubics`: one autograd node, where the same operations recorded
+    one by one made some thirty)."""
+    return _DenseCubics.apply(ctrl, t, pick)
+
+
+# Power-basis coefficients (c3, c2, c1, c0) from control points (p0, p1, p2, p3):
+# B(t) = ((c3 t + c2) t + c1) t + c0; the backward maps the coefficients' gradients back
+# through its transpose.
+_TO_POWER = torch.tensor([[-1.0, 3.0, -3.0, 1.0], [3.0, -6.0, 3.0, 0.0], [-3.0, 3.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]], dtype=torch.float64)
+
+
+class _DenseCubics(torch.autograd.Function):
+    """:func:`_dense_cubics` with an analytic backward: a vertex at parameter ``t`` moves with
+    the power-basis coefficients by ``t^3, t^2, t, 1``, so their gradients are sums over
+    each segment's row of the block gradient times those powers (Horner's order again),
+    and the control points' the transposed basis change of those."""
+
+    @staticmethod
+    def forward(ctx, ctrl, t, pick):
+        c3, c2, c1, c0 = (c.t().unsqueeze(-1) for c in _power_basis(ctrl))  # [2, S, 1]
+        block = (c3 * t).add_(c2).mul_(t).add_(c1).mul_(t).add_(c0)  # [2, S, m]
+        ctx.save_for_backward(t, pick)
+        return block.reshape(2, -1).index_select(1, pick).t()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        t, pick = ctx.saved_tensors
+        S, m = t.shape
+        g = grad.new_zeros(2, S * m).index_copy_(1, pick, grad.t()).view(2, S, m)
+        coef = [g.sum(-1)]  # d/dc0, then d/dc1, d/dc2, d/dc3 ([2, S] each)
+        for _ in range(3):
+            coef.append(g.mul_(t).sum(-1))  # (g is this function's own buffer)
+        to_power = _TO_POWER.to(dtype=grad.dtype, device=grad.device)
+        dctrl = to_power.t() @ torch.stack(coef[::-1]).view(4, -1)  # [4, 2 S]: rows p0..p3
+        return dctrl.view(4, 2, S).permute(2, 0, 1), None, None
 
 
 def _horner(ctrl: Tensor, seg: Tensor, t: Tensor) -> Tensor:
