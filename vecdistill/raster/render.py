@@ -68,14 +68,39 @@ def _closed_edges(poly: Polylines) -> Tensor:
     """Edges [4, V] (rows x0, y0, x1, y1) of every subpath as a closed polygon (vertex i ->
     next, cyclic), coordinate-major as :func:`.coverage.rasterize_layers` takes them: the
     vertices shifted by one, with each subpath's last vertex pointing back to its first (a
-    write of Q columns instead of a gather of V)."""
+    write of Q columns instead of a gather of V); one autograd node (:class:`_ClosedEdges`)."""
     v = poly.verts.t()  # [2, V] (flattening builds the vertices coordinate-major: a free view)
     if v.shape[1] == 0:
         return v.new_zeros(4, 0)
-    nxt = torch.cat([v[:, 1:], v[:, :1]], 1)
-    last = poly.sub_start + poly.sub_count - 1
-    nxt = nxt.index_copy(1, last, v.index_select(1, poly.sub_start))
-    return torch.cat([v, nxt])
+    return _ClosedEdges.apply(v, poly.sub_start, poly.sub_start + poly.sub_count - 1)
+
+
+def _shift_back(x: Tensor, first: Tensor, last: Tensor) -> Tensor:
+    """[2, V]: column ``i`` of ``x`` [2, V] moved to ``i + 1``, except that each subpath's
+    last column (``last`` [Q]) goes to its first (``first`` [Q]; the subpaths one after
+    another, covering all columns): where each vertex's edge-end values belong when ``x``
+    holds them per edge. (The roll puts the column before each first there, the previous
+    subpath's last: the copy replaces exactly those.)"""
+    return torch.roll(x, 1, 1).index_copy_(1, first, x.index_select(1, last))
+
+
+class _ClosedEdges(torch.autograd.Function):
+    """``[v; next(v)]`` for vertices ``v`` [2, V] (subpaths from ``first`` to ``last`` [Q],
+    cyclic) -> [4, V]. Backward: the start rows' gradient plus the end rows' moved back to
+    the vertices they came from (:func:`_shift_back`), a few passes where autograd's
+    concatenations, slices and index copy made zero-filled [2, V] buffers each."""
+
+    @staticmethod
+    def forward(ctx, v, first, last):
+        ctx.save_for_backward(first, last)
+        nxt = torch.cat([v[:, 1:], v[:, :1]], 1).index_copy_(1, last, v.index_select(1, first))
+        return torch.cat([v, nxt])
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        first, last = ctx.saved_tensors
+        return _shift_back(grad[2:], first, last).add_(grad[:2]), None, None
 
 
 def _inst_bbox(poly: Polylines, insts: list[int], mats_to: list[Affine] | None = None) -> Tensor:
