@@ -188,7 +188,7 @@ def over(
             # int32 in its time split)
             if num_pixels <= 2**16:
                 key, perm = torch.sort((pixel - 2**15).to(torch.int16), stable=True)
-                pix = key.long() + 2**15
+                pix = key.long().add_(2**15)
             else:
                 key, perm = torch.sort(pixel.int() if num_pixels < 2**31 else pixel, stable=True)
                 pix = key.long()

@@ -953,17 +953,16 @@ def _spill_cells(boxes: _Boxes) -> Tensor:
 
 
 def _zero_padding(area: Tensor, boxes: _Boxes) -> None:
-    """Zero, in place, the cells of a padded-layout buffer ``area`` [total] that lie outside
-    their box (spill cells and padding): two broadcast products with 0/1 row and column
-    masks."""
+    """Zero, in place, the cells of a padded-layout buffer ``area`` [total] that lie right of
+    their box (spill cells and padding columns, where a row's rounding remainder stays):
+    one broadcast product with a 0/1 column mask. The padding rows below a box need none:
+    every piece and wall is placed in a row of its box (:func:`_place` and the fused
+    kernel clamp the row, :func:`_wall_pieces` too), so their cover and area are exact
+    zeros and so is their prefix sum."""
     device, dtype = area.device, area.dtype
-    rr = torch.arange(boxes.hmax, device=device, dtype=dtype).view(1, -1, 1)
     cc = torch.arange(boxes.wmax + 1, device=device, dtype=dtype).view(1, 1, -1)
-    h = boxes.h.to(dtype).view(-1, 1, 1)
     w = boxes.w.to(dtype).view(-1, 1, 1)
-    blocks = area.view(-1, boxes.hmax, boxes.wmax + 1)
-    blocks.mul_(_flag(torch.lt, rr, h))
-    blocks.mul_(_flag(torch.lt, cc, w))
+    area.view(-1, boxes.hmax, boxes.wmax + 1).mul_(_flag(torch.lt, cc, w))
 
 
 def _cell_pixels(boxes: _Boxes, cells: Tensor, layer_batch: Tensor, width: int, height: int) -> tuple[Tensor, Tensor]:
@@ -1003,13 +1002,13 @@ def coverage_and_slope(area: Tensor, evenodd: Tensor | None) -> tuple[Tensor, Te
     ``min(|A|, 1)``; even-odd: ``1 - |1 - (|A| mod 2)|``."""
     a = area.abs()
     sign = torch.sign(area)
-    cov = a.clamp(max=1.0)
     slope = _flag(torch.le, a, 1).mul_(sign)
-    if evenodd is not None:
-        r = torch.remainder(a, 2.0)
-        eo = evenodd.to(area.dtype)
-        cov = torch.lerp(cov, 1 - (1 - r).abs(), eo)
-        slope = torch.lerp(slope, sign * torch.sign(1 - r), eo)
+    if evenodd is None:
+        return a.clamp_(max=1.0), slope  # (a is ours: clamped in place)
+    r = torch.remainder(a, 2.0)
+    eo = evenodd.to(area.dtype)
+    cov = torch.lerp(a.clamp(max=1.0), 1 - (1 - r).abs(), eo)
+    slope = torch.lerp(slope, sign * torch.sign(1 - r), eo)
     return cov, slope
 
 
