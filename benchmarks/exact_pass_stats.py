@@ -48,11 +48,11 @@ def main() -> None:
         stats["handed"] = int((pieces.cell[1:] != pieces.cell[:-1]).sum()) + 1
         return out
 
-    def counted_sweep(xa, ya, xb, yb, valid, area, evenodd, pairs):
+    def counted_sweep(xa, ya, xb, yb, valid, area, evenodd, pairs, hit=None):
         stats["swept"] += xa.shape[0]
         stats["pieces"] = max(stats["pieces"], int(valid.sum(1).max()))
         stats["crossings"] = max(stats["crossings"], int(exact_cells._crossing(valid, pairs).sum(1).max()))
-        return sweep(xa, ya, xb, yb, valid, area, evenodd, pairs)
+        return sweep(xa, ya, xb, yb, valid, area, evenodd, pairs, hit)
 
     exact_cells.resolve, exact_cells._sweep = timed_resolve, counted_sweep
     try:

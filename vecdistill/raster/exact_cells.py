@@ -132,10 +132,11 @@ def resolve(p: CellPieces, max_pieces: int = MAX_PIECES) -> Resolved:
         valid[at] = True
         return _Slots(ids, rows, at, geo, valid, _pairs(*geo))
 
-    def sweep(c: _Slots) -> None:
-        """Sweep the pixels of ``c``: their coverage and their pieces' effective integrals."""
+    def sweep(c: _Slots, hit: np.ndarray) -> None:
+        """Sweep the pixels of ``c`` (``hit``: their pairs' :func:`_crossing`): their coverage
+        and their pieces' effective integrals."""
         first = starts[c.ids]
-        cv, parts = _sweep(*c.geo, c.valid, p.area[first], p.evenodd[first], c.pairs)
+        cv, parts = _sweep(*c.geo, c.valid, p.area[first], p.evenodd[first], c.pairs, hit)
         cov[c.ids] = cv
         done[c.ids] = True
         # effective integrals: the pieces' parameter sub-intervals weighted by beta, summed
@@ -182,9 +183,11 @@ def resolve(p: CellPieces, max_pieces: int = MAX_PIECES) -> Resolved:
             # where pieces span slabs are fewer) and [k, M, M + 1, M] where horizontal pieces
             # are: in parts of at most _CHUNK entries, pixels of similar sizes together
             dy0 = (chunk.geo[1] == chunk.geo[3]) & (chunk.geo[0] != chunk.geo[2]) & chunk.valid
-            cost = (2 * chunk.valid.sum(1) + _crossing(chunk.valid, chunk.pairs).sum(1) + 2) * 2 * M + dy0.any(1) * M * M * (M + 1)
+            hit = _crossing(chunk.valid, chunk.pairs)  # (sizes the parts, and the sweep cuts its slabs there)
+            cost = (2 * chunk.valid.sum(1) + hit.sum(1) + 2) * 2 * M + dy0.any(1) * M * M * (M + 1)
             for part in _parts(cost):
-                sweep(chunk if part.shape[0] == chunk.ids.shape[0] else chunk.subset(part))
+                whole = part.shape[0] == chunk.ids.shape[0]
+                sweep(chunk if whole else chunk.subset(part), hit if whole else hit[part])
     kept = np.flatnonzero(done)
     rows = np.flatnonzero(done[pixel])
     renumber = np.cumsum(done) - 1
@@ -310,12 +313,13 @@ def _covered(w: np.ndarray, evenodd: np.ndarray) -> np.ndarray:
     return np.where(eo, np.remainder(w, 2.0) == 1, w != 0).astype(np.float64)
 
 
-def _sweep(xa, ya, xb, yb, valid, area, evenodd, pairs):
+def _sweep(xa, ya, xb, yb, valid, area, evenodd, pairs, hit=None):
     """The covered area of ``k`` pixels from their pieces, ``M`` slots each.
 
     ``xa, ya, xb, yb``: [k, M] float64 end points in pixel coordinates (``[0, 1]``); ``valid``:
     [k, M] bool (padding slots are False); ``area``: [k] the winding integral ``A`` of each
-    pixel; ``evenodd``: [k] bool; ``pairs``: :func:`_pairs` of the pieces. Returns ``cov`` [k]
+    pixel; ``evenodd``: [k] bool; ``pairs``: :func:`_pairs` of the pieces; ``hit``: their
+    :func:`_crossing` when the caller has it. Returns ``cov`` [k]
     and the parts of the pieces that bound the covered region: a list of ``(pixel, slot,
     f_lo, f_hi, beta)`` [n] each, the part's pixel and slot, its ends as fractions of its
     piece (0 at the piece's start, 1 at its end) and its gradient weight (not 0): the pieces
@@ -336,7 +340,7 @@ def _sweep(xa, ya, xb, yb, valid, area, evenodd, pairs):
     # 2. slabs between all end points and crossings
     ii, _ = np.triu_indices(M, 1)
     t = pairs[1]
-    hit = _crossing(valid, pairs)
+    hit = _crossing(valid, pairs) if hit is None else hit
     ev = np.concatenate(
         [np.zeros((k, 1)), np.ones((k, 1)), np.where(valid, ya, 1.0), np.where(valid, yb, 1.0), np.where(hit, ya[:, ii] + t * dy[:, ii], 1.0)], 1
     )
