@@ -364,10 +364,10 @@ def _dense_cubics(ctrl: Tensor, t: Tensor, pick: Tensor) -> Tensor:
     return _DenseCubics.apply(ctrl, t, pick)
 
 
-# Power-basis coefficients (c3, c2, c1, c0) from control points (p0, p1, p2, p3):
-# B(t) = ((c3 t + c2) t + c1) t + c0; the backward maps the coefficients' gradients back
-# through its transpose.
-_TO_POWER = torch.tensor([[-1.0, 3.0, -3.0, 1.0], [3.0, -6.0, 3.0, 0.0], [-3.0, 3.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]], dtype=torch.float64)
+# [4, 4] the basis change of _power_basis as a matrix (rows c3, c2, c1, c0; columns p0..p3):
+# its formulas applied to the unit control points. The backward maps the coefficients'
+# gradients back through its transpose.
+_TO_POWER = torch.cat(_power_basis(torch.eye(4, dtype=torch.float64).unsqueeze(0)))
 
 
 class _DenseCubics(torch.autograd.Function):
