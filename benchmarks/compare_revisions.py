@@ -16,7 +16,7 @@ pixels that several contours enter are many), ``sketch`` (forward + backward of 
 --style sketch``'s initial scene with Stable Diffusion's preset: 128 open strokes 1.28 pixels
 wide at 512^2, points and widths optimised), ``icons`` (forward + backward of 20 outline
 icons of @tabler/icons at 128^2, their strokes 10.7 pixels wide, in one timing; needs the
-npm package unpacked under /work/corpus, see raster_bench.py; ``--icon-size`` changes the
+npm package, unpacked by ``benchmarks/icon_corpus.py fetch``; ``--icon-size`` changes the
 canvas). Prints wall-clock medians and the ratio new / base. ``--exact all`` renders the new
 revision with ``rasterize(..., exact="all")``: ``compare_revisions.py HEAD --exact all``
 (with a clean working tree) is the cost of that mode against the default on the same code;
@@ -97,15 +97,14 @@ def sketch_case(pkg, size: int = 512, n: int = 128, width: float = 1.28, opts: d
     return lambda: step_seconds(lambda: render.rasterize(scene, size, size, **(opts or {})), params)
 
 
-TABLER = "/work/corpus/tabler-icons-*/package/icons/outline/*.svg"
 
 
 def icons_case(pkg, n: int = 20, size: int = 128, opts: dict | None = None):
     """A function timing forward + backward of ``pkg``'s rasterizer over ``n`` tabler icons
     (every 30th file; seconds, all together), or None without the corpus."""
-    import glob
+    from icon_corpus import icon_files
 
-    files = sorted(glob.glob(TABLER))[::30][:n]
+    files = [str(f) for f in icon_files("tabler-icons", n, every=30)]
     if not files:
         return None
     render, load = _import(pkg, "raster.render"), _import(pkg, "svg.parse").load_svg
@@ -193,7 +192,7 @@ def main() -> None:
             elif case == "icons":
                 run_base, run_new = icons_case(base, size=args.icon_size, opts=base_opts), icons_case(new, size=args.icon_size, opts=opts)
                 if run_base is None:
-                    print(f"| icons | - | - | - (no corpus at {TABLER}) |")
+                    print("| icons | - | - | - (no tabler icons: python benchmarks/icon_corpus.py fetch) |")
                     continue
                 pairs = [(f"forward + backward, 20 tabler icons at {args.icon_size}^2", run_base, run_new)]
             elif case == "sketch":

@@ -40,20 +40,13 @@ from vecdistill.runtime import configure_process  # noqa: E402
 configure_process()  # before torch loads: OpenMP and heap settings (vecdistill/runtime.py)
 
 import torch  # noqa: E402
+from icon_corpus import ACCURACY_SETS, spread  # noqa: E402  (benchmarks/icon_corpus.py: fetch the sets with it)
 from timing import step_seconds, sync  # noqa: E402  (benchmarks/timing.py)
 
 from vecdistill.raster import coverage, pack_parameters, rasterize, rasterize_batch  # noqa: E402
 from vecdistill.raster.testscenes import circles_scene  # noqa: E402
 from vecdistill.svg.export import cairo_render  # noqa: E402
 from vecdistill.svg.write import to_svg_string  # noqa: E402
-
-CORPUS = FsPath("/work/corpus")
-ICON_SETS = {
-    "simple-icons": "simple-icons-*/package/icons",
-    "tabler-icons": "tabler-icons-*/package/icons/outline",
-    "twemoji-svg": "twemoji-svg-*/package",
-    "material-design-icons-svg": "material-design-icons-svg-*/package/filled",
-}
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -252,13 +245,11 @@ def bench_icons(per_set, size, out, exact: str = "auto"):
     out("")
     out("| set | files | mean PSNR (dB) | median | min | failed to load | ours ms / icon (fwd) |")
     out("|---|---|---|---|---|---|---|")
-    for name, pattern in ICON_SETS.items():
-        files = sorted(CORPUS.glob(pattern + "/*.svg"))
+    for name in ACCURACY_SETS:
+        files = spread(name, per_set)
         if not files:
             out(f"| {name} | 0 | - | - | - | - | - |")
             continue
-        step = max(1, len(files) // per_set)
-        files = files[::step][:per_set]
         scores, failed, times = [], 0, []
         for f in files:
             text = f.read_text(errors="replace")

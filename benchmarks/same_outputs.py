@@ -4,8 +4,8 @@
 
 Each revision (``NEW`` default: the working tree) renders, in a process of its own (a
 ``git worktree`` of the revision on ``sys.path``), the benchmark's 256-path circle scene at
-256^2 and the first ``--icons`` files of each icon set found under /work/corpus
-(raster_bench.py says how to fetch them: tabler-icons outlines, twemoji, simple-icons,
+256^2 and the first ``--icons`` files of each icon set found in the icon corpus
+(``benchmarks/icon_corpus.py fetch`` fetches them: tabler-icons outlines, twemoji, simple-icons,
 material two-tone, whose even-odd fills go through the exact pass) at 48^2, with gradients of
 ``(image ** 2).sum()`` with respect to every path's points. Prints how many scenes' images
 and gradients are bitwise identical and, where not, the largest image difference and the
@@ -16,7 +16,6 @@ file. A change meant to move no pixel shows 0 differing images.
 from __future__ import annotations
 
 import argparse
-import glob
 import subprocess
 import sys
 import tempfile
@@ -24,14 +23,10 @@ import time
 from pathlib import Path as FsPath
 
 import torch
+from icon_corpus import icon_files
 
 ROOT = FsPath(__file__).resolve().parents[1]
-SETS = (
-    "tabler-icons-*/package/icons/outline/*.svg",
-    "twemoji-svg-*/package/*.svg",
-    "simple-icons-*/package/icons/*.svg",
-    "material-design-icons-svg-*/package/two-tone/*.svg",
-)
+SETS = ("tabler-icons", "twemoji-svg", "simple-icons", "material-two-tone")  # (benchmarks/icon_corpus.py)
 
 # one revision's renders, in a child process: argv = package root, output file, icon files...
 CHILD = r"""
@@ -78,7 +73,7 @@ def main() -> None:
     ap.add_argument("--icons", type=int, default=10, help="files per icon set (those found)")
     ap.add_argument("--append", action="store_true", help="append the table to benchmarks/results/raster_cpu.txt")
     args = ap.parse_args()
-    files = [f for pattern in SETS for f in sorted(glob.glob(f"/work/corpus/{pattern}"))[: args.icons]]
+    files = [str(f) for name in SETS for f in icon_files(name, args.icons)]
     with tempfile.TemporaryDirectory() as tmp:
         a = renders(args.base, files, FsPath(tmp), "base")
         b = renders(args.new, files, FsPath(tmp), "new")
