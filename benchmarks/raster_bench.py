@@ -14,7 +14,10 @@ forward, our forward + backward (gradients for points, colours), the
 ratio (fwd+bwd) / cairosvg, the covered pixels (pixels inside layers' bounding boxes with
 non-zero coverage), the memory held for backward (saved tensors), PSNR, and forward +
 backward of the same scene with its points and colours packed into one leaf tensor each
-(``vecdistill.raster.pack_parameters``) instead of one per path.
+(``vecdistill.raster.pack_parameters``) instead of one per path. Icon sets (``--icons`` files per
+set, fetched by ``benchmarks/icon_corpus.py fetch``): PSNR against cairosvg, and ours and
+cairosvg's against cairosvg at ``--supersample`` times the size, box-filtered (the pixels'
+area coverage, see ``vecdistill.svg.export.cairo_render``), with which of the two is closer.
 Torch threads stay at the default. Medians of --repeats runs, interleaved. Every forward +
 backward starts, as an optimisation step does, with the leaves' gradients cleared
 (``zero_grad(set_to_none=True)``, untimed). The time split of the 256-path case ends with the
@@ -237,20 +240,21 @@ def bench_ops(repeats: int, out) -> None:
     out("")
 
 
-def bench_icons(per_set, size, out, exact: str = "auto"):
+def bench_icons(per_set, size, out, exact: str = "auto", factor: int = 16):
     from vecdistill.svg.parse import load_svg
 
     how = "" if exact == "auto" else f', rasterize(..., exact="{exact}")'
     out(f"## Accuracy on real icon sets ({size}^2{how}, PSNR vs cairosvg rendering the original file)")
     out("")
-    out("| set | files | mean PSNR (dB) | median | min | failed to load | ours ms / icon (fwd) |")
-    out("|---|---|---|---|---|---|---|")
+    fine = f" | ours vs {factor}x cairosvg: mean PSNR | cairosvg vs {factor}x: mean PSNR | closer to it: ours / as close / cairosvg" if factor else ""
+    out(f"| set | files | mean PSNR (dB) | median | min | failed to load | ours ms / icon (fwd){fine} |")
+    out("|---|---|---|---|---|---|---|" + ("---|---|---|" if factor else ""))
     for name in ACCURACY_SETS:
         files = spread(name, per_set)
         if not files:
-            out(f"| {name} | 0 | - | - | - | - | - |")
+            out(f"| {name} | 0 | - | - | - | - | - |" + (" - | - | - |" if factor else ""))
             continue
-        scores, failed, times = [], 0, []
+        scores, failed, times, ours_fine, cairo_fine = [], 0, [], [], []
         for f in files:
             text = f.read_text(errors="replace")
             try:
@@ -264,10 +268,18 @@ def bench_icons(per_set, size, out, exact: str = "auto"):
                 img = rasterize(scene, size, size, exact=exact)
             times.append(time.perf_counter() - t0)
             scores.append(min(psnr(img, ref), 99.0))
+            if factor:
+                truth = cairo_render(text, size, size, supersample=factor)  # (see its docstring)
+                ours_fine.append(min(psnr(img, truth), 99.0))
+                cairo_fine.append(min(psnr(ref, truth), 99.0))
         if scores:
-            out(
-                f"| {name} | {len(scores)} | {statistics.mean(scores):.1f} | {statistics.median(scores):.1f} | {min(scores):.1f} | {failed} | {statistics.median(times) * 1e3:.1f} |"
-            )
+            row = f"| {name} | {len(scores)} | {statistics.mean(scores):.1f} | {statistics.median(scores):.1f} | {min(scores):.1f} | {failed} | {statistics.median(times) * 1e3:.1f} |"
+            if factor:
+                # (as close: within 0.05 dB, or both beyond 90 dB, i.e. exact but for rounding)
+                tied = [abs(o - c) < 0.05 or min(o, c) >= 90 for o, c in zip(ours_fine, cairo_fine)]
+                closer = sum(o > c and not t for o, c, t in zip(ours_fine, cairo_fine, tied))
+                row += f" {statistics.mean(ours_fine):.1f} | {statistics.mean(cairo_fine):.1f} | {closer} / {sum(tied)} / {len(tied) - closer - sum(tied)} |"
+            out(row)
     out("")
 
 
@@ -613,6 +625,7 @@ def main() -> None:
     ap.add_argument("--icons", type=int, default=200, help="files per icon set")
     ap.add_argument("--icon-size", type=int, default=128)
     ap.add_argument("--exact", choices=("auto", "all"), default="auto", help="the icon renders' exact mode (vecdistill render uses all)")
+    ap.add_argument("--supersample", type=int, default=16, help="also compare ours and cairosvg with cairosvg at this many times the size, box-filtered (0: skip)")
     ap.add_argument("--no-icons", action="store_true")
     ap.add_argument("--no-circles", action="store_true")
     ap.add_argument("--views", type=int, default=16, help="batch size of the batched-views case (0: skip)")
@@ -644,7 +657,7 @@ def main() -> None:
     if args.quick:
         bench_circles([64, 256], [256], 3, out)
         if not args.no_icons:
-            bench_icons(10, 64, out)
+            bench_icons(10, 64, out, factor=4)
     else:
         if not args.no_circles:
             ns = [int(x) for x in args.ns.split(",")]
@@ -663,7 +676,7 @@ def main() -> None:
         if args.thread_policy:
             bench_threads([(64, 256), (256, 256), (1024, 256), (256, 512), (1024, 512)], args.repeats, out)
         if not args.no_icons:
-            bench_icons(args.icons, args.icon_size, out, args.exact)
+            bench_icons(args.icons, args.icon_size, out, args.exact, args.supersample)
     if not args.quick:
         FsPath(args.out).parent.mkdir(parents=True, exist_ok=True)
         # appending by default: the docs quote earlier runs that a plain rerun must not erase

@@ -213,3 +213,24 @@ def test_views_of_a_scene_with_clips_and_isolated_groups():
     for k in range(3):
         assert torch.allclose(batch[k], rasterize(scene, 32, 32, view=views[k]), atol=1e-12)
     assert not torch.allclose(batch[0], batch[1])
+
+
+@pytest.mark.parametrize("folder", ["simple-icons", "material"])
+def test_fills_are_closer_to_the_exact_area_coverage_than_cairosvg(folder):
+    """Against cairosvg at 8x the size, box-filtered (each pixel's covered area to within
+    about 1/80 pixel), our renders of one-shape fill icons are within 58 dB, and closer than
+    cairosvg's own render at the size (its flattening tolerance is 0.1 pixel): the accuracy
+    the icon benchmark's PSNR against cairosvg understates."""
+    pytest.importorskip("cairosvg")
+    from vecdistill.svg.export import cairo_render
+    from vecdistill.svg.parse import load_svg
+
+    files = sorted((ICONS / folder).glob("*.svg"))[:4]
+    if not files:
+        pytest.skip("no committed icons")
+    for f in files:
+        text = f.read_text()
+        exact = cairo_render(text, 64, 64, supersample=8)
+        ours = psnr(rasterize(load_svg(text), 64, 64), exact)
+        theirs = psnr(cairo_render(text, 64, 64), exact)
+        assert ours >= 58.0 and ours > theirs + 5.0, (f.name, ours, theirs)

@@ -1,5 +1,6 @@
 """cairo_render: the reference renderer others measure against."""
 
+import pytest
 import torch
 
 from vecdistill.svg.export import cairo_render, cairo_render_rgba
@@ -36,3 +37,24 @@ def test_cairo_render_accepts_svg_text_and_letterboxes():
     # a 2:1 viewBox in a square canvas: green band in the middle, white above and below
     assert torch.allclose(img[:, 10, 10], torch.tensor([0.0, 1.0, 0.0]))
     assert torch.allclose(img[:, 1, 10], torch.tensor([1.0, 1.0, 1.0]))
+
+
+def test_cairo_render_supersampled_is_the_pixels_area_coverage():
+    # a black square covering columns 0-1 wholly, column 2 by a quarter, rows 0-3 by 0.4
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4" viewBox="0 0 4 4">'
+        '<rect x="0" y="0" width="2.25" height="3.4" fill="#000"/></svg>'
+    )
+    fine = cairo_render(svg, 4, 4, supersample=20)
+    assert fine.shape == (3, 4, 4)
+    expected = torch.tensor([1.0, 1.0, 0.25, 0.0]).view(1, 4) * torch.tensor([1.0, 1.0, 1.0, 0.4]).view(4, 1)
+    assert torch.allclose(fine[0], 1 - expected, atol=2e-3)
+    # over an image background, each pixel keeps its own colour where nothing covers it
+    bg = torch.rand(3, 4, 4)
+    on_image = cairo_render(svg, 4, 4, background=bg, supersample=4)
+    assert torch.allclose(on_image[:, :, 3], bg[:, :, 3], atol=1e-6)
+
+
+def test_cairo_render_rejects_a_supersample_below_one():
+    with pytest.raises(ValueError, match="supersample must be a positive integer"):
+        cairo_render(_red_disc_scene(), 8, 8, supersample=0)
