@@ -25,6 +25,7 @@ import json
 import os
 import socket
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,9 @@ def hub_reachable(timeout: float = 3.0) -> bool:
 @contextlib.contextmanager
 def quiet_loaders() -> Iterator[None]:
     """Silence diffusers' and transformers' progress bars and info logs while loading (library
-    code does not print); restores their previous settings."""
+    code does not print), and the deprecation notice huggingface_hub gives for an argument
+    diffusers still passes it (``local_dir_use_symlinks``: nothing a user can act on);
+    restores their previous settings."""
     import diffusers.utils.logging as dlog
     import transformers.utils.logging as tlog
 
@@ -79,7 +82,9 @@ def quiet_loaders() -> Iterator[None]:
         m.disable_progress_bar()
         m.set_verbosity_error()
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks", category=UserWarning)
+            yield
     finally:
         for m, bar, level in saved:
             if bar:
@@ -187,7 +192,8 @@ class DiffusersPrior(Prior):
             try:
                 from diffusers import DiffusionPipeline
 
-                index = dict(DiffusionPipeline.load_config(model, local_files_only=local_only))
+                with quiet_loaders():
+                    index = dict(DiffusionPipeline.load_config(model, local_files_only=local_only))
             except Exception as exc:  # noqa: BLE001 - any loader failure is a model problem
                 hint = f" ({why}; it is not in the local cache: download it once with network access, or pass a local folder)" if local_only else ""
                 raise ModelError(f"cannot load model {model!r}{hint}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}. With no network, set HF_HUB_OFFLINE=1 and pass --model PATH to a downloaded pipeline folder") from None
