@@ -97,8 +97,6 @@ def sketch_case(pkg, size: int = 512, n: int = 128, width: float = 1.28, opts: d
     return lambda: step_seconds(lambda: render.rasterize(scene, size, size, **(opts or {})), params)
 
 
-
-
 def icons_case(pkg, n: int = 20, size: int = 128, opts: dict | None = None):
     """A function timing forward + backward of ``pkg``'s rasterizer over ``n`` tabler icons
     (every 30th file; seconds, all together), or None without the corpus."""
