@@ -55,6 +55,8 @@ def test_make_and_edit_say_which_captions_the_prompts_matched(tmp_path, capsys, 
 
     out = cli("make", "purple cat", str(tmp_path / "cat.svg"), "--steps", "2", "--size", "16", "--quiet")
     assert "prompt matched: cat face, cat (ignored: purple)" in out.err
+    out = cli("make", "a yellow animal", str(tmp_path / "yellow.svg"), "--steps", "2", "--size", "16", "--quiet")
+    assert "(chosen by colour: yellow)" in out.err and "ignored" not in out.err
     heart = tmp_path / "heart.svg"
     heart.write_text('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 8 8"><path d="M1 1H7V7z" fill="red"/></svg>')
     out = cli("edit", str(heart), str(tmp_path / "g.svg"), "--source", "red heart", "--target", "green heart",

@@ -146,6 +146,12 @@ def test_prompt_info_lists_matched_captions(prior):
     assert prompt.info["tier"] == "exact" and prompt.info["ignored_words"] == []
     purple = prior.encode_prompt("a purple cat")
     assert sorted(purple.info["matched"]) == ["cat", "cat face"] and purple.info["ignored_words"] == ["purple"]
+    assert purple.info["colour"] is None  # no purple cat: the word is ignored
+    # a colour no caption has with "animal" chooses among the animals by the icons' pixels
+    yellow = prior.encode_prompt("a yellow animal")
+    assert sorted(yellow.info["matched"]) == ["cat", "cat face"] and yellow.info["colour"] == "yellow"
+    assert yellow.info["tier"] == "colour" and yellow.info["ignored_words"] == [] and yellow.info["secondary"] == ["dog face"]
+    assert prior.encode_prompt("an orange animal").info["matched"] == ["dog face"]
     images, captions = prior.icons_for("red heart")
     assert captions == ["red heart"] and images.shape == (1, 3, RES, RES)
     torch.testing.assert_close(images * 2 - 1, icon_x0(prior, "2764.svg"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from vecdistill.commands.prior import prior as prior_command
@@ -63,6 +64,41 @@ def test_keyword_and_partial_tiers(icons, index):
     assert _files(icons, rocket) == ["1f680.svg"] and rocket.ignored == ("xyzzy", "red")
 
 
+def test_colour_words_are_dropped_before_the_thing_they_colour(icons, index):
+    # "flower" is a more common word than "pink", but the colour is what goes
+    flower = index.match("a pink flower")
+    assert flower.tier == "partial" and flower.ignored == ("pink",)
+    assert {"1f338.svg", "1f337.svg"} <= set(_files(icons, flower) + _files(icons, flower, "secondary"))  # cherry blossom, tulip
+    assert flower.colour is None  # no colours given: the word stays ignored
+
+
+def test_a_dropped_colour_word_chooses_among_the_matched_icons_by_their_pixels(icons, index):
+    from vecdistill.priors.colours import NAMES
+
+    files = [icon.file for icon in icons.icons]
+    shares = torch.zeros(len(files), len(NAMES))
+    for file in ("1f338.svg", "1f337.svg"):  # cherry blossom, tulip: made pink here
+        shares[files.index(file), NAMES.index("pink")] = 1.0
+    calls = []
+
+    def colours():
+        calls.append(1)
+        return shares
+
+    found = index.match("a pink flower", colours)
+    assert found.tier == "colour" and found.colour == "pink" and found.ignored == ()
+    assert _files(icons, found) == ["1f337.svg", "1f338.svg"]
+    assert sum(found.weights[i] for i in found.primary) == pytest.approx(0.95)
+    assert sum(found.weights.values()) == pytest.approx(1.0) and found.secondary  # the other flowers keep the rest
+    # no matched icon of that colour: the match is the text's, the word ignored
+    purple = index.match("a purple flower", colours)
+    assert purple.tier == "partial" and purple.ignored == ("purple",) and purple.colour is None
+    # the pixels are looked at only when a colour word was dropped
+    calls.clear()
+    assert index.match("red heart", colours).tier == "exact" and index.match("blue elephant xyzzy", colours).ignored == ("xyzzy", "blue")
+    assert len(calls) == 1  # (the elephant's colour was looked up once)
+
+
 def test_nothing_matches_gibberish_and_suggestions_are_close(index):
     assert index.match("zzzqqq") is None
     assert index.match("zzzqqq xyzzy") is None
@@ -107,6 +143,14 @@ def test_cli_json_and_full_listing(icons):
     assert rows[0]["file"] == "1f355.svg" and rows[0]["name"] == "pizza" and rows[0]["weight"] == 1.0
     everything = json.loads(_run("--json").stdout)
     assert len(everything) == len(icons) and {r["file"] for r in everything} == {i.file for i in icons.icons}
+
+
+def test_cli_chooses_by_colour_as_prompts_do():
+    result = _run("a pink flower")
+    assert result.exit_code == 0, result.output
+    assert "(the first 4 chosen by colour: pink)" in result.stderr and "ignored" not in result.stderr
+    first_four = {line.split()[0] for line in result.stdout.splitlines()[:4]}
+    assert first_four == {"1f338.svg", "1fab7.svg", "1f33a.svg", "1f337.svg"}  # cherry blossom, lotus, hibiscus, tulip
 
 
 def test_cli_unmatched_query_is_one_line_and_exit_2(capsys):

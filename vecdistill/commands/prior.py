@@ -20,15 +20,19 @@ def captions(query: str, as_json: bool) -> None:
     same caption matching a prompt gets, best matches first), with their SVG file name,
     short name, Unicode name, aliases and keywords."""
     from ..priors.captions import CaptionIndex
-    from ..priors.icons import IconSet
+    from ..priors.colours import colour_shares
+    from ..priors.icons import IconSet, rendered_icons
 
     icon_set = IconSet.load()
     index = CaptionIndex(icon_set.icons)
     weights: dict[int, float] = {}
     ignored: tuple[str, ...] = ()
+    colour = None
     if query.strip():
-        found = index.require(query)
-        weights, ignored = found.weights, found.ignored
+        # a dropped colour word chooses by the icons' pixels, as for a prompt: the prior's
+        # renders at its default size (cached; rendered once when missing)
+        found = index.require(query, lambda: colour_shares(rendered_icons(icon_set, 64)[0].float() / 255))
+        weights, ignored, colour = found.weights, found.ignored, found.colour
         order = sorted(weights, key=lambda i: (-weights[i], icon_set.icons[i].name))
     else:
         order = list(range(len(icon_set)))
@@ -61,5 +65,6 @@ def captions(query: str, as_json: bool) -> None:
             line += f"  p={r['weight']:.3g}"
         click.echo(line)
     what = f"match {query!r}" if query.strip() else "in the embedded prior"
-    note = f" (words no icon has with the rest, ignored: {', '.join(ignored)})" if ignored else ""
+    note = f" (the first {sum(w == max(weights.values()) for w in weights.values())} chosen by colour: {colour})" if colour else ""
+    note += f" (words no icon has with the rest, ignored: {', '.join(ignored)})" if ignored else ""
     click.echo(f"{len(rows)} icon(s) {what}{note}", err=True)

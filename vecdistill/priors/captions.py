@@ -16,15 +16,20 @@ The rule (:meth:`CaptionIndex.match`), with W the prompt's words:
    ("kitten" -> cat face, whose keywords include "kitten").
 4. **partial** (only when no icon is in tiers 1-3): the least informative word is dropped
    and tiers 1-3 are tried again, until something matches or one word is left. Words no
-   caption contains go first, then the most common ones by document frequency (how many
-   icons have the word in their names or keywords), colour words (:data:`COLOURS`) counting
-   as four times as common, since they modify the thing named: "a purple cat" -> "cat",
-   "blue elephant" -> "elephant", "a yellow star" -> "star". ``ignored`` lists the words
-   dropped.
+   caption contains go first, then colour words (:data:`COLOURS`: they modify the thing
+   named), then the most common ones by document frequency (how many icons have the word
+   in their names or keywords): "a purple cat" -> "cat", "blue elephant" -> "elephant", "a
+   pink flower" -> "flower". ``ignored`` lists the words dropped.
+5. **colour**: a dropped colour word then chooses among the icons the rest matched (all
+   tiers), by their pixels (:mod:`.colours`, given as ``colours`` to :meth:`CaptionIndex.match`):
+   the icons that colour names most of ("a pink flower" -> cherry blossom, lotus, hibiscus,
+   tulip; "a yellow star" -> star, glowing star...). When none is that colour ("a purple
+   cat") the word stays ignored and the match is unchanged.
 
-The condition gives the best non-empty tier 95 % of the probability, spread evenly over
-its icons, and the icons of the lower non-empty tiers the remaining 5 %, spread evenly (so
-an exact match dominates). A prompt none of whose words is in any caption matches nothing.
+The condition gives the best non-empty tier (or the colour's icons) 95 % of the probability,
+spread evenly over its icons, and the other icons matched the remaining 5 %, spread evenly
+(so an exact match dominates). A prompt none of whose words is in any caption matches
+nothing.
 """
 
 from __future__ import annotations
@@ -33,10 +38,13 @@ import difflib
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from torch import Tensor
+
 from ..errors import PromptError
+from .colours import colour_name, icons_of_colour
 from .icons import Icon
 
 STOPWORDS = frozenset(
@@ -46,10 +54,9 @@ STOPWORDS = frozenset(
     cute nice beautiful high quality detailed wearing holding big small little""".split()
 )
 
-COLOURS = frozenset("red orange yellow green blue purple brown black white pink grey gray gold golden silver".split())
-COLOUR_FACTOR = 4
+COLOURS = frozenset("red orange yellow green blue purple violet brown black white pink grey gray gold golden silver".split())
 BEST_TIER_MASS = 0.95
-TIERS = ("exact", "name", "keyword", "partial")
+TIERS = ("exact", "name", "keyword", "partial", "colour")
 
 _WORD_RE = re.compile(r"[a-z0-9]+")
 _KEEP_S = ("ss", "us", "is", "os")
@@ -82,7 +89,9 @@ class CaptionMatch:
     ``tier``: the best tier's name (see the module docstring; "partial" when words were
     dropped). ``primary``: indices of the icons of that tier; ``secondary``: indices of
     lower-tier icons. ``weights``: index -> probability (sums to 1). ``captions``: the short
-    names of the primary icons. ``ignored``: the prompt's words dropped to find a match."""
+    names of the primary icons. ``ignored``: the prompt's words dropped to find a match
+    (less a colour word that chose the icons). ``colour``: that colour (tier "colour"), or
+    None."""
 
     tier: str
     primary: tuple[int, ...]
@@ -90,6 +99,7 @@ class CaptionMatch:
     weights: dict[int, float]
     captions: tuple[str, ...]
     ignored: tuple[str, ...] = ()
+    colour: str | None = None
 
 
 class CaptionIndex:
@@ -113,16 +123,19 @@ class CaptionIndex:
     def vocabulary(self) -> set[str]:
         return set(self._df)
 
-    def _commonness(self, word: str) -> float:
-        """How readily ``word`` is dropped: unknown words first, then by frequency."""
+    def _commonness(self, word: str) -> tuple[int, float]:
+        """How readily ``word`` is dropped: unknown words first, then colour words, then
+        the others by frequency."""
         if word not in self._df:
-            return math.inf
-        return self._df[word] * (COLOUR_FACTOR if word in COLOURS else 1)
+            return (2, math.inf)
+        return (1 if word in COLOURS else 0, self._df[word])
 
-    def match(self, prompt: str) -> CaptionMatch | None:
+    def match(self, prompt: str, colours: Callable[[], Tensor] | None = None) -> CaptionMatch | None:
         """The icons ``prompt`` is about, or None if it matches nothing (see the module
         docstring for the rule). A prompt without any word (empty, or only filler words)
-        matches nothing."""
+        matches nothing. ``colours``: a function returning the icons' colour shares
+        (:func:`.colours.colour_shares`, [N, colours], called only when a colour word was
+        dropped), for rule 5; None: no colour choice."""
         want = set(words(prompt))
         if not want:
             return None
@@ -132,12 +145,34 @@ class CaptionIndex:
             if found is not None:
                 if ignored:
                     found = CaptionMatch("partial", found.primary, found.secondary, found.weights, found.captions, tuple(ignored))
+                    if colours is not None:
+                        found = self._by_colour(found, colours)
                 return found
             if len(want) == 1:
                 return None
             drop = max(sorted(want), key=self._commonness)
             want.discard(drop)
             ignored.append(drop)
+
+    def _by_colour(self, found: CaptionMatch, colours: Callable[[], Tensor]) -> CaptionMatch:
+        """Rule 5: the first dropped colour word that some matched icon is, as the primary
+        icons; ``found`` unchanged when there is none."""
+        shares = None
+        for word in found.ignored:
+            colour = colour_name(word)
+            if colour is None:
+                continue
+            shares = colours() if shares is None else shares
+            matched = list(found.primary) + list(found.secondary)
+            chosen = icons_of_colour(shares, colour, matched)
+            if chosen:
+                rest = [i for i in matched if i not in set(chosen)]
+                mass = BEST_TIER_MASS if rest else 1.0
+                weights = {i: mass / len(chosen) for i in chosen}
+                weights.update({i: (1 - mass) / len(rest) for i in rest})
+                ignored = tuple(w for w in found.ignored if w != word)
+                return CaptionMatch("colour", tuple(chosen), tuple(rest), weights, tuple(self.icons[i].name for i in chosen), ignored, colour)
+        return found
 
     def _match_words(self, want: frozenset[str]) -> CaptionMatch | None:
         """Tiers 1-3 for the word set ``want``; None if no icon is in any of them."""
@@ -163,10 +198,10 @@ class CaptionIndex:
     def _result(self, tier: str, primary: list[int], secondary: list[int], weights: dict[int, float]) -> CaptionMatch:
         return CaptionMatch(tier, tuple(primary), tuple(secondary), weights, tuple(self.icons[i].name for i in primary))
 
-    def require(self, prompt: str) -> CaptionMatch:
+    def require(self, prompt: str, colours: Callable[[], Tensor] | None = None) -> CaptionMatch:
         """:meth:`match`, raising :class:`PromptError` with close captions if nothing
         matches."""
-        found = self.match(prompt)
+        found = self.match(prompt, colours)
         if found is None:
             close = self.suggest(prompt)
             hint = f"close captions: {', '.join(repr(c) for c in close)}; " if close else ""

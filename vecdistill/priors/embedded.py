@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from ..errors import InputError
 from .base import Prior, PromptCondition
 from .captions import CaptionIndex, CaptionMatch
+from .colours import colour_shares
 from .empirical import EmpiricalDenoiser
 from .gmm import scaled_linear_alphas_cumprod
 from .icons import IconSet, cache_file, rendered_icons
@@ -95,6 +96,7 @@ class EmbeddedPrior(Prior):
         # (copied, not centred in place: the denoiser's own matrices sit on huge pages)
         self.denoiser = EmpiricalDenoiser(points.mul_(2 / 255).sub_(1))
         self._all = IconCondition(torch.zeros(len(self.icon_set), dtype=self.compute_dtype, device=self.device), ("(all icons)",))
+        self._shares: Tensor | None = None  # the icons' colour shares, made on first use (colour_shares)
 
     # -- images <-> model space ---------------------------------------------------------
     def encode(self, images: Tensor) -> Tensor:
@@ -114,8 +116,19 @@ class EmbeddedPrior(Prior):
         return IconCondition(log_w.to(self.device), found.captions)
 
     def match(self, prompt: str) -> CaptionMatch:
-        """The caption match of ``prompt``; raises PromptError with close captions if none."""
-        return self.captions.require(prompt)
+        """The caption match of ``prompt`` (a dropped colour word choosing among the icons
+        by their pixels, :mod:`.colours`); raises PromptError with close captions if none."""
+        return self.captions.require(prompt, self.colour_shares)
+
+    def colour_shares(self) -> Tensor:
+        """[N, len(colours.NAMES)] the share of each icon's drawn pixels each colour names
+        (:func:`.colours.colour_shares`, from the icon matrix; computed once, on the CPU)."""
+        if self._shares is None:
+            r = self.resolution
+            d = self.denoiser  # (it keeps the points centred on their mean)
+            images = (d.centered + d.center).to("cpu", torch.float32).add_(1).mul_(0.5)
+            self._shares = colour_shares(images.view(-1, 3, r, r))
+        return self._shares
 
     def _encode_prompt(self, text: str, negative: str) -> PromptCondition:
         info: dict[str, Any] = {}
@@ -124,7 +137,7 @@ class EmbeddedPrior(Prior):
             cond = self._condition(found)
             info.update(
                 matched=list(found.captions), tier=found.tier, ignored_words=list(found.ignored),
-                secondary=[self.icon_set.icons[i].name for i in found.secondary],
+                secondary=[self.icon_set.icons[i].name for i in found.secondary], colour=found.colour,
             )
         else:
             cond = self._all
