@@ -88,8 +88,8 @@ def test_a_dropped_colour_word_chooses_among_the_matched_icons_by_their_pixels(i
     found = index.match("a pink flower", colours)
     assert found.tier == "colour" and found.colour == "pink" and found.ignored == ()
     assert _files(icons, found) == ["1f337.svg", "1f338.svg"]
-    assert sum(found.weights[i] for i in found.primary) == pytest.approx(0.95)
-    assert sum(found.weights.values()) == pytest.approx(1.0) and found.secondary  # the other flowers keep the rest
+    # only those: the other flowers get nothing (a colour was asked for)
+    assert found.secondary == () and found.weights == {i: 0.5 for i in found.primary}
     # no matched icon of that colour: the match is the text's, the word ignored
     purple = index.match("a purple flower", colours)
     assert purple.tier == "partial" and purple.ignored == ("purple",) and purple.colour is None

@@ -23,13 +23,13 @@ The rule (:meth:`CaptionIndex.match`), with W the prompt's words:
 5. **colour**: a dropped colour word then chooses among the icons the rest matched (all
    tiers), by their pixels (:mod:`.colours`, given as ``colours`` to :meth:`CaptionIndex.match`):
    the icons that colour names most of ("a pink flower" -> cherry blossom, lotus, hibiscus,
-   tulip; "a yellow star" -> star, glowing star...). When none is that colour ("a purple
-   cat") the word stays ignored and the match is unchanged.
+   tulip; "a yellow star" -> star, glowing star...), and only those. When none is that
+   colour ("a purple cat") the word stays ignored and the match is unchanged.
 
-The condition gives the best non-empty tier (or the colour's icons) 95 % of the probability,
-spread evenly over its icons, and the other icons matched the remaining 5 %, spread evenly
-(so an exact match dominates). A prompt none of whose words is in any caption matches
-nothing.
+The condition gives the best non-empty tier 95 % of the probability, spread evenly over its
+icons, and the icons of the lower non-empty tiers the remaining 5 %, spread evenly (so an
+exact match dominates); a colour's icons share all of it. A prompt none of whose words is
+in any caption matches nothing.
 """
 
 from __future__ import annotations
@@ -166,12 +166,11 @@ class CaptionIndex:
             matched = list(found.primary) + list(found.secondary)
             chosen = icons_of_colour(shares, colour, matched)
             if chosen:
-                rest = [i for i in matched if i not in set(chosen)]
-                mass = BEST_TIER_MASS if rest else 1.0
-                weights = {i: mass / len(chosen) for i in chosen}
-                weights.update({i: (1 - mass) / len(rest) for i in rest})
+                # only those: the colour was asked for (a share for the others, as lower
+                # tiers get, let a pink tulip near the start win "a yellow flower")
                 ignored = tuple(w for w in found.ignored if w != word)
-                return CaptionMatch("colour", tuple(chosen), tuple(rest), weights, tuple(self.icons[i].name for i in chosen), ignored, colour)
+                weights = {i: 1.0 / len(chosen) for i in chosen}
+                return CaptionMatch("colour", tuple(chosen), (), weights, tuple(self.icons[i].name for i in chosen), ignored, colour)
         return found
 
     def _match_words(self, want: frozenset[str]) -> CaptionMatch | None:
