@@ -34,6 +34,15 @@ def test_doctor_json_reports_versions_and_backends():
     assert report["checks"]["versions"]["torch"].startswith("2.")
     assert "pydiffvg" in report["checks"]["backends"]
     assert r.returncode == (0 if report["ok"] else 1)
+    fused = report["checks"]["backends"]["fused GPU kernels"]
+    assert fused.startswith("Triton found") or fused.startswith("Triton not installed")
+
+
+def test_doctor_says_when_the_fused_kernels_are_off(monkeypatch):
+    from vecdistill.diagnostics import run_checks
+
+    monkeypatch.setenv("VECDISTILL_FUSED", "0")
+    assert run_checks(load_prior=False)["checks"]["backends"]["fused GPU kernels"].startswith("off (VECDISTILL_FUSED=0)")
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import importlib.util
+import os
 import platform
 import time
 
@@ -23,6 +25,18 @@ def _importable(module: str) -> bool:
         return False
 
 
+def _fused_kernels(cuda: bool) -> str:
+    """Whether CUDA renders will use the rasterizer's fused Triton kernels
+    (:mod:`vecdistill.raster.fused`): Triton ships with CUDA builds of torch; without it,
+    or with ``VECDISTILL_FUSED=0``, they take the per-operation path (same images, more
+    kernel launches)."""
+    if os.environ.get("VECDISTILL_FUSED", "1") == "0":
+        return "off (VECDISTILL_FUSED=0): CUDA renders use the per-operation path"
+    if importlib.util.find_spec("triton") is None:
+        return "Triton not installed: CUDA renders would use the per-operation path"
+    return "Triton found: used for float32 CUDA renders" if cuda else "Triton found (used on CUDA only)"
+
+
 def run_checks(load_prior: bool = True) -> dict:
     """Collect versions, devices, optional backends, the cache dir and an embedded-prior
     load test. Returns ``{"ok": bool, "problems": [str], "checks": {section: {name: value}}}``."""
@@ -35,11 +49,13 @@ def run_checks(load_prior: bool = True) -> dict:
             problems.append(f"{dist} is not installed (pip install -e .)")
 
     devices: dict[str, str] = {"cpu": platform.processor() or platform.machine()}
+    cuda = False
     try:
         import torch
 
         devices["torch threads"] = str(torch.get_num_threads())
-        if torch.cuda.is_available():
+        cuda = torch.cuda.is_available()
+        if cuda:
             for i in range(torch.cuda.device_count()):
                 devices[f"cuda:{i}"] = torch.cuda.get_device_name(i)
         else:
@@ -55,6 +71,7 @@ def run_checks(load_prior: bool = True) -> dict:
         "pydiffvg": "available" if _importable("pydiffvg") else "not installed (optional, --backend diffvg)",
         "ray": "available" if _importable("ray") else "not installed (optional: pip install vecdistill[ray])",
         "cairosvg": "ok" if _importable("cairosvg") else "missing (needs the cairo library)",
+        "fused GPU kernels": _fused_kernels(cuda),
     }
     if backends["cairosvg"] != "ok":
         problems.append("cairosvg cannot load the cairo library (apt-get install libcairo2)")

@@ -11,7 +11,7 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.option("--skip-prior", is_flag=True, help="Do not try to load the embedded prior.")
 def doctor(as_json: bool, skip_prior: bool) -> None:
-    """Report versions, devices, backends (CUDA, pydiffvg, Ray), the cache folder and
+    """Report versions, devices, backends (CUDA, pydiffvg, Ray, the fused GPU kernels), the cache folder and
     whether the embedded prior loads. Exits 1 if a required part is broken."""
     from ..diagnostics import run_checks
 
