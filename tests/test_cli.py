@@ -63,7 +63,7 @@ def test_make_and_edit_say_which_captions_the_prompts_matched(tmp_path, capsys, 
         return capsys.readouterr()
 
     out = cli("make", "purple cat", str(tmp_path / "cat.svg"), "--steps", "2", "--size", "16", "--quiet")
-    assert "prompt matched: cat face, cat (ignored: purple)" in out.err
+    assert "prompt matched: cat face, cat (recoloured purple: no such icon)" in out.err
     out = cli("make", "a yellow animal", str(tmp_path / "yellow.svg"), "--steps", "2", "--size", "16", "--quiet")
     assert "(chosen by colour: yellow)" in out.err and "ignored" not in out.err
     heart = tmp_path / "heart.svg"

@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vecdistill.priors.colours import MIN_SHARE, NAMES, colour_name, colour_shares, icons_of_colour
+from vecdistill.priors.colours import (
+    MIN_SHARE,
+    NAMES,
+    _hsv,
+    _rgb,
+    colour_name,
+    colour_shares,
+    icons_of_colour,
+    recolour,
+)
 
 
 def _swatch(hex_colour: str, size: int = 8) -> torch.Tensor:
@@ -50,3 +59,28 @@ def test_colour_words_and_their_synonyms():
     assert colour_name("gray") == "grey" and colour_name("gold") == "yellow" and colour_name("violet") == "purple"
     assert colour_name("white") is None  # not told from the white background
     assert colour_name("cat") is None
+
+
+def _icon(fill: str) -> torch.Tensor:
+    """[1, 3, 12, 12]: a square of ``fill`` with a black outline, on white."""
+    image = torch.ones(1, 3, 12, 12)
+    image[0, :, 2:10, 2:10] = _swatch("#292F33", 8)
+    image[0, :, 3:9, 3:9] = _swatch(fill, 6)
+    return image
+
+
+def test_hsv_round_trip():
+    rgb = torch.rand(2, 3, 5, 7)
+    assert torch.allclose(_rgb(*_hsv(rgb)), rgb, atol=1e-6)
+
+
+@pytest.mark.parametrize("colour", NAMES)
+def test_recolouring_makes_the_main_colour_the_one_asked_for(colour):
+    for fill in ("#FFCC4D", "#99AAB5"):  # a yellow cat's yellow, a grey elephant's grey
+        icon = _icon(fill)
+        out = recolour(icon, colour)
+        assert icons_of_colour(colour_shares(out), colour, [0]) == [0], (fill, colour)
+        # the outline and the background stay as they were
+        ring = torch.ones(12, 12, dtype=torch.bool)
+        ring[3:9, 3:9] = False
+        assert torch.equal(out[0][:, ring], icon[0][:, ring])

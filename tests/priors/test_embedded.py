@@ -144,9 +144,9 @@ def test_prompt_info_lists_matched_captions(prior):
     prompt = prior.encode_prompt("red heart")
     assert prompt.info["matched"] == ["red heart"]
     assert prompt.info["tier"] == "exact" and prompt.info["ignored_words"] == []
-    purple = prior.encode_prompt("a purple cat")
-    assert sorted(purple.info["matched"]) == ["cat", "cat face"] and purple.info["ignored_words"] == ["purple"]
-    assert purple.info["colour"] is None  # no purple cat: the word is ignored
+    white = prior.encode_prompt("a white cat")  # white cannot be drawn on the white background
+    assert sorted(white.info["matched"]) == ["cat", "cat face"] and white.info["ignored_words"] == ["white"]
+    assert white.info["colour"] is None and white.info["tier"] == "partial"
     # a colour no caption has with "animal" chooses among the animals by the icons' pixels
     yellow = prior.encode_prompt("a yellow animal")
     assert sorted(yellow.info["matched"]) == ["cat", "cat face"] and yellow.info["colour"] == "yellow"
@@ -221,3 +221,32 @@ def test_cfg_pair_matches_float64_brute_force(prior, t_values):
         cond, uncond = prior.predict_noise_many([x_t, x_t], [t, t], [p.cond, p.uncond])
         torch.testing.assert_close(cond.double(), _reference(prior, p.cond, x_t, t), atol=2e-4, rtol=1e-4)
         torch.testing.assert_close(uncond.double(), _reference(prior, p.uncond, x_t, t), atol=2e-4, rtol=1e-4)
+
+
+def test_a_colour_no_matched_icon_has_recolours_them(prior, prior64):
+    """"a purple cat": no cat is purple, so the condition is the matched cats recoloured
+    purple (vecdistill.priors.colours.recolour), an exact empirical distribution of its own:
+    predictions equal the float64 definition over those images, also next to ordinary
+    conditions in one call (CFG's two branches)."""
+    from vecdistill.priors.colours import NAMES, colour_shares
+
+    purple = prior.encode_prompt("a purple cat")
+    assert purple.info["tier"] == "recoloured" and purple.info["colour"] == "purple" and purple.info["ignored_words"] == []
+    assert sorted(purple.info["matched"]) == ["cat", "cat face"] and purple.cond.own is not None
+    images, captions = prior.icons_for("a purple cat")
+    assert sorted(captions) == ["cat", "cat face"]
+    assert [NAMES[int(k)] for k in colour_shares(images).argmax(1)] == ["purple", "purple"]
+    for p in (prior, prior64):
+        cond = p.encode_prompt("a purple cat").cond
+        points = cond.own.points()
+        x_t, t = _noisy(p, [50, 400, 900], seed=3)
+        x_t = x_t.to(p.dtype)  # (predictions come back in x_t's dtype)
+        eps_cond, eps_uncond = p.predict_noise_many([x_t, x_t], [t, t], [cond, p._all])
+        abar = p.abar(t)
+        expected = brute_force_eps(points.double(), torch.zeros(points.shape[0]), x_t.flatten(1), abar).view_as(x_t)
+        tol = 1e-9 if p.compute_dtype == torch.float64 else 2e-4
+        assert torch.allclose(eps_cond.double(), expected, atol=tol, rtol=0)
+        assert torch.equal(eps_uncond, p.predict_noise(x_t, t, p._all))
+        x0 = p.predict_x0_many([x_t], [t], [cond])[0]
+        a = abar.view(-1, 1, 1, 1).to(x_t.dtype)
+        assert torch.allclose((x_t - (1 - a).sqrt() * eps_cond) / a.sqrt(), x0, atol=1e-3)

@@ -99,6 +99,21 @@ def test_a_dropped_colour_word_chooses_among_the_matched_icons_by_their_pixels(i
     assert len(calls) == 1  # (the elephant's colour was looked up once)
 
 
+def test_after_an_exact_match_the_colour_chooses_among_the_exact_icons_only(icons, index):
+    from vecdistill.priors.colours import NAMES
+
+    files = [icon.file for icon in icons.icons]
+    shares = torch.zeros(len(files), len(NAMES))
+    shares[files.index("1f69b.svg"), NAMES.index("green")] = 1.0  # articulated lorry (keyword "car")
+    shares[files.index("1f697.svg"), NAMES.index("red")] = 1.0  # automobile: "car" names it
+    green = index.match("a green car", lambda: shares)
+    # not the green lorry of a lower tier: the car is left for the prior to recolour
+    assert green.tier == "partial" and green.colour is None and green.ignored == ("green",)
+    assert _files(icons, green) == ["1f697.svg"]
+    shares[files.index("1f697.svg"), NAMES.index("green")] = 2.0
+    assert _files(icons, index.match("a green car", lambda: shares)) == ["1f697.svg"]
+
+
 def test_nothing_matches_gibberish_and_suggestions_are_close(index):
     assert index.match("zzzqqq") is None
     assert index.match("zzzqqq xyzzy") is None
@@ -151,6 +166,12 @@ def test_cli_chooses_by_colour_as_prompts_do():
     assert "(the first 4 chosen by colour: pink)" in result.stderr and "ignored" not in result.stderr
     first_four = {line.split()[0] for line in result.stdout.splitlines()[:4]}
     assert first_four == {"1f338.svg", "1fab7.svg", "1f33a.svg", "1f337.svg"}  # cherry blossom, lotus, hibiscus, tulip
+
+
+def test_cli_says_when_prompts_recolour():
+    result = _run("a purple cat")
+    assert result.exit_code == 0, result.output
+    assert "(none is purple: prompts recolour the first 2 purple)" in result.stderr and "ignored" not in result.stderr
 
 
 def test_cli_unmatched_query_is_one_line_and_exit_2(capsys):

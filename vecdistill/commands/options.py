@@ -140,7 +140,9 @@ def describe_prompt_match(info: dict | None) -> str | None:
     if not isinstance(info, dict) or not info.get("matched"):
         return None
     text = ", ".join(info["matched"][:6]) + (" ..." if len(info["matched"]) > 6 else "")
-    if info.get("colour"):
+    if info.get("tier") == "recoloured":
+        text += f" (recoloured {info['colour']}: no such icon)"
+    elif info.get("colour"):
         text += f" (chosen by colour: {info['colour']})"
     if info.get("ignored_words"):
         text += f" (ignored: {' '.join(info['ignored_words'])})"

@@ -20,19 +20,24 @@ def captions(query: str, as_json: bool) -> None:
     same caption matching a prompt gets, best matches first), with their SVG file name,
     short name, Unicode name, aliases and keywords."""
     from ..priors.captions import CaptionIndex
-    from ..priors.colours import colour_shares
+    from ..priors.colours import colour_name, colour_shares
     from ..priors.icons import IconSet, rendered_icons
 
     icon_set = IconSet.load()
     index = CaptionIndex(icon_set.icons)
     weights: dict[int, float] = {}
     ignored: tuple[str, ...] = ()
-    colour = None
+    colour = recoloured = None
+    best = 0
     if query.strip():
         # a dropped colour word chooses by the icons' pixels, as for a prompt: the prior's
         # renders at its default size (cached; rendered once when missing)
         found = index.require(query, lambda: colour_shares(rendered_icons(icon_set, 64)[0].float() / 255))
         weights, ignored, colour = found.weights, found.ignored, found.colour
+        best = len(found.primary)
+        if colour is None:  # a colour no matched icon is: prompts recolour the best ones
+            recoloured = next((c for c in map(colour_name, ignored) if c is not None), None)
+            ignored = tuple(w for w in ignored if recoloured is None or colour_name(w) != recoloured)
         order = sorted(weights, key=lambda i: (-weights[i], icon_set.icons[i].name))
     else:
         order = list(range(len(icon_set)))
@@ -65,6 +70,7 @@ def captions(query: str, as_json: bool) -> None:
             line += f"  p={r['weight']:.3g}"
         click.echo(line)
     what = f"match {query!r}" if query.strip() else "in the embedded prior"
-    note = f" (the first {sum(w == max(weights.values()) for w in weights.values())} chosen by colour: {colour})" if colour else ""
+    note = f" (the first {best} chosen by colour: {colour})" if colour else ""
+    note += f" (none is {recoloured}: prompts recolour the first {best} {recoloured})" if recoloured else ""
     note += f" (words no icon has with the rest, ignored: {', '.join(ignored)})" if ignored else ""
     click.echo(f"{len(rows)} icon(s) {what}{note}", err=True)

@@ -20,11 +20,14 @@ The rule (:meth:`CaptionIndex.match`), with W the prompt's words:
    named), then the most common ones by document frequency (how many icons have the word
    in their names or keywords): "a purple cat" -> "cat", "blue elephant" -> "elephant", "a
    pink flower" -> "flower". ``ignored`` lists the words dropped.
-5. **colour**: a dropped colour word then chooses among the icons the rest matched (all
-   tiers), by their pixels (:mod:`.colours`, given as ``colours`` to :meth:`CaptionIndex.match`):
-   the icons that colour names most of ("a pink flower" -> cherry blossom, lotus, hibiscus,
-   tulip; "a yellow star" -> star, glowing star...), and only those. When none is that
-   colour ("a purple cat") the word stays ignored and the match is unchanged.
+5. **colour**: a dropped colour word then chooses among the icons the rest matched, by
+   their pixels (:mod:`.colours`, given as ``colours`` to :meth:`CaptionIndex.match`): the
+   icons that colour names most of, and only those. Among the exact tier's icons alone when
+   the rest matched exactly (they are the thing named: "a yellow star" -> star), else among
+   all tiers' (broader kinds of it: "a pink flower" -> cherry blossom, lotus, hibiscus,
+   tulip; "a yellow flower" -> sunflower). When none is that colour ("a purple cat", "a
+   green car") the match is unchanged and the word stays in ``ignored``; the embedded prior
+   then recolours the best tier's icons (:meth:`.embedded.EmbeddedPrior.encode_prompt`).
 
 The condition gives the best non-empty tier 95 % of the probability, spread evenly over its
 icons, and the icons of the lower non-empty tiers the remaining 5 %, spread evenly (so an
@@ -144,9 +147,10 @@ class CaptionIndex:
             found = self._match_words(frozenset(want))
             if found is not None:
                 if ignored:
+                    exact = found.tier == "exact"
                     found = CaptionMatch("partial", found.primary, found.secondary, found.weights, found.captions, tuple(ignored))
                     if colours is not None:
-                        found = self._by_colour(found, colours)
+                        found = self._by_colour(found, colours, found.primary if exact else found.primary + found.secondary)
                 return found
             if len(want) == 1:
                 return None
@@ -154,17 +158,16 @@ class CaptionIndex:
             want.discard(drop)
             ignored.append(drop)
 
-    def _by_colour(self, found: CaptionMatch, colours: Callable[[], Tensor]) -> CaptionMatch:
-        """Rule 5: the first dropped colour word that some matched icon is, as the primary
-        icons; ``found`` unchanged when there is none."""
+    def _by_colour(self, found: CaptionMatch, colours: Callable[[], Tensor], among: tuple[int, ...]) -> CaptionMatch:
+        """Rule 5: the first dropped colour word that some icon ``among`` the matched ones
+        is, those icons as the primary ones; ``found`` unchanged when there is none."""
         shares = None
         for word in found.ignored:
             colour = colour_name(word)
             if colour is None:
                 continue
             shares = colours() if shares is None else shares
-            matched = list(found.primary) + list(found.secondary)
-            chosen = icons_of_colour(shares, colour, matched)
+            chosen = icons_of_colour(shares, colour, list(among))
             if chosen:
                 # only those: the colour was asked for (a share for the others, as lower
                 # tiers get, let a pink tulip near the start win "a yellow flower")

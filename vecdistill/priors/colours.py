@@ -55,6 +55,13 @@ def colour_shares(images: Tensor, background: float = 0.96) -> Tensor:
     images = images.float()
     hue, sat, val = _hsv(images)
     drawn = (images < background).any(-3)
+    label = _labels(hue, sat, val, drawn)
+    counts = torch.stack([(label == k).flatten(1).sum(1) for k in range(len(NAMES))], 1).to(torch.float32)
+    return counts / drawn.flatten(1).sum(1).clamp_min(1).unsqueeze(1)
+
+
+def _labels(hue: Tensor, sat: Tensor, val: Tensor, drawn: Tensor) -> Tensor:
+    """Each pixel's colour, an index into :data:`NAMES` (-1 where nothing is drawn)."""
     coloured = sat >= 0.25
     label = torch.full(hue.shape, -1, dtype=torch.long)
     for lo, hi, name in _HUES:
@@ -65,9 +72,7 @@ def colour_shares(images: Tensor, background: float = 0.96) -> Tensor:
     label = torch.where(coloured & (label == red) & (sat < 0.55) & (val > 0.75), NAMES.index("pink"), label)
     label = torch.where(~coloured & (val < 0.25), NAMES.index("black"), label)
     label = torch.where(~coloured & (val >= 0.25), NAMES.index("grey"), label)
-    label = torch.where(drawn, label, -1)
-    counts = torch.stack([(label == k).flatten(1).sum(1) for k in range(len(NAMES))], 1).to(torch.float32)
-    return counts / drawn.flatten(1).sum(1).clamp_min(1).unsqueeze(1)
+    return torch.where(drawn, label, -1)
 
 
 def icons_of_colour(shares: Tensor, colour: str, candidates: list[int]) -> list[int]:
@@ -80,3 +85,56 @@ def icons_of_colour(shares: Tensor, colour: str, candidates: list[int]) -> list[
     rows = shares[torch.tensor(candidates)]
     keep = (rows.argmax(1) == k) & (rows[:, k] >= MIN_SHARE)
     return [i for i, ok in zip(candidates, keep.tolist()) if ok]
+
+
+_TARGET_HUE = {"red": 355.0, "orange": 25.0, "yellow": 45.0, "green": 110.0, "blue": 210.0, "purple": 272.0, "pink": 330.0, "brown": 22.0}
+
+
+def _rgb(hue: Tensor, sat: Tensor, val: Tensor) -> Tensor:
+    """HSV (hue in degrees) -> RGB [..., 3, H, W] in [0, 1]."""
+    h = (hue % 360) / 60
+    c = val * sat
+    x = c * (1 - ((h % 2) - 1).abs())
+    zero = torch.zeros_like(c)
+    sector = h.floor().long().clamp(0, 5)
+    choices = [(c, x, zero), (x, c, zero), (zero, c, x), (zero, x, c), (x, zero, c), (c, zero, x)]
+    r, g, b = (sum(torch.where(sector == k, choice[j], zero) for k, choice in enumerate(choices)) for j in range(3))
+    return torch.stack([r, g, b], -3) + (val - c).unsqueeze(-3)
+
+
+def recolour(images: Tensor, colour: str, background: float = 0.96) -> Tensor:
+    """``images`` [K, 3, H, W] (values in [0, 1], rendered on white) with each icon's main
+    colour made ``colour`` (a name of :data:`NAMES`): the pixels of the colour that names the
+    largest share of its drawn pixels (:func:`colour_shares`; a grey elephant's grey, a
+    yellow cat's yellow), and the coloured pixels within 20 degrees of their mean hue (its
+    shading), take the target's hue with at least half saturation (pink: lighter and
+    paler, brown: darker), keeping their lightness, or are desaturated (grey) or darkened
+    (black). Other pixels (outlines, eyes, details of other colours) are kept. Returns a new
+    tensor."""
+    images = images.float()
+    hue, sat, val = _hsv(images)
+    shares = colour_shares(images, background)
+    main = shares.argmax(1)
+    drawn = (images < background).any(-3)
+    label = _labels(hue, sat, val, drawn)
+    select = label == main.view(-1, 1, 1)
+    # the main colour's mean hue (circular), and the coloured pixels near it
+    rad = torch.deg2rad(hue)
+    weight = select.float()
+    mean = torch.rad2deg(torch.atan2((rad.sin() * weight).sum((1, 2)), (rad.cos() * weight).sum((1, 2)))) % 360
+    near = (((hue - mean.view(-1, 1, 1) + 180) % 360) - 180).abs() <= 20
+    select = drawn & (select | (near & (sat >= 0.25) & (main.view(-1, 1, 1) < NAMES.index("black"))))
+    if colour in _TARGET_HUE:
+        new_hue = torch.full_like(hue, _TARGET_HUE[colour])
+        new_sat = sat.clamp_min(0.5)
+        new_val = val
+        if colour == "pink":
+            new_sat, new_val = sat.clamp(0.3, 0.45), val.clamp_min(0.9)
+        elif colour == "brown":
+            new_sat, new_val = sat.clamp_min(0.55), val.clamp_max(0.55)
+    elif colour == "grey":
+        new_hue, new_sat, new_val = hue, torch.full_like(sat, 0.08), val.clamp(0.35, 0.8)
+    else:  # black
+        new_hue, new_sat, new_val = hue, sat * 0.3, val.clamp_max(0.18)
+    out = _rgb(torch.where(select, new_hue, hue), torch.where(select, new_sat, sat), torch.where(select, new_val, val))
+    return torch.where(select.unsqueeze(-3), out, images).clamp(0, 1)

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from ..errors import InputError
 from .base import Prior, PromptCondition
 from .captions import CaptionIndex, CaptionMatch
-from .colours import colour_shares
+from .colours import colour_name, colour_shares, recolour
 from .empirical import EmpiricalDenoiser
 from .gmm import scaled_linear_alphas_cumprod
 from .icons import IconSet, cache_file, rendered_icons
@@ -49,10 +49,13 @@ MIN_RESOLUTION, MAX_RESOLUTION = 8, 512
 class IconCondition:
     """A condition of the embedded prior: ``log_weights`` [N] (log probabilities of the
     icons, ``-inf`` for icons left out) in the prior's compute dtype on its device, and the
-    ``captions`` it stands for."""
+    ``captions`` it stands for. ``own``: None, or the exact denoiser of icons of its own
+    (recoloured ones, :meth:`EmbeddedPrior.encode_prompt`), weighed equally; then
+    ``log_weights`` is [K] zeros over those."""
 
     log_weights: Tensor
     captions: tuple[str, ...]
+    own: EmpiricalDenoiser | None = None
 
 
 class EmbeddedPrior(Prior):
@@ -130,15 +133,35 @@ class EmbeddedPrior(Prior):
             self._shares = colour_shares(images.view(-1, 3, r, r))
         return self._shares
 
+    def _recoloured(self, found: CaptionMatch) -> tuple[IconCondition, str] | None:
+        """For a match that dropped a colour word no matched icon is (``found.colour`` is
+        None): its best icons recoloured (:func:`.colours.recolour`) as a condition of
+        their own, and the colour; None otherwise (or for "white", which cannot be drawn on
+        the white background)."""
+        colour = next((c for c in map(colour_name, found.ignored) if c is not None), None) if found.colour is None else None
+        if colour is None:
+            return None
+        index = torch.tensor(found.primary, dtype=torch.long, device=self.device)
+        images = ((self.denoiser.points(index).float() + 1) / 2).view(-1, 3, *self.image_size).cpu()
+        points = recolour(images, colour).mul_(2).sub_(1).reshape(len(found.primary), -1)
+        own = EmpiricalDenoiser(points.to(self.device, self.compute_dtype), transposed=False)
+        zeros = torch.zeros(own.num_points, dtype=self.compute_dtype, device=self.device)
+        return IconCondition(zeros, tuple(f"{colour} {c}" for c in found.captions), own), colour
+
     def _encode_prompt(self, text: str, negative: str) -> PromptCondition:
         info: dict[str, Any] = {}
         if text.strip():
             found = self.match(text)
-            cond = self._condition(found)
+            recoloured = self._recoloured(found)
+            cond = self._condition(found) if recoloured is None else recoloured[0]
             info.update(
                 matched=list(found.captions), tier=found.tier, ignored_words=list(found.ignored),
                 secondary=[self.icon_set.icons[i].name for i in found.secondary], colour=found.colour,
             )
+            if recoloured is not None:  # the colour word is used, not ignored
+                colour = recoloured[1]
+                info.update(tier="recoloured", colour=colour, secondary=[],
+                            ignored_words=[w for w in found.ignored if colour_name(w) != colour])
         else:
             cond = self._all
             info.update(matched=["(all icons)"], tier="unconditional", ignored_words=[], secondary=[])
@@ -154,11 +177,16 @@ class EmbeddedPrior(Prior):
         return PromptCondition(text=text, negative=negative, cond=cond, uncond=uncond, info=info)
 
     def icons_for(self, prompt: str) -> tuple[Tensor, list[str]]:
-        """The icons ``prompt`` matches best (its best tier): images [K, 3, R, R] in [0, 1]
-        (float32, on the prior's device) and their short names."""
+        """The icons ``prompt`` matches best (its best tier, recoloured when its colour word
+        asks for it): images [K, 3, R, R] in [0, 1] (float32, on the prior's device) and
+        their short names."""
         found = self.match(prompt)
-        index = torch.tensor(found.primary, dtype=torch.long, device=self.device)
-        images = (self.denoiser.points(index).float() + 1) / 2
+        recoloured = self._recoloured(found)
+        if recoloured is not None:
+            points = recoloured[0].own.points()
+        else:
+            points = self.denoiser.points(torch.tensor(found.primary, dtype=torch.long, device=self.device))
+        images = (points.float() + 1) / 2
         return images.view(-1, 3, *self.image_size).clamp(0, 1), list(found.captions)
 
     def all_icons(self) -> Tensor:
@@ -174,16 +202,32 @@ class EmbeddedPrior(Prior):
     def predict_noise_many(self, x_t: Sequence[Tensor], t: Sequence[Tensor], conds: Sequence[Any]) -> list[Tensor]:
         """All predictions in one pass: one product with the icon matrix for all distinct
         samples (the same x_t and t objects under two conditions count once), then one
-        pruned product per condition for the means."""
-        flat, abar, log_weights, rows, samples = self._batch(x_t, t, conds)
-        eps = self.denoiser.noise(flat, abar, log_weights, rows, samples)
-        return self._split(eps, x_t)
+        pruned product per condition for the means (a condition with icons of its own,
+        recoloured ones, uses their small matrix)."""
+        return self._predict(x_t, t, conds, "noise")
 
     def predict_x0_many(self, x_t: Sequence[Tensor], t: Sequence[Tensor], conds: Sequence[Any]) -> list[Tensor]:
         """The exact posterior means E[x0 | x_t, cond] (same arguments as
         :meth:`predict_noise_many`), in model space [-1, 1]."""
-        flat, abar, log_weights, rows, samples = self._batch(x_t, t, conds)
-        return self._split(self.denoiser.posterior_mean(flat, abar, log_weights, rows, samples), x_t)
+        return self._predict(x_t, t, conds, "posterior_mean")
+
+    def _predict(self, x_t: Sequence[Tensor], t: Sequence[Tensor], conds: Sequence[Any], what: str) -> list[Tensor]:
+        """``what`` (an :class:`EmpiricalDenoiser` method: ``"noise"`` or
+        ``"posterior_mean"``) of every triple: those whose condition has icons of its own by
+        that condition's denoiser, the others together by the icon matrix."""
+        own = [k for k, c in enumerate(conds) if isinstance(c, IconCondition) and c.own is not None]
+        if not own:
+            flat, abar, log_weights, rows, samples = self._batch(x_t, t, conds)
+            return self._split(getattr(self.denoiser, what)(flat, abar, log_weights, rows, samples), x_t)
+        out: list[Tensor | None] = [None] * len(conds)
+        rest = [k for k in range(len(conds)) if k not in own]
+        if rest:
+            for k, v in zip(rest, self._predict([x_t[k] for k in rest], [t[k] for k in rest], [conds[k] for k in rest], what)):
+                out[k] = v
+        for k in own:
+            flat, abar = self._flatten(x_t[k], t[k])
+            out[k] = self._split(getattr(conds[k].own, what)(flat, abar), [x_t[k]])[0]
+        return out
 
     def _batch(self, x_t: Sequence[Tensor], t: Sequence[Tensor], conds: Sequence[Any]) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None, Tensor | None]:
         """Flatten the triples: the distinct samples [U, D] and their abar [U], the distinct
