@@ -35,9 +35,8 @@ def captions(query: str, as_json: bool) -> None:
         found = index.require(query, lambda: colour_shares(rendered_icons(icon_set, 64)[0].float() / 255))
         weights, ignored, colour = found.weights, found.ignored, found.colour
         best = len(found.primary)
-        if colour is None:  # a colour no matched icon is: prompts recolour the best ones
-            recoloured = next((c for c in map(colour_name, ignored) if c is not None), None)
-            ignored = tuple(w for w in ignored if recoloured is None or colour_name(w) != recoloured)
+        recoloured = found.missing_colour  # a colour no matched icon is: prompts recolour the best ones
+        ignored = tuple(w for w in ignored if recoloured is None or colour_name(w) != recoloured)
         order = sorted(weights, key=lambda i: (-weights[i], icon_set.icons[i].name))
     else:
         order = list(range(len(icon_set)))

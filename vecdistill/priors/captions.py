@@ -104,6 +104,15 @@ class CaptionMatch:
     ignored: tuple[str, ...] = ()
     colour: str | None = None
 
+    @property
+    def missing_colour(self) -> str | None:
+        """The colour of the first dropped colour word when no icon was chosen by colour
+        (``colour`` is None: no matched icon is that colour), which the embedded prior
+        then recolours its icons to; None without one ("white" names none)."""
+        if self.colour is not None:
+            return None
+        return next((c for c in map(colour_name, self.ignored) if c is not None), None)
+
 
 class CaptionIndex:
     """Matches prompts against the captions of a list of icons."""

@@ -138,7 +138,7 @@ class EmbeddedPrior(Prior):
         None): its best icons recoloured (:func:`.colours.recolour`) as a condition of
         their own, and the colour; None otherwise (or for "white", which cannot be drawn on
         the white background)."""
-        colour = next((c for c in map(colour_name, found.ignored) if c is not None), None) if found.colour is None else None
+        colour = found.missing_colour
         if colour is None:
             return None
         index = torch.tensor(found.primary, dtype=torch.long, device=self.device)
