@@ -14,6 +14,9 @@ orange #F4900C is 34 degrees of hue, its star's and sunflower's #FFAC33 36, its 
 #FFCC4D 43. White cannot be told from the background, so "white" selects nothing.
 An icon *is* a colour when that colour names the largest share of its drawn pixels and at
 least :data:`MIN_SHARE` of them.
+
+When no matched icon is the colour asked for, :func:`recolour` makes one: the pixels of an
+icon's main colour (and its shading) take the colour asked for, the rest stays.
 """
 
 from __future__ import annotations
@@ -52,10 +55,19 @@ def colour_shares(images: Tensor, background: float = 0.96) -> Tensor:
     on white), the share of its drawn pixels (any channel below ``background``) that each
     colour of :data:`NAMES` names (see the module docstring); rows of an icon that draws
     nothing are zero."""
-    images = images.float()
-    hue, sat, val = _hsv(images)
+    return _shares(*_analyse(images, background)[3:])
+
+
+def _analyse(images: Tensor, background: float) -> tuple[Tensor, ...]:
+    """``(hue, sat, val, drawn, label)`` of ``images`` [N, 3, H, W]: HSV, which pixels are
+    drawn, and each pixel's colour (:func:`_labels`), all [N, H, W]."""
+    hue, sat, val = _hsv(images.float())
     drawn = (images < background).any(-3)
-    label = _labels(hue, sat, val, drawn)
+    return hue, sat, val, drawn, _labels(hue, sat, val, drawn)
+
+
+def _shares(drawn: Tensor, label: Tensor) -> Tensor:
+    """[N, len(NAMES)] each colour's share of the drawn pixels, from :func:`_analyse`."""
     counts = torch.stack([(label == k).flatten(1).sum(1) for k in range(len(NAMES))], 1).to(torch.float32)
     return counts / drawn.flatten(1).sum(1).clamp_min(1).unsqueeze(1)
 
@@ -112,11 +124,8 @@ def recolour(images: Tensor, colour: str, background: float = 0.96) -> Tensor:
     (black). Other pixels (outlines, eyes, details of other colours) are kept. Returns a new
     tensor."""
     images = images.float()
-    hue, sat, val = _hsv(images)
-    shares = colour_shares(images, background)
-    main = shares.argmax(1)
-    drawn = (images < background).any(-3)
-    label = _labels(hue, sat, val, drawn)
+    hue, sat, val, drawn, label = _analyse(images, background)
+    main = _shares(drawn, label).argmax(1)
     select = label == main.view(-1, 1, 1)
     # the main colour's mean hue (circular), and the coloured pixels near it
     rad = torch.deg2rad(hue)
