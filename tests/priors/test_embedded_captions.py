@@ -114,6 +114,18 @@ def test_after_an_exact_match_the_colour_chooses_among_the_exact_icons_only(icon
     assert _files(icons, index.match("a green car", lambda: shares)) == ["1f697.svg"]
 
 
+@pytest.mark.parametrize(("prompt", "file"), [
+    ("a photo of a cat", "1f408.svg"),  # (was the camera: "photo" is rarer in captions than "cat")
+    ("photos of red cars", "1f697.svg"),
+    ("a DSLR photo of a red car, 4k, highly detailed, trending on artstation", "1f697.svg"),
+    ("a painting of a sunflower", "1f33b.svg"),
+    ("a 3d render of a robot, octane, sharp focus", "1f916.svg"),
+])
+def test_stable_diffusion_boilerplate_is_filler(icons, index, prompt, file):
+    found = index.match(prompt)
+    assert found.tier == "exact" and file in _files(icons, found), (found.tier, _files(icons, found))
+
+
 def test_nothing_matches_gibberish_and_suggestions_are_close(index):
     assert index.match("zzzqqq") is None
     assert index.match("zzzqqq xyzzy") is None

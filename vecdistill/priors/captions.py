@@ -3,8 +3,9 @@
 Prompts and captions are compared as sets of normalised words: lower case, split on
 anything that is not a letter or digit, plurals reduced to the singular by simple English
 rules (``cats`` -> ``cat``, ``cherries`` -> ``cherry``, ``boxes`` -> ``box``), and filler
-words dropped (``a``, ``the``, ``icon``, ``emoji``, ``flat``, ``vector``... see
-:data:`STOPWORDS`). The same normalisation is applied to both sides.
+words dropped (``a``, ``the``, ``icon``, ``emoji``, ``flat``, ``vector``..., and Stable
+Diffusion boilerplate: ``photo``, ``DSLR``, ``3d render``, ``4k``, ``trending on
+artstation``...; see :data:`STOPWORDS`). The same normalisation is applied to both sides.
 
 The rule (:meth:`CaptionIndex.match`), with W the prompt's words:
 
@@ -54,8 +55,14 @@ STOPWORDS = frozenset(
     """a an the of with and or in on at for to by from into its it this that is are be
     icon icons emoji emojis svg vector flat simple minimal minimalist illustration drawing
     logo style clipart clip art image picture graphic design colorful colourful cartoon
-    cute nice beautiful high quality detailed wearing holding big small little""".split()
+    cute nice beautiful high quality detailed wearing holding big small little
+    photo photos photograph photography photorealistic realistic hyperrealistic dslr render
+    rendering rendered 3d painting digital artwork artstation trending octane unreal 4k 8k
+    hd uhd highly sharp focus masterpiece award winning cinematic intricate wallpaper
+    concept lighting""".split()
 )
+# (the last four lines: Stable Diffusion prompt boilerplate; few captions hold those words,
+# so partial matching kept them: "a photo of a cat" matched the camera)
 
 COLOURS = frozenset("red orange yellow green blue purple violet brown black white pink grey gray gold golden silver".split())
 BEST_TIER_MASS = 0.95
@@ -82,7 +89,7 @@ def singular(word: str) -> str:
 def words(text: str) -> frozenset[str]:
     """The normalised words of ``text`` (see the module docstring)."""
     tokens = _WORD_RE.findall(text.lower().replace("\u2019", "").replace("'", ""))
-    return frozenset(singular(t) for t in tokens if t not in STOPWORDS)
+    return frozenset(w for w in (singular(t) for t in tokens if t not in STOPWORDS) if w not in STOPWORDS)
 
 
 @dataclass(frozen=True)
