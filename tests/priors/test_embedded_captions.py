@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from vecdistill.commands.prior import prior as prior_command
 from vecdistill.errors import PromptError
-from vecdistill.priors.captions import CaptionIndex, singular, words
+from vecdistill.priors.captions import CaptionIndex, roles, singular, words
 from vecdistill.priors.icons import IconSet, default_icon_folder
 
 
@@ -124,6 +124,28 @@ def test_after_an_exact_match_the_colour_chooses_among_the_exact_icons_only(icon
 def test_stable_diffusion_boilerplate_is_filler(icons, index, prompt, file):
     found = index.match(prompt)
     assert found.tier == "exact" and file in _files(icons, found), (found.tier, _files(icons, found))
+
+
+@pytest.mark.parametrize(("prompt", "files", "ignored"), [
+    ("a flying bird", ["1f426.svg"], ("flying",)),  # (was the flying saucer)
+    ("a sleeping cat", ["1f408.svg", "1f431.svg"], ("sleeping",)),  # (was the sleeping face)
+    ("a cat sitting on a chair", ["1f408.svg", "1f431.svg"], ("sitting", "chair")),  # (was the chair)
+    ("a dog playing with a ball", ["1f415.svg", "1f436.svg"], ("playing", "ball")),
+    ("an apple on a table", ["1f34e.svg"], ("table",)),  # (was ping pong)
+    ("a cat wearing sunglasses", ["1f408.svg", "1f431.svg"], ("sunglass",)),
+    ("a cup of coffee", ["2615.svg"], ("cup",)),  # the head of "a cup of coffee" is the coffee
+])
+def test_partial_matching_keeps_the_thing_named(icons, index, prompt, files, ignored):
+    found = index.match(prompt)
+    assert found.tier == "partial" and _files(icons, found) == files and found.ignored == ignored
+
+
+def test_prompt_word_roles():
+    assert roles("a flying bird") == {"flying": 3, "bird": 0}
+    assert roles("a cat sitting on a chair") == {"cat": 0, "sitting": 3, "chair": 2}
+    assert roles("a small red cup of hot coffee with milk") == {"red": 1, "cup": 1, "hot": 1, "coffee": 0, "milk": 2}
+    assert roles("on a hill, a house") == {"hill": 1, "house": 0}  # (a boundary before any word starts nothing)
+    assert roles("the icon") == {}
 
 
 def test_nothing_matches_gibberish_and_suggestions_are_close(index):

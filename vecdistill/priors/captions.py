@@ -18,9 +18,15 @@ The rule (:meth:`CaptionIndex.match`), with W the prompt's words:
 4. **partial** (only when no icon is in tiers 1-3): the least informative word is dropped
    and tiers 1-3 are tried again, until something matches or one word is left. Words no
    caption contains go first, then colour words (:data:`COLOURS`: they modify the thing
-   named), then the most common ones by document frequency (how many icons have the word
-   in their names or keywords): "a purple cat" -> "cat", "blue elephant" -> "elephant", "a
-   pink flower" -> "flower". ``ignored`` lists the words dropped.
+   named), then by the word's role in the prompt (:func:`roles`): -ing forms ("flying",
+   "sitting"), then words after the first phrase (after "on", "with", "wearing"...), then
+   the first phrase's other words, its head (its last word) last; the most common first
+   by document frequency (how many icons have the word in their names or keywords) among
+   equals: "a purple cat" -> "cat", "a pink flower" -> "flower", "a flying bird" -> "bird",
+   "a cat sitting on a chair" -> "cat", "a cup of coffee" -> "coffee". ``ignored`` lists
+   the words dropped. (Until session 15 the more common word went first, whatever its
+   role, which dropped the thing named: "a flying bird" drew the flying saucer, "a sleeping
+   cat" the sleeping face, "an apple on a table" the ping pong table.)
 5. **colour**: a dropped colour word then chooses among the icons the rest matched, by
    their pixels (:mod:`.colours`, given as ``colours`` to :meth:`CaptionIndex.match`): the
    icons that colour names most of, and only those. Among the exact tier's icons alone when
@@ -64,6 +70,8 @@ STOPWORDS = frozenset(
 # (the last four lines: Stable Diffusion prompt boilerplate; few captions hold those words,
 # so partial matching kept them: "a photo of a cat" matched the camera)
 
+# words that end a prompt's first phrase: what follows them describes the thing named
+BOUNDARIES = frozenset("on in at with by from into onto under over near behind beside inside outside above below without and or wearing holding".split())
 COLOURS = frozenset("red orange yellow green blue purple violet brown black white pink grey gray gold golden silver".split())
 BEST_TIER_MASS = 0.95
 TIERS = ("exact", "name", "keyword", "partial", "colour")
@@ -86,10 +94,45 @@ def singular(word: str) -> str:
     return word
 
 
+def _tokens(text: str) -> list[str]:
+    """Lower-case letter/digit runs of ``text``, apostrophes removed ("woman's" -> "womans")."""
+    return _WORD_RE.findall(text.lower().replace("\u2019", "").replace("'", ""))
+
+
+def _participle(word: str) -> bool:
+    """A word that reads as an -ing form ("flying", "sitting"): describes, rarely names."""
+    return len(word) > 5 and word.endswith("ing")
+
+
+def roles(prompt: str) -> dict[str, int]:
+    """Each normalised word of ``prompt`` (:func:`words`) with its role, the order in which
+    partial matching gives words up (rule 4): 0 the head, the last word of the first phrase
+    that is not an -ing form ("a flying **bird**", "a **cat** sitting on a chair", "a cup of
+    **coffee**"); 1 another word of the first phrase; 2 a word of a later phrase (after "on",
+    "in", "with", "wearing"...: :data:`BOUNDARIES`); 3 an -ing form ("flying", "sitting")."""
+    first: list[str] = []
+    later: list[str] = []
+    phrase = first
+    for token in _tokens(prompt):
+        if token in BOUNDARIES:
+            if first:  # the first phrase ends at the first boundary after a word
+                phrase = later
+            continue
+        word = singular(token)
+        if token not in STOPWORDS and word not in STOPWORDS:
+            phrase.append(word)
+    out = {w: 2 for w in later}
+    out.update({w: 1 for w in first})
+    head = next((w for w in reversed(first) if not _participle(w) and w not in COLOURS), None)
+    if head is not None:
+        out[head] = 0
+    out.update({w: 3 for w in out if _participle(w)})
+    return out
+
+
 def words(text: str) -> frozenset[str]:
     """The normalised words of ``text`` (see the module docstring)."""
-    tokens = _WORD_RE.findall(text.lower().replace("\u2019", "").replace("'", ""))
-    return frozenset(w for w in (singular(t) for t in tokens if t not in STOPWORDS) if w not in STOPWORDS)
+    return frozenset(w for w in (singular(t) for t in _tokens(text) if t not in STOPWORDS) if w not in STOPWORDS)
 
 
 @dataclass(frozen=True)
@@ -142,12 +185,15 @@ class CaptionIndex:
     def vocabulary(self) -> set[str]:
         return set(self._df)
 
-    def _commonness(self, word: str) -> tuple[int, float]:
-        """How readily ``word`` is dropped: unknown words first, then colour words, then
-        the others by frequency."""
+    def _drop_order(self, word: str, role: dict[str, int]) -> tuple[int, float]:
+        """How readily ``word`` is dropped (the largest first): unknown words, then colour
+        words, then by ``role`` (:func:`roles`: -ing forms, words of later phrases, the
+        first phrase's other words, its head last), the more common first within each."""
         if word not in self._df:
-            return (2, math.inf)
-        return (1 if word in COLOURS else 0, self._df[word])
+            return (6, math.inf)
+        if word in COLOURS:
+            return (5, self._df[word])
+        return (role.get(word, 1), self._df[word])
 
     def match(self, prompt: str, colours: Callable[[], Tensor] | None = None) -> CaptionMatch | None:
         """The icons ``prompt`` is about, or None if it matches nothing (see the module
@@ -158,6 +204,7 @@ class CaptionIndex:
         want = set(words(prompt))
         if not want:
             return None
+        role = roles(prompt)
         ignored: list[str] = []
         while True:
             found = self._match_words(frozenset(want))
@@ -170,7 +217,7 @@ class CaptionIndex:
                 return found
             if len(want) == 1:
                 return None
-            drop = max(sorted(want), key=self._commonness)
+            drop = max(sorted(want), key=lambda w: self._drop_order(w, role))
             want.discard(drop)
             ignored.append(drop)
 
