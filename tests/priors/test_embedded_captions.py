@@ -134,6 +134,7 @@ def test_stable_diffusion_boilerplate_is_filler(icons, index, prompt, file):
     ("an apple on a table", ["1f34e.svg"], ("table",)),  # (was ping pong)
     ("a cat wearing sunglasses", ["1f408.svg", "1f431.svg"], ("sunglass",)),
     ("a cup of coffee", ["2615.svg"], ("cup",)),  # the head of "a cup of coffee" is the coffee
+    ("a dragon breathing fire", ["1f004.svg", "1f432.svg"], ("breathing", "fire")),  # (was the fire)
 ])
 def test_partial_matching_keeps_the_thing_named(icons, index, prompt, files, ignored):
     found = index.match(prompt)
@@ -141,11 +142,19 @@ def test_partial_matching_keeps_the_thing_named(icons, index, prompt, files, ign
 
 
 def test_prompt_word_roles():
-    assert roles("a flying bird") == {"flying": 3, "bird": 0}
-    assert roles("a cat sitting on a chair") == {"cat": 0, "sitting": 3, "chair": 2}
-    assert roles("a small red cup of hot coffee with milk") == {"red": 1, "cup": 1, "hot": 1, "coffee": 0, "milk": 2}
+    # the largest is given up first: later colours 5, -ing forms 4, later words 3, first-phrase colours 2, modifiers 1, head 0
+    assert roles("a flying bird") == {"flying": 4, "bird": 0}
+    assert roles("a cat sitting on a chair") == {"cat": 0, "sitting": 4, "chair": 3}
+    assert roles("a dragon breathing fire") == {"dragon": 0, "breathing": 4, "fire": 3}
+    assert roles("a small red cup of hot coffee with green milk") == {"red": 2, "cup": 1, "hot": 1, "coffee": 0, "green": 5, "milk": 3}
+    assert roles("sun behind a cloud") == {"sun": 0, "behind": 3, "cloud": 3}  # ("behind" is in some names)
     assert roles("on a hill, a house") == {"hill": 1, "house": 0}  # (a boundary before any word starts nothing)
     assert roles("the icon") == {}
+
+
+def test_a_colour_of_a_later_phrase_goes_before_the_first_phrase_colour(icons, index):
+    found = index.match("a black cat with green eyes")
+    assert _files(icons, found) == ["1f408-200d-2b1b.svg"] and found.ignored == ("green", "eye")
 
 
 def test_nothing_matches_gibberish_and_suggestions_are_close(index):

@@ -17,14 +17,15 @@ The rule (:meth:`CaptionIndex.match`), with W the prompt's words:
    ("kitten" -> cat face, whose keywords include "kitten").
 4. **partial** (only when no icon is in tiers 1-3): the least informative word is dropped
    and tiers 1-3 are tried again, until something matches or one word is left. Words no
-   caption contains go first, then colour words (:data:`COLOURS`: they modify the thing
-   named), then by the word's role in the prompt (:func:`roles`): -ing forms ("flying",
-   "sitting"), then words after the first phrase (after "on", "with", "wearing"...), then
-   the first phrase's other words, its head (its last word) last; the most common first
-   by document frequency (how many icons have the word in their names or keywords) among
-   equals: "a purple cat" -> "cat", "a pink flower" -> "flower", "a flying bird" -> "bird",
-   "a cat sitting on a chair" -> "cat", "a cup of coffee" -> "coffee". ``ignored`` lists
-   the words dropped. (Until session 15 the more common word went first, whatever its
+   caption contains go first, then by the word's role in the prompt (:func:`roles`):
+   colour words (:data:`COLOURS`) of later phrases, -ing forms ("flying", "sitting"),
+   other words after the first phrase (after "on", "with", "wearing"... or an -ing form),
+   colour words of the first phrase (they modify the thing named), its other words, its
+   head (its last word) last; the most common first by document frequency (how many icons
+   have the word in their names or keywords) among equals: "a purple cat" -> "cat", "a
+   pink flower" -> "flower", "a flying bird" -> "bird", "a cat sitting on a chair" ->
+   "cat", "a black cat with green eyes" -> "black cat", "a cup of coffee" -> "coffee".
+   ``ignored`` lists the words dropped. (Until session 15 the more common word went first, whatever its
    role, which dropped the thing named: "a flying bird" drew the flying saucer, "a sleeping
    cat" the sleeping face, "an apple on a table" the ping pong table.)
 5. **colour**: a dropped colour word then chooses among the icons the rest matched, by
@@ -106,27 +107,40 @@ def _participle(word: str) -> bool:
 
 def roles(prompt: str) -> dict[str, int]:
     """Each normalised word of ``prompt`` (:func:`words`) with its role, the order in which
-    partial matching gives words up (rule 4): 0 the head, the last word of the first phrase
-    that is not an -ing form ("a flying **bird**", "a **cat** sitting on a chair", "a cup of
-    **coffee**"); 1 another word of the first phrase; 2 a word of a later phrase (after "on",
-    "in", "with", "wearing"...: :data:`BOUNDARIES`); 3 an -ing form ("flying", "sitting")."""
+    partial matching gives words up (rule 4; the largest first): 0 the head, the last word
+    of the first phrase ("a flying **bird**", "a **cat** sitting on a chair", "a cup of
+    **coffee**"); 1 another word of the first phrase; 2 a colour word of the first phrase
+    ("a **black** cat with green eyes"); 3 a word of a later phrase (one after "on", "in",
+    "with", "wearing"...: :data:`BOUNDARIES`, or after an -ing form: "a dragon breathing
+    **fire**"); 4 an -ing form ("flying", "sitting"); 5 a colour word of a later phrase
+    ("green" eyes). Words no caption has go before all of these (:meth:`CaptionIndex.match`)."""
     first: list[str] = []
     later: list[str] = []
+    out: dict[str, int] = {}
     phrase = first
     for token in _tokens(prompt):
+        word = singular(token)
         if token in BOUNDARIES:
-            if first:  # the first phrase ends at the first boundary after a word
+            if first:  # the first phrase ends at a boundary after a word
+                phrase = later
+            if word not in STOPWORDS:  # ("behind", "under"... are in some names: "sun behind cloud")
+                out[word] = 3
+            continue
+        if token in STOPWORDS or word in STOPWORDS:
+            continue
+        if _participle(word):
+            out[word] = 4
+            if first:
                 phrase = later
             continue
-        word = singular(token)
-        if token not in STOPWORDS and word not in STOPWORDS:
-            phrase.append(word)
-    out = {w: 2 for w in later}
-    out.update({w: 1 for w in first})
-    head = next((w for w in reversed(first) if not _participle(w) and w not in COLOURS), None)
+        phrase.append(word)
+    for w in later:
+        out.setdefault(w, 5 if w in COLOURS else 3)
+    for w in first:
+        out[w] = 2 if w in COLOURS else 1
+    head = next((w for w in reversed(first) if w not in COLOURS), None)
     if head is not None:
         out[head] = 0
-    out.update({w: 3 for w in out if _participle(w)})
     return out
 
 
@@ -186,13 +200,10 @@ class CaptionIndex:
         return set(self._df)
 
     def _drop_order(self, word: str, role: dict[str, int]) -> tuple[int, float]:
-        """How readily ``word`` is dropped (the largest first): unknown words, then colour
-        words, then by ``role`` (:func:`roles`: -ing forms, words of later phrases, the
-        first phrase's other words, its head last), the more common first within each."""
+        """How readily ``word`` is dropped (the largest first): words no caption has, then
+        by ``role`` (:func:`roles`), the more common first among equals."""
         if word not in self._df:
             return (6, math.inf)
-        if word in COLOURS:
-            return (5, self._df[word])
         return (role.get(word, 1), self._df[word])
 
     def match(self, prompt: str, colours: Callable[[], Tensor] | None = None) -> CaptionMatch | None:
