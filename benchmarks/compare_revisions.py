@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,20 +41,14 @@ from vecdistill.runtime import configure_process  # noqa: E402
 configure_process()  # before torch loads (vecdistill/runtime.py)
 
 import torch  # noqa: E402
+from revisions import add_revision_arguments, extract_package  # noqa: E402  (benchmarks/revisions.py)
 from timing import step_seconds  # noqa: E402  (benchmarks/timing.py)
 
 
 def load_revision(rev: str | None, alias: str, workdir: FsPath):
     """The ``vecdistill`` package of git revision ``rev`` (None: the working tree), imported
     as the top-level package ``alias`` (the package's own imports are relative)."""
-    if rev is None:
-        src = ROOT / "vecdistill"
-    else:
-        dest = workdir / alias
-        dest.mkdir()
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "vecdistill"], check=True, capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
-        src = dest / "vecdistill"
+    src = (ROOT if rev is None else extract_package(rev, workdir / alias)) / "vecdistill"
     spec = importlib.util.spec_from_file_location(alias, src / "__init__.py", submodule_search_locations=[str(src)])
     module = importlib.util.module_from_spec(spec)
     sys.modules[alias] = module
@@ -157,8 +150,7 @@ def over_case(pkg, args: list, phase: str):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("base", help="git revision timed as the reference")
-    ap.add_argument("new", nargs="?", default=None, help="git revision compared with it (default: the working tree)")
+    add_revision_arguments(ap)
     ap.add_argument("--repeats", type=int, default=40, help="runs of each revision per case (after 3 warm-ups)")
     ap.add_argument("--cases", default="step,packed,over", help="comma-separated: step, packed, over, stroked, sketch, icons")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")

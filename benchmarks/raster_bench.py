@@ -238,6 +238,50 @@ def bench_ops(repeats: int, out) -> None:
         base = base or us
         out(f"| {name} | {us:.0f} | {us / base:.1f} |")
     out("")
+    bench_cache_states(a, b, repeats, out)
+
+
+def bench_cache_states(a: torch.Tensor, b: torch.Tensor, repeats: int, out) -> None:
+    """Microseconds of one multiply ``a * b`` over the fragments in three cache states: its
+    inputs hot (the call repeated), twenty such products alive at once (more than a core's
+    L2 holds), and right after a 16 MB buffer was written (the state the rest of a render
+    leaves): why a render's passes cost several times their hot timing. On one thread, as
+    renders run (:mod:`vecdistill.raster.threads`)."""
+    from vecdistill.raster.threads import at_most
+
+    with at_most(1):
+        _cache_states(a, b, repeats, out)
+
+
+def _cache_states(a: torch.Tensor, b: torch.Tensor, repeats: int, out) -> None:
+    flush = torch.empty(4 * 2**20)
+
+    def timed(before=None) -> float:
+        times = []
+        for _ in range(repeats):
+            if before is not None:
+                before()
+            t0 = time.perf_counter()
+            a * b
+            times.append(time.perf_counter() - t0)
+        return 1e6 * statistics.median(times)
+
+    hot = timed()
+    alive_times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        kept = [a * b for _ in range(20)]
+        alive_times.append((time.perf_counter() - t0) / 20)
+        del kept
+    alive = 1e6 * statistics.median(alive_times)
+    cold = timed(lambda: flush.add_(1.0))
+    out(f"## One multiply over the {a.shape[0]} fragments by cache state, microseconds (medians of {repeats})")
+    out("")
+    out("| state | us | x hot |")
+    out("|---|---|---|")
+    for name, us in (("inputs hot (repeated)", hot), ("twenty products alive", alive), ("after a 16 MB write", cold)):
+        out(f"| {name} | {us:.0f} | {us / hot:.1f} |")
+    out("")
 
 
 def bench_icons(per_set, size, out, exact: str = "auto", factor: int = 16):

@@ -2,8 +2,8 @@
 
     python benchmarks/same_outputs.py BASE [NEW] [--icons 10] [--append]
 
-Each revision (``NEW`` default: the working tree) renders, in a process of its own (a
-``git worktree`` of the revision on ``sys.path``), the benchmark's 256-path circle scene at
+Each revision (``NEW`` default: the working tree) renders, in a process of its own (the
+revision's package extracted by ``benchmarks/revisions.py``, on ``sys.path``), the benchmark's 256-path circle scene at
 256^2 and the first ``--icons`` files of each icon set found in the icon corpus
 (``benchmarks/icon_corpus.py fetch`` fetches them: tabler-icons outlines, twemoji, simple-icons,
 material two-tone, whose even-odd fills go through the exact pass) at 48^2, with gradients of
@@ -24,6 +24,7 @@ from pathlib import Path as FsPath
 
 import torch
 from icon_corpus import icon_files
+from revisions import add_revision_arguments, extract_package
 
 ROOT = FsPath(__file__).resolve().parents[1]
 SETS = ("tabler-icons", "twemoji-svg", "simple-icons", "material-two-tone")  # (benchmarks/icon_corpus.py)
@@ -53,23 +54,15 @@ torch.save(out, sys.argv[2])
 
 def renders(rev: str | None, files: list[str], tmp: FsPath, name: str):
     """The renders of revision ``rev`` (None: the working tree)."""
-    root = ROOT
-    if rev is not None:
-        root = tmp / name
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(root), rev], check=True)
-    try:
-        out = tmp / f"{name}.pt"
-        subprocess.run([sys.executable, "-c", CHILD, str(root), str(out), *files], check=True)
-        return torch.load(out)
-    finally:
-        if rev is not None:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(root)], check=True)
+    root = ROOT if rev is None else extract_package(rev, tmp / name)
+    out = tmp / f"{name}.pt"
+    subprocess.run([sys.executable, "-c", CHILD, str(root), str(out), *files], check=True)
+    return torch.load(out)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("base", help="git revision compared against")
-    ap.add_argument("new", nargs="?", default=None, help="git revision (default: the working tree)")
+    add_revision_arguments(ap)
     ap.add_argument("--icons", type=int, default=10, help="files per icon set (those found)")
     ap.add_argument("--append", action="store_true", help="append the table to benchmarks/results/raster_cpu.txt")
     args = ap.parse_args()

@@ -21,6 +21,7 @@ def captions(query: str, as_json: bool) -> None:
     short name, Unicode name, aliases and keywords."""
     from ..priors.captions import CaptionIndex
     from ..priors.colours import colour_name, colour_shares
+    from ..priors.embedded import DEFAULT_RESOLUTION
     from ..priors.icons import IconSet, rendered_icons
 
     icon_set = IconSet.load()
@@ -32,7 +33,7 @@ def captions(query: str, as_json: bool) -> None:
     if query.strip():
         # a dropped colour word chooses by the icons' pixels, as for a prompt: the prior's
         # renders at its default size (cached; rendered once when missing)
-        found = index.require(query, lambda: colour_shares(rendered_icons(icon_set, 64)[0].float() / 255))
+        found = index.require(query, lambda: colour_shares(rendered_icons(icon_set, DEFAULT_RESOLUTION)[0].float() / 255))
         weights, ignored, colour = found.weights, found.ignored, found.colour
         best = len(found.primary)
         recoloured = found.missing_colour  # a colour no matched icon is: prompts recolour the best ones

@@ -43,6 +43,7 @@ from .icons import IconSet, cache_file, rendered_icons
 Tensor = torch.Tensor
 
 MIN_RESOLUTION, MAX_RESOLUTION = 8, 512
+DEFAULT_RESOLUTION = 64  # (the size its renders are cached at when no other is asked for)
 
 
 @dataclass(eq=False, frozen=True)
@@ -73,7 +74,7 @@ class EmbeddedPrior(Prior):
 
     def __init__(
         self,
-        resolution: int = 64,
+        resolution: int = DEFAULT_RESOLUTION,
         device: str | torch.device = "cpu",
         dtype: torch.dtype | None = torch.float32,
         cache_dir: str | Path | None = None,
