@@ -157,6 +157,45 @@ def bench_circles(ns, sizes, repeats, out):
     out("")
 
 
+def compiled_kernels() -> str:
+    """The compiled CPU kernels' state, for the header line: Numba's version, or why not."""
+    from importlib.metadata import version
+
+    from vecdistill.raster import jit
+
+    return f"compiled CPU kernels: Numba {version('numba')}" if jit.available() else "compiled CPU kernels: off (per-operation path)"
+
+
+def bench_compiled(n: int, size: int, repeats: int, out) -> None:
+    """Forward + backward of the n-path circle scene with the compiled CPU kernels
+    (``vecdistill.raster.jit``, Numba) and with the per-operation path
+    (``jit.disabled()``, as ``VECDISTILL_JIT=0``), interleaved in one process: medians and
+    their ratio, one leaf per path and packed leaves."""
+    from vecdistill.raster import jit
+
+    if not jit.available():
+        out("## Compiled CPU kernels: not available here (Numba not installed, VECDISTILL_JIT=0, or failed); skipped")
+        out("")
+        return
+    out(f"## Compiled CPU kernels (compositing) against the per-operation path: {n} paths at {size}^2, forward + backward, wall ms (medians of {repeats}, interleaved)")
+    out("")
+    out("| leaves | compiled | per-operation | ratio |")
+    out("|---|---|---|---|")
+    scene = circles_scene(n, size, generator=torch.Generator().manual_seed(n + size))
+    scene.requires_grad_(True, kinds=("points", "colors"))
+    packed = circles_scene(n, size, generator=torch.Generator().manual_seed(n + size))
+    cases = {"one leaf per path": (scene, leaves(scene)), "packed": (packed, list(pack_parameters(packed).values()))}
+    for name, (s, ps) in cases.items():
+        times: dict[bool, list[float]] = {True: [], False: []}
+        for _ in range(repeats + 1):  # (the first pair warms up: plans built, kernels loaded)
+            for on in (True, False):
+                with contextlib.nullcontext() if on else jit.disabled():
+                    times[on].append(step_seconds(lambda s=s: rasterize(s, size, size), ps))
+        a, b = (statistics.median(times[on][1:]) * 1e3 for on in (True, False))
+        out(f"| {name} | {a:.1f} | {b:.1f} | {a / b:.2f} |")
+    out("")
+
+
 def bench_threads(cases, repeats, out):
     """Forward + backward wall ms (medians, interleaved) at torch's thread count with the
     rasterizer's thread policy (vecdistill/raster/threads.py: one thread below its canvas
@@ -695,11 +734,12 @@ def main() -> None:
 
     out(
         f"# raster_bench ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}), torch {torch.__version__}, "
-        f"threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}"
+        f"threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}, {compiled_kernels()}"
     )
     out("")
     if args.quick:
         bench_circles([64, 256], [256], 3, out)
+        bench_compiled(256, 256, 3, out)
         if not args.no_icons:
             bench_icons(10, 64, out, factor=4)
     else:
@@ -707,6 +747,7 @@ def main() -> None:
             ns = [int(x) for x in args.ns.split(",")]
             sizes = [int(x) for x in args.sizes.split(",")]
             bench_circles(ns, sizes, args.repeats, out)
+            bench_compiled(256, 256, args.repeats, out)
             if args.views:
                 bench_views(256, 256, args.views, max(3, args.repeats // 3), out)
             if not args.no_stages:

@@ -1,5 +1,6 @@
 """The CLI shell: fast help, one-line errors, exit codes."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -36,6 +37,8 @@ def test_doctor_json_reports_versions_and_backends():
     assert r.returncode == (0 if report["ok"] else 1)
     fused = report["checks"]["backends"]["fused GPU kernels"]
     assert fused.startswith("Triton found") or fused.startswith("Triton not installed")
+    compiled = report["checks"]["backends"]["compiled CPU kernels"]
+    assert compiled.startswith("Numba") and ("found" in compiled) == (importlib.util.find_spec("numba") is not None)
 
 
 def test_doctor_says_when_the_fused_kernels_are_off(monkeypatch):
@@ -43,6 +46,8 @@ def test_doctor_says_when_the_fused_kernels_are_off(monkeypatch):
 
     monkeypatch.setenv("VECDISTILL_FUSED", "0")
     assert run_checks(load_prior=False)["checks"]["backends"]["fused GPU kernels"].startswith("off (VECDISTILL_FUSED=0)")
+    monkeypatch.setenv("VECDISTILL_JIT", "0")
+    assert run_checks(load_prior=False)["checks"]["backends"]["compiled CPU kernels"].startswith("off (VECDISTILL_JIT=0)")
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

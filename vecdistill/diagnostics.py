@@ -37,6 +37,19 @@ def _fused_kernels(cuda: bool) -> str:
     return "Triton found: used for float32 CUDA renders" if cuda else "Triton found (used on CUDA only)"
 
 
+def _compiled_kernels() -> str:
+    """Whether CPU renders will use the rasterizer's compiled kernels
+    (:mod:`vecdistill.raster.jit`, Numba); without Numba, or with ``VECDISTILL_JIT=0``,
+    they take the per-operation path (same images, slower)."""
+    from vecdistill.raster import jit
+
+    if os.environ.get("VECDISTILL_JIT", "1") == "0":
+        return "off (VECDISTILL_JIT=0): CPU renders use the per-operation path"
+    if not jit.installed():
+        return "Numba not installed: CPU renders use the per-operation path (pip install numba)"
+    return f"Numba {_version('numba')} found: used for CPU renders (compositing)"
+
+
 def run_checks(load_prior: bool = True) -> dict:
     """Collect versions, devices, optional backends, the cache dir and an embedded-prior
     load test. Returns ``{"ok": bool, "problems": [str], "checks": {section: {name: value}}}``."""
@@ -72,6 +85,7 @@ def run_checks(load_prior: bool = True) -> dict:
         "ray": "available" if _importable("ray") else "not installed (optional: pip install vecdistill[ray])",
         "cairosvg": "ok" if _importable("cairosvg") else "missing (needs the cairo library)",
         "fused GPU kernels": _fused_kernels(cuda),
+        "compiled CPU kernels": _compiled_kernels(),
     }
     if backends["cairosvg"] != "ok":
         problems.append("cairosvg cannot load the cairo library (apt-get install libcairo2)")

@@ -1,11 +1,34 @@
-"""The "over" compositing Function: its analytic backward against torch's gradcheck."""
+"""The "over" compositing: its analytic backwards against torch's gradcheck and a
+one-fragment-at-a-time reference, on both CPU paths (the per-operation one and the compiled
+loops of :mod:`vecdistill.raster.jit_composite`)."""
 
 from __future__ import annotations
+
+import contextlib
 
 import pytest
 import torch
 
-from vecdistill.raster import composite
+from vecdistill.raster import composite, jit
+
+
+@pytest.fixture(params=["per-operation", "compiled"])
+def path(request, monkeypatch):
+    """Each test once per CPU path; the compiled one is checked to be the one that ran."""
+    if request.param == "per-operation":
+        with jit.disabled():
+            yield request.param
+        return
+    if not jit.installed():
+        pytest.skip("Numba is not installed")
+    from vecdistill.raster import jit_composite
+
+    calls = []
+    run = jit_composite.over
+    monkeypatch.setattr(jit_composite, "over", lambda *a: calls.append(1) or run(*a))
+    monkeypatch.setattr(jit, "failed", None)
+    yield request.param
+    assert calls and jit.failed is None
 
 
 def _fragments(g: torch.Generator, shuffled: bool):
@@ -27,7 +50,7 @@ def _fragments(g: torch.Generator, shuffled: bool):
 
 @pytest.mark.parametrize("shuffled", [False, True])
 @pytest.mark.parametrize("own_scale", [False, True])
-def test_over_backward_passes_gradcheck(shuffled, own_scale):
+def test_over_backward_passes_gradcheck(shuffled, own_scale, path):
     g = torch.Generator().manual_seed(3 + 2 * shuffled + own_scale)
     pixel, order, cov, table, index, scale = _fragments(g, shuffled)
     order = order if shuffled else None
@@ -39,7 +62,7 @@ def test_over_backward_passes_gradcheck(shuffled, own_scale):
     assert torch.autograd.gradcheck(f, (cov, table, scale), eps=1e-6, atol=1e-7)
 
 
-def test_over_matches_sequential_compositing():
+def test_over_matches_sequential_compositing(path):
     g = torch.Generator().manual_seed(9)
     pixel, order, cov, table, index, scale = _fragments(g, shuffled=True)
     for own_scale in (True, False):
@@ -67,7 +90,7 @@ def _sequential_over(pixel, cov, table, index, num_pixels, q):
     return torch.stack(rgb, 1), torch.stack(alpha)
 
 
-def test_over_deep_runs_and_opaque_layers():
+def test_over_deep_runs_and_opaque_layers(path):
     # runs of 1, 2, 3, 8, 9 and 37 fragments (either side of the doubling steps' powers of
     # two), opaque fragments among them (the quotient by 1 - q a at its smallest): forward and
     # gradients equal the one-at-a-time reference; float32 stays within 1e-5 of float64
@@ -125,3 +148,75 @@ def test_on_background_backward_passes_gradcheck(image):
     out = f(*inputs)
     bg_full = inputs[2] if image else colour
     assert torch.allclose(out, (rgb + bg_full * (1 - alpha)).clamp(0, 1))
+
+
+def test_compiled_and_per_operation_paths_agree_on_a_render(monkeypatch):
+    """A whole render (strokes, gradients, clips, an isolated group: fragments not in paint
+    order reach the compositing) and its gradients: the compiled loops give the per-operation
+    path's values to float64 rounding."""
+    if not jit.installed():
+        pytest.skip("Numba is not installed")
+    from pathlib import Path
+
+    from vecdistill.raster import rasterize
+    from vecdistill.svg.parse import load_svg
+
+    walks = []
+    argsort = torch.argsort
+    monkeypatch.setattr(torch, "argsort", lambda *a, **k: walks.append(1) or argsort(*a, **k))
+    for name in ("clip.svg", "gradients.svg", "strokes.svg", "styles.svg", "use-symbol.svg"):
+        scene = load_svg(Path(__file__).parents[1] / "data" / "icons" / "handmade" / name).to(dtype=torch.float64)
+        scene.requires_grad_(True)
+        params = [t for t in scene.parameters() if t.requires_grad]
+        results = []
+        for context in (jit.disabled(), contextlib.nullcontext()):
+            with context:
+                img = rasterize(scene, 48, 48)
+                weights = torch.linspace(0, 1, img.numel(), dtype=img.dtype).view_as(img)
+                grads = torch.autograd.grad((img * weights).sum(), params, allow_unused=True)
+            results.append([img.detach()] + [g for g in grads if g is not None])
+        for a, b in zip(*results):
+            assert torch.allclose(a, b, atol=1e-12, rtol=1e-9), name
+    assert walks  # group opacity: fragments out of paint order were walked by their order
+
+
+def test_a_compiled_kernel_that_fails_falls_back_with_one_warning(monkeypatch):
+    """A kernel Numba cannot compile or run never stops a render: one warning, the
+    per-operation path's result, and no compiled kernel afterwards."""
+    if not jit.installed():
+        pytest.skip("Numba is not installed")
+    from vecdistill.raster import jit_composite
+
+    g = torch.Generator().manual_seed(5)
+    pixel, order, cov, table, index, scale = _fragments(g, shuffled=False)
+    with jit.disabled():
+        ref = composite.over(pixel, None, cov, table, index, None, 5)
+
+    def broken(*args):
+        raise RuntimeError("LLVM ERROR: no target here")
+
+    monkeypatch.setattr(jit, "failed", None)
+    monkeypatch.setattr(jit_composite, "_ready", set())
+    monkeypatch.setattr(jit_composite, "_compile", broken)
+    with pytest.warns(RuntimeWarning, match="compiled CPU kernels failed") as caught:
+        got = composite.over(pixel, None, cov, table, index, None, 5)
+        composite.over(pixel, None, cov, table, index, None, 5)
+    assert len(caught) == 1 and "VECDISTILL_JIT=0" in str(caught[0].message)
+    assert jit.failed is not None and not jit.available()
+    assert all(torch.equal(a, b) for a, b in zip(got, ref))
+
+
+def test_the_environment_turns_the_compiled_kernels_off(monkeypatch):
+    from vecdistill.raster.kernel_gate import cpu_kernels_for
+
+    x32 = torch.zeros(3)
+    monkeypatch.setattr(jit, "failed", None)
+    monkeypatch.setenv("VECDISTILL_JIT", "0")
+    assert cpu_kernels_for("compositing", x32) is None
+    monkeypatch.delenv("VECDISTILL_JIT")
+    if jit.installed():
+        assert cpu_kernels_for("compositing", x32) is not None
+        assert cpu_kernels_for("compositing", x32.double()) is not None
+    assert cpu_kernels_for("compositing", x32, x32.double()) is None  # mixed dtypes: per operation
+    assert cpu_kernels_for("compositing", x32.half()) is None
+    assert cpu_kernels_for("coverage", x32) is None  # no compiled kernel for that stage

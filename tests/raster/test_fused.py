@@ -105,17 +105,18 @@ def test_a_forward_kernel_that_cannot_run_falls_back_to_the_per_operation_path(m
     compile for): the render falls back, in the coverage, compositing or flattening stage,
     with the same image and gradients as without the kernels, one warning, and the kernels
     are off afterwards."""
-    from vecdistill.raster import fused, rasterize
+    from vecdistill.raster import fused, jit, rasterize
     from vecdistill.raster.kernel_gate import standing_in
     from vecdistill.raster.testscenes import circles_scene
 
     scene = circles_scene(16, 32, generator=torch.Generator().manual_seed(7))
     scene.requires_grad_(True)
     params = [t for t in scene.parameters() if t.requires_grad]
-    img = rasterize(scene, 32, 32)
-    reference = [img.detach()] + list(torch.autograd.grad(img.sum(), params, allow_unused=True))
+    with jit.disabled():  # the per-operation path throughout (the fallback's)
+        img = rasterize(scene, 32, 32)
+        reference = [img.detach()] + list(torch.autograd.grad(img.sum(), params, allow_unused=True))
     monkeypatch.setattr(fused, "failed", None)
-    with standing_in(stage), pytest.warns(RuntimeWarning, match="fused GPU kernels failed") as caught:
+    with jit.disabled(), standing_in(stage), pytest.warns(RuntimeWarning, match="fused GPU kernels failed") as caught:
         img = rasterize(scene, 32, 32)
         got = [img.detach()] + list(torch.autograd.grad(img.sum(), params, allow_unused=True))
     assert len(caught) == 1 and fused.failed is not None and not fused.available()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vecdistill.raster import composite, coverage, rasterize, threads
+from vecdistill.raster import composite, coverage, jit, rasterize, threads
 from vecdistill.raster.plan import clear_plans
 from vecdistill.raster.testscenes import circles_scene
 
@@ -27,6 +27,12 @@ def seen(monkeypatch):
     monkeypatch.setattr(composite._Over, "forward", spy("over", over_fwd))
     monkeypatch.setattr(composite._Over, "backward", spy("over_bwd", over_bwd))
     monkeypatch.setattr(coverage._WindingArea, "backward", spy("area_bwd", area_bwd))
+    if jit.installed():  # the compiled compositing (CPU renders take it when Numba is there)
+        from vecdistill.raster import jit_composite
+
+        over = jit_composite._JitOver
+        monkeypatch.setattr(over, "forward", spy("over", over.forward))
+        monkeypatch.setattr(over, "backward", spy("over_bwd", over.backward))
     return log
 
 

@@ -10,14 +10,17 @@ fragments at once: no gathers, no running total, so float32 loses nothing), and 
 backward's sums over earlier fragments the mirror prefix sum. ``a`` is scaled by
 ``1 - 1e-9`` (float32: ``1 - 2^-20``) in the transmittance so that an opaque layer's factor
 stays non-zero and the backward's quotient by it finite. On CUDA (float32, Triton present)
-the same sums run as one fused kernel each way (:mod:`.fused`).
+the same sums run as one fused kernel each way (:mod:`.fused`); on the CPU, when Numba is
+installed, as two compiled loops over the fragments in paint order, with no sort
+(:mod:`.jit_composite`). What follows is the per-operation path, every other case's (and
+the reference of both).
 """
 
 from __future__ import annotations
 
 import torch
 
-from .kernel_gate import kernels_for
+from .kernel_gate import cpu_kernels_for, kernels_for
 
 Tensor = torch.Tensor
 
@@ -181,6 +184,13 @@ def over(
     dtype = cov.dtype
     if pixel.numel() == 0:
         return table.new_zeros(3, num_pixels) + 0 * table.sum(), cov.new_zeros(num_pixels) + 0 * cov.sum()
+    shrink = _SHRINK if dtype == torch.float64 else _SHRINK32
+    fused = kernels_for("compositing", cov, table, scale)
+    compiled = None if fused is not None else cpu_kernels_for("compositing", cov, table, scale)
+    if compiled is not None:  # CPU: one walk over the fragments in paint order, no sort
+        out = compiled.over(pixel, order, cov, table, index, scale, num_pixels, shrink)
+        if out is not None:
+            return out
     with torch.no_grad():
         if order is None or bool((order[1:] >= order[:-1]).all()):
             # fragments already in paint order: a stable sort by pixel keeps it per pixel
@@ -196,8 +206,6 @@ def over(
             span = int(order.max()) + 1
             perm = torch.argsort(pixel * span + order)
             pix = key = pixel.index_select(0, perm)
-    shrink = _SHRINK if dtype == torch.float64 else _SHRINK32
-    fused = kernels_for("compositing", cov, table, scale)
     if fused is not None:
         return fused.over_sorted(cov, table, scale, index, pix, perm, num_pixels, shrink)
     return over_sorted(cov, table, scale, index, pix, perm, num_pixels, shrink, key)  # (narrow keys compare faster)

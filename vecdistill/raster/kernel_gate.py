@@ -1,4 +1,4 @@
-"""Which fused GPU kernels a render uses: one gate for the three stages that have them.
+"""Which fused kernels a render uses: one gate for the stages that have them.
 
 ``kernels_for(stage, *tensors)`` gives the stage's kernel module (``"flattening"``:
 :mod:`.fused_flatten`, ``"coverage"``: :mod:`.fused_coverage`, ``"compositing"``:
@@ -11,6 +11,10 @@ modules are imported only then, so CPU renders never load them.
 them under Triton's interpreter (``TRITON_INTERPRET=1``) against the per-operation path, and
 how ``benchmarks/raster_bench.py --fused-count`` counts a render's operations with their
 launches stubbed.
+
+``cpu_kernels_for(stage, *tensors)`` is the CPU counterpart: the stage's compiled CPU
+kernels (``"compositing"``: :mod:`.jit_composite`, Numba) for float32 or float64 CPU
+tensors of one dtype when :func:`.jit.available`, else None; Numba is imported only then.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from contextlib import contextmanager
 import torch
 
 STAGES = {"flattening": "fused_flatten", "coverage": "fused_coverage", "compositing": "fused"}
+
+CPU_STAGES = {"compositing": "jit_composite"}
 
 _stand_in: frozenset[str] = frozenset()  # stages whose kernels take CPU tensors (tests, counts)
 
@@ -39,6 +45,22 @@ def kernels_for(stage: str, *tensors: torch.Tensor | None):
     if not fused.available():
         return None
     return importlib.import_module(f".{STAGES[stage]}", __package__)
+
+
+def cpu_kernels_for(stage: str, *tensors: torch.Tensor | None):
+    """The compiled CPU kernel module of ``stage`` for ``tensors`` (None entries ignored), or
+    None (see the module docstring; a module that fails to import warns once, through
+    :func:`.jit.give_up`, and is not tried again)."""
+    given = [t for t in tensors if t is not None]
+    if stage not in CPU_STAGES or not given:
+        return None
+    if given[0].dtype not in (torch.float32, torch.float64) or any(t.dtype != given[0].dtype or t.device.type != "cpu" for t in given):
+        return None
+    from . import jit
+
+    if not jit.available():
+        return None
+    return jit.attempt(importlib.import_module, f".{CPU_STAGES[stage]}", __package__)
 
 
 @contextmanager

@@ -1,0 +1,72 @@
+"""CPU kernels compiled at run time by Numba: whether they may run, and what happens when
+one cannot.
+
+Numba (a pip wheel that carries its own LLVM: no compiler on the machine) compiles the
+kernels of :mod:`.jit_composite` the first time a process uses them and keeps the machine
+code in its cache (``__pycache__`` next to the module, or Numba's user cache directory
+where that is read-only), so later processes load it instead of compiling again. They
+replace whole-array torch passes by one loop over the fragments, which on the CPU is bound
+by memory traffic rather than arithmetic (``docs/raster.md``).
+
+:func:`available`: Numba imports, ``VECDISTILL_JIT`` is not ``0`` and no kernel has failed
+in this process. A kernel that cannot compile or run never stops a render: :func:`attempt`
+catches the failure, :func:`give_up` warns once, and every later render takes the
+per-operation path (the same sums in torch operations). :func:`disabled` turns the kernels
+off within a block (the tests' and benchmarks' comparisons).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+failed: str | None = None  # why a kernel could not run in this process (then none is used)
+_off = 0  # depth of disabled() blocks
+
+
+def installed() -> bool:
+    """Whether Numba is importable (without importing it)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def available() -> bool:
+    """Whether the CPU kernels may run (see the module docstring)."""
+    return _off == 0 and failed is None and os.environ.get("VECDISTILL_JIT", "1") != "0" and installed()
+
+
+def give_up(exc: BaseException) -> None:
+    """After a kernel failed to compile or run: warn once and use the per-operation path for
+    the rest of the process."""
+    global failed
+    if failed is None:
+        failed = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        warnings.warn(
+            f"vecdistill: the compiled CPU kernels failed ({type(exc).__name__}: {failed}); rendering with the "
+            "per-operation path from now on (VECDISTILL_JIT=0 skips them)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+def attempt(run, *args, **kwargs):
+    """``run(*args, **kwargs)`` (which must not return None), or None when it raised: then
+    :func:`give_up` and the caller takes the per-operation path."""
+    try:
+        return run(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - any compile or run failure (Numba, llvmlite)
+        give_up(exc)
+        return None
+
+
+@contextmanager
+def disabled() -> Iterator[None]:
+    """Within the block, renders take the per-operation path (nestable)."""
+    global _off
+    _off += 1
+    try:
+        yield
+    finally:
+        _off -= 1

@@ -1,0 +1,168 @@
+"""SVG "source over" compositing as two compiled CPU loops (Numba), for CPU renders.
+
+The per-operation path (:class:`.composite._Over`) sorts the fragments by pixel and makes
+about 35 whole-array passes over them (gathers, doubling scans, scatter-adds); on the CPU
+each pass streams the fragment arrays through memory again. Here the fragments are walked
+once, in paint order, as they come (no sort; fragments whose ``order`` is not already
+non-decreasing are walked through a stable ``argsort`` of it), each one updating its pixel
+in place:
+
+- forward: ``out[p] = C[:3, k] s + (1 - q a) out[p]`` and ``alpha[p] = a + (1 - q a)
+  alpha[p]`` with ``a = c C[3, k]``, ``s`` the scale (the alpha, or given) and ``q`` the
+  shrink factor of :mod:`.composite` (so the result equals its ``sum p_i T_i``);
+- backward, two walks: in paint order, ``w_i = g . (the composite below fragment i)``,
+  one running scalar per pixel (``w = (g_rgb . C[:3, k]) s + g_a a + (1 - q a) w``);
+  then in reverse, with ``T`` the running transmittance of what is drawn later (one per
+  pixel, from 1): ``da = (g_a - q w_i) T`` (plus ``h_s = (g_rgb . C[:3, k]) T`` when the
+  scale is the alpha; else ``ds = h_s``), ``dC[:3, k] += g_rgb s T``, ``dC[3, k] += da c``,
+  ``dc = da C[3, k]``, ``T *= 1 - q a``. No quotient by ``1 - q a``: opaque fragments
+  need no care.
+
+Float32 and float64 (each compiled on first use), one thread, the GIL released. Pixel-major
+buffers (``[N, 4]`` output and gradient, ``[K, 4]`` colour table) keep a fragment's four
+channels in one cache line.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from numba import njit
+
+from . import jit
+
+Tensor = torch.Tensor
+
+
+@njit(cache=True, nogil=True)
+def _forward(cov, index, pixel, walk, table, scale, has_scale, q, one, out):  # pragma: no cover - compiled
+    """``out`` [N, 4] (zeros on entry) <- the premultiplied composite of the fragments
+    (``cov``, ``index``, ``pixel``, ``scale`` [F]; ``table`` [K, 4]: r, g, b, alpha factor),
+    walked in the order ``walk`` [F] (empty: as stored)."""
+    n = cov.shape[0]
+    use_walk = walk.shape[0] == n
+    for j in range(n):
+        i = walk[j] if use_walk else j
+        k = index[i]
+        p = pixel[i]
+        a = cov[i] * table[k, 3]
+        s = scale[i] if has_scale else a
+        f = one - q * a
+        out[p, 0] = table[k, 0] * s + f * out[p, 0]
+        out[p, 1] = table[k, 1] * s + f * out[p, 1]
+        out[p, 2] = table[k, 2] * s + f * out[p, 2]
+        out[p, 3] = a + f * out[p, 3]
+
+
+@njit(cache=True, nogil=True)
+def _backward(cov, index, pixel, walk, table, scale, has_scale, q, one, g, d_cov, d_table, d_scale, per_pixel, below):  # pragma: no cover - compiled
+    """Gradients of :func:`_forward` for the output gradient ``g`` [N, 4]: ``d_cov`` [F],
+    ``d_table`` [K, 4] (zeros on entry, accumulated), ``d_scale`` [F] (written when
+    ``has_scale``). ``per_pixel`` [N] (zeros on entry) and ``below`` [F]: scratch."""
+    n = cov.shape[0]
+    use_walk = walk.shape[0] == n
+    for j in range(n):  # paint order: g . (composite below each fragment)
+        i = walk[j] if use_walk else j
+        k = index[i]
+        p = pixel[i]
+        a = cov[i] * table[k, 3]
+        s = scale[i] if has_scale else a
+        below[i] = per_pixel[p]
+        dot = g[p, 0] * table[k, 0] + g[p, 1] * table[k, 1] + g[p, 2] * table[k, 2]
+        per_pixel[p] = dot * s + g[p, 3] * a + (one - q * a) * per_pixel[p]
+    per_pixel[:] = one  # now each pixel's transmittance of what is drawn later
+    for j in range(n - 1, -1, -1):
+        i = walk[j] if use_walk else j
+        k = index[i]
+        p = pixel[i]
+        c = cov[i]
+        a = c * table[k, 3]
+        s = scale[i] if has_scale else a
+        t = per_pixel[p]
+        lr = g[p, 0] * t
+        lg = g[p, 1] * t
+        lb = g[p, 2] * t
+        h_s = lr * table[k, 0] + lg * table[k, 1] + lb * table[k, 2]
+        da = (g[p, 3] - q * below[i]) * t
+        if has_scale:
+            d_scale[i] = h_s
+        else:
+            da += h_s
+        d_table[k, 0] += lr * s
+        d_table[k, 1] += lg * s
+        d_table[k, 2] += lb * s
+        d_table[k, 3] += da * c
+        d_cov[i] = da * table[k, 3]
+        per_pixel[p] = t * (one - q * a)
+
+
+def _arrays(cov: Tensor, table: Tensor, scale: Tensor | None, index: Tensor, pixel: Tensor):
+    """NumPy views of the inputs: ``cov``, ``scale`` (``cov`` when None) [F], ``table``
+    transposed to [K, 4] (a copy), ``index``, ``pixel`` [F] int64; all contiguous."""
+    c = cov.detach().contiguous()
+    t = table.detach().to(c.dtype).t().contiguous()
+    s = c if scale is None else scale.detach().to(c.dtype).contiguous()
+    return c, t, s, index.contiguous(), pixel.contiguous()
+
+
+class _JitOver(torch.autograd.Function):
+    """:func:`_forward` / :func:`_backward` as a Function: ``(cov, table, scale)`` ->
+    ``out`` [N, 4] (premultiplied r, g, b, alpha per pixel)."""
+
+    @staticmethod
+    def forward(ctx, cov, table, scale, index, pixel, walk, num_pixels, shrink):
+        c, t, s, index, pixel = _arrays(cov, table, scale, index, pixel)
+        out = c.new_zeros(num_pixels, 4)
+        kind = c.numpy().dtype.type
+        has_scale = scale is not None
+        _forward(c.numpy(), index.numpy(), pixel.numpy(), walk, t.numpy(), s.numpy(), has_scale, kind(shrink), kind(1), out.numpy())
+        ctx.save_for_backward(c, t, s, index, pixel)
+        ctx.walk, ctx.has_scale, ctx.shrink = walk, has_scale, shrink
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g):
+        c, t, s, index, pixel = ctx.saved_tensors
+        g = g.to(c.dtype).contiguous()
+        d_cov = torch.empty_like(c)
+        d_table = torch.zeros_like(t)
+        d_scale = torch.empty_like(c) if ctx.has_scale else None
+        kind = c.numpy().dtype.type
+        _backward(
+            c.numpy(), index.numpy(), pixel.numpy(), ctx.walk, t.numpy(), s.numpy(), ctx.has_scale, kind(ctx.shrink), kind(1),
+            g.numpy(), d_cov.numpy(), d_table.numpy(), (d_cov if d_scale is None else d_scale).numpy(),
+            np.zeros(g.shape[0], kind), np.empty(c.shape[0], kind),
+        )
+        return d_cov, d_table.t(), d_scale, None, None, None, None, None
+
+
+_ready: set = set()  # dtypes whose kernels have compiled (or loaded from the cache) and run
+
+
+def _compile(dtype: torch.dtype) -> bool:
+    """Compile (or load) both kernels for ``dtype`` on a two-fragment example, so that a
+    failure shows here, before any render relies on them."""
+    cov = torch.tensor([0.5, 1.0], dtype=dtype, requires_grad=True)
+    table = torch.tensor([[1.0], [0.0], [0.0], [1.0]], dtype=dtype, requires_grad=True)
+    out = _JitOver.apply(cov, table, None, torch.zeros(2, dtype=torch.long), torch.zeros(2, dtype=torch.long), np.empty(0, np.int64), 1, 1.0)
+    out.sum().backward()
+    _ready.add(dtype)
+    return True
+
+
+def over(pixel: Tensor, order: Tensor | None, cov: Tensor, table: Tensor, index: Tensor, scale: Tensor | None,
+         num_pixels: int, shrink: float) -> tuple[Tensor, Tensor] | None:
+    """:func:`.composite.over` (same arguments, and its ``shrink``) by the compiled loops:
+    ``(rgb [3, N], alpha [N])``, views of one ``[N, 4]`` tensor; None when the kernels
+    cannot run here (then :func:`.jit.give_up` has warned and the caller takes the
+    per-operation path)."""
+    if cov.dtype not in _ready and jit.attempt(_compile, cov.dtype) is None:
+        return None
+    with torch.no_grad():
+        if order is None or bool((order[1:] >= order[:-1]).all()):
+            walk = np.empty(0, np.int64)  # already in paint order
+        else:
+            walk = torch.argsort(order, stable=True).numpy()
+    out = _JitOver.apply(cov, table, scale, index, pixel, walk, num_pixels, shrink).t()
+    return out[:3], out[3]
