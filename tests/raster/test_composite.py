@@ -220,3 +220,24 @@ def test_the_environment_turns_the_compiled_kernels_off(monkeypatch):
     assert cpu_kernels_for("compositing", x32, x32.double()) is None  # mixed dtypes: per operation
     assert cpu_kernels_for("compositing", x32.half()) is None
     assert cpu_kernels_for("coverage", x32) is None  # no compiled kernel for that stage
+
+
+def test_the_first_compiled_render_may_be_a_no_grad_one(monkeypatch):
+    """The kernels compile (or load from the cache) on first use, forward and backward:
+    also when that use is a render under ``torch.no_grad()``."""
+    if not jit.installed():
+        pytest.skip("Numba is not installed")
+    import warnings
+
+    from vecdistill.raster import jit_composite
+
+    monkeypatch.setattr(jit, "failed", None)
+    monkeypatch.setattr(jit_composite, "_ready", set())
+    pixel, order, cov, table, index, scale = _fragments(torch.Generator().manual_seed(2), shuffled=False)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("error")
+        rgb, alpha = composite.over(pixel, None, cov, table, index, None, 5)
+    assert jit.failed is None and jit_composite._ready == {torch.float64}
+    with jit.disabled():
+        ref = composite.over(pixel, None, cov.detach(), table.detach(), index, None, 5)
+    assert torch.allclose(rgb, ref[0], atol=1e-12) and torch.allclose(alpha, ref[1], atol=1e-12)

@@ -18,9 +18,10 @@ in place:
   ``dc = da C[3, k]``, ``T *= 1 - q a``. No quotient by ``1 - q a``: opaque fragments
   need no care.
 
-Float32 and float64 (each compiled on first use), one thread, the GIL released. Pixel-major
-buffers (``[N, 4]`` output and gradient, ``[K, 4]`` colour table) keep a fragment's four
-channels in one cache line.
+Float32 and float64 (each compiled on first use), one thread, the GIL released. The colour
+table is read pixel-major (``[K, 4]``: a column's four values in one cache line); the
+outputs and their gradients stay channel-major as the renderer uses them (a pixel-major
+``[N, 4]`` output costs more in the copies of its views' gradients than it saves).
 """
 
 from __future__ import annotations
@@ -35,10 +36,10 @@ Tensor = torch.Tensor
 
 
 @njit(cache=True, nogil=True)
-def _forward(cov, index, pixel, walk, table, scale, has_scale, q, one, out):  # pragma: no cover - compiled
-    """``out`` [N, 4] (zeros on entry) <- the premultiplied composite of the fragments
-    (``cov``, ``index``, ``pixel``, ``scale`` [F]; ``table`` [K, 4]: r, g, b, alpha factor),
-    walked in the order ``walk`` [F] (empty: as stored)."""
+def _forward(cov, index, pixel, walk, table, scale, has_scale, q, one, rgb, alpha):  # pragma: no cover - compiled
+    """``rgb`` [3, N], ``alpha`` [N] (zeros on entry) <- the premultiplied composite of the
+    fragments (``cov``, ``index``, ``pixel``, ``scale`` [F]; ``table`` [K, 4]: r, g, b,
+    alpha factor), walked in the order ``walk`` [F] (empty: as stored)."""
     n = cov.shape[0]
     use_walk = walk.shape[0] == n
     for j in range(n):
@@ -48,17 +49,19 @@ def _forward(cov, index, pixel, walk, table, scale, has_scale, q, one, out):  # 
         a = cov[i] * table[k, 3]
         s = scale[i] if has_scale else a
         f = one - q * a
-        out[p, 0] = table[k, 0] * s + f * out[p, 0]
-        out[p, 1] = table[k, 1] * s + f * out[p, 1]
-        out[p, 2] = table[k, 2] * s + f * out[p, 2]
-        out[p, 3] = a + f * out[p, 3]
+        rgb[0, p] = table[k, 0] * s + f * rgb[0, p]
+        rgb[1, p] = table[k, 1] * s + f * rgb[1, p]
+        rgb[2, p] = table[k, 2] * s + f * rgb[2, p]
+        alpha[p] = a + f * alpha[p]
 
 
 @njit(cache=True, nogil=True)
-def _backward(cov, index, pixel, walk, table, scale, has_scale, q, one, g, d_cov, d_table, d_scale, per_pixel, below):  # pragma: no cover - compiled
-    """Gradients of :func:`_forward` for the output gradient ``g`` [N, 4]: ``d_cov`` [F],
-    ``d_table`` [K, 4] (zeros on entry, accumulated), ``d_scale`` [F] (written when
-    ``has_scale``). ``per_pixel`` [N] (zeros on entry) and ``below`` [F]: scratch."""
+def _backward(cov, index, pixel, walk, table, scale, has_scale, q, one, g_rgb, g_a, d_cov, d_table, d_scale, per_pixel, below):  # pragma: no cover - compiled
+    """Gradients of :func:`_forward` for the output gradients ``g_rgb`` [3, N], ``g_a``
+    [N]: ``d_cov`` [F], ``d_table`` [K, 4] (zeros on entry, accumulated), ``d_scale`` [F]
+    (written when ``has_scale``). ``per_pixel`` [N] (zeros on entry) and ``below`` [F]:
+    scratch. A run of fragments of one table column (one layer's) sums its colour-table
+    gradients in registers before adding them."""
     n = cov.shape[0]
     use_walk = walk.shape[0] == n
     for j in range(n):  # paint order: g . (composite below each fragment)
@@ -68,37 +71,52 @@ def _backward(cov, index, pixel, walk, table, scale, has_scale, q, one, g, d_cov
         a = cov[i] * table[k, 3]
         s = scale[i] if has_scale else a
         below[i] = per_pixel[p]
-        dot = g[p, 0] * table[k, 0] + g[p, 1] * table[k, 1] + g[p, 2] * table[k, 2]
-        per_pixel[p] = dot * s + g[p, 3] * a + (one - q * a) * per_pixel[p]
+        dot = g_rgb[0, p] * table[k, 0] + g_rgb[1, p] * table[k, 1] + g_rgb[2, p] * table[k, 2]
+        per_pixel[p] = dot * s + g_a[p] * a + (one - q * a) * per_pixel[p]
     per_pixel[:] = one  # now each pixel's transmittance of what is drawn later
+    last = -1
+    t0 = t1 = t2 = t3 = q - q  # (zeros of the working dtype)
     for j in range(n - 1, -1, -1):
         i = walk[j] if use_walk else j
         k = index[i]
+        if k != last:
+            if last >= 0:
+                d_table[last, 0] += t0
+                d_table[last, 1] += t1
+                d_table[last, 2] += t2
+                d_table[last, 3] += t3
+            last = k
+            t0 = t1 = t2 = t3 = q - q
         p = pixel[i]
         c = cov[i]
         a = c * table[k, 3]
         s = scale[i] if has_scale else a
         t = per_pixel[p]
-        lr = g[p, 0] * t
-        lg = g[p, 1] * t
-        lb = g[p, 2] * t
+        lr = g_rgb[0, p] * t
+        lg = g_rgb[1, p] * t
+        lb = g_rgb[2, p] * t
         h_s = lr * table[k, 0] + lg * table[k, 1] + lb * table[k, 2]
-        da = (g[p, 3] - q * below[i]) * t
+        da = (g_a[p] - q * below[i]) * t
         if has_scale:
             d_scale[i] = h_s
         else:
             da += h_s
-        d_table[k, 0] += lr * s
-        d_table[k, 1] += lg * s
-        d_table[k, 2] += lb * s
-        d_table[k, 3] += da * c
+        t0 += lr * s
+        t1 += lg * s
+        t2 += lb * s
+        t3 += da * c
         d_cov[i] = da * table[k, 3]
         per_pixel[p] = t * (one - q * a)
+    if last >= 0:
+        d_table[last, 0] += t0
+        d_table[last, 1] += t1
+        d_table[last, 2] += t2
+        d_table[last, 3] += t3
 
 
 def _arrays(cov: Tensor, table: Tensor, scale: Tensor | None, index: Tensor, pixel: Tensor):
-    """NumPy views of the inputs: ``cov``, ``scale`` (``cov`` when None) [F], ``table``
-    transposed to [K, 4] (a copy), ``index``, ``pixel`` [F] int64; all contiguous."""
+    """NumPy-ready inputs: ``cov``, ``scale`` (``cov`` when None) [F], ``table`` transposed
+    to [K, 4] (a copy), ``index``, ``pixel`` [F] int64; all contiguous."""
     c = cov.detach().contiguous()
     t = table.detach().to(c.dtype).t().contiguous()
     s = c if scale is None else scale.detach().to(c.dtype).contiguous()
@@ -107,32 +125,35 @@ def _arrays(cov: Tensor, table: Tensor, scale: Tensor | None, index: Tensor, pix
 
 class _JitOver(torch.autograd.Function):
     """:func:`_forward` / :func:`_backward` as a Function: ``(cov, table, scale)`` ->
-    ``out`` [N, 4] (premultiplied r, g, b, alpha per pixel)."""
+    ``(rgb [3, N], alpha [N])``, premultiplied."""
 
     @staticmethod
     def forward(ctx, cov, table, scale, index, pixel, walk, num_pixels, shrink):
         c, t, s, index, pixel = _arrays(cov, table, scale, index, pixel)
-        out = c.new_zeros(num_pixels, 4)
+        rgb = c.new_zeros(3, num_pixels)
+        alpha = c.new_zeros(num_pixels)
         kind = c.numpy().dtype.type
         has_scale = scale is not None
-        _forward(c.numpy(), index.numpy(), pixel.numpy(), walk, t.numpy(), s.numpy(), has_scale, kind(shrink), kind(1), out.numpy())
+        _forward(c.numpy(), index.numpy(), pixel.numpy(), walk, t.numpy(), s.numpy(), has_scale, kind(shrink), kind(1), rgb.numpy(), alpha.numpy())
         ctx.save_for_backward(c, t, s, index, pixel)
-        ctx.walk, ctx.has_scale, ctx.shrink = walk, has_scale, shrink
-        return out
+        ctx.walk, ctx.has_scale, ctx.shrink, ctx.num_pixels = walk, has_scale, shrink, num_pixels
+        return rgb, alpha
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, g):
+    def backward(ctx, g_rgb, g_a):
         c, t, s, index, pixel = ctx.saved_tensors
-        g = g.to(c.dtype).contiguous()
+        n = ctx.num_pixels
+        g_rgb = c.new_zeros(3, n) if g_rgb is None else g_rgb.to(c.dtype).contiguous()
+        g_a = c.new_zeros(n) if g_a is None else g_a.to(c.dtype).contiguous()
         d_cov = torch.empty_like(c)
         d_table = torch.zeros_like(t)
         d_scale = torch.empty_like(c) if ctx.has_scale else None
         kind = c.numpy().dtype.type
         _backward(
             c.numpy(), index.numpy(), pixel.numpy(), ctx.walk, t.numpy(), s.numpy(), ctx.has_scale, kind(ctx.shrink), kind(1),
-            g.numpy(), d_cov.numpy(), d_table.numpy(), (d_cov if d_scale is None else d_scale).numpy(),
-            np.zeros(g.shape[0], kind), np.empty(c.shape[0], kind),
+            g_rgb.numpy(), g_a.numpy(), d_cov.numpy(), d_table.numpy(), (d_cov if d_scale is None else d_scale).numpy(),
+            np.zeros(n, kind), np.empty(c.shape[0], kind),
         )
         return d_cov, d_table.t(), d_scale, None, None, None, None, None
 
@@ -142,11 +163,14 @@ _ready: set = set()  # dtypes whose kernels have compiled (or loaded from the ca
 
 def _compile(dtype: torch.dtype) -> bool:
     """Compile (or load) both kernels for ``dtype`` on a two-fragment example, so that a
-    failure shows here, before any render relies on them."""
-    cov = torch.tensor([0.5, 1.0], dtype=dtype, requires_grad=True)
-    table = torch.tensor([[1.0], [0.0], [0.0], [1.0]], dtype=dtype, requires_grad=True)
-    out = _JitOver.apply(cov, table, None, torch.zeros(2, dtype=torch.long), torch.zeros(2, dtype=torch.long), np.empty(0, np.int64), 1, 1.0)
-    out.sum().backward()
+    failure shows here, before any render relies on them (grad mode on whatever the
+    caller's)."""
+    with torch.enable_grad():  # (the first render may be a no-grad one)
+        cov = torch.tensor([0.5, 1.0], dtype=dtype, requires_grad=True)
+        table = torch.tensor([[1.0], [0.0], [0.0], [1.0]], dtype=dtype, requires_grad=True)
+        zeros = torch.zeros(2, dtype=torch.long)
+        rgb, alpha = _JitOver.apply(cov, table, None, zeros, zeros, np.empty(0, np.int64), 1, 1.0)
+        torch.autograd.grad(rgb.sum() + alpha.sum(), (cov, table))
     _ready.add(dtype)
     return True
 
@@ -154,7 +178,7 @@ def _compile(dtype: torch.dtype) -> bool:
 def over(pixel: Tensor, order: Tensor | None, cov: Tensor, table: Tensor, index: Tensor, scale: Tensor | None,
          num_pixels: int, shrink: float) -> tuple[Tensor, Tensor] | None:
     """:func:`.composite.over` (same arguments, and its ``shrink``) by the compiled loops:
-    ``(rgb [3, N], alpha [N])``, views of one ``[N, 4]`` tensor; None when the kernels
+    ``(rgb [3, N], alpha [N])``; None when the kernels
     cannot run here (then :func:`.jit.give_up` has warned and the caller takes the
     per-operation path)."""
     if cov.dtype not in _ready and jit.attempt(_compile, cov.dtype) is None:
@@ -164,5 +188,4 @@ def over(pixel: Tensor, order: Tensor | None, cov: Tensor, table: Tensor, index:
             walk = np.empty(0, np.int64)  # already in paint order
         else:
             walk = torch.argsort(order, stable=True).numpy()
-    out = _JitOver.apply(cov, table, scale, index, pixel, walk, num_pixels, shrink).t()
-    return out[:3], out[3]
+    return _JitOver.apply(cov, table, scale, index, pixel, walk, num_pixels, shrink)
