@@ -485,6 +485,12 @@ def bench_stages(n: int, size: int, repeats: int, out) -> None:
     spent: dict[str, float] = {}
     forward = {"plan check": (render, "plan_for"), "flatten": (render, "flatten"), "coverage": (coverage, "rasterize_layers"), "compositing": (composite, "over")}
     backward = {"compositing backward": composite._Over, "coverage backward": coverage._WindingArea}
+    from vecdistill.raster import jit
+
+    if jit.available():  # the compiled compositing's backward (the per-operation one then idles)
+        from vecdistill.raster import jit_composite
+
+        backward["compiled compositing backward"] = jit_composite._JitOver
 
     def timed(name, fn):
         def run(*args, **kwargs):
@@ -538,8 +544,8 @@ def bench_stages(n: int, size: int, repeats: int, out) -> None:
     out(f"| stage | at 4^2 (the fixed part) | at {size}^2 | difference |")
     out("|---|---|---|---|")
     order = ("plan check", "flatten", "coverage", "compositing", "rest of the forward", "forward",
-             "compositing backward", "coverage backward", "rest of the backward", "backward", "forward + backward")
-    for name in order:
+             "compositing backward", "compiled compositing backward", "coverage backward", "rest of the backward", "backward", "forward + backward")
+    for name in (n for n in order if n in rows[sizes[0]]):
         small, big = (statistics.median(rows[z][name]) * 1e3 for z in sizes)
         out(f"| {name} | {small:.2f} | {big:.2f} | {big - small:.2f} |")
     out("")
