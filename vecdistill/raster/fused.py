@@ -31,7 +31,6 @@ GPU.
 from __future__ import annotations
 
 import os
-import warnings
 
 import torch
 
@@ -72,13 +71,9 @@ def give_up(exc: BaseException) -> None:
     failure falls back too, so a run never stops for it."""
     global failed
     if failed is None:
-        failed = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        warnings.warn(
-            f"vecdistill: the fused GPU kernels failed ({type(exc).__name__}: {failed}); rendering with the "
-            "per-operation path from now on (VECDISTILL_FUSED=0 skips them)",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+        from .kernel_gate import report_failure
+
+        failed = report_failure(exc, "fused GPU kernels", "VECDISTILL_FUSED=0")
 
 
 def attempt(launch, *args, **kwargs):

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -42,13 +41,9 @@ def give_up(exc: BaseException) -> None:
     the rest of the process."""
     global failed
     if failed is None:
-        failed = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        warnings.warn(
-            f"vecdistill: the compiled CPU kernels failed ({type(exc).__name__}: {failed}); rendering with the "
-            "per-operation path from now on (VECDISTILL_JIT=0 skips them)",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+        from .kernel_gate import report_failure
+
+        failed = report_failure(exc, "compiled CPU kernels", "VECDISTILL_JIT=0")
 
 
 def attempt(run, *args, **kwargs):

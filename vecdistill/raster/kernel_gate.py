@@ -20,6 +20,7 @@ tensors of one dtype when :func:`.jit.available`, else None; Numba is imported o
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -30,6 +31,21 @@ STAGES = {"flattening": "fused_flatten", "coverage": "fused_coverage", "composit
 CPU_STAGES = {"compositing": "jit_composite"}
 
 _stand_in: frozenset[str] = frozenset()  # stages whose kernels take CPU tensors (tests, counts)
+
+
+def report_failure(exc: BaseException, kernels: str, switch: str) -> str:
+    """Warn that ``kernels`` (e.g. "fused GPU kernels") failed with ``exc`` and that renders
+    take the per-operation path from now on (``switch``: the variable that skips them);
+    returns the failure's first line (at most 300 characters), which the caller keeps. For
+    the kernel modules' ``give_up``, which call it once per process."""
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    warnings.warn(
+        f"vecdistill: the {kernels} failed ({type(exc).__name__}: {reason}); rendering with the "
+        f"per-operation path from now on ({switch} skips them)",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+    return reason
 
 
 def kernels_for(stage: str, *tensors: torch.Tensor | None):
