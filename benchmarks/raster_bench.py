@@ -166,6 +166,44 @@ def compiled_kernels() -> str:
     return f"compiled CPU kernels: Numba {version('numba')}" if jit.available() else "compiled CPU kernels: off (per-operation path)"
 
 
+_COMPILE_CHILD = """
+import time, torch
+t0 = time.perf_counter()
+from vecdistill.raster import jit_composite
+t1 = time.perf_counter()
+for dtype in (torch.float32, torch.float64):
+    jit_composite._compile(dtype)
+print(f"{t1 - t0:.2f} {time.perf_counter() - t1:.2f}")
+"""
+
+
+def bench_compile_time(out) -> None:
+    """Seconds a process spends before its first compiled render: importing Numba and
+    ``jit_composite``, and compiling (or loading) both kernels for both dtypes; in a child
+    process with an empty Numba cache (a fresh ``NUMBA_CACHE_DIR``), then in a second child
+    that finds the first one's cache."""
+    import subprocess
+    import tempfile
+
+    from vecdistill.raster import jit
+
+    if not jit.available():
+        out("## Compile time of the compiled CPU kernels: not available here; skipped")
+        out("")
+        return
+    out("## Compile time of the compiled CPU kernels (child processes, seconds)")
+    out("")
+    out("| process | import Numba + jit_composite | both kernels, float32 and float64 |")
+    out("|---|---|---|")
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        for name in ("first (empty cache)", "second (cached)"):
+            r = subprocess.run([sys.executable, "-c", _COMPILE_CHILD], env=env, capture_output=True, text=True, check=True)
+            imported, compiled = r.stdout.split()[-2:]
+            out(f"| {name} | {imported} | {compiled} |")
+    out("")
+
+
 def bench_compiled(n: int, size: int, repeats: int, out) -> None:
     """Forward + backward of the n-path circle scene with the compiled CPU kernels
     (``vecdistill.raster.jit``, Numba) and with the per-operation path
@@ -724,6 +762,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
     ap.add_argument("--thread-policy", action="store_true", help="also time the rasterizer's thread policy (at the default thread count)")
     ap.add_argument("--ops", action="store_true", help="also time single torch operations the rasterizer's code choices rest on")
+    ap.add_argument("--compile-time", action="store_true", help="also time the compiled CPU kernels' first compilation and a cached load (child processes)")
     ap.add_argument("--fused-count", action="store_true", help="also count the operations the fused GPU kernels save (Triton needed)")
     ap.add_argument("--device", default=None, help="also run the accelerator targets on this device (e.g. cuda)")
     ap.add_argument("--append", action="store_true", help="append to the results file (the default; kept for older command lines)")
@@ -758,6 +797,8 @@ def main() -> None:
                 bench_views(256, 256, args.views, max(3, args.repeats // 3), out)
             if not args.no_stages:
                 bench_stages(256, 256, max(5, args.repeats), out)
+        if args.compile_time:
+            bench_compile_time(out)
         if args.fused_count:
             bench_fused_counts(out)
         if args.device:

@@ -185,14 +185,16 @@ def over(
     if pixel.numel() == 0:
         return table.new_zeros(3, num_pixels) + 0 * table.sum(), cov.new_zeros(num_pixels) + 0 * cov.sum()
     shrink = _SHRINK if dtype == torch.float64 else _SHRINK32
+    with torch.no_grad():
+        in_order = order is None or bool((order[1:] >= order[:-1]).all())
     fused = kernels_for("compositing", cov, table, scale)
     compiled = None if fused is not None else cpu_kernels_for("compositing", cov, table, scale)
     if compiled is not None:  # CPU: one walk over the fragments in paint order, no sort
-        out = compiled.over(pixel, order, cov, table, index, scale, num_pixels, shrink)
+        out = compiled.over(pixel, None if in_order else order, cov, table, index, scale, num_pixels, shrink)
         if out is not None:
             return out
     with torch.no_grad():
-        if order is None or bool((order[1:] >= order[:-1]).all()):
+        if in_order:
             # fragments already in paint order: a stable sort by pixel keeps it per pixel
             # (narrow keys sort faster on the CPU: raster_bench.py prints int16 against
             # int32 in its time split)

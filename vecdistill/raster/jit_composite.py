@@ -116,10 +116,11 @@ def _backward(cov, index, pixel, walk, table, scale, has_scale, q, one, g_rgb, g
 
 def _arrays(cov: Tensor, table: Tensor, scale: Tensor | None, index: Tensor, pixel: Tensor):
     """NumPy-ready inputs: ``cov``, ``scale`` (``cov`` when None) [F], ``table`` transposed
-    to [K, 4] (a copy), ``index``, ``pixel`` [F] int64; all contiguous."""
+    to [K, 4] (a copy), ``index``, ``pixel`` [F] int64; all contiguous (the float ones of
+    one dtype: :func:`.kernel_gate.cpu_kernels_for` asks for that)."""
     c = cov.detach().contiguous()
-    t = table.detach().to(c.dtype).t().contiguous()
-    s = c if scale is None else scale.detach().to(c.dtype).contiguous()
+    t = table.detach().t().contiguous()
+    s = c if scale is None else scale.detach().contiguous()
     return c, t, s, index.contiguous(), pixel.contiguous()
 
 
@@ -144,8 +145,8 @@ class _JitOver(torch.autograd.Function):
     def backward(ctx, g_rgb, g_a):
         c, t, s, index, pixel = ctx.saved_tensors
         n = ctx.num_pixels
-        g_rgb = c.new_zeros(3, n) if g_rgb is None else g_rgb.to(c.dtype).contiguous()
-        g_a = c.new_zeros(n) if g_a is None else g_a.to(c.dtype).contiguous()
+        g_rgb = c.new_zeros(3, n) if g_rgb is None else g_rgb.contiguous()
+        g_a = c.new_zeros(n) if g_a is None else g_a.contiguous()
         d_cov = torch.empty_like(c)
         d_table = torch.zeros_like(t)
         d_scale = torch.empty_like(c) if ctx.has_scale else None
@@ -177,15 +178,13 @@ def _compile(dtype: torch.dtype) -> bool:
 
 def over(pixel: Tensor, order: Tensor | None, cov: Tensor, table: Tensor, index: Tensor, scale: Tensor | None,
          num_pixels: int, shrink: float) -> tuple[Tensor, Tensor] | None:
-    """:func:`.composite.over` (same arguments, and its ``shrink``) by the compiled loops:
+    """:func:`.composite.over` (same arguments, and its ``shrink``; ``order`` None when the
+    fragments are already in paint order, as that function decides) by the compiled loops:
     ``(rgb [3, N], alpha [N])``; None when the kernels
     cannot run here (then :func:`.jit.give_up` has warned and the caller takes the
     per-operation path)."""
     if cov.dtype not in _ready and jit.attempt(_compile, cov.dtype) is None:
         return None
-    with torch.no_grad():
-        if order is None or bool((order[1:] >= order[:-1]).all()):
-            walk = np.empty(0, np.int64)  # already in paint order
-        else:
-            walk = torch.argsort(order, stable=True).numpy()
+    with torch.no_grad():  # (an empty walk: as stored)
+        walk = np.empty(0, np.int64) if order is None else torch.argsort(order, stable=True).numpy()
     return _JitOver.apply(cov, table, scale, index, pixel, walk, num_pixels, shrink)
