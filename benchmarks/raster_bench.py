@@ -169,17 +169,19 @@ def compiled_kernels() -> str:
 _COMPILE_CHILD = """
 import time, torch
 t0 = time.perf_counter()
-from vecdistill.raster import jit_composite
+from vecdistill.raster import jit_composite, jit_coverage
 t1 = time.perf_counter()
 for dtype in (torch.float32, torch.float64):
-    jit_composite._compile(dtype)
+    jit_coverage.compile_for(dtype)
+    jit_composite.compile_for(dtype)
 print(f"{t1 - t0:.2f} {time.perf_counter() - t1:.2f}")
 """
 
 
 def bench_compile_time(out) -> None:
-    """Seconds a process spends before its first compiled render: importing Numba and
-    ``jit_composite``, and compiling (or loading) both kernels for both dtypes; in a child
+    """Seconds a process spends before its first compiled render: importing Numba,
+    ``jit_coverage`` and ``jit_composite``, and compiling (or loading) their kernels for
+    both dtypes; in a child
     process with an empty Numba cache (a fresh ``NUMBA_CACHE_DIR``), then in a second child
     that finds the first one's cache."""
     import subprocess
@@ -193,7 +195,7 @@ def bench_compile_time(out) -> None:
         return
     out("## Compile time of the compiled CPU kernels (child processes, seconds)")
     out("")
-    out("| process | import Numba + jit_composite | both kernels, float32 and float64 |")
+    out("| process | import Numba + the kernel modules | all kernels, float32 and float64 |")
     out("|---|---|---|")
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}
@@ -215,7 +217,7 @@ def bench_compiled(n: int, size: int, repeats: int, out) -> None:
         out("## Compiled CPU kernels: not available here (Numba not installed, VECDISTILL_JIT=0, or failed); skipped")
         out("")
         return
-    out(f"## Compiled CPU kernels (compositing) against the per-operation path: {n} paths at {size}^2, forward + backward, wall ms (medians of {repeats}, interleaved)")
+    out(f"## Compiled CPU kernels (coverage and compositing) against the per-operation path: {n} paths at {size}^2, forward + backward, wall ms (medians of {repeats}, interleaved)")
     out("")
     out("| leaves | compiled | per-operation | ratio |")
     out("|---|---|---|---|")
@@ -678,7 +680,7 @@ def bench_fused_counts(out) -> None:
     see the real geometry). Also the host reads of device values each makes (a sync each on
     a GPU; :mod:`vecdistill.raster.device_reads`). Needs Triton."""
     import vecdistill.raster.flatten as flatten
-    from vecdistill.raster import fused, fused_coverage, fused_flatten
+    from vecdistill.raster import fused, fused_coverage, fused_flatten, jit
     from vecdistill.raster.device_reads import count_device_reads
     from vecdistill.raster.kernel_gate import standing_in
 
@@ -733,7 +735,7 @@ def bench_fused_counts(out) -> None:
         for (module, name), stub in stubs.items():
             setattr(module, name, stub)
         for name, stages in modes.items():
-            with standing_in(*stages):
+            with standing_in(*stages), jit.disabled():  # (the CPU's compiled kernels never run on a GPU)
                 step = lambda: step_seconds(lambda: rasterize(scene, 64, 64), params)  # noqa: E731
                 step()  # warm: the plan is built
                 reads, sites = count_device_reads(step)

@@ -27,6 +27,26 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return 99.0 if mse == 0 else -10 * math.log10(mse)
 
 
+@pytest.fixture(params=["compiled", "per-operation"])
+def cpu_path(request, monkeypatch):
+    """Each test once per CPU path: with the compiled kernels (:mod:`vecdistill.raster.jit`,
+    Numba; skipped without it), which are checked not to have failed, and with the
+    per-operation path (the reference, and what a GPU render without Triton runs). Modules
+    whose renders should hold on both use it for all their tests
+    (``pytestmark = pytest.mark.usefixtures("cpu_path")``)."""
+    from vecdistill.raster import jit
+
+    if request.param == "per-operation":
+        with jit.disabled():
+            yield request.param
+        return
+    if not jit.installed():
+        pytest.skip("Numba is not installed")
+    monkeypatch.setattr(jit, "failed", None)
+    yield request.param
+    assert jit.failed is None, jit.failed
+
+
 @pytest.fixture(autouse=True)
 def _one_thread(one_thread):
     """The CPU is shared; one thread keeps the tests predictable."""

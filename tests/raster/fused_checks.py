@@ -110,9 +110,9 @@ def renders() -> dict:
     pieces = fused_coverage.pieces
 
     def counting(*args):
-        kinds, cells = pieces(*args)
+        kinds, cells, saved = pieces(*args)
         kinds_seen.add_(torch.bincount(kinds.long(), minlength=3))
-        return kinds, cells
+        return kinds, cells, saved
 
     fused_coverage.pieces = counting
     modes = {  # the stages whose kernels run
@@ -184,4 +184,9 @@ def backward_fallback() -> dict:
 
 if __name__ == "__main__":
     assert os.environ.get("TRITON_INTERPRET") == "1", "run with TRITON_INTERPRET=1"
-    print(json.dumps({"cases": compare(), "opaque": opaque(), "renders": renders(), "fallback": backward_fallback()}))
+    from vecdistill.raster import jit
+
+    # the CPU's compiled kernels off: the CPU tensors stand in for CUDA ones, where they never
+    # run, and the reference is the per-operation path
+    with jit.disabled():
+        print(json.dumps({"cases": compare(), "opaque": opaque(), "renders": renders(), "fallback": backward_fallback()}))

@@ -196,8 +196,8 @@ def test_a_compiled_kernel_that_fails_falls_back_with_one_warning(monkeypatch):
         raise RuntimeError("LLVM ERROR: no target here")
 
     monkeypatch.setattr(jit, "failed", None)
-    monkeypatch.setattr(jit_composite, "_ready", set())
-    monkeypatch.setattr(jit_composite, "_compile", broken)
+    monkeypatch.setattr(jit, "_ready", set())
+    monkeypatch.setattr(jit_composite, "compile_for", broken)
     with pytest.warns(RuntimeWarning, match="compiled CPU kernels failed") as caught:
         got = composite.over(pixel, None, cov, table, index, None, 5)
         composite.over(pixel, None, cov, table, index, None, 5)
@@ -219,7 +219,7 @@ def test_the_environment_turns_the_compiled_kernels_off(monkeypatch):
         assert cpu_kernels_for("compositing", x32.double()) is not None
     assert cpu_kernels_for("compositing", x32, x32.double()) is None  # mixed dtypes: per operation
     assert cpu_kernels_for("compositing", x32.half()) is None
-    assert cpu_kernels_for("coverage", x32) is None  # no compiled kernel for that stage
+    assert cpu_kernels_for("flattening", x32) is None  # no compiled kernel for that stage
 
 
 def test_the_first_compiled_render_may_be_a_no_grad_one(monkeypatch):
@@ -232,12 +232,12 @@ def test_the_first_compiled_render_may_be_a_no_grad_one(monkeypatch):
     from vecdistill.raster import jit_composite
 
     monkeypatch.setattr(jit, "failed", None)
-    monkeypatch.setattr(jit_composite, "_ready", set())
+    monkeypatch.setattr(jit, "_ready", set())
     pixel, order, cov, table, index, scale = _fragments(torch.Generator().manual_seed(2), shuffled=False)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("error")
         rgb, alpha = composite.over(pixel, None, cov, table, index, None, 5)
-    assert jit.failed is None and jit_composite._ready == {torch.float64}
+    assert jit.failed is None and jit._ready == {(jit_composite.__name__, torch.float64)}
     with jit.disabled():
         ref = composite.over(pixel, None, cov.detach(), table.detach(), index, None, 5)
     assert torch.allclose(rgb, ref[0], atol=1e-12) and torch.allclose(alpha, ref[1], atol=1e-12)

@@ -11,6 +11,8 @@ from conftest import poly_path, scene_of, solid
 from vecdistill.raster import rasterize
 from vecdistill.raster.coverage import flat_nonzero, rasterize_layers
 
+pytestmark = pytest.mark.usefixtures("cpu_path")  # every test on both CPU paths (conftest.py)
+
 
 def coverage_image(points, w=12, h=10, evenodd=False):
     """Coverage [H, W] of one polygon drawn black on white."""

@@ -12,6 +12,8 @@ from conftest import finite_difference_errors
 from vecdistill.raster.coverage import rasterize_layers
 from vecdistill.raster.testscenes import lattice_polygon, supersampled_error
 
+pytestmark = pytest.mark.usefixtures("cpu_path")  # every test on both CPU paths (conftest.py)
+
 W, H = 14, 12
 
 

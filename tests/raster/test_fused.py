@@ -148,13 +148,13 @@ def test_cpu_renders_do_not_use_the_kernels_and_the_environment_or_determinism_t
     assert kernels_for("compositing", cov, table, None) is None  # CPU: the per-operation path
     edges = torch.rand(4, 6) * 8
     boxes = coverage._layer_boxes(edges, torch.zeros(6, dtype=torch.long), 1, 8, 8, "padded")
-    assert coverage._fused_kernels(edges, boxes) is None
+    assert kernels_for("coverage", edges) is None
     assert kernels_for("flattening", torch.rand(3, 4, 2)) is None
     with standing_in("coverage"):  # what the tests and --fused-count do: CPU tensors allowed
-        assert coverage._fused_kernels(edges, boxes) is not None
+        assert coverage._coverage_kernels(edges, boxes).__name__.endswith("fused_coverage")
         assert kernels_for("compositing", cov, table, None) is None  # only the stages named
         assert kernels_for("coverage", edges.double()) is None  # float32 only
-    assert coverage._fused_kernels(edges, boxes) is None
+    assert kernels_for("coverage", edges) is None
     with pytest.raises(ValueError, match="unknown stage"), standing_in("shading"):
         pass
     from vecdistill.raster import fused

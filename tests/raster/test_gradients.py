@@ -9,6 +9,8 @@ from conftest import finite_difference_errors, solid
 from vecdistill.raster import rasterize
 from vecdistill.svg.scene import Group, LinearGradient, Path, RadialGradient, Scene
 
+pytestmark = pytest.mark.usefixtures("cpu_path")  # every test on both CPU paths (conftest.py)
+
 
 def _scene(dtype=torch.float64) -> Scene:
     g = torch.Generator().manual_seed(0)

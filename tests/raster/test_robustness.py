@@ -10,6 +10,8 @@ from vecdistill.errors import InputError
 from vecdistill.raster import rasterize
 from vecdistill.svg.scene import Path, Solid
 
+pytestmark = pytest.mark.usefixtures("cpu_path")  # every test on both CPU paths (conftest.py)
+
 
 def _check(path: Path, size=16):
     path.fill = path.fill or solid(0.2, 0.4, 0.6, 0.8)

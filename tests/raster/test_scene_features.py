@@ -23,6 +23,8 @@ from vecdistill.svg.scene import (
     Scene,
 )
 
+pytestmark = pytest.mark.usefixtures("cpu_path")  # every test on both CPU paths (conftest.py)
+
 ICONS = FsPath(__file__).resolve().parents[1] / "data" / "icons"
 
 

@@ -11,6 +11,8 @@ from test_coverage import rect_coverage
 
 from vecdistill.raster import rasterize
 
+pytestmark = pytest.mark.usefixtures("cpu_path")  # every test on both CPU paths (conftest.py)
+
 
 def stroke_image(points, closed=False, width=2.0, cap="butt", join="miter", miterlimit=4.0, size=(16, 16)):
     p = poly_path(

@@ -190,9 +190,7 @@ def over(
     fused = kernels_for("compositing", cov, table, scale)
     compiled = None if fused is not None else cpu_kernels_for("compositing", cov, table, scale)
     if compiled is not None:  # CPU: one walk over the fragments in paint order, no sort
-        out = compiled.over(pixel, None if in_order else order, cov, table, index, scale, num_pixels, shrink)
-        if out is not None:
-            return out
+        return compiled.over(pixel, None if in_order else order, cov, table, index, scale, num_pixels, shrink)
     with torch.no_grad():
         if in_order:
             # fragments already in paint order: a stable sort by pixel keeps it per pixel

@@ -55,7 +55,7 @@ import numpy as np
 import torch
 
 from . import exact_cells
-from .kernel_gate import kernels_for
+from .kernel_gate import cpu_kernels_for, kernels_for
 
 Tensor = torch.Tensor
 
@@ -136,9 +136,13 @@ class _Boxes:
 def _layer_extents(e: Tensor, edge_layer: Tensor, num_layers: int) -> Tensor:
     """[4, L]: per layer the least x, the least y, minus the greatest x and minus the greatest y
     of its edges' start points (``e`` [4, E], rows x0, y0, x1, y1; the polygons are closed,
-    so every vertex starts an edge), in one ``scatter_reduce``; ``inf`` for a layer without
-    edges. (A NumPy ``reduceat`` over layer runs was tried: 0.16-0.23 against 0.31 ms at
-    the 256-path scene's 38625 edges, not worth a second path.)"""
+    so every vertex starts an edge), in one ``scatter_reduce`` (on the CPU with Numba, one
+    compiled loop: :func:`.jit_coverage.extents`); ``inf`` for a layer without edges. (A
+    NumPy ``reduceat`` over layer runs was tried: 0.16-0.23 against 0.31 ms at the 256-path
+    scene's 38625 edges, not worth a second path.)"""
+    compiled = cpu_kernels_for("coverage", e)
+    if compiled is not None:  # one loop over the edges
+        return compiled.extents(e, edge_layer, num_layers)
     starts = e[:2]
     box = torch.full((4, num_layers), float("inf"), dtype=e.dtype, device=e.device)
     return box.scatter_reduce_(1, edge_layer.expand(4, -1), torch.cat([starts, -starts]), "amin")
@@ -435,8 +439,10 @@ class _WindingArea(torch.autograd.Function):
     (:class:`_Pieces`, one or two groups, each given as ``cell, edge, i0, i1``). A piece in
     a row's spill cell (on the box's right side) takes the gradient of the row's last pixel
     (the one-sided derivative from inside the box): ``spill`` [R] lists the spill cells.
-    ``fused``: None, or (the arguments of :func:`.fused_coverage.transport`, the boxes) when the short
-    edges' pieces came from the fused kernel (recomputed in the backward, not kept).
+    ``fused``: None, or (the kernel module, what its ``transport`` needs, the edges, their
+    layers and boxes) when the short edges' pieces came from a coverage kernel
+    (:func:`_coverage_kernels`; the edges for the per-operation path should the backward
+    kernel fail).
     ``exact``: None, or ``(fragment, edge, i0, i1)`` [Q] for the pixels resolved by
     :mod:`.exact_cells` (their ``slope`` is 0): each piece's effective integrals, applied
     with its fragment's gradient."""
@@ -446,7 +452,7 @@ class _WindingArea(torch.autograd.Function):
         ctx.save_for_backward(direction, keep, slope, spill, *groups)
         ctx.num_edges = edges.shape[1]
         ctx.total = total
-        ctx.fused = fused  # (edges, edge layers, box table, boxes) of the kernels' pieces, or None
+        ctx.fused = fused  # (kernel module, what its transport needs, edges, edge layers, boxes), or None
         ctx.exact = exact
         return out
 
@@ -458,11 +464,9 @@ class _WindingArea(torch.autograd.Function):
         grad_area.index_copy_(0, spill, grad_area.index_select(0, spill - 1))
         groups = [flat[k : k + 4] for k in range(0, len(flat), 4)]
         acc = None
-        if ctx.fused is not None:  # the short edges' pieces came from the kernel: recomputed
-            from . import fused, fused_coverage
-
-            ec, edge_layer, box, boxes = ctx.fused
-            acc = fused.attempt(fused_coverage.transport, ec, edge_layer, box, grad_area)  # [2, E]
+        if ctx.fused is not None:  # the short edges' pieces came from a kernel: its backward
+            kernels, saved, ec, edge_layer, boxes = ctx.fused
+            acc = kernels.attempt(kernels.transport, saved, grad_area)  # [2, E]
             if acc is None:  # the kernel could not run: the same pieces, per operation
                 g = _short_group(_edge_frame(ec, edge_layer, boxes), 0)
                 groups.insert(0, (g.cell, None, g.i0, g.i1))
@@ -572,13 +576,18 @@ def _longer_and_walls(frame: _Frame, ids: Tensor | None, dtype, counted: int | N
     return groups, walls
 
 
-def _fused_kernels(e: Tensor, boxes: _Boxes):
-    """The fused coverage kernels' module (:mod:`.fused_coverage`, through
-    :func:`.kernel_gate.kernels_for`) for edges in the padded layout below 2^24 cells, else
-    None."""
-    if not boxes.padded or boxes.total >= 2**24:
-        return None
-    return kernels_for("coverage", e)
+def _coverage_kernels(e: Tensor, boxes: _Boxes):
+    """The coverage kernels' module for edges ``e``: the fused GPU kernels
+    (:mod:`.fused_coverage`, through :func:`.kernel_gate.kernels_for`) in the padded layout
+    below 2^24 cells, or the compiled CPU ones (:mod:`.jit_coverage`, through
+    :func:`.kernel_gate.cpu_kernels_for`) in any layout; else None. Both have ``pieces``,
+    ``transport``, ``box_table`` and their family's ``attempt``; the CPU ones also
+    ``finish``."""
+    if boxes.padded and boxes.total < 2**24:
+        fused = kernels_for("coverage", e)
+        if fused is not None:
+            return fused
+    return cpu_kernels_for("coverage", e)
 
 
 def _layer_coverage(
@@ -619,27 +628,38 @@ def _layer_coverage(
         if boxes.total == 0:
             z = torch.zeros(0, dtype=torch.long, device=device)
             return edges.new_zeros(0) + 0 * edges.sum(), z, z
-        kernels = _fused_kernels(e, boxes)
+        kernels = _coverage_kernels(e, boxes)
         # which layers need the exact pass, decided before the pieces are cut: a scene of
         # star-shaped layers (the circle init) then counts no entries and looks for no loops
         needs = _needs_exact(e, edge_layer, boxes, exact_edges, exact_layers)
         counted = 0 if needs is None else exact_edges  # entries counted for the edges below this (None: all)
         cut = _cut(e, edge_layer, boxes, kernels, counted, dtype)
         groups = cut.groups
-        spill = _spill_cells(boxes)
-        area = _accumulate(groups, cut.walls, boxes, spill, dtype, cut.start)
-        if boxes.padded:  # cells outside their box (spill and padding) left out
-            _zero_padding(area, boxes)
+        finish = getattr(kernels, "finish", None) if cut.start is not None else None
         crossed = None  # [total + 1] bool: the cells to resolve exactly, when there are any
         loops = None  # [total + 1] bool: cells where a contour may close a loop, swept whatever their pieces
-        if needs is not None:  # (then counted is not 0 either)
-            loops = _loop_cells(e, edge_layer, boxes, counted)
-            crossed = _crossed_cells(cut, boxes, spill, needs, loops)
-        # (.bool() is several times cheaper than != 0; crossed cells are kept even where A is 0)
-        keep = flat_nonzero(area.bool() if crossed is None else area.bool() | crossed[:-1])
-        whole, area = area, take(area, keep)
-        layer, pixel = _cell_pixels(boxes, keep, layer_batch, width, height)
-        cov, slope = coverage_and_slope(area, None if evenodd is None else take(evenodd, layer))
+        if finish is not None:  # compiled: the prefix sums, kept cells and their fragments in one pass
+            _add_pieces(cut.start, groups, cut.walls)
+            if needs is not None:
+                loops = _loop_cells(e, edge_layer, boxes, counted)
+                crossed = _crossed_cells(cut, boxes, _spill_cells(boxes), needs, loops)
+            whole = cut.start[0]
+            keep, cov, slope, layer, pixel, spill = finish(
+                whole, cut.start[1], kernels.box_table(boxes), layer_batch, evenodd, crossed, width, height, boxes.rows
+            )
+        else:
+            spill = _spill_cells(boxes)
+            area = _accumulate(groups, cut.walls, boxes, spill, dtype, cut.start)
+            if boxes.padded:  # cells outside their box (spill and padding) left out
+                _zero_padding(area, boxes)
+            if needs is not None:  # (then counted is not 0 either)
+                loops = _loop_cells(e, edge_layer, boxes, counted)
+                crossed = _crossed_cells(cut, boxes, spill, needs, loops)
+            # (.bool() is several times cheaper than != 0; crossed cells are kept even where A is 0)
+            keep = flat_nonzero(area.bool() if crossed is None else area.bool() | crossed[:-1])
+            whole, area = area, take(area, keep)
+            layer, pixel = _cell_pixels(boxes, keep, layer_batch, width, height)
+            cov, slope = coverage_and_slope(area, None if evenodd is None else take(evenodd, layer))
         exact = None
         if crossed is not None:
             every = groups
@@ -649,7 +669,7 @@ def _layer_coverage(
         saved = []
         for g in groups:
             saved += [g.cell, g.edge, g.i0, g.i1]
-    cov = _WindingArea.apply(edges, torch.stack([x1 - x0, y1 - y0]), cov, slope, keep, spill, boxes.total, cut.recompute, exact, *saved)
+    cov = _WindingArea.apply(edges, torch.stack([x1 - x0, y1 - y0]), cov, slope, keep, spill, boxes.total, cut.kernel, exact, *saved)
     return cov, layer, pixel
 
 
@@ -660,36 +680,34 @@ class _Cut:
     or None; ``start``: the cover and area buffers [total + 1] the fused kernel already
     added its pieces to (None on the per-operation path); ``entries``: [total + 1] the
     kernel's entry counts, or None; ``kernel_cells``: [3, E] the kernel's cell of each
-    piece, or None; ``recompute``: what :class:`_WindingArea`'s backward needs to recompute
-    the kernel's pieces, or None."""
+    piece, or None; ``kernel``: what :class:`_WindingArea`'s backward needs for the kernel's
+    pieces (:func:`_coverage_kernels`' ``transport``), or None."""
 
     groups: list[_Pieces]
     walls: tuple | None
     start: list[Tensor] | None = None
     entries: Tensor | None = None
     kernel_cells: Tensor | None = None
-    recompute: tuple | None = None
+    kernel: tuple | None = None
 
 
 def _cut(e: Tensor, edge_layer: Tensor, boxes: _Boxes, kernels, counted: int | None, dtype) -> _Cut:
     """Cut edges ``e`` [4, E] (canvas pixels) of layers ``edge_layer`` [E] into pieces:
-    the short ones by the fused coverage kernel when ``kernels`` (:func:`_fused_kernels`) is
+    the short ones by the coverage kernel when ``kernels`` (:func:`_coverage_kernels`) is
     given and it runs, the others (or all) per operation. ``counted``: entry flags are made
     for the edges below this index (None: all)."""
     if kernels is not None:  # the short edges' pieces in one kernel; the few others below
-        from .fused import attempt
-
-        box = boxes.table(torch.float32)[:6]
+        box = kernels.box_table(boxes)
         ec = e.contiguous()
         buffers = [torch.zeros(boxes.total + 1, dtype=dtype, device=e.device) for _ in range(3)]
-        launched = attempt(kernels.pieces, ec, edge_layer, box, *buffers, ec.shape[1] if counted is None else counted)  # None: the kernel cannot run here
+        launched = kernels.attempt(kernels.pieces, ec, edge_layer.contiguous(), box, *buffers, ec.shape[1] if counted is None else counted)  # None: the kernel cannot run here
         if launched is not None:
-            kinds, kernel_cells = launched
+            kinds, kernel_cells, saved = launched
             groups, walls = [], None
             odd = flat_nonzero(kinds)  # (its length is the one device read: no .any() first)
             if odd.numel():
                 groups, walls = _longer_and_walls(_edge_frame(take(ec.t(), odd).t(), take(edge_layer, odd), boxes), odd, dtype, counted)
-            return _Cut(groups, walls, buffers[:2], buffers[2], kernel_cells, (ec, edge_layer, box, boxes))
+            return _Cut(groups, walls, buffers[:2], buffers[2], kernel_cells, (kernels, saved, ec, edge_layer, boxes))
     frame = _edge_frame(e, edge_layer, boxes)
     more, walls = _longer_and_walls(frame, None, dtype, counted)
     return _Cut([_short_group(frame, counted)] + more, walls)
@@ -759,7 +777,11 @@ def _star_shaped(e: Tensor, edge_layer: Tensor, boxes: _Boxes) -> tuple[Tensor, 
     those it enters twice (its side leaving a pixel and coming back) need no exact pass.
     Jittered circles, the standard initialisation, are such polygons. ``e``: [4, E] canvas
     pixels; ``edge_layer``: [E] (whole layers: a layer missing some of its edges may be
-    wrongly found star-shaped); ``present``: the layers with at least one of the edges."""
+    wrongly found star-shaped); ``present``: the layers with at least one of the edges. (On
+    the CPU with Numba, one compiled loop: :func:`.jit_coverage.star_shaped`.)"""
+    compiled = cpu_kernels_for("coverage", e)
+    if compiled is not None:  # one loop over the edges
+        return compiled.star_shaped(e, edge_layer, boxes.centre, boxes.w.shape[0])
     x0, y0, x1, y1 = e.unbind(0)
     cx, cy = take(boxes.centre[0], edge_layer), take(boxes.centre[1], edge_layer)
     ax, ay, bx, by = x0 - cx, y0 - cy, x1 - cx, y1 - cy
@@ -914,13 +936,7 @@ def _accumulate(
         else:
             cover = torch.zeros(n + 1, dtype=dtype, device=device)
             partial = torch.zeros(n + 1, dtype=dtype, device=device)
-        for g in groups:
-            # (scatter_add with int64 indices is markedly cheaper than index_add on the CPU)
-            cell = g.cell.long()
-            cover.scatter_add_(0, cell, g.dy)
-            partial.scatter_add_(0, cell, g.dy * g.frac)
-        if walls is not None:
-            cover.index_add_(0, walls[0], walls[1])
+        _add_pieces((cover, partial), groups, walls)
         return cover[:n].view(-1, boxes.wmax + 1).cumsum(1).view(-1) - partial[:n]
     # rows of varied lengths: close every row exactly (its spill cell takes the remainder),
     # then one float64 prefix sum runs over the whole buffer
@@ -939,6 +955,20 @@ def _accumulate(
         row_sum.index_add_(0, walls[2], dy)
     cover.index_add_(0, spill, -row_sum[:n_rows])
     return (torch.cumsum(cover[:n], 0).to(dtype) - partial[:n]).index_fill_(0, spill, 0.0)
+
+
+def _add_pieces(buffers: tuple[Tensor, Tensor] | list[Tensor], groups: list[_Pieces], walls: tuple | None) -> None:
+    """Add the pieces' cover and area, and the walls' cover (:func:`_wall_pieces`), into the
+    ``(cover, partial)`` buffers [total + 1] of the working dtype, in place (the padded
+    layout's accumulation, and the compiled one's: rows closed by their prefix sum)."""
+    cover, partial = buffers
+    for g in groups:
+        # (scatter_add with int64 indices is markedly cheaper than index_add on the CPU)
+        cell = g.cell.long()
+        cover.scatter_add_(0, cell, g.dy)
+        partial.scatter_add_(0, cell, g.dy * g.frac)
+    if walls is not None:
+        cover.index_add_(0, walls[0], walls[1])
 
 
 def _spill_cells(boxes: _Boxes) -> Tensor:

@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import torch
 
+from . import fused
 from .fused import BLOCK, FP_FUSION, tl, triton
 
 Tensor = torch.Tensor
+
+attempt = fused.attempt  # the kernel family's: how callers run this module's kernels (a failure falls back)
 
 if triton is not None:
 
@@ -151,9 +154,15 @@ if triton is not None:
         tl.store(acc + E + e, acc1, mask=m)
 
 
+def box_table(boxes) -> Tensor:
+    """The boxes (:class:`.coverage._Boxes`) as the kernels read them: [6, L] float32 rows
+    c0, r0, w, h, off, stride (exact below 2^24 cells, which the caller checks)."""
+    return boxes.table(torch.float32)[:6]
+
+
 def pieces(
     edges: Tensor, edge_layer: Tensor, box: Tensor, cover: Tensor, partial: Tensor, entries: Tensor, exact_edges: int
-) -> tuple[Tensor, Tensor]:
+) -> tuple[Tensor, Tensor, tuple]:
     """Add the pieces of every short edge into ``cover`` and ``partial`` ([total + 1]
     float32, in place), and those that enter their pixel (of the first ``exact_edges``
     edges) into ``entries`` (the same shape; :func:`.coverage._entry_counts`). ``edges``:
@@ -162,7 +171,8 @@ def pieces(
     short (or outside its box: no pieces), 1 longer, 2 a wall (those two left to the
     per-operation path); and the cell of each of its three pieces, [3, E] int32 (``total``,
     the sink, for a piece that counts for nothing), from which the pieces of the pixels to
-    resolve exactly are found."""
+    resolve exactly are found; and what :func:`transport` needs (the edges, their layers and
+    boxes: it recomputes the pieces, nothing per piece is kept)."""
     num = edges.shape[1]
     kinds = torch.empty(num, dtype=torch.int8, device=edges.device)
     cells = torch.empty(3, num, dtype=torch.int32, device=edges.device)
@@ -171,13 +181,14 @@ def pieces(
             edges, edge_layer, box, cover, partial, entries, cells, kinds, num, box.shape[1], exact_edges, cover.shape[0] - 1,
             BLOCK=BLOCK, enable_fp_fusion=FP_FUSION,
         )
-    return kinds, cells
+    return kinds, cells, (edges, edge_layer, box)
 
 
-def transport(edges: Tensor, edge_layer: Tensor, box: Tensor, grad_area: Tensor) -> Tensor:
+def transport(saved: tuple, grad_area: Tensor) -> Tensor:
     """The short edges' transport integrals against the buffer's gradient ``grad_area``:
     [2, E] (``sum g * int (1 - u) du`` and ``sum g * int u du`` over each edge's pieces);
-    zero for the other edges."""
+    zero for the other edges. ``saved``: what :func:`pieces` returned for it."""
+    edges, edge_layer, box = saved
     num = edges.shape[1]
     acc = torch.empty(2, num, dtype=grad_area.dtype, device=edges.device)
     if num:

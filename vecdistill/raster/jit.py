@@ -2,15 +2,16 @@
 one cannot.
 
 Numba (a pip wheel that carries its own LLVM: no compiler on the machine) compiles the
-kernels of :mod:`.jit_composite` the first time a process uses them and keeps the machine
+kernels of :mod:`.jit_composite` and :mod:`.jit_coverage` the first time a process uses them and keeps the machine
 code in its cache (``__pycache__`` next to the module, or Numba's user cache directory
 where that is read-only), so later processes load it instead of compiling again. They
 replace whole-array torch passes by one loop over the fragments, which on the CPU is bound
 by memory traffic rather than arithmetic (``docs/raster.md``).
 
 :func:`available`: Numba imports, ``VECDISTILL_JIT`` is not ``0`` and no kernel has failed
-in this process. A kernel that cannot compile or run never stops a render: :func:`attempt`
-catches the failure, :func:`give_up` warns once, and every later render takes the
+in this process. :func:`compiled` compiles (or loads) a kernel module's kernels for a dtype
+before a render first relies on them. A kernel that cannot compile or run never stops a
+render: :func:`attempt` catches the failure, :func:`give_up` warns once, and every later render takes the
 per-operation path (the same sums in torch operations). :func:`disabled` turns the kernels
 off within a block (the tests' and benchmarks' comparisons).
 """
@@ -24,6 +25,7 @@ from contextlib import contextmanager
 
 failed: str | None = None  # why a kernel could not run in this process (then none is used)
 _off = 0  # depth of disabled() blocks
+_ready: set = set()  # (module name, dtype) pairs whose kernels have compiled (or loaded) and run
 
 
 def installed() -> bool:
@@ -54,6 +56,19 @@ def attempt(run, *args, **kwargs):
     except Exception as exc:  # noqa: BLE001 - any compile or run failure (Numba, llvmlite)
         give_up(exc)
         return None
+
+
+def compiled(module, dtype) -> bool:
+    """Whether the kernels of ``module`` (:mod:`.jit_composite`, :mod:`.jit_coverage`) are
+    ready for ``dtype``: the first time, its ``compile_for(dtype)`` compiles (or loads) and
+    runs them on a small example, through :func:`attempt` (False when that failed)."""
+    key = (module.__name__, dtype)
+    if key in _ready:
+        return True
+    if attempt(module.compile_for, dtype) is None:
+        return False
+    _ready.add(key)
+    return True
 
 
 @contextmanager

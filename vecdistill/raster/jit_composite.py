@@ -30,8 +30,6 @@ import numpy as np
 import torch
 from numba import njit
 
-from . import jit
-
 Tensor = torch.Tensor
 
 
@@ -159,32 +157,24 @@ class _JitOver(torch.autograd.Function):
         return d_cov, d_table.t(), d_scale, None, None, None, None, None
 
 
-_ready: set = set()  # dtypes whose kernels have compiled (or loaded from the cache) and run
-
-
-def _compile(dtype: torch.dtype) -> bool:
+def compile_for(dtype: torch.dtype) -> bool:
     """Compile (or load) both kernels for ``dtype`` on a two-fragment example, so that a
-    failure shows here, before any render relies on them (grad mode on whatever the
-    caller's)."""
-    with torch.enable_grad():  # (the first render may be a no-grad one)
+    failure shows here, before any render relies on them (:func:`.jit.compiled`; grad mode
+    on whatever the caller's: the first render may be a no-grad one)."""
+    with torch.enable_grad():
         cov = torch.tensor([0.5, 1.0], dtype=dtype, requires_grad=True)
         table = torch.tensor([[1.0], [0.0], [0.0], [1.0]], dtype=dtype, requires_grad=True)
         zeros = torch.zeros(2, dtype=torch.long)
         rgb, alpha = _JitOver.apply(cov, table, None, zeros, zeros, np.empty(0, np.int64), 1, 1.0)
         torch.autograd.grad(rgb.sum() + alpha.sum(), (cov, table))
-    _ready.add(dtype)
     return True
 
 
 def over(pixel: Tensor, order: Tensor | None, cov: Tensor, table: Tensor, index: Tensor, scale: Tensor | None,
-         num_pixels: int, shrink: float) -> tuple[Tensor, Tensor] | None:
+         num_pixels: int, shrink: float) -> tuple[Tensor, Tensor]:
     """:func:`.composite.over` (same arguments, and its ``shrink``; ``order`` None when the
-    fragments are already in paint order, as that function decides) by the compiled loops:
-    ``(rgb [3, N], alpha [N])``; None when the kernels
-    cannot run here (then :func:`.jit.give_up` has warned and the caller takes the
-    per-operation path)."""
-    if cov.dtype not in _ready and jit.attempt(_compile, cov.dtype) is None:
-        return None
+    fragments are already in paint order, as that function decides) by the compiled loops
+    (ready: :func:`.kernel_gate.cpu_kernels_for` compiled them): ``(rgb [3, N], alpha [N])``."""
     with torch.no_grad():  # (an empty walk: as stored)
         walk = np.empty(0, np.int64) if order is None else torch.argsort(order, stable=True).numpy()
     return _JitOver.apply(cov, table, scale, index, pixel, walk, num_pixels, shrink)

@@ -13,8 +13,10 @@ how ``benchmarks/raster_bench.py --fused-count`` counts a render's operations wi
 launches stubbed.
 
 ``cpu_kernels_for(stage, *tensors)`` is the CPU counterpart: the stage's compiled CPU
-kernels (``"compositing"``: :mod:`.jit_composite`, Numba) for float32 or float64 CPU
-tensors of one dtype when :func:`.jit.available`, else None; Numba is imported only then.
+kernels (``"coverage"``: :mod:`.jit_coverage`, ``"compositing"``: :mod:`.jit_composite`;
+Numba) for float32 or float64 CPU tensors of one dtype when :func:`.jit.available` and
+they have compiled for that dtype (:func:`.jit.compiled`), else None; Numba is imported
+only then.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import torch
 
 STAGES = {"flattening": "fused_flatten", "coverage": "fused_coverage", "compositing": "fused"}
 
-CPU_STAGES = {"compositing": "jit_composite"}
+CPU_STAGES = {"coverage": "jit_coverage", "compositing": "jit_composite"}
 
 _stand_in: frozenset[str] = frozenset()  # stages whose kernels take CPU tensors (tests, counts)
 
@@ -65,8 +67,8 @@ def kernels_for(stage: str, *tensors: torch.Tensor | None):
 
 def cpu_kernels_for(stage: str, *tensors: torch.Tensor | None):
     """The compiled CPU kernel module of ``stage`` for ``tensors`` (None entries ignored), or
-    None (see the module docstring; a module that fails to import warns once, through
-    :func:`.jit.give_up`, and is not tried again)."""
+    None (see the module docstring; a module that fails to import or compile warns once,
+    through :func:`.jit.give_up`, and no kernel is tried again)."""
     given = [t for t in tensors if t is not None]
     if stage not in CPU_STAGES or not given:
         return None
@@ -76,7 +78,8 @@ def cpu_kernels_for(stage: str, *tensors: torch.Tensor | None):
 
     if not jit.available():
         return None
-    return jit.attempt(importlib.import_module, f".{CPU_STAGES[stage]}", __package__)
+    module = jit.attempt(importlib.import_module, f".{CPU_STAGES[stage]}", __package__)
+    return module if module is not None and jit.compiled(module, given[0].dtype) else None
 
 
 @contextmanager

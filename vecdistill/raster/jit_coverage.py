@@ -1,0 +1,337 @@
+"""The coverage stage of :mod:`.coverage` as compiled CPU loops (Numba), for CPU renders.
+
+The per-operation path cuts every edge with a dense three-piece template
+(:func:`.coverage._short_pieces`, about 70 whole-array operations after some 40 that place
+the edges in their layers' boxes), scatter-adds the pieces into the cell buffers, takes a
+prefix sum along the rows, keeps the non-zero cells and maps them to layers and pixels: on
+the CPU each of those passes streams its arrays through memory again. Here:
+
+- :func:`pieces`: one loop over the edges; each short edge (at most one integer x and one
+  integer y line crossed) is cut into its three pieces in registers, which add their cover
+  and area into the buffers (and their entries, :func:`.coverage._entry_counts`). Longer
+  edges and walls (a few per scene) are flagged for the per-operation path, as the fused
+  GPU kernel (:mod:`.fused_coverage`) does; the same interface.
+- :func:`finish`: one loop over the boxes' rows: the prefix sum of the cover minus the area
+  gives each cell's winding integral ``A`` (written back into the cover buffer); each cell
+  with ``A != 0`` (or marked for the exact pass) becomes a fragment with its coverage and
+  slope (:func:`.coverage.coverage_and_slope`), layer and pixel; the rows' spill cells are
+  listed. Any buffer layout (rows of varied lengths need no closing in a loop).
+- :func:`transport`: the backward of :func:`pieces`: each short edge's three pieces' cells'
+  gradient times their transport integrals, which :func:`pieces` kept (recomputing the
+  pieces, as the GPU kernel does, costs here twice the reads).
+
+The same formulas as the per-operation path, in the working dtype (so that both give the
+same values up to the order of the sums: in particular the pieces' heights are exact
+differences of the same rounded points, so that the cover of a row a contour crosses sums
+to exactly 0 past it, as there; float64 arithmetic here left stray float32 fragments of
+area 1e-8). Float32 and float64, one thread, the GIL
+released; compiled on first use (:func:`.jit.compiled`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from numba import njit
+
+from . import jit
+
+Tensor = torch.Tensor
+
+attempt = jit.attempt  # the kernel family's: how callers run this module's kernels (a failure falls back)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _piece(xa, ya, xb, yb, ua, ub, w, h, off, stride, short, zero, half, one):  # pragma: no cover - compiled
+    """One piece (box-local end points, parameter interval on its edge) of an edge in the
+    box ``[0, w] x [0, h]`` at buffer offset ``off`` with row ``stride``: its cell, signed
+    height (0 outside the box's rows or when the edge is not ``short``), mean x offset in
+    the pixel, the integrals of ``1 - u`` and ``u`` (0 unless the piece lies in the box),
+    and whether it lies in the box. :func:`.coverage._short_pieces` and ``_place``."""
+    xm = (xa + xb) * half
+    ym = (ya + yb) * half
+    ry = np.floor(ym)
+    rows_in = short and ry >= zero and ry < h
+    real = rows_in and xm >= zero and xm <= w
+    row = min(max(ry, zero), max(h - one, zero))
+    col = min(max(np.floor(xm), zero), w)
+    frac = min(max(xm - col, zero), one)
+    cell = off + int(row) * stride + int(col)
+    height = yb - ya if rows_in else zero
+    i1 = (ub * ub - ua * ua) * half
+    i0 = (ub - ua) - i1 if real else zero
+    return cell, height, frac, i0, i1 if real else zero, rows_in, real
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _template(edges, e, fbox, lay, zero, one):  # pragma: no cover - compiled
+    """Edge ``e``'s kind (0 short or outside its box, 1 longer, 2 a wall), its box-local end
+    points and the two cuts of its template (:func:`.coverage._edge_frame`,
+    :func:`.coverage._short_pieces`): the points ``a``, ``b`` and parameters ``t1 <= t2``
+    where it crosses its integer x and y line (the end point and 1 where it crosses none)."""
+    w = fbox[2, lay]
+    h = fbox[3, lay]
+    x0 = edges[0, e] - fbox[0, lay]
+    y0 = edges[1, e] - fbox[1, lay]
+    x1 = edges[2, e] - fbox[0, lay]
+    y1 = edges[3, e] - fbox[1, lay]
+    xmin = min(x0, x1)
+    xmax = max(x0, x1)
+    ymin = min(y0, y1)
+    ymax = max(y0, y1)
+    live = (xmax - xmin) + (ymax - ymin) > zero and w > zero and ymax > zero and ymin < h and xmin < w
+    nx = np.ceil(xmax) - np.floor(xmin) - one
+    ny = np.ceil(ymax) - np.floor(ymin) - one
+    kind = 0
+    if live and xmax <= zero and ny > one:
+        kind = 2
+    elif live and (nx > one or ny > one):
+        kind = 1
+    short = live and kind == 0
+    dx = x1 - x0
+    dy = y1 - y0
+    tx = one
+    ty = one
+    pxx, pxy, pyx, pyy = x1, y1, x1, y1
+    if nx >= one:
+        cx = np.floor(xmin) + one
+        tx = (cx - x0) / dx
+        pxx = cx
+        pxy = y0 + tx * dy
+    if ny >= one:
+        cy = np.floor(ymin) + one
+        ty = (cy - y0) / dy
+        pyx = x0 + ty * dx
+        pyy = cy
+    if tx <= ty:
+        return kind, short, x0, y0, x1, y1, pxx, pxy, pyx, pyy, tx, ty, w, h
+    return kind, short, x0, y0, x1, y1, pyx, pyy, pxx, pxy, ty, tx, w, h
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _pieces(edges, edge_layer, fbox, box, cover, partial, entries, cells, integrals, kinds, counted, sink, zero, half, one):  # pragma: no cover - compiled
+    """See :func:`pieces`; ``fbox`` [4, L]: the boxes' c0, r0, w, h in the working dtype;
+    ``cells`` [3, E], ``integrals`` [2, 3, E] (0 for a piece outside the box) and ``kinds``
+    [E] are written, ``sink``: the buffers' last cell. ``zero``, ``half``, ``one``: those
+    numbers in the working dtype (a float64 literal would widen float32 arithmetic)."""
+    for e in range(edges.shape[1]):
+        lay = edge_layer[e]
+        kind, short, x0, y0, x1, y1, xa, ya, xb, yb, t1, t2, w, h = _template(edges, e, fbox, lay, zero, one)
+        kinds[e] = kind
+        off = box[4, lay]
+        stride = box[5, lay]
+        count = e < counted
+        # the pieces that enter their pixel (coverage._entry_flags): the second and third
+        # when not empty, the first when the edge starts on a pixel side without running along it
+        on_x = x0 == np.floor(x0)
+        on_y = y0 == np.floor(y0)
+        along = (on_x and x1 == x0) or (on_y and y1 == y0)
+        for k in range(3):
+            if k == 0:
+                cell, height, frac, i0, i1, rows_in, real = _piece(x0, y0, xa, ya, zero, t1, w, h, off, stride, short, zero, half, one)
+                enters = (on_x or on_y) and not along and t1 > zero
+            elif k == 1:
+                cell, height, frac, i0, i1, rows_in, real = _piece(xa, ya, xb, yb, t1, t2, w, h, off, stride, short, zero, half, one)
+                enters = t2 > t1
+            else:
+                cell, height, frac, i0, i1, rows_in, real = _piece(xb, yb, x1, y1, t2, one, w, h, off, stride, short, zero, half, one)
+                enters = t2 < one
+            integrals[0, k, e] = i0
+            integrals[1, k, e] = i1
+            if rows_in:
+                cover[cell] += height
+                partial[cell] += height * frac
+                cells[k, e] = cell
+                if real and count and enters:
+                    entries[cell] += one
+            else:
+                cells[k, e] = sink
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _transport(cells, integrals, grad_area, acc):  # pragma: no cover - compiled
+    """See :func:`transport`."""
+    for e in range(cells.shape[1]):
+        a0 = 0.0
+        a1 = 0.0
+        for k in range(3):
+            g = float(grad_area[cells[k, e]])
+            a0 += g * integrals[0, k, e]
+            a1 += g * integrals[1, k, e]
+        acc[0, e] = a0
+        acc[1, e] = a1
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _finish(cover, partial, box, layer_batch, evenodd, crossed, width, height, keep, cov, slope, layer, pixel, spill):  # pragma: no cover - compiled
+    """See :func:`finish`; returns the number of fragments written."""
+    n = 0
+    s = 0
+    use_eo = evenodd.shape[0] > 0
+    use_crossed = crossed.shape[0] > 0
+    for lay in range(box.shape[1]):
+        c0 = int(box[0, lay])
+        r0 = int(box[1, lay])
+        w = int(box[2, lay])
+        h = int(box[3, lay])
+        off = int(box[4, lay])
+        stride = int(box[5, lay])
+        eo = use_eo and evenodd[lay]
+        base = layer_batch[lay] * height * width + r0 * width + c0
+        for r in range(h):
+            first = off + r * stride
+            run = 0.0
+            for c in range(w):
+                cell = first + c
+                run += float(cover[cell])
+                cover[cell] = run  # (rounded to the working dtype, as a cumulative sum's output is)
+                a = cover[cell] - partial[cell]
+                cover[cell] = a
+                if a != 0.0 or (use_crossed and crossed[cell]):
+                    m = abs(a)
+                    sign = 1.0 if a > 0.0 else (-1.0 if a < 0.0 else 0.0)
+                    if eo:
+                        rem = m % 2.0
+                        cov[n] = 1.0 - abs(1.0 - rem)
+                        slope[n] = sign * (1.0 if rem < 1.0 else (-1.0 if rem > 1.0 else 0.0))
+                    else:
+                        cov[n] = min(m, 1.0)
+                        slope[n] = sign if m <= 1.0 else 0.0
+                    keep[n] = cell
+                    layer[n] = lay
+                    pixel[n] = base + r * width + c
+                    n += 1
+            cover[first + w] = 0.0
+            spill[s] = first + w
+            s += 1
+    return n
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _extents(edges, edge_layer, out):  # pragma: no cover - compiled
+    """See :func:`extents`; ``out`` [4, L] starts at +inf. A NaN stays (as in an ``amin``
+    reduction, which propagates it)."""
+    for e in range(edges.shape[1]):
+        lay = edge_layer[e]
+        x = edges[0, e]
+        y = edges[1, e]
+        for row, v in ((0, x), (1, y), (2, -x), (3, -y)):
+            cur = out[row, lay]
+            if cur == cur and not v >= cur:  # (a NaN v is taken; a NaN minimum kept)
+                out[row, lay] = v
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _star_counts(edges, edge_layer, centre, counts):  # pragma: no cover - compiled
+    """See :func:`star_shaped`; ``counts`` [L, 5] (zeros on entry) <- per layer the edges
+    turning clockwise, not at all and anticlockwise around its centre, the edges crossing
+    the horizontal line through it, and the edges."""
+    for e in range(edges.shape[1]):
+        lay = edge_layer[e]
+        cx = float(centre[0, lay])
+        cy = float(centre[1, lay])
+        ax = edges[0, e] - cx
+        ay = edges[1, e] - cy
+        bx = edges[2, e] - cx
+        by = edges[3, e] - cy
+        cross = ax * by - ay * bx
+        counts[lay, 0 if cross < 0.0 else (2 if cross > 0.0 else 1)] += 1
+        if (ay < 0.0) != (by < 0.0):
+            counts[lay, 3] += 1
+        counts[lay, 4] += 1
+
+
+def extents(edges: Tensor, edge_layer: Tensor, num_layers: int) -> Tensor:
+    """:func:`.coverage._layer_extents`: [4, L] per layer the least x, the least y, minus
+    the greatest x and minus the greatest y of its edges' start points (``edges`` [4, E],
+    ``edge_layer`` [E]); ``inf`` for a layer without edges."""
+    out = torch.full((4, num_layers), float("inf"), dtype=edges.dtype)
+    _extents(edges.contiguous().numpy(), edge_layer.contiguous().numpy(), out.numpy())
+    return out
+
+
+def star_shaped(edges: Tensor, edge_layer: Tensor, centre: Tensor, num_layers: int) -> tuple[Tensor, Tensor]:
+    """:func:`.coverage._star_shaped` (``centre`` [2, L]: each layer's middle): ``(star,
+    present)``, [L] bool each. The turn of an edge around the centre is the sign of a 2 x 2
+    determinant, taken in float64 (exact for float32 coordinates)."""
+    counts = torch.zeros(num_layers, 5, dtype=torch.int64)
+    _star_counts(edges.contiguous().numpy(), edge_layer.contiguous().numpy(), centre.contiguous().numpy(), counts.numpy())
+    cw, flat, acw, crossings, n = counts.unbind(1)
+    star = flat.eq(0) & (cw.eq(0) | acw.eq(0)) & crossings.eq(2) & n.ge(3)
+    return star, n > 0
+
+
+def box_table(boxes) -> Tensor:
+    """The boxes (:class:`.coverage._Boxes`) as the kernels read them: [7, L] int64 rows
+    c0, r0, w, h, off, stride, row0."""
+    return boxes.table(torch.int64).contiguous()
+
+
+def pieces(edges: Tensor, edge_layer: Tensor, box: Tensor, cover: Tensor, partial: Tensor, entries: Tensor,
+           exact_edges: int) -> tuple[Tensor, Tensor, tuple]:
+    """Add the pieces of every short edge into ``cover`` and ``partial`` ([total + 1], the
+    working dtype, in place), and those that enter their pixel (of the first
+    ``exact_edges`` edges) into ``entries`` (the same). ``edges``: [4, E] canvas pixels,
+    contiguous; ``edge_layer``: [E] int64; ``box``: :func:`box_table`. Returns each edge's
+    kind, [E] int8 (0 short or outside its box, 1 longer, 2 a wall: those two left to the
+    per-operation path), the cell of each of its three pieces, [3, E] int64 (``total``,
+    the sink, for a piece that counts for nothing), and what :func:`transport` needs: the
+    cells and the pieces' two transport integrals, [2, 3, E] (kept: recomputing them costs
+    more than reading them back). :func:`.fused_coverage.pieces`' contract."""
+    num = edges.shape[1]
+    kinds = torch.empty(num, dtype=torch.int8)
+    cells = torch.empty(3, num, dtype=torch.int64)
+    integrals = torch.empty(2, 3, num, dtype=cover.dtype)
+    kind = cover.numpy().dtype.type
+    _pieces(edges.numpy(), edge_layer.numpy(), box[:4].to(edges.dtype).numpy(), box.numpy(), cover.numpy(), partial.numpy(),
+            entries.numpy(), cells.numpy(), integrals.numpy(), kinds.numpy(), exact_edges, cover.shape[0] - 1, kind(0), kind(0.5), kind(1))
+    return kinds, cells, (cells, integrals)
+
+
+def transport(saved: tuple, grad_area: Tensor) -> Tensor:
+    """The short edges' transport integrals against the buffer's gradient ``grad_area``
+    [total + 1]: [2, E] (``sum g * int (1 - u) du`` and ``sum g * int u du`` over each
+    edge's pieces in their box), zero for the other edges; ``saved``: what :func:`pieces`
+    returned for it."""
+    cells, integrals = saved
+    acc = torch.empty(2, cells.shape[1], dtype=grad_area.dtype)
+    _transport(cells.numpy(), integrals.numpy(), grad_area.contiguous().numpy(), acc.numpy())
+    return acc
+
+
+def finish(cover: Tensor, partial: Tensor, box: Tensor, layer_batch: Tensor, evenodd: Tensor | None, crossed: Tensor | None,
+           width: int, height: int, rows: int) -> tuple[Tensor, ...]:
+    """From the cover and area buffers ([total + 1], every piece added), the fragments:
+    ``(keep, cov, slope, layer, pixel)`` [F] (cells in buffer order, the coverage and its
+    derivative by ``A``, the layer, the flat pixel ``b * H * W + y * W + x``) of the cells
+    inside their boxes whose winding integral ``A`` is not 0 or that ``crossed`` ([total +
+    1] bool, or None) marks; and ``spill`` [rows], the spill cell of every box row in
+    buffer order. ``cover`` holds ``A`` afterwards (0 in spill cells). ``evenodd``: [L] bool
+    (None: the nonzero rule); ``layer_batch``: [L] int64."""
+    total = cover.shape[0] - 1
+    dtype = cover.dtype
+    keep, layer, pixel = (torch.empty(total, dtype=torch.int64) for _ in range(3))
+    cov, slope = torch.empty(total, dtype=dtype), torch.empty(total, dtype=dtype)
+    spill = torch.empty(rows, dtype=torch.int64)
+    no = np.zeros(0, np.bool_)
+    n = _finish(cover.numpy(), partial.numpy(), box.numpy(), layer_batch.contiguous().numpy(),
+                no if evenodd is None else evenodd.contiguous().numpy(), no if crossed is None else crossed.numpy(),
+                width, height, keep.numpy(), cov.numpy(), slope.numpy(), layer.numpy(), pixel.numpy(), spill.numpy())
+    return keep[:n], cov[:n], slope[:n], layer[:n], pixel[:n], spill
+
+
+def compile_for(dtype: torch.dtype) -> bool:
+    """Compile (or load) the three kernels for ``dtype`` on a one-triangle example, so that
+    a failure shows before a render relies on them (:func:`.jit.compiled`)."""
+    from types import SimpleNamespace
+
+    edges = torch.tensor([[0.5, 1.5, 0.5], [0.5, 0.5, 1.5], [1.5, 0.5, 0.5], [0.5, 1.5, 0.5]], dtype=dtype)
+    layer = torch.zeros(3, dtype=torch.int64)
+    boxes = SimpleNamespace(table=lambda d: torch.tensor([[0], [0], [2], [2], [0], [3], [0]], dtype=d))
+    box = box_table(boxes)
+    cover, partial, entries = (torch.zeros(7, dtype=dtype) for _ in range(3))
+    saved = pieces(edges, layer, box, cover, partial, entries, 3)[2]
+    finish(cover, partial, box, layer, torch.zeros(1, dtype=torch.bool), torch.zeros(7, dtype=torch.bool), 2, 2, 2)
+    transport(saved, cover)
+    star_shaped(edges, layer, extents(edges, layer, 1)[:2], 1)
+    return True
