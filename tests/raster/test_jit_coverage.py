@@ -1,6 +1,6 @@
 """The compiled CPU coverage kernels (vecdistill/raster/jit_coverage.py, Numba) against the
 per-operation path they replace: whole renders, both buffer layouts with longer edges,
-walls and crossed pixels, float32's exact zeros, the layer extents' and the star-shaped
+walls and crossed pixels, float32's exact zeros, the layer boxes' and the star-shaped
 test's loops, and a kernel that cannot compile."""
 
 from __future__ import annotations
@@ -190,11 +190,11 @@ def test_layers_match_in_both_buffer_layouts_with_gradients(spied, layout):
     assert spied["finish"] == 1 and spied["kinds"][1] > 0
 
 
-def test_extents_and_star_test_match_the_per_operation_reductions():
-    """The compiled layer extents keep a NaN (as ``amin`` does: the layer's box is then
-    empty) and leave a layer without edges at +inf; the compiled star-shaped test agrees
-    with the per-operation histogram on convex, star-shaped, self-crossing and degenerate
-    layers."""
+def test_boxes_and_star_test_match_the_per_operation_reductions():
+    """The compiled layer boxes equal the per-operation ones (a NaN coordinate empties its
+    layer's box, as ``amin`` propagating it does; a layer without edges has an empty box and
+    no finite centre), in both layouts; the compiled star-shaped test agrees with the
+    per-operation histogram on convex, star-shaped, self-crossing and degenerate layers."""
     from vecdistill.raster import jit_coverage
 
     g = torch.Generator().manual_seed(2)
@@ -203,17 +203,21 @@ def test_extents_and_star_test_match_the_per_operation_reductions():
     edges[0, 7] = float("nan")  # a NaN x in one vertex
     edges[:, 20] = edges[:, 19]  # an edge of no length
     L = 13
+    for layout in ("flat", "padded"):
+        got = coverage._layer_boxes(edges, layer, L, 30, 26, layout)
+        with jit.disabled():
+            ref = coverage._layer_boxes(edges, layer, L, 30, 26, layout)
+        for name in ("c0", "r0", "w", "h", "off", "stride", "row0", "total", "padded", "hmax", "wmax", "rows"):
+            a, b = getattr(got, name), getattr(ref, name)
+            assert (torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b), (layout, name)
+        assert torch.equal(got.centre.isnan(), ref.centre.isnan()) and torch.equal(got.centre.nan_to_num(), ref.centre.nan_to_num())
+    assert int(got.w[5]) == 0 and not torch.isfinite(got.centre[:, 5]).any()
+    assert int(got.w[int(layer[7])]) == 0  # the NaN's layer
     with jit.disabled():
-        ref = coverage._layer_extents(edges, layer, L)
-    got = jit_coverage.extents(edges, layer, L)
-    assert torch.equal(got.isnan(), ref.isnan()) and torch.equal(got.nan_to_num(), ref.nan_to_num())
-    assert torch.isinf(got[:, 5]).all()
-    boxes = coverage._layer_boxes(edges, layer, L, 30, 30, "auto")
-    with jit.disabled():
-        ref_star, ref_present = coverage._star_shaped(edges, layer, boxes)
-    star, present = jit_coverage.star_shaped(edges, layer, boxes.centre, L)
+        ref_star, ref_present = coverage._star_shaped(edges, layer, got)
+    star, present = jit_coverage.star_shaped(edges, layer, got.centre, L)
     assert torch.equal(star, ref_star) and torch.equal(present, ref_present)
-    assert 0 < int(star.sum()) < L - 1  # both kinds met
+    assert 0 < int(star.sum()) < L - 2  # both kinds met
 
 
 def test_a_coverage_kernel_that_cannot_compile_falls_back_with_one_warning(monkeypatch):

@@ -136,13 +136,9 @@ class _Boxes:
 def _layer_extents(e: Tensor, edge_layer: Tensor, num_layers: int) -> Tensor:
     """[4, L]: per layer the least x, the least y, minus the greatest x and minus the greatest y
     of its edges' start points (``e`` [4, E], rows x0, y0, x1, y1; the polygons are closed,
-    so every vertex starts an edge), in one ``scatter_reduce`` (on the CPU with Numba, one
-    compiled loop: :func:`.jit_coverage.extents`); ``inf`` for a layer without edges. (A
-    NumPy ``reduceat`` over layer runs was tried: 0.16-0.23 against 0.31 ms at the 256-path
-    scene's 38625 edges, not worth a second path.)"""
-    compiled = cpu_kernels_for("coverage", e)
-    if compiled is not None:  # one loop over the edges
-        return compiled.extents(e, edge_layer, num_layers)
+    so every vertex starts an edge), in one ``scatter_reduce``; ``inf`` for a layer without
+    edges. (A NumPy ``reduceat`` over layer runs was tried: 0.16-0.23 against 0.31 ms at
+    the 256-path scene's 38625 edges, not worth a second path.)"""
     starts = e[:2]
     box = torch.full((4, num_layers), float("inf"), dtype=e.dtype, device=e.device)
     return box.scatter_reduce_(1, edge_layer.expand(4, -1), torch.cat([starts, -starts]), "amin")
@@ -152,20 +148,27 @@ def _layer_boxes(e: Tensor, edge_layer: Tensor, num_layers: int, width: int, hei
     """Bounding box of each layer's edges (``e`` [4, E]: rows x0, y0, x1, y1, pixels) clipped
     to the canvas, and the buffer layout (``layout``: ``"auto"`` pads the boxes to one size
     when that wastes little, ``"flat"`` or ``"padded"``). One reduction for all four sides of
-    all boxes (:func:`_layer_extents`), and one host read."""
+    all boxes (:func:`_layer_extents`), and one host read (on the CPU with Numba, the boxes
+    and their totals in one compiled loop: :func:`.jit_coverage.boxes`)."""
     dtype, device = e.dtype, e.device
-    box = _layer_extents(e, edge_layer, num_layers)
-    centre = (box[:2] - box[2:]) * 0.5
-    # floor(min) and ceil(max) = -floor(-max) in one floor; clipped to the canvas (an empty
-    # layer's infinities and NaN coordinates' NaN become 0 or the canvas size)
-    bounds = torch.tensor([[1, width], [1, height], [-1, width], [-1, height]], dtype=dtype, device=device)
-    b = torch.minimum(box.floor_().mul_(bounds[:, :1]).clamp_min_(0), bounds[:, 1:]).nan_to_num_(0.0, 0.0, 0.0).long()
-    lo = b[:2]
-    wh = (b[2:] - lo).clamp_min_(0)
-    wh.masked_fill_((wh == 0).any(0), 0)  # a box of no width or no height is empty
-    w, h = wh.unbind(0)
-    cells = h * (w + 1)
-    flat_total, rows, wmax, hmax = (int(v) for v in torch.cat([torch.stack([cells.sum(), h.sum()]), wh.amax(1)]).tolist())
+    compiled = cpu_kernels_for("coverage", e)
+    if compiled is not None:
+        lo, wh, centre, (flat_total, rows, wmax, hmax) = compiled.boxes(e, edge_layer, num_layers, width, height)
+        w, h = wh.unbind(0)
+        cells = h * (w + 1)
+    else:
+        box = _layer_extents(e, edge_layer, num_layers)
+        centre = (box[:2] - box[2:]) * 0.5
+        # floor(min) and ceil(max) = -floor(-max) in one floor; clipped to the canvas (an empty
+        # layer's infinities and NaN coordinates' NaN become 0 or the canvas size)
+        bounds = torch.tensor([[1, width], [1, height], [-1, width], [-1, height]], dtype=dtype, device=device)
+        b = torch.minimum(box.floor_().mul_(bounds[:, :1]).clamp_min_(0), bounds[:, 1:]).nan_to_num_(0.0, 0.0, 0.0).long()
+        lo = b[:2]
+        wh = (b[2:] - lo).clamp_min_(0)
+        wh.masked_fill_((wh == 0).any(0), 0)  # a box of no width or no height is empty
+        w, h = wh.unbind(0)
+        cells = h * (w + 1)
+        flat_total, rows, wmax, hmax = (int(v) for v in torch.cat([torch.stack([cells.sum(), h.sum()]), wh.amax(1)]).tolist())
     padded = num_layers * hmax * (wmax + 1) <= 1.25 * flat_total + 4096
     if layout != "auto":
         padded = layout == "padded"
@@ -699,8 +702,10 @@ def _cut(e: Tensor, edge_layer: Tensor, boxes: _Boxes, kernels, counted: int | N
     if kernels is not None:  # the short edges' pieces in one kernel; the few others below
         box = kernels.box_table(boxes)
         ec = e.contiguous()
-        buffers = [torch.zeros(boxes.total + 1, dtype=dtype, device=e.device) for _ in range(3)]
-        launched = kernels.attempt(kernels.pieces, ec, edge_layer.contiguous(), box, *buffers, ec.shape[1] if counted is None else counted)  # None: the kernel cannot run here
+        n_counted = ec.shape[1] if counted is None else counted
+        # cover, area, entries (none counted: the kernels write no entry, one cell will do)
+        buffers = [torch.zeros(boxes.total + 1 if k < 2 or n_counted else 1, dtype=dtype, device=e.device) for k in range(3)]
+        launched = kernels.attempt(kernels.pieces, ec, edge_layer.contiguous(), box, *buffers, n_counted)  # None: the kernel cannot run here
         if launched is not None:
             kinds, kernel_cells, saved = launched
             groups, walls = [], None

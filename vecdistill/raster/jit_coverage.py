@@ -128,14 +128,21 @@ def _pieces(edges, edge_layer, fbox, box, cover, partial, entries, cells, integr
         along = (on_x and x1 == x0) or (on_y and y1 == y0)
         for k in range(3):
             if k == 0:
-                cell, height, frac, i0, i1, rows_in, real = _piece(x0, y0, xa, ya, zero, t1, w, h, off, stride, short, zero, half, one)
-                enters = (on_x or on_y) and not along and t1 > zero
+                pa, qa, pb, qb, ua, ub = x0, y0, xa, ya, zero, t1
+                enters = (on_x or on_y) and not along
             elif k == 1:
-                cell, height, frac, i0, i1, rows_in, real = _piece(xa, ya, xb, yb, t1, t2, w, h, off, stride, short, zero, half, one)
-                enters = t2 > t1
+                pa, qa, pb, qb, ua, ub = xa, ya, xb, yb, t1, t2
+                enters = True
             else:
-                cell, height, frac, i0, i1, rows_in, real = _piece(xb, yb, x1, y1, t2, one, w, h, off, stride, short, zero, half, one)
-                enters = t2 < one
+                pa, qa, pb, qb, ua, ub = xb, yb, x1, y1, t2, one
+                enters = True
+            if ua == ub and pa == pb and qa == qb:  # an empty piece (most edges cross no line): it adds nothing
+                integrals[0, k, e] = zero
+                integrals[1, k, e] = zero
+                cells[k, e] = sink
+                continue
+            cell, height, frac, i0, i1, rows_in, real = _piece(pa, qa, pb, qb, ua, ub, w, h, off, stride, short, zero, half, one)
+            enters = enters and ub > ua
             integrals[0, k, e] = i0
             integrals[1, k, e] = i1
             if rows_in:
@@ -222,6 +229,38 @@ def _extents(edges, edge_layer, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _boxes(edges, edge_layer, width, height, ext, lo, wh, centre, totals):  # pragma: no cover - compiled
+    """See :func:`boxes`; ``ext`` [4, L] (+inf on entry) <- :func:`_extents`."""
+    _extents(edges, edge_layer, ext)
+    limits = (width, height, width, height)
+    for lay in range(ext.shape[1]):
+        centre[0, lay] = (ext[0, lay] - ext[2, lay]) * 0.5
+        centre[1, lay] = (ext[1, lay] - ext[3, lay]) * 0.5
+        side = np.zeros(4, np.int64)
+        for k in range(4):
+            # floor(min) and ceil(max) = -floor(-max), clamped to the canvas; an empty
+            # layer's infinities and a NaN coordinate's NaN become 0 or the canvas size
+            v = np.floor(ext[k, lay]) * (1.0 if k < 2 else -1.0)
+            if v < 0.0:
+                v = 0.0
+            if v > limits[k]:
+                v = limits[k]
+            side[k] = 0 if v != v else int(v)
+        w = max(side[2] - side[0], 0)
+        h = max(side[3] - side[1], 0)
+        if w == 0 or h == 0:  # a box of no width or no height is empty
+            w = h = 0
+        lo[0, lay] = side[0]
+        lo[1, lay] = side[1]
+        wh[0, lay] = w
+        wh[1, lay] = h
+        totals[0] += h * (w + 1)
+        totals[1] += h
+        totals[2] = max(totals[2], w)
+        totals[3] = max(totals[3], h)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def _star_counts(edges, edge_layer, centre, counts):  # pragma: no cover - compiled
     """See :func:`star_shaped`; ``counts`` [L, 5] (zeros on entry) <- per layer the edges
     turning clockwise, not at all and anticlockwise around its centre, the edges crossing
@@ -241,13 +280,21 @@ def _star_counts(edges, edge_layer, centre, counts):  # pragma: no cover - compi
         counts[lay, 4] += 1
 
 
-def extents(edges: Tensor, edge_layer: Tensor, num_layers: int) -> Tensor:
-    """:func:`.coverage._layer_extents`: [4, L] per layer the least x, the least y, minus
-    the greatest x and minus the greatest y of its edges' start points (``edges`` [4, E],
-    ``edge_layer`` [E]); ``inf`` for a layer without edges."""
-    out = torch.full((4, num_layers), float("inf"), dtype=edges.dtype)
-    _extents(edges.contiguous().numpy(), edge_layer.contiguous().numpy(), out.numpy())
-    return out
+def boxes(edges: Tensor, edge_layer: Tensor, num_layers: int, width: int, height: int) -> tuple[Tensor, Tensor, Tensor, list[int]]:
+    """The layers' boxes as :func:`.coverage._layer_boxes` computes them before choosing a
+    layout, in one loop over the edges (``edges`` [4, E] canvas pixels, ``edge_layer``
+    [E]) and one over the layers: ``(lo, wh, centre, totals)``: [2, L] int64 the box's
+    first column and row, [2, L] int64 its width and height (both 0 for an empty box),
+    [2, L] the middle of the layer's edges' extent (unclipped; inf or NaN for a layer
+    without edges or with a NaN coordinate) and ``[sum h (w + 1), sum h, max w, max h]``."""
+    ext = torch.full((4, num_layers), float("inf"), dtype=edges.dtype)
+    lo = torch.empty(2, num_layers, dtype=torch.int64)
+    wh = torch.empty(2, num_layers, dtype=torch.int64)
+    centre = torch.empty(2, num_layers, dtype=edges.dtype)
+    totals = np.zeros(4, np.int64)
+    _boxes(edges.contiguous().numpy(), edge_layer.contiguous().numpy(), width, height, ext.numpy(), lo.numpy(), wh.numpy(),
+           centre.numpy(), totals)
+    return lo, wh, centre, totals.tolist()
 
 
 def star_shaped(edges: Tensor, edge_layer: Tensor, centre: Tensor, num_layers: int) -> tuple[Tensor, Tensor]:
@@ -327,11 +374,10 @@ def compile_for(dtype: torch.dtype) -> bool:
 
     edges = torch.tensor([[0.5, 1.5, 0.5], [0.5, 0.5, 1.5], [1.5, 0.5, 0.5], [0.5, 1.5, 0.5]], dtype=dtype)
     layer = torch.zeros(3, dtype=torch.int64)
-    boxes = SimpleNamespace(table=lambda d: torch.tensor([[0], [0], [2], [2], [0], [3], [0]], dtype=d))
-    box = box_table(boxes)
+    box = box_table(SimpleNamespace(table=lambda d: torch.tensor([[0], [0], [2], [2], [0], [3], [0]], dtype=d)))
     cover, partial, entries = (torch.zeros(7, dtype=dtype) for _ in range(3))
     saved = pieces(edges, layer, box, cover, partial, entries, 3)[2]
     finish(cover, partial, box, layer, torch.zeros(1, dtype=torch.bool), torch.zeros(7, dtype=torch.bool), 2, 2, 2)
     transport(saved, cover)
-    star_shaped(edges, layer, extents(edges, layer, 1)[:2], 1)
+    star_shaped(edges, layer, boxes(edges, layer, 1, 2, 2)[2], 1)
     return True
