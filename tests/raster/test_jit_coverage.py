@@ -22,12 +22,14 @@ pytestmark = pytest.mark.skipif(not jit.installed(), reason="Numba is not instal
 
 @pytest.fixture()
 def spied(monkeypatch):
-    """Counts of the compiled coverage kernels' calls (``pieces``, ``finish``,
-    ``transport``); the test must see them run, and none fail."""
+    """Counts of the compiled coverage kernels' calls (``pieces``, ``finish``, and the
+    backward's ``transport`` or, when every piece is the kernel's, ``edge_gradient``); the
+    test must see them run, and none fail."""
     from vecdistill.raster import jit_coverage
 
-    calls = {"pieces": 0, "finish": 0, "transport": 0, "kinds": torch.zeros(3, dtype=torch.long)}
-    pieces, finish, transport = jit_coverage.pieces, jit_coverage.finish, jit_coverage.transport
+    calls = {"pieces": 0, "finish": 0, "transport": 0, "edge_gradient": 0, "kinds": torch.zeros(3, dtype=torch.long)}
+    pieces, finish = jit_coverage.pieces, jit_coverage.finish
+    transport, edge_gradient = jit_coverage.transport, jit_coverage.edge_gradient
 
     def counting_pieces(*args):
         out = pieces(*args)
@@ -44,6 +46,7 @@ def spied(monkeypatch):
     monkeypatch.setattr(jit_coverage, "pieces", counting_pieces)
     monkeypatch.setattr(jit_coverage, "finish", counting("finish", finish))
     monkeypatch.setattr(jit_coverage, "transport", counting("transport", transport))
+    monkeypatch.setattr(jit_coverage, "edge_gradient", counting("edge_gradient", edge_gradient))
     monkeypatch.setattr(jit, "failed", None)
     yield calls
     assert jit.failed is None, jit.failed
@@ -89,7 +92,8 @@ def test_whole_renders_match_the_per_operation_path(spied, dtype):
             ref_img, ref_grads = _image_and_grads(render, scene)
         assert float((img - ref_img).abs().max()) < tol, name
         assert float((grads - ref_grads).abs().max()) < tol * (1 + float(ref_grads.abs().max())), name
-    assert spied["pieces"] >= 9 and spied["finish"] >= 9 and spied["transport"] >= 9
+    assert spied["pieces"] >= 9 and spied["finish"] >= 9 and spied["transport"] + spied["edge_gradient"] >= 9
+    assert spied["transport"] > 0 and spied["edge_gradient"] > 0  # both backwards met
     assert spied["kinds"][1] > 0 and spied["kinds"][2] > 0  # longer edges and walls met
 
 

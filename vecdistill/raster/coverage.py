@@ -45,6 +45,9 @@ coverage and gives its gradient as effective pieces (:class:`_WindingArea`'s ``e
 
 On CUDA (float32, padded layout, Triton present) steps 2-3 for the short edges run as one
 fused kernel each way (:mod:`.fused_coverage`); longer edges and walls take the path below.
+On the CPU, when Numba is installed, the boxes, steps 2-3 for the short edges, step 4 with
+the kept cells' fragments, and the backward's transport run as compiled loops
+(:mod:`.jit_coverage`, any layout); longer edges and walls take the path below there too.
 """
 
 from __future__ import annotations
@@ -463,6 +466,12 @@ class _WindingArea(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_keep):
         d, keep, slope, spill, *flat = ctx.saved_tensors
+        if ctx.fused is not None and ctx.exact is None and not flat and hasattr(ctx.fused[0], "edge_gradient"):
+            # every piece came from the compiled CPU kernel: the whole backward in its loops
+            kernels, saved = ctx.fused[:2]
+            grad = kernels.attempt(kernels.edge_gradient, saved, grad_keep, slope, keep, spill, ctx.total, d)
+            if grad is not None:
+                return (grad, None, None, None, None, None, None, None, None)
         grad_area = grad_keep.new_zeros(ctx.total + 1).scatter_(0, keep, grad_keep * slope)  # + the sink cell
         grad_area.index_copy_(0, spill, grad_area.index_select(0, spill - 1))
         groups = [flat[k : k + 4] for k in range(0, len(flat), 4)]

@@ -18,7 +18,8 @@ the CPU each of those passes streams its arrays through memory again. Here:
   listed. Any buffer layout (rows of varied lengths need no closing in a loop).
 - :func:`transport`: the backward of :func:`pieces`: each short edge's three pieces' cells'
   gradient times their transport integrals, which :func:`pieces` kept (recomputing the
-  pieces, as the GPU kernel does, costs here twice the reads).
+  pieces, as the GPU kernel does, costs here twice the reads); :func:`edge_gradient`: the
+  stage's whole backward in one call when every piece came from :func:`pieces`.
 
 The same formulas as the per-operation path, in the working dtype (so that both give the
 same values up to the order of the sums: in particular the pieces' heights are exact
@@ -167,6 +168,29 @@ def _transport(cells, integrals, grad_area, acc):  # pragma: no cover - compiled
             a1 += g * integrals[1, k, e]
         acc[0, e] = a0
         acc[1, e] = a1
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _edge_gradient(cells, integrals, grad_keep, slope, keep, spill, direction, grad_area, out):  # pragma: no cover - compiled
+    """See :func:`edge_gradient`; ``grad_area`` [total + 1]: zeros on entry (scratch)."""
+    for f in range(keep.shape[0]):
+        grad_area[keep[f]] = grad_keep[f] * slope[f]
+    for r in range(spill.shape[0]):  # a piece on the box's right side takes the row's last pixel's
+        grad_area[spill[r]] = grad_area[spill[r] - 1]
+    for e in range(cells.shape[1]):
+        a0 = 0.0
+        a1 = 0.0
+        for k in range(3):
+            g = float(grad_area[cells[k, e]])
+            a0 += g * integrals[0, k, e]
+            a1 += g * integrals[1, k, e]
+        # the end points' integrals times the normal (-d_y, d_x): rows x0, y0, x1, y1
+        nx = -float(direction[1, e])
+        ny = float(direction[0, e])
+        out[0, e] = a0 * nx
+        out[1, e] = a0 * ny
+        out[2, e] = a1 * nx
+        out[3, e] = a1 * ny
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -346,6 +370,21 @@ def transport(saved: tuple, grad_area: Tensor) -> Tensor:
     return acc
 
 
+def edge_gradient(saved: tuple, grad_keep: Tensor, slope: Tensor, keep: Tensor, spill: Tensor, total: int, direction: Tensor) -> Tensor:
+    """The whole backward of the coverage stage when every piece came from :func:`pieces`
+    (no longer edges, walls or exactly resolved pixels): the fragments' gradient
+    ``grad_keep`` [F] times their ``slope`` [F] into a [total + 1] cell buffer at ``keep``
+    [F], each row's spill cell (``spill`` [R]) given its last pixel's, then per edge the
+    pieces' transport integrals times the normal ``(-d_y, d_x)`` (``direction`` [2, E]):
+    the edges' gradient [4, E], rows x0, y0, x1, y1 (:class:`.coverage._WindingArea`'s, in
+    one loop each instead of a dozen operations)."""
+    cells, integrals = saved
+    out = torch.empty(4, cells.shape[1], dtype=grad_keep.dtype)
+    _edge_gradient(cells.numpy(), integrals.numpy(), grad_keep.contiguous().numpy(), slope.numpy(), keep.numpy(), spill.numpy(),
+                   direction.contiguous().numpy(), np.zeros(total + 1, grad_keep.numpy().dtype), out.numpy())
+    return out
+
+
 def finish(cover: Tensor, partial: Tensor, box: Tensor, layer_batch: Tensor, evenodd: Tensor | None, crossed: Tensor | None,
            width: int, height: int, rows: int) -> tuple[Tensor, ...]:
     """From the cover and area buffers ([total + 1], every piece added), the fragments:
@@ -368,7 +407,7 @@ def finish(cover: Tensor, partial: Tensor, box: Tensor, layer_batch: Tensor, eve
 
 
 def compile_for(dtype: torch.dtype) -> bool:
-    """Compile (or load) the three kernels for ``dtype`` on a one-triangle example, so that
+    """Compile (or load) the kernels for ``dtype`` on a one-triangle example, so that
     a failure shows before a render relies on them (:func:`.jit.compiled`)."""
     from types import SimpleNamespace
 
@@ -377,7 +416,8 @@ def compile_for(dtype: torch.dtype) -> bool:
     box = box_table(SimpleNamespace(table=lambda d: torch.tensor([[0], [0], [2], [2], [0], [3], [0]], dtype=d)))
     cover, partial, entries = (torch.zeros(7, dtype=dtype) for _ in range(3))
     saved = pieces(edges, layer, box, cover, partial, entries, 3)[2]
-    finish(cover, partial, box, layer, torch.zeros(1, dtype=torch.bool), torch.zeros(7, dtype=torch.bool), 2, 2, 2)
+    keep, cov, slope, _, _, spill = finish(cover, partial, box, layer, torch.zeros(1, dtype=torch.bool), torch.zeros(7, dtype=torch.bool), 2, 2, 2)
     transport(saved, cover)
+    edge_gradient(saved, cov, slope, keep, spill, 6, edges[2:] - edges[:2])
     star_shaped(edges, layer, boxes(edges, layer, 1, 2, 2)[2], 1)
     return True
