@@ -47,7 +47,7 @@ def _compiled_kernels() -> str:
         return "off (VECDISTILL_JIT=0): CPU renders use the per-operation path"
     if not jit.installed():
         return "Numba not installed: CPU renders use the per-operation path (pip install numba)"
-    return f"Numba {_version('numba')} found: used for CPU renders (compositing)"
+    return f"Numba {_version('numba')} found: used for CPU renders (coverage and compositing)"
 
 
 def run_checks(load_prior: bool = True) -> dict:
