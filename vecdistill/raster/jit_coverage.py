@@ -156,18 +156,24 @@ def _pieces(edges, edge_layer, fbox, box, cover, partial, entries, cells, integr
                 cells[k, e] = sink
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _edge_integrals(cells, integrals, grad_area, e):  # pragma: no cover - compiled
+    """Edge ``e``'s two transport sums, ``sum g * int (1 - u) du`` and ``sum g * int u du``
+    over its three pieces (``g``: ``grad_area`` at the piece's cell), in float64."""
+    a0 = 0.0
+    a1 = 0.0
+    for k in range(3):
+        g = float(grad_area[cells[k, e]])
+        a0 += g * integrals[0, k, e]
+        a1 += g * integrals[1, k, e]
+    return a0, a1
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _transport(cells, integrals, grad_area, acc):  # pragma: no cover - compiled
     """See :func:`transport`."""
     for e in range(cells.shape[1]):
-        a0 = 0.0
-        a1 = 0.0
-        for k in range(3):
-            g = float(grad_area[cells[k, e]])
-            a0 += g * integrals[0, k, e]
-            a1 += g * integrals[1, k, e]
-        acc[0, e] = a0
-        acc[1, e] = a1
+        acc[0, e], acc[1, e] = _edge_integrals(cells, integrals, grad_area, e)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -178,12 +184,7 @@ def _edge_gradient(cells, integrals, grad_keep, slope, keep, spill, direction, g
     for r in range(spill.shape[0]):  # a piece on the box's right side takes the row's last pixel's
         grad_area[spill[r]] = grad_area[spill[r] - 1]
     for e in range(cells.shape[1]):
-        a0 = 0.0
-        a1 = 0.0
-        for k in range(3):
-            g = float(grad_area[cells[k, e]])
-            a0 += g * integrals[0, k, e]
-            a1 += g * integrals[1, k, e]
+        a0, a1 = _edge_integrals(cells, integrals, grad_area, e)
         # the end points' integrals times the normal (-d_y, d_x): rows x0, y0, x1, y1
         nx = -float(direction[1, e])
         ny = float(direction[0, e])
