@@ -466,7 +466,7 @@ class _WindingArea(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_keep):
         d, keep, slope, spill, *flat = ctx.saved_tensors
-        if ctx.fused is not None and ctx.exact is None and not flat and hasattr(ctx.fused[0], "edge_gradient"):
+        if ctx.fused is not None and ctx.exact is None and not flat and ctx.fused[0].edge_gradient is not None:
             # every piece came from the compiled CPU kernel: the whole backward in its loops
             kernels, saved = ctx.fused[:2]
             grad = kernels.attempt(kernels.edge_gradient, saved, grad_keep, slope, keep, spill, ctx.total, d)
@@ -593,8 +593,8 @@ def _coverage_kernels(e: Tensor, boxes: _Boxes):
     (:mod:`.fused_coverage`, through :func:`.kernel_gate.kernels_for`) in the padded layout
     below 2^24 cells, or the compiled CPU ones (:mod:`.jit_coverage`, through
     :func:`.kernel_gate.cpu_kernels_for`) in any layout; else None. Both have ``pieces``,
-    ``transport``, ``box_table`` and their family's ``attempt``; the CPU ones also
-    ``finish``."""
+    ``transport``, ``box_table``, their family's ``attempt``, and ``finish`` and
+    ``edge_gradient`` (None in the GPU module: the per-operation path does that work)."""
     if boxes.padded and boxes.total < 2**24:
         fused = kernels_for("coverage", e)
         if fused is not None:
@@ -647,7 +647,7 @@ def _layer_coverage(
         counted = 0 if needs is None else exact_edges  # entries counted for the edges below this (None: all)
         cut = _cut(e, edge_layer, boxes, kernels, counted, dtype)
         groups = cut.groups
-        finish = getattr(kernels, "finish", None) if cut.start is not None else None
+        finish = kernels.finish if cut.start is not None else None
         crossed = None  # [total + 1] bool: the cells to resolve exactly, when there are any
         loops = None  # [total + 1] bool: cells where a contour may close a loop, swept whatever their pieces
         if finish is not None:  # compiled: the prefix sums, kept cells and their fragments in one pass
@@ -689,11 +689,12 @@ def _layer_coverage(
 class _Cut:
     """The edges cut into pieces (:func:`_cut`). ``groups``: the per-operation pieces (for
     the buffers, the entry counts and the backward); ``walls``: :func:`_wall_pieces`' cover
-    or None; ``start``: the cover and area buffers [total + 1] the fused kernel already
+    or None; ``start``: the cover and area buffers [total + 1] the coverage kernel already
     added its pieces to (None on the per-operation path); ``entries``: [total + 1] the
-    kernel's entry counts, or None; ``kernel_cells``: [3, E] the kernel's cell of each
-    piece, or None; ``kernel``: what :class:`_WindingArea`'s backward needs for the kernel's
-    pieces (:func:`_coverage_kernels`' ``transport``), or None."""
+    kernel's entry counts (a single cell when no entries were counted), or None;
+    ``kernel_cells``: [3, E] the kernel's cell of each piece, or None; ``kernel``: what
+    :class:`_WindingArea`'s backward needs for the kernel's pieces (the module of
+    :func:`_coverage_kernels` and what its ``pieces`` kept for its ``transport``), or None."""
 
     groups: list[_Pieces]
     walls: tuple | None

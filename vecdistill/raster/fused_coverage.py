@@ -27,6 +27,8 @@ from .fused import BLOCK, FP_FUSION, tl, triton
 Tensor = torch.Tensor
 
 attempt = fused.attempt  # the kernel family's: how callers run this module's kernels (a failure falls back)
+finish = None  # (no kernel for the cell pass: the per-operation path's prefix sums follow these pieces)
+edge_gradient = None  # (no whole-backward kernel: transport, then the per-operation rest)
 
 if triton is not None:
 

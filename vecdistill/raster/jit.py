@@ -2,18 +2,19 @@
 one cannot.
 
 Numba (a pip wheel that carries its own LLVM: no compiler on the machine) compiles the
-kernels of :mod:`.jit_composite` and :mod:`.jit_coverage` the first time a process uses them and keeps the machine
-code in its cache (``__pycache__`` next to the module, or Numba's user cache directory
-where that is read-only), so later processes load it instead of compiling again. They
-replace whole-array torch passes by one loop over the fragments, which on the CPU is bound
-by memory traffic rather than arithmetic (``docs/raster.md``).
+kernels of :mod:`.jit_coverage` and :mod:`.jit_composite` the first time a process uses
+them and keeps the machine code in its cache (``__pycache__`` next to the module, or
+Numba's user cache directory where that is read-only), so later processes load it instead
+of compiling again. They replace whole-array torch passes by one loop over the edges, the
+cells or the fragments, which on the CPU is bound by memory traffic rather than arithmetic
+(``docs/raster.md``).
 
 :func:`available`: Numba imports, ``VECDISTILL_JIT`` is not ``0`` and no kernel has failed
 in this process. :func:`compiled` compiles (or loads) a kernel module's kernels for a dtype
 before a render first relies on them. A kernel that cannot compile or run never stops a
-render: :func:`attempt` catches the failure, :func:`give_up` warns once, and every later render takes the
-per-operation path (the same sums in torch operations). :func:`disabled` turns the kernels
-off within a block (the tests' and benchmarks' comparisons).
+render: :func:`attempt` catches the failure, :func:`give_up` warns once, and every later
+render takes the per-operation path (the same sums in torch operations). :func:`disabled`
+turns the kernels off within a block (the tests' and benchmarks' comparisons).
 """
 
 from __future__ import annotations

@@ -6,11 +6,14 @@ the edges in their layers' boxes), scatter-adds the pieces into the cell buffers
 prefix sum along the rows, keeps the non-zero cells and maps them to layers and pixels: on
 the CPU each of those passes streams its arrays through memory again. Here:
 
+- :func:`boxes`: the layers' boxes and the buffer's totals (one loop over the edges, one
+  over the layers); :func:`star_shaped`: the test of :func:`.coverage._star_shaped`.
 - :func:`pieces`: one loop over the edges; each short edge (at most one integer x and one
-  integer y line crossed) is cut into its three pieces in registers, which add their cover
-  and area into the buffers (and their entries, :func:`.coverage._entry_counts`). Longer
-  edges and walls (a few per scene) are flagged for the per-operation path, as the fused
-  GPU kernel (:mod:`.fused_coverage`) does; the same interface.
+  integer y line crossed) is cut into its three pieces in registers (empty ones skipped),
+  which add their cover and area into the buffers (and their entries,
+  :func:`.coverage._entry_counts`). Longer edges and walls (a few per scene) are flagged for
+  the per-operation path, as the fused GPU kernel (:mod:`.fused_coverage`) does; the same
+  interface.
 - :func:`finish`: one loop over the boxes' rows: the prefix sum of the cover minus the area
   gives each cell's winding integral ``A`` (written back into the cover buffer); each cell
   with ``A != 0`` (or marked for the exact pass) becomes a fragment with its coverage and
@@ -25,8 +28,8 @@ The same formulas as the per-operation path, in the working dtype (so that both 
 same values up to the order of the sums: in particular the pieces' heights are exact
 differences of the same rounded points, so that the cover of a row a contour crosses sums
 to exactly 0 past it, as there; float64 arithmetic here left stray float32 fragments of
-area 1e-8). Float32 and float64, one thread, the GIL
-released; compiled on first use (:func:`.jit.compiled`).
+area 1e-8). Float32 and float64, one thread, the GIL released; compiled on first use
+(:func:`.jit.compiled`).
 """
 
 from __future__ import annotations
