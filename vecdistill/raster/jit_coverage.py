@@ -256,30 +256,35 @@ def _extents(edges, edge_layer, out):  # pragma: no cover - compiled
                 out[row, lay] = v
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _side(extent, sign, limit):  # pragma: no cover - compiled
+    """A box side from an extent of :func:`_extents`: ``floor(min)`` (``sign`` 1) or
+    ``ceil(max) = -floor(-max)`` (``sign`` -1), clamped to ``[0, limit]``; an empty layer's
+    infinities and a NaN coordinate's NaN become 0 or ``limit``, as in the per-operation
+    ``nan_to_num``."""
+    v = np.floor(extent) * sign
+    if v < 0.0:
+        v = 0.0
+    if v > limit:
+        v = float(limit)
+    return 0 if v != v else int(v)
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _boxes(edges, edge_layer, width, height, ext, lo, wh, centre, totals):  # pragma: no cover - compiled
     """See :func:`boxes`; ``ext`` [4, L] (+inf on entry) <- :func:`_extents`."""
     _extents(edges, edge_layer, ext)
-    limits = (width, height, width, height)
     for lay in range(ext.shape[1]):
         centre[0, lay] = (ext[0, lay] - ext[2, lay]) * 0.5
         centre[1, lay] = (ext[1, lay] - ext[3, lay]) * 0.5
-        side = np.zeros(4, np.int64)
-        for k in range(4):
-            # floor(min) and ceil(max) = -floor(-max), clamped to the canvas; an empty
-            # layer's infinities and a NaN coordinate's NaN become 0 or the canvas size
-            v = np.floor(ext[k, lay]) * (1.0 if k < 2 else -1.0)
-            if v < 0.0:
-                v = 0.0
-            if v > limits[k]:
-                v = limits[k]
-            side[k] = 0 if v != v else int(v)
-        w = max(side[2] - side[0], 0)
-        h = max(side[3] - side[1], 0)
+        c0 = _side(ext[0, lay], 1.0, width)
+        r0 = _side(ext[1, lay], 1.0, height)
+        w = max(_side(ext[2, lay], -1.0, width) - c0, 0)
+        h = max(_side(ext[3, lay], -1.0, height) - r0, 0)
         if w == 0 or h == 0:  # a box of no width or no height is empty
             w = h = 0
-        lo[0, lay] = side[0]
-        lo[1, lay] = side[1]
+        lo[0, lay] = c0
+        lo[1, lay] = r0
         wh[0, lay] = w
         wh[1, lay] = h
         totals[0] += h * (w + 1)
