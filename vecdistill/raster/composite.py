@@ -222,6 +222,26 @@ def union(pixel: Tensor, cov: Tensor, num_pixels: int) -> Tensor:
     return (-torch.expm1(logt)).to(cov.dtype)
 
 
+class _Rounded(torch.autograd.Function):
+    """``x.clamp(lo, hi)`` with the gradient of ``x``: for values that leave ``[lo, hi]``
+    only by rounding (a float32 alpha summed to 1 + 1 ulp), where a plain clamp would cut
+    the gradient of every such pixel."""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        return x.clamp(lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None, None
+
+
+def clamp_rounding(x: Tensor, lo: float = 0.0, hi: float = 1.0) -> Tensor:
+    """``x`` clamped to ``[lo, hi]`` (rounding only: see :class:`_Rounded`), its gradient
+    passed through unchanged."""
+    return _Rounded.apply(x, lo, hi)
+
+
 class _OnBackground(torch.autograd.Function):
     """``clamp(rgb + background * (1 - alpha), 0, 1)`` with the gradient of the unclamped
     value: the clamp only removes rounding (a premultiplied colour over a background in [0,

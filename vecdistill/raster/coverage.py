@@ -5,9 +5,13 @@ Input: directed line edges (closed polygons, any number per layer) in canvas pix
 fill, a stroke outline, a clip shape) we compute, for each pixel of its bounding box, the
 integral ``A`` of the winding number over the pixel:
 
-1. each layer's box is its edges' bounding box, intersected with the canvas; the boxes are
-   blocks of one buffer, row by row, each row with one extra "spill" cell on its right
-   (blocks padded to one size when the boxes are alike, else packed one after another);
+1. each layer's box is its edges' bounding box, intersected with the canvas, and one
+   pixel more on each side where the extent ends on a pixel boundary (so that a
+   grid-aligned shape's sides lie inside the box, not on its border, where edges are
+   dropped or counted as walls without gradient; see ``_boundary_offsets`` for their
+   pieces' gradient); the boxes are blocks of one buffer, row by row, each row with one
+   extra "spill" cell on its right (blocks padded to one size when the boxes are alike,
+   else packed one after another);
 2. every edge is cut at the integer x and y lines it crosses, so that each piece lies in
    one pixel (pieces are intervals ``[u_a, u_b]`` of their edge's parameter). After
    flattening nearly every edge crosses at most one line per axis: those are cut by a dense
@@ -162,10 +166,13 @@ def _layer_boxes(e: Tensor, edge_layer: Tensor, num_layers: int, width: int, hei
     else:
         box = _layer_extents(e, edge_layer, num_layers)
         centre = (box[:2] - box[2:]) * 0.5
-        # floor(min) and ceil(max) = -floor(-max) in one floor; clipped to the canvas (an empty
-        # layer's infinities and NaN coordinates' NaN become 0 or the canvas size)
-        bounds = torch.tensor([[1, width], [1, height], [-1, width], [-1, height]], dtype=dtype, device=device)
-        b = torch.minimum(box.floor_().mul_(bounds[:, :1]).clamp_min_(0), bounds[:, 1:]).nan_to_num_(0.0, 0.0, 0.0).long()
+        # ceil(min) - 1 and floor(max) + 1 = 1 - ceil(-max) (the pixels the extent touches,
+        # and one more on a side where it ends on a pixel boundary: see the module
+        # docstring), clipped to the canvas (an empty layer's infinities and NaN
+        # coordinates' NaN become 0 or the canvas size)
+        limits = torch.tensor([width, height, width, height], dtype=dtype, device=device).view(4, 1)
+        b = torch.cat([box[:2].ceil() - 1, 1 - box[2:].ceil()]).clamp_min_(0)
+        b = torch.minimum(b, limits).nan_to_num_(0.0, 0.0, 0.0).long()
         lo = b[:2]
         wh = (b[2:] - lo).clamp_min_(0)
         wh.masked_fill_((wh == 0).any(0), 0)  # a box of no width or no height is empty
@@ -205,7 +212,9 @@ class _Pieces:
     points (piece ``k`` of edge ``e`` runs from column ``(k, e)`` to ``(k + 1, e)``),
     ``ua``/``ub`` [3, P / 3] its parameter interval on its edge, ``real`` and ``live``
     [3, P / 3] 0/1 (``live``: the piece counts, i.e. lies in its box's rows and its edge is
-    one of the group's)."""
+    one of the group's). ``back``: [P] the offset from ``cell`` to the neighbour whose
+    gradient the piece takes when its own cell has no fragment (:func:`_boundary_offsets`),
+    or 0."""
 
     cell: Tensor
     dy: Tensor
@@ -216,6 +225,7 @@ class _Pieces:
     i1: Tensor
     entry: Tensor
     geom: tuple[Tensor, ...]
+    back: Tensor
 
 
 def _place(xm: Tensor, ym: Tensor, w: Tensor, h: Tensor, off: Tensor, stride: Tensor, row0: Tensor | None, ry: Tensor | None = None):
@@ -314,9 +324,26 @@ def _short_pieces(
     i0 = ((ub - ua) - i1).mul_(real)
     height = (Y[1:] - Y[:-1]).mul_(rows_in)
     entry = _entry_flags(U, real, (x0, y0, dx, dy), ids, counted)
+    back = _boundary_offsets(xm, ym, ry, real, box[3]).to(cell.dtype)
     flat = lambda t: None if t is None else t.reshape(-1)  # noqa: E731
     geom = (X, Y, ua, ub, real, rows_in)
-    return _Pieces(flat(cell), flat(height), flat(frac), flat(row), ids, flat(i0), flat(i1.mul_(real)), flat(entry), geom)
+    return _Pieces(flat(cell), flat(height), flat(frac), flat(row), ids, flat(i0), flat(i1.mul_(real)), flat(entry), geom, flat(back))
+
+
+def _boundary_offsets(xm: Tensor, ym: Tensor, ry: Tensor, real: Tensor, stride: Tensor) -> Tensor:
+    """For pieces with midpoints ``(xm, ym)`` (box-local, [3, K]; ``ry = floor(ym)``;
+    ``real`` 0/1 [3, K]; ``stride`` [K] their box's row stride): 1 for a piece on its cell's
+    left side (``x = col >= 1``: a vertical piece), ``stride`` for one on its top side (``y =
+    row >= 1``: a horizontal piece), else 0, as floats. Such a piece lies on two pixels'
+    common side and the floor put it in the right or lower one; moving it sweeps area into
+    one or the other, so the derivative of either is a one-sided derivative of the
+    coverage. When its own pixel has no fragment (``A = 0``: the side of a shape aligned to
+    the pixel grid, its right or bottom side, with the outside there) the backward takes the
+    neighbour's gradient instead, the other one-sided derivative (which, before, was lost:
+    half the gradient of a grid-aligned rectangle's right side)."""
+    left = _flag(torch.eq, xm, torch.floor(xm)).mul_(_flag(torch.ge, xm, 1))
+    top = _flag(torch.eq, ym, ry).mul_(_flag(torch.ge, ry, 1))
+    return torch.lerp(top * stride.to(xm.dtype), torch.ones_like(left), left).mul_(real)
 
 
 def _entry_flags(U: Tensor, real: Tensor, edge: tuple[Tensor, ...], ids: Tensor | None, counted: int | None) -> Tensor:
@@ -442,9 +469,12 @@ class _WindingArea(torch.autograd.Function):
     derivative of the coverage by the winding integral) onto the edges [4, E] (whose
     directions ``direction`` [2, E], ``(x1 - x0, y1 - y0)``, the forward is given) by the
     transport formula (module docstring), from the pieces
-    (:class:`_Pieces`, one or two groups, each given as ``cell, edge, i0, i1``). A piece in
-    a row's spill cell (on the box's right side) takes the gradient of the row's last pixel
-    (the one-sided derivative from inside the box): ``spill`` [R] lists the spill cells.
+    (:class:`_Pieces`, one or two groups, each given as ``cell, edge, i0, i1, back``). A
+    piece in a row's spill cell (on the box's right side) takes the gradient of the row's
+    last pixel (the one-sided derivative from inside the box): ``spill`` [R] lists the spill
+    cells; a piece on a pixel's left or top side whose pixel has no fragment takes its
+    neighbour's (``back``, :func:`_boundary_offsets`; the kernels' ``transport`` does the
+    same for their pieces).
     ``fused``: None, or (the kernel module, what its ``transport`` needs, the edges, their
     layers and boxes) when the short edges' pieces came from a coverage kernel
     (:func:`_coverage_kernels`; the edges for the per-operation path should the backward
@@ -474,14 +504,17 @@ class _WindingArea(torch.autograd.Function):
                 return (grad, None, None, None, None, None, None, None, None)
         grad_area = grad_keep.new_zeros(ctx.total + 1).scatter_(0, keep, grad_keep * slope)  # + the sink cell
         grad_area.index_copy_(0, spill, grad_area.index_select(0, spill - 1))
-        groups = [flat[k : k + 4] for k in range(0, len(flat), 4)]
+        groups = [flat[k : k + 5] for k in range(0, len(flat), 5)]
+        # cells without a fragment (A = 0): a piece on such a cell's left or top side takes
+        # its neighbour's gradient (_boundary_offsets)
+        dead = torch.ones(ctx.total + 1, dtype=torch.bool, device=d.device).index_fill_(0, keep, False)
         acc = None
         if ctx.fused is not None:  # the short edges' pieces came from a kernel: its backward
             kernels, saved, ec, edge_layer, boxes = ctx.fused
-            acc = kernels.attempt(kernels.transport, saved, grad_area)  # [2, E]
+            acc = kernels.attempt(kernels.transport, saved, grad_area, dead)  # [2, E]
             if acc is None:  # the kernel could not run: the same pieces, per operation
                 g = _short_group(_edge_frame(ec, edge_layer, boxes), 0)
-                groups.insert(0, (g.cell, None, g.i0, g.i1))
+                groups.insert(0, (g.cell, None, g.i0, g.i1, g.back))
         if acc is None:
             acc = torch.zeros(2, ctx.num_edges, dtype=d.dtype, device=d.device)
         acc0, acc1 = acc.unbind(0)
@@ -490,8 +523,8 @@ class _WindingArea(torch.autograd.Function):
             g = grad_keep.index_select(0, frag)
             acc0.index_add_(0, edge, g * i0)
             acc1.index_add_(0, edge, g * i1)
-        for cell, edge, i0, i1 in groups:
-            g = grad_area.index_select(0, cell)
+        for cell, edge, i0, i1, back in groups:
+            g = grad_area.index_select(0, torch.where(take(dead, cell) & (back > 0), cell - back, cell))
             # three pieces per edge, piece-major; ``edge`` None: one group of all edges, in order
             s0, s1 = (g * i0).view(3, -1).sum(0), (g * i1).view(3, -1).sum(0)
             if edge is None:
@@ -680,7 +713,7 @@ def _layer_coverage(
             exact = _resolve_crossed(every, crossed, boxes, whole, evenodd, keep, cov, slope, max_pieces, loops)
         saved = []
         for g in groups:
-            saved += [g.cell, g.edge, g.i0, g.i1]
+            saved += [g.cell, g.edge, g.i0, g.i1, g.back]
     cov = _WindingArea.apply(edges, torch.stack([x1 - x0, y1 - y0]), cov, slope, keep, spill, boxes.total, cut.kernel, exact, *saved)
     return cov, layer, pixel
 

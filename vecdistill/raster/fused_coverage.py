@@ -37,7 +37,9 @@ if triton is not None:
         """One piece of an edge (box-local end points, parameter interval on the edge) in the
         box ``[0, w] x [0, h]`` at buffer offset ``off`` with row ``stride``: its cell, signed
         height, mean x offset in the pixel, and the integrals of ``1 - u`` and ``u`` (zero
-        where the piece lies outside the box or the edge is not ``short``)."""
+        where the piece lies outside the box or the edge is not ``short``), and the offset to
+        the neighbour whose gradient it takes should its cell have no fragment
+        (:func:`.coverage._boundary_offsets`)."""
         xm = (xa + xb) * 0.5
         ym = (ya + yb) * 0.5
         ry = tl.floor(ym)
@@ -51,7 +53,10 @@ if triton is not None:
         i1 = (ub * ub - ua * ua) * 0.5
         i0 = tl.where(real, (ub - ua) - i1, 0.0)
         i1 = tl.where(real, i1, 0.0)
-        return cell, height, frac, i0, i1, rows_in, real
+        left = real & (xm == tl.floor(xm)) & (xm >= 1.0)
+        top = real & (ym == ry) & (ry >= 1.0)
+        back = tl.where(left, 1, tl.where(top, stride.to(tl.int32), 0))
+        return cell, height, frac, i0, i1, rows_in, real, back
 
     @triton.jit
     def _template(edges, edge_layer, box, e, m, E, L):
@@ -128,28 +133,35 @@ if triton is not None:
         on_y = y0 == tl.floor(y0)
         along = (on_x & (x1 == x0)) | (on_y & (y1 == y0))
         first = counted & (on_x | on_y) & ~along & (t1 > 0.0)
-        cell, height, frac, i0, i1, rows_in, real = _piece(x0, y0, xa, ya, 0.0, t1, w, h, off, stride, short)
+        cell, height, frac, i0, i1, rows_in, real, back = _piece(x0, y0, xa, ya, 0.0, t1, w, h, off, stride, short)
         _add(cover, partial, entries, cells, sink, 0, e, E, cell, height, frac, rows_in, real & first)
-        cell, height, frac, i0, i1, rows_in, real = _piece(xa, ya, xb, yb, t1, t2, w, h, off, stride, short)
+        cell, height, frac, i0, i1, rows_in, real, back = _piece(xa, ya, xb, yb, t1, t2, w, h, off, stride, short)
         _add(cover, partial, entries, cells, sink, 1, e, E, cell, height, frac, rows_in, real & counted & (t2 > t1))
-        cell, height, frac, i0, i1, rows_in, real = _piece(xb, yb, x1, y1, t2, 1.0, w, h, off, stride, short)
+        cell, height, frac, i0, i1, rows_in, real, back = _piece(xb, yb, x1, y1, t2, 1.0, w, h, off, stride, short)
         _add(cover, partial, entries, cells, sink, 2, e, E, cell, height, frac, rows_in, real & counted & (t2 < 1.0))
 
+    @triton.jit
+    def _piece_gradient(grad_area, dead, cell, real, back):
+        """The buffer's gradient at a piece's cell, or, for a piece on a side of a cell
+        without a fragment (``dead``), at the neighbour ``back`` points to."""
+        gone = tl.load(dead + cell, mask=real & (back != 0), other=0) != 0
+        return tl.load(grad_area + tl.where(gone, cell - back, cell), mask=real, other=0.0)
+
     @triton.jit(do_not_specialize=["E", "L"])
-    def _coverage_backward(edges, edge_layer, box, grad_area, acc, E, L, BLOCK: tl.constexpr):
+    def _coverage_backward(edges, edge_layer, box, grad_area, dead, acc, E, L, BLOCK: tl.constexpr):
         e = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
         m = e < E
         kind, short, x0, y0, x1, y1, xa, ya, xb, yb, t1, t2, w, h, off, stride = _template(edges, edge_layer, box, e, m, E, L)
-        cell, height, frac, i0, i1, rows_in, real = _piece(x0, y0, xa, ya, 0.0, t1, w, h, off, stride, short)
-        g = tl.load(grad_area + cell, mask=real, other=0.0)
+        cell, height, frac, i0, i1, rows_in, real, back = _piece(x0, y0, xa, ya, 0.0, t1, w, h, off, stride, short)
+        g = _piece_gradient(grad_area, dead, cell, real, back)
         acc0 = g * i0
         acc1 = g * i1
-        cell, height, frac, i0, i1, rows_in, real = _piece(xa, ya, xb, yb, t1, t2, w, h, off, stride, short)
-        g = tl.load(grad_area + cell, mask=real, other=0.0)
+        cell, height, frac, i0, i1, rows_in, real, back = _piece(xa, ya, xb, yb, t1, t2, w, h, off, stride, short)
+        g = _piece_gradient(grad_area, dead, cell, real, back)
         acc0 += g * i0
         acc1 += g * i1
-        cell, height, frac, i0, i1, rows_in, real = _piece(xb, yb, x1, y1, t2, 1.0, w, h, off, stride, short)
-        g = tl.load(grad_area + cell, mask=real, other=0.0)
+        cell, height, frac, i0, i1, rows_in, real, back = _piece(xb, yb, x1, y1, t2, 1.0, w, h, off, stride, short)
+        g = _piece_gradient(grad_area, dead, cell, real, back)
         acc0 += g * i0
         acc1 += g * i1
         tl.store(acc + e, acc0, mask=m)
@@ -186,15 +198,17 @@ def pieces(
     return kinds, cells, (edges, edge_layer, box)
 
 
-def transport(saved: tuple, grad_area: Tensor) -> Tensor:
+def transport(saved: tuple, grad_area: Tensor, dead: Tensor) -> Tensor:
     """The short edges' transport integrals against the buffer's gradient ``grad_area``:
     [2, E] (``sum g * int (1 - u) du`` and ``sum g * int u du`` over each edge's pieces);
-    zero for the other edges. ``saved``: what :func:`pieces` returned for it."""
+    zero for the other edges. ``dead`` [total + 1] bool: the cells without a fragment (a
+    piece on such a cell's side takes its neighbour's gradient). ``saved``: what
+    :func:`pieces` returned for it."""
     edges, edge_layer, box = saved
     num = edges.shape[1]
     acc = torch.empty(2, num, dtype=grad_area.dtype, device=edges.device)
     if num:
         _coverage_backward[(triton.cdiv(num, BLOCK),)](
-            edges, edge_layer, box, grad_area, acc, num, box.shape[1], BLOCK=BLOCK, enable_fp_fusion=FP_FUSION
+            edges, edge_layer, box, grad_area, dead.view(torch.int8), acc, num, box.shape[1], BLOCK=BLOCK, enable_fp_fusion=FP_FUSION
         )
     return acc

@@ -51,7 +51,10 @@ def _piece(xa, ya, xb, yb, ua, ub, w, h, off, stride, short, zero, half, one):  
     box ``[0, w] x [0, h]`` at buffer offset ``off`` with row ``stride``: its cell, signed
     height (0 outside the box's rows or when the edge is not ``short``), mean x offset in
     the pixel, the integrals of ``1 - u`` and ``u`` (0 unless the piece lies in the box),
-    and whether it lies in the box. :func:`.coverage._short_pieces` and ``_place``."""
+    whether it lies in the box, and the offset to the neighbour whose gradient it takes
+    should its cell have no fragment (:func:`.coverage._boundary_offsets`: 1 on the cell's
+    left side, ``stride`` on its top side, else 0). :func:`.coverage._short_pieces` and
+    ``_place``."""
     xm = (xa + xb) * half
     ym = (ya + yb) * half
     ry = np.floor(ym)
@@ -64,7 +67,12 @@ def _piece(xa, ya, xb, yb, ua, ub, w, h, off, stride, short, zero, half, one):  
     height = yb - ya if rows_in else zero
     i1 = (ub * ub - ua * ua) * half
     i0 = (ub - ua) - i1 if real else zero
-    return cell, height, frac, i0, i1 if real else zero, rows_in, real
+    back = 0
+    if real and xm == np.floor(xm) and xm >= one:
+        back = 1
+    elif real and ym == ry and ry >= one:
+        back = stride
+    return cell, height, frac, i0, i1 if real else zero, rows_in, real, back
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -113,10 +121,11 @@ def _template(edges, e, fbox, lay, zero, one):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _pieces(edges, edge_layer, fbox, box, cover, partial, entries, cells, integrals, kinds, counted, sink, zero, half, one):  # pragma: no cover - compiled
+def _pieces(edges, edge_layer, fbox, box, cover, partial, entries, cells, integrals, backs, kinds, counted, sink, zero, half, one):  # pragma: no cover - compiled
     """See :func:`pieces`; ``fbox`` [4, L]: the boxes' c0, r0, w, h in the working dtype;
-    ``cells`` [3, E], ``integrals`` [2, 3, E] (0 for a piece outside the box) and ``kinds``
-    [E] are written, ``sink``: the buffers' last cell. ``zero``, ``half``, ``one``: those
+    ``cells`` [3, E], ``integrals`` [2, 3, E] (0 for a piece outside the box), ``backs`` [3,
+    E] (:func:`_piece`'s offsets) and ``kinds`` [E] are written, ``sink``: the buffers' last
+    cell. ``zero``, ``half``, ``one``: those
     numbers in the working dtype (a float64 literal would widen float32 arithmetic)."""
     for e in range(edges.shape[1]):
         lay = edge_layer[e]
@@ -144,11 +153,13 @@ def _pieces(edges, edge_layer, fbox, box, cover, partial, entries, cells, integr
                 integrals[0, k, e] = zero
                 integrals[1, k, e] = zero
                 cells[k, e] = sink
+                backs[k, e] = 0
                 continue
-            cell, height, frac, i0, i1, rows_in, real = _piece(pa, qa, pb, qb, ua, ub, w, h, off, stride, short, zero, half, one)
+            cell, height, frac, i0, i1, rows_in, real, back = _piece(pa, qa, pb, qb, ua, ub, w, h, off, stride, short, zero, half, one)
             enters = enters and ub > ua
             integrals[0, k, e] = i0
             integrals[1, k, e] = i1
+            backs[k, e] = back
             if rows_in:
                 cover[cell] += height
                 partial[cell] += height * frac
@@ -160,34 +171,41 @@ def _pieces(edges, edge_layer, fbox, box, cover, partial, entries, cells, integr
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _edge_integrals(cells, integrals, grad_area, e):  # pragma: no cover - compiled
+def _edge_integrals(cells, integrals, backs, grad_area, dead, e):  # pragma: no cover - compiled
     """Edge ``e``'s two transport sums, ``sum g * int (1 - u) du`` and ``sum g * int u du``
-    over its three pieces (``g``: ``grad_area`` at the piece's cell), in float64."""
+    over its three pieces, in float64; ``g``: ``grad_area`` at the piece's cell, or, for a
+    piece on a side of a cell without a fragment (``dead``), at the neighbour ``backs``
+    points to (:func:`.coverage._boundary_offsets`)."""
     a0 = 0.0
     a1 = 0.0
     for k in range(3):
-        g = float(grad_area[cells[k, e]])
+        c = cells[k, e]
+        if backs[k, e] != 0 and dead[c]:
+            c -= backs[k, e]
+        g = float(grad_area[c])
         a0 += g * integrals[0, k, e]
         a1 += g * integrals[1, k, e]
     return a0, a1
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _transport(cells, integrals, grad_area, acc):  # pragma: no cover - compiled
+def _transport(cells, integrals, backs, grad_area, dead, acc):  # pragma: no cover - compiled
     """See :func:`transport`."""
     for e in range(cells.shape[1]):
-        acc[0, e], acc[1, e] = _edge_integrals(cells, integrals, grad_area, e)
+        acc[0, e], acc[1, e] = _edge_integrals(cells, integrals, backs, grad_area, dead, e)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _edge_gradient(cells, integrals, grad_keep, slope, keep, spill, direction, grad_area, out):  # pragma: no cover - compiled
-    """See :func:`edge_gradient`; ``grad_area`` [total + 1]: zeros on entry (scratch)."""
+def _edge_gradient(cells, integrals, backs, grad_keep, slope, keep, spill, direction, grad_area, dead, out):  # pragma: no cover - compiled
+    """See :func:`edge_gradient`; ``grad_area`` [total + 1]: zeros on entry, ``dead`` [total
+    + 1]: ones (scratch)."""
     for f in range(keep.shape[0]):
         grad_area[keep[f]] = grad_keep[f] * slope[f]
+        dead[keep[f]] = False
     for r in range(spill.shape[0]):  # a piece on the box's right side takes the row's last pixel's
         grad_area[spill[r]] = grad_area[spill[r] - 1]
     for e in range(cells.shape[1]):
-        a0, a1 = _edge_integrals(cells, integrals, grad_area, e)
+        a0, a1 = _edge_integrals(cells, integrals, backs, grad_area, dead, e)
         # the end points' integrals times the normal (-d_y, d_x): rows x0, y0, x1, y1
         nx = -float(direction[1, e])
         ny = float(direction[0, e])
@@ -257,12 +275,10 @@ def _extents(edges, edge_layer, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _side(extent, sign, limit):  # pragma: no cover - compiled
-    """A box side from an extent of :func:`_extents`: ``floor(min)`` (``sign`` 1) or
-    ``ceil(max) = -floor(-max)`` (``sign`` -1), clamped to ``[0, limit]``; an empty layer's
-    infinities and a NaN coordinate's NaN become 0 or ``limit``, as in the per-operation
-    ``nan_to_num``."""
-    v = np.floor(extent) * sign
+def _side(v, limit):  # pragma: no cover - compiled
+    """A box side (``ceil(min) - 1``, or ``floor(max) + 1``, from :func:`_extents`) clamped to
+    ``[0, limit]``; an empty layer's infinities and a NaN coordinate's NaN become 0 or
+    ``limit``, as in the per-operation ``nan_to_num``."""
     if v < 0.0:
         v = 0.0
     if v > limit:
@@ -277,10 +293,11 @@ def _boxes(edges, edge_layer, width, height, ext, lo, wh, centre, totals):  # pr
     for lay in range(ext.shape[1]):
         centre[0, lay] = (ext[0, lay] - ext[2, lay]) * 0.5
         centre[1, lay] = (ext[1, lay] - ext[3, lay]) * 0.5
-        c0 = _side(ext[0, lay], 1.0, width)
-        r0 = _side(ext[1, lay], 1.0, height)
-        w = max(_side(ext[2, lay], -1.0, width) - c0, 0)
-        h = max(_side(ext[3, lay], -1.0, height) - r0, 0)
+        # ceil(min) - 1, and floor(max) + 1 = 1 - ceil(-max) (coverage.py, step 1)
+        c0 = _side(np.ceil(ext[0, lay]) - 1.0, width)
+        r0 = _side(np.ceil(ext[1, lay]) - 1.0, height)
+        w = max(_side(1.0 - np.ceil(ext[2, lay]), width) - c0, 0)
+        h = max(_side(1.0 - np.ceil(ext[3, lay]), height) - r0, 0)
         if w == 0 or h == 0:  # a box of no width or no height is empty
             w = h = 0
         lo[0, lay] = c0
@@ -356,26 +373,29 @@ def pieces(edges: Tensor, edge_layer: Tensor, box: Tensor, cover: Tensor, partia
     kind, [E] int8 (0 short or outside its box, 1 longer, 2 a wall: those two left to the
     per-operation path), the cell of each of its three pieces, [3, E] int64 (``total``,
     the sink, for a piece that counts for nothing), and what :func:`transport` needs: the
-    cells and the pieces' two transport integrals, [2, 3, E] (kept: recomputing them costs
-    more than reading them back). :func:`.fused_coverage.pieces`' contract."""
+    cells, the pieces' two transport integrals, [2, 3, E], and their neighbour offsets, [3,
+    E] int32 (kept: recomputing them costs more than reading them back). :func:`.fused_coverage.pieces`' contract."""
     num = edges.shape[1]
     kinds = torch.empty(num, dtype=torch.int8)
     cells = torch.empty(3, num, dtype=torch.int64)
     integrals = torch.empty(2, 3, num, dtype=cover.dtype)
+    backs = torch.empty(3, num, dtype=torch.int32)
     kind = cover.numpy().dtype.type
     _pieces(edges.numpy(), edge_layer.numpy(), box[:4].to(edges.dtype).numpy(), box.numpy(), cover.numpy(), partial.numpy(),
-            entries.numpy(), cells.numpy(), integrals.numpy(), kinds.numpy(), exact_edges, cover.shape[0] - 1, kind(0), kind(0.5), kind(1))
-    return kinds, cells, (cells, integrals)
+            entries.numpy(), cells.numpy(), integrals.numpy(), backs.numpy(), kinds.numpy(), exact_edges, cover.shape[0] - 1,
+            kind(0), kind(0.5), kind(1))
+    return kinds, cells, (cells, integrals, backs)
 
 
-def transport(saved: tuple, grad_area: Tensor) -> Tensor:
+def transport(saved: tuple, grad_area: Tensor, dead: Tensor) -> Tensor:
     """The short edges' transport integrals against the buffer's gradient ``grad_area``
     [total + 1]: [2, E] (``sum g * int (1 - u) du`` and ``sum g * int u du`` over each
-    edge's pieces in their box), zero for the other edges; ``saved``: what :func:`pieces`
-    returned for it."""
-    cells, integrals = saved
+    edge's pieces in their box), zero for the other edges; ``dead`` [total + 1] bool: the
+    cells without a fragment (a piece on such a cell's side takes its neighbour's
+    gradient); ``saved``: what :func:`pieces` returned for it."""
+    cells, integrals, backs = saved
     acc = torch.empty(2, cells.shape[1], dtype=grad_area.dtype)
-    _transport(cells.numpy(), integrals.numpy(), grad_area.contiguous().numpy(), acc.numpy())
+    _transport(cells.numpy(), integrals.numpy(), backs.numpy(), grad_area.contiguous().numpy(), dead.numpy(), acc.numpy())
     return acc
 
 
@@ -384,13 +404,15 @@ def edge_gradient(saved: tuple, grad_keep: Tensor, slope: Tensor, keep: Tensor, 
     (no longer edges, walls or exactly resolved pixels): the fragments' gradient
     ``grad_keep`` [F] times their ``slope`` [F] into a [total + 1] cell buffer at ``keep``
     [F], each row's spill cell (``spill`` [R]) given its last pixel's, then per edge the
-    pieces' transport integrals times the normal ``(-d_y, d_x)`` (``direction`` [2, E]):
+    pieces' transport integrals (a piece on a side of a cell without a fragment reading its
+    neighbour's gradient) times the normal ``(-d_y, d_x)`` (``direction`` [2, E]):
     the edges' gradient [4, E], rows x0, y0, x1, y1 (:class:`.coverage._WindingArea`'s, in
     one loop each instead of a dozen operations)."""
-    cells, integrals = saved
+    cells, integrals, backs = saved
     out = torch.empty(4, cells.shape[1], dtype=grad_keep.dtype)
-    _edge_gradient(cells.numpy(), integrals.numpy(), grad_keep.contiguous().numpy(), slope.numpy(), keep.numpy(), spill.numpy(),
-                   direction.contiguous().numpy(), np.zeros(total + 1, grad_keep.numpy().dtype), out.numpy())
+    _edge_gradient(cells.numpy(), integrals.numpy(), backs.numpy(), grad_keep.contiguous().numpy(), slope.numpy(), keep.numpy(),
+                   spill.numpy(), direction.contiguous().numpy(), np.zeros(total + 1, grad_keep.numpy().dtype),
+                   np.ones(total + 1, np.bool_), out.numpy())
     return out
 
 
@@ -426,7 +448,7 @@ def compile_for(dtype: torch.dtype) -> bool:
     cover, partial, entries = (torch.zeros(7, dtype=dtype) for _ in range(3))
     saved = pieces(edges, layer, box, cover, partial, entries, 3)[2]
     keep, cov, slope, _, _, spill = finish(cover, partial, box, layer, torch.zeros(1, dtype=torch.bool), torch.zeros(7, dtype=torch.bool), 2, 2, 2)
-    transport(saved, cover)
+    transport(saved, cover, torch.zeros(7, dtype=torch.bool))
     edge_gradient(saved, cov, slope, keep, spill, 6, edges[2:] - edges[:2])
     star_shaped(edges, layer, boxes(edges, layer, 1, 2, 2)[2], 1)
     return True

@@ -397,7 +397,9 @@ def _draw(plan: Plan, B: int, width: int, height: int, bg: Tensor, views: Tensor
         with torch.no_grad():
             nz = flat_nonzero(a_l.detach() > 0)
         # a level's alpha (a float32 sum) can exceed 1 by an ulp; "over" needs alpha <= 1
-        a_nz = take(a_l, nz).clamp(0, 1)
+        # (a plain clamp would cut those pixels' gradient: float32 opacity gradients of an
+        # isolated group's opaque content then read up to 16 % off float64's)
+        a_nz = composite.clamp_rounding(take(a_l, nz))
         ones = torch.ones_like(a_nz)
         item = _Part(nz, torch.full_like(nz, lv.order), a_nz, torch.cat([rgb_l[:, nz], ones.unsqueeze(0)]), torch.arange(nz.numel(), device=device), ones)
         (root_extra if is_root[lv.parent] else extra.setdefault(lv.parent, [])).append(item)
