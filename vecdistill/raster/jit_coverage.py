@@ -121,13 +121,16 @@ def _template(edges, e, fbox, lay, zero, one):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _pieces(edges, edge_layer, fbox, box, cover, partial, entries, cells, integrals, backs, kinds, counted, sink, zero, half, one):  # pragma: no cover - compiled
+def _pieces(edges, edge_layer, fbox, box, cover, partial, entries, cells, integrals, sides, offsets, kinds, counted, sink, zero, half, one):  # pragma: no cover - compiled
     """See :func:`pieces`; ``fbox`` [4, L]: the boxes' c0, r0, w, h in the working dtype;
-    ``cells`` [3, E], ``integrals`` [2, 3, E] (0 for a piece outside the box), ``backs`` [3,
-    E] (:func:`_piece`'s offsets) and ``kinds`` [E] are written, ``sink``: the buffers' last
-    cell. ``zero``, ``half``, ``one``: those
+    ``cells`` [3, E], ``integrals`` [2, 3, E] (0 for a piece outside the box) and ``kinds``
+    [E] are written, and the pieces on a pixel side (few) listed: their flat index ``k E +
+    e`` in ``sides`` and :func:`_piece`'s offset in ``offsets`` (room for 3 E each); returns
+    how many. ``sink``: the buffers' last cell. ``zero``, ``half``, ``one``: those
     numbers in the working dtype (a float64 literal would widen float32 arithmetic)."""
-    for e in range(edges.shape[1]):
+    num = edges.shape[1]
+    listed = 0
+    for e in range(num):
         lay = edge_layer[e]
         kind, short, x0, y0, x1, y1, xa, ya, xb, yb, t1, t2, w, h = _template(edges, e, fbox, lay, zero, one)
         kinds[e] = kind
@@ -153,13 +156,15 @@ def _pieces(edges, edge_layer, fbox, box, cover, partial, entries, cells, integr
                 integrals[0, k, e] = zero
                 integrals[1, k, e] = zero
                 cells[k, e] = sink
-                backs[k, e] = 0
                 continue
             cell, height, frac, i0, i1, rows_in, real, back = _piece(pa, qa, pb, qb, ua, ub, w, h, off, stride, short, zero, half, one)
             enters = enters and ub > ua
             integrals[0, k, e] = i0
             integrals[1, k, e] = i1
-            backs[k, e] = back
+            if back != 0:
+                sides[listed] = k * num + e
+                offsets[listed] = back
+                listed += 1
             if rows_in:
                 cover[cell] += height
                 partial[cell] += height * frac
@@ -168,44 +173,47 @@ def _pieces(edges, edge_layer, fbox, box, cover, partial, entries, cells, integr
                     entries[cell] += one
             else:
                 cells[k, e] = sink
+    return listed
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _edge_integrals(cells, integrals, backs, grad_area, dead, e):  # pragma: no cover - compiled
+def _edge_integrals(cells, integrals, grad_area, e):  # pragma: no cover - compiled
     """Edge ``e``'s two transport sums, ``sum g * int (1 - u) du`` and ``sum g * int u du``
-    over its three pieces, in float64; ``g``: ``grad_area`` at the piece's cell, or, for a
-    piece on a side of a cell without a fragment (``dead``), at the neighbour ``backs``
-    points to (:func:`.coverage._boundary_offsets`)."""
+    over its three pieces (``g``: ``grad_area`` at the piece's cell), in float64."""
     a0 = 0.0
     a1 = 0.0
     for k in range(3):
-        c = cells[k, e]
-        if backs[k, e] != 0 and dead[c]:
-            c -= backs[k, e]
-        g = float(grad_area[c])
+        g = float(grad_area[cells[k, e]])
         a0 += g * integrals[0, k, e]
         a1 += g * integrals[1, k, e]
     return a0, a1
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _transport(cells, integrals, backs, grad_area, dead, acc):  # pragma: no cover - compiled
+def _transport(cells, integrals, sides, offsets, grad_area, dead, acc):  # pragma: no cover - compiled
     """See :func:`transport`."""
-    for e in range(cells.shape[1]):
-        acc[0, e], acc[1, e] = _edge_integrals(cells, integrals, backs, grad_area, dead, e)
+    num = cells.shape[1]
+    for e in range(num):
+        acc[0, e], acc[1, e] = _edge_integrals(cells, integrals, grad_area, e)
+    for j in range(sides.shape[0]):  # pieces on a side of a cell without a fragment: the neighbour's gradient
+        k, e = divmod(sides[j], num)
+        c = cells[k, e]
+        if dead[c]:
+            dg = float(grad_area[c - offsets[j]]) - float(grad_area[c])
+            acc[0, e] += dg * integrals[0, k, e]
+            acc[1, e] += dg * integrals[1, k, e]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _edge_gradient(cells, integrals, backs, grad_keep, slope, keep, spill, direction, grad_area, dead, out):  # pragma: no cover - compiled
-    """See :func:`edge_gradient`; ``grad_area`` [total + 1]: zeros on entry, ``dead`` [total
-    + 1]: ones (scratch)."""
+def _edge_gradient(cells, integrals, sides, offsets, grad_keep, slope, keep, spill, direction, grad_area, out):  # pragma: no cover - compiled
+    """See :func:`edge_gradient`; ``grad_area`` [total + 1]: zeros on entry (scratch)."""
     for f in range(keep.shape[0]):
         grad_area[keep[f]] = grad_keep[f] * slope[f]
-        dead[keep[f]] = False
     for r in range(spill.shape[0]):  # a piece on the box's right side takes the row's last pixel's
         grad_area[spill[r]] = grad_area[spill[r] - 1]
-    for e in range(cells.shape[1]):
-        a0, a1 = _edge_integrals(cells, integrals, backs, grad_area, dead, e)
+    num = cells.shape[1]
+    for e in range(num):
+        a0, a1 = _edge_integrals(cells, integrals, grad_area, e)
         # the end points' integrals times the normal (-d_y, d_x): rows x0, y0, x1, y1
         nx = -float(direction[1, e])
         ny = float(direction[0, e])
@@ -213,6 +221,19 @@ def _edge_gradient(cells, integrals, backs, grad_keep, slope, keep, spill, direc
         out[1, e] = a0 * ny
         out[2, e] = a1 * nx
         out[3, e] = a1 * ny
+    for j in range(sides.shape[0]):  # pieces on a side of a cell without a fragment: the neighbour's gradient
+        k, e = divmod(sides[j], num)
+        c = cells[k, e]
+        at = np.searchsorted(keep, c)  # (keep is in buffer order)
+        if at < keep.shape[0] and keep[at] == c:
+            continue
+        dg = float(grad_area[c - offsets[j]]) - float(grad_area[c])
+        nx = -float(direction[1, e])
+        ny = float(direction[0, e])
+        out[0, e] += dg * integrals[0, k, e] * nx
+        out[1, e] += dg * integrals[0, k, e] * ny
+        out[2, e] += dg * integrals[1, k, e] * nx
+        out[3, e] += dg * integrals[1, k, e] * ny
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -373,18 +394,20 @@ def pieces(edges: Tensor, edge_layer: Tensor, box: Tensor, cover: Tensor, partia
     kind, [E] int8 (0 short or outside its box, 1 longer, 2 a wall: those two left to the
     per-operation path), the cell of each of its three pieces, [3, E] int64 (``total``,
     the sink, for a piece that counts for nothing), and what :func:`transport` needs: the
-    cells, the pieces' two transport integrals, [2, 3, E], and their neighbour offsets, [3,
-    E] int32 (kept: recomputing them costs more than reading them back). :func:`.fused_coverage.pieces`' contract."""
+    cells, the pieces' two transport integrals, [2, 3, E] (kept: recomputing them costs more
+    than reading them back), and the pieces on a pixel side with their neighbour offsets
+    (:func:`.coverage._boundary_offsets`; few, so listed apart: a per-piece array cost 2-3 %
+    of a step). :func:`.fused_coverage.pieces`' contract."""
     num = edges.shape[1]
     kinds = torch.empty(num, dtype=torch.int8)
     cells = torch.empty(3, num, dtype=torch.int64)
     integrals = torch.empty(2, 3, num, dtype=cover.dtype)
-    backs = torch.empty(3, num, dtype=torch.int32)
+    sides, offsets = torch.empty(3 * num, dtype=torch.int64), torch.empty(3 * num, dtype=torch.int64)
     kind = cover.numpy().dtype.type
-    _pieces(edges.numpy(), edge_layer.numpy(), box[:4].to(edges.dtype).numpy(), box.numpy(), cover.numpy(), partial.numpy(),
-            entries.numpy(), cells.numpy(), integrals.numpy(), backs.numpy(), kinds.numpy(), exact_edges, cover.shape[0] - 1,
-            kind(0), kind(0.5), kind(1))
-    return kinds, cells, (cells, integrals, backs)
+    listed = _pieces(edges.numpy(), edge_layer.numpy(), box[:4].to(edges.dtype).numpy(), box.numpy(), cover.numpy(), partial.numpy(),
+                     entries.numpy(), cells.numpy(), integrals.numpy(), sides.numpy(), offsets.numpy(), kinds.numpy(), exact_edges,
+                     cover.shape[0] - 1, kind(0), kind(0.5), kind(1))
+    return kinds, cells, (cells, integrals, sides[:listed], offsets[:listed])
 
 
 def transport(saved: tuple, grad_area: Tensor, dead: Tensor) -> Tensor:
@@ -393,9 +416,9 @@ def transport(saved: tuple, grad_area: Tensor, dead: Tensor) -> Tensor:
     edge's pieces in their box), zero for the other edges; ``dead`` [total + 1] bool: the
     cells without a fragment (a piece on such a cell's side takes its neighbour's
     gradient); ``saved``: what :func:`pieces` returned for it."""
-    cells, integrals, backs = saved
+    cells, integrals, sides, offsets = saved
     acc = torch.empty(2, cells.shape[1], dtype=grad_area.dtype)
-    _transport(cells.numpy(), integrals.numpy(), backs.numpy(), grad_area.contiguous().numpy(), dead.numpy(), acc.numpy())
+    _transport(cells.numpy(), integrals.numpy(), sides.numpy(), offsets.numpy(), grad_area.contiguous().numpy(), dead.numpy(), acc.numpy())
     return acc
 
 
@@ -408,11 +431,10 @@ def edge_gradient(saved: tuple, grad_keep: Tensor, slope: Tensor, keep: Tensor, 
     neighbour's gradient) times the normal ``(-d_y, d_x)`` (``direction`` [2, E]):
     the edges' gradient [4, E], rows x0, y0, x1, y1 (:class:`.coverage._WindingArea`'s, in
     one loop each instead of a dozen operations)."""
-    cells, integrals, backs = saved
+    cells, integrals, sides, offsets = saved
     out = torch.empty(4, cells.shape[1], dtype=grad_keep.dtype)
-    _edge_gradient(cells.numpy(), integrals.numpy(), backs.numpy(), grad_keep.contiguous().numpy(), slope.numpy(), keep.numpy(),
-                   spill.numpy(), direction.contiguous().numpy(), np.zeros(total + 1, grad_keep.numpy().dtype),
-                   np.ones(total + 1, np.bool_), out.numpy())
+    _edge_gradient(cells.numpy(), integrals.numpy(), sides.numpy(), offsets.numpy(), grad_keep.contiguous().numpy(), slope.numpy(),
+                   keep.numpy(), spill.numpy(), direction.contiguous().numpy(), np.zeros(total + 1, grad_keep.numpy().dtype), out.numpy())
     return out
 
 
