@@ -221,20 +221,24 @@ def test_float32_gradients_match_float64_on_the_handmade_svgs():
         assert float(diff) < 1e-3, (path.name, float(diff))
 
 
+@pytest.mark.parametrize("on_canvas_border", [False, True])
 @pytest.mark.parametrize("side", ["right", "bottom", "left", "top"])
-def test_sides_on_pixel_boundaries_get_their_whole_gradient(side):
+def test_sides_on_pixel_boundaries_get_their_whole_gradient(side, on_canvas_border):
     """A rectangle whose sides lie on pixel boundaries: moving a side outward sweeps the
     pixels outside it, moving it inward those inside, so the coverage has two one-sided
     derivatives there (equal rates, different pixels); autograd gives the inward one, the
     pixels the shape covers. The right and bottom sides' pieces fall in the outside pixels,
     which have no fragment: their gradient was dropped (half of it, for a rectangle's right
-    side) until such pieces took their inside neighbour's."""
+    side) until such pieces took their inside neighbour's. Also a rectangle filling the
+    canvas, whose sides lie on the canvas's border (outward, nothing on the canvas moves):
+    they were dropped, or counted as walls, with no gradient."""
     dtype = torch.float64
-    rect = Path.polygon(torch.tensor([[4.0, 3.0], [15.0, 3.0], [15.0, 12.0], [4.0, 12.0]], dtype=dtype), fill=solid(0.2, 0.4, 0.8, 1.0, dtype))
+    x0, y0, x1, y1 = (0.0, 0.0, 20.0, 16.0) if on_canvas_border else (4.0, 3.0, 15.0, 12.0)
+    rect = Path.polygon(torch.tensor([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=dtype), fill=solid(0.2, 0.4, 0.8, 1.0, dtype))
     scene = Scene(Group([rect]), 20.0, 16.0)
     rect.points.requires_grad_(True)
     weights = torch.rand(1, 3, 16, 20, generator=torch.Generator().manual_seed(3), dtype=dtype)
-    axis, value = {"right": (0, 15.0), "left": (0, 4.0), "bottom": (1, 12.0), "top": (1, 3.0)}[side]
+    axis, value = {"right": (0, x1), "left": (0, x0), "bottom": (1, y1), "top": (1, y0)}[side]
     on_side = rect.points.detach()[:, axis] == value
 
     def loss():
@@ -251,4 +255,5 @@ def test_sides_on_pixel_boundaries_get_their_whole_gradient(side):
         backward = (base - float(loss())) / h
         rect.points[on_side, axis] += h
     inward = backward if side in ("right", "bottom") else forward
+    assert abs(inward) > 1.0
     assert abs(autograd - inward) < 1e-6 * abs(inward), (autograd, forward, backward)

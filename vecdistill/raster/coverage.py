@@ -308,8 +308,9 @@ def _short_pieces(
     ym = (Y[:-1] + Y[1:]).mul_(0.5)
     w, h = box[0].to(fdtype), box[1].to(fdtype)
     ry = torch.floor(ym)
-    # rows_in: 0 <= ym < h, i.e. 0 <= floor(ym) <= h - 1 (h an integer)
-    rows_in = _flag(torch.ge, ry, 0).mul_(_flag(torch.lt, ry, h))
+    # rows_in: 0 <= ym < h, i.e. 0 <= floor(ym) <= h - 1 (h an integer), or a horizontal
+    # piece on the box's bottom side (ym = h: placed in the last row, of no height)
+    rows_in = _flag(torch.ge, ry, 0).mul_(_flag(torch.lt, ry, h)).add_(_flag(torch.eq, ym, h))
     if mask is not None:
         rows_in.mul_(mask)
     real = _flag(torch.ge, xm, 0).mul_(_flag(torch.le, xm, w)).mul_(rows_in)
@@ -578,13 +579,14 @@ def _edge_frame(e: Tensor, edge_layer: Tensor, boxes: _Boxes) -> _Frame:
     xmin, xmax = torch.minimum(lx0, lx1), torch.maximum(lx0, lx1)
     ymin, ymax = torch.minimum(ly0, ly1), torch.maximum(ly0, ly1)
     # edges wholly above, below or right of their box add nothing inside it (right:
-    # only to the spill cells, which close their rows anyway); empty boxes take nothing
-    # (float 0/1 masks: see _flag)
-    live = _flag(torch.gt, (xmax - xmin) + (ymax - ymin), 0).mul_(_flag(torch.gt, ew_, 0)).mul_(_flag(torch.gt, ymax, 0))
-    live.mul_(_flag(torch.lt, ymin, eh_)).mul_(_flag(torch.lt, xmin, ew_))
+    # only to the spill cells, which close their rows anyway); empty boxes take nothing.
+    # Edges on the box's border are kept (a side on the canvas's border: its pieces carry
+    # its gradient). (float 0/1 masks: see _flag)
+    live = _flag(torch.gt, (xmax - xmin) + (ymax - ymin), 0).mul_(_flag(torch.gt, ew_, 0)).mul_(_flag(torch.ge, ymax, 0))
+    live.mul_(_flag(torch.le, ymin, eh_)).mul_(_flag(torch.le, xmin, ew_))
     nx, ny = _crossings(lx0, lx1, xmin, xmax), _crossings(ly0, ly1, ymin, ymax)
     # edges wholly left of their box across several rows: a vertical wall on its left side
-    wall = _flag(torch.le, xmax, 0).mul_(_flag(torch.gt, ny, 1)).mul_(live)
+    wall = _flag(torch.lt, xmax, 0).mul_(_flag(torch.gt, ny, 1)).mul_(live)
     short = _flag(torch.le, nx, 1).mul_(_flag(torch.le, ny, 1)).mul_(live)
     longer = live - short - wall  # (short edges cross at most one row line, walls more)
     # the packed layout closes its rows by buffer row; the padded one needs no rows

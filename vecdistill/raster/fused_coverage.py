@@ -43,7 +43,7 @@ if triton is not None:
         xm = (xa + xb) * 0.5
         ym = (ya + yb) * 0.5
         ry = tl.floor(ym)
-        rows_in = short & (ry >= 0) & (ry < h)
+        rows_in = short & (((ry >= 0) & (ry < h)) | (ym == h))  # (ym = h: a piece on the box's bottom side)
         real = rows_in & (xm >= 0) & (xm <= w)
         row = tl.minimum(tl.maximum(ry, 0.0), tl.maximum(h - 1.0, 0.0))
         col = tl.minimum(tl.maximum(tl.floor(xm), 0.0), w)
@@ -82,10 +82,10 @@ if triton is not None:
         xmax = tl.maximum(x0, x1)
         ymin = tl.minimum(y0, y1)
         ymax = tl.maximum(y0, y1)
-        live = m & ((xmax - xmin) + (ymax - ymin) > 0) & (w > 0) & (ymax > 0) & (ymin < h) & (xmin < w)
+        live = m & ((xmax - xmin) + (ymax - ymin) > 0) & (w > 0) & (ymax >= 0) & (ymin <= h) & (xmin <= w)
         nx = tl.ceil(xmax) - tl.floor(xmin) - 1.0
         ny = tl.ceil(ymax) - tl.floor(ymin) - 1.0
-        wall = live & (xmax <= 0) & (ny > 1)
+        wall = live & (xmax < 0) & (ny > 1)
         short = live & (nx <= 1) & (ny <= 1)
         kind = tl.where(wall, 2, tl.where(live & ~short, 1, 0))
         # the crossings of the one integer x and y line a short edge may cross

@@ -58,7 +58,7 @@ def _piece(xa, ya, xb, yb, ua, ub, w, h, off, stride, short, zero, half, one):  
     xm = (xa + xb) * half
     ym = (ya + yb) * half
     ry = np.floor(ym)
-    rows_in = short and ry >= zero and ry < h
+    rows_in = short and ((ry >= zero and ry < h) or ym == h)  # (ym = h: a piece on the box's bottom side)
     real = rows_in and xm >= zero and xm <= w
     row = min(max(ry, zero), max(h - one, zero))
     col = min(max(np.floor(xm), zero), w)
@@ -91,11 +91,11 @@ def _template(edges, e, fbox, lay, zero, one):  # pragma: no cover - compiled
     xmax = max(x0, x1)
     ymin = min(y0, y1)
     ymax = max(y0, y1)
-    live = (xmax - xmin) + (ymax - ymin) > zero and w > zero and ymax > zero and ymin < h and xmin < w
+    live = (xmax - xmin) + (ymax - ymin) > zero and w > zero and ymax >= zero and ymin <= h and xmin <= w
     nx = np.ceil(xmax) - np.floor(xmin) - one
     ny = np.ceil(ymax) - np.floor(ymin) - one
     kind = 0
-    if live and xmax <= zero and ny > one:
+    if live and xmax < zero and ny > one:
         kind = 2
     elif live and (nx > one or ny > one):
         kind = 1
