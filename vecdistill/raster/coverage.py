@@ -136,7 +136,7 @@ class _Boxes:
 
     def table(self, dtype) -> Tensor:
         """[7, L] in ``dtype``: rows c0, r0, w, h, off, stride, row0 (one gather per row
-        gives each edge its box; the fused kernels read the first six rows)."""
+        gives each edge its box; the coverage kernels read it through their ``box_table``)."""
         return torch.stack([self.c0, self.r0, self.w, self.h, self.off, self.stride, self.row0]).to(dtype)
 
 
@@ -476,7 +476,7 @@ class _WindingArea(torch.autograd.Function):
     cells; a piece on a pixel's left or top side whose pixel has no fragment takes its
     neighbour's (``back``, :func:`_boundary_offsets`; the kernels' ``transport`` does the
     same for their pieces).
-    ``fused``: None, or (the kernel module, what its ``transport`` needs, the edges, their
+    ``kernel``: None, or (the kernel module, what its ``transport`` needs, the edges, their
     layers and boxes) when the short edges' pieces came from a coverage kernel
     (:func:`_coverage_kernels`; the edges for the per-operation path should the backward
     kernel fail).
@@ -485,11 +485,11 @@ class _WindingArea(torch.autograd.Function):
     with its fragment's gradient."""
 
     @staticmethod
-    def forward(ctx, edges, direction, out, slope, keep, spill, total, fused, exact, *groups):
+    def forward(ctx, edges, direction, out, slope, keep, spill, total, kernel, exact, *groups):
         ctx.save_for_backward(direction, keep, slope, spill, *groups)
         ctx.num_edges = edges.shape[1]
         ctx.total = total
-        ctx.fused = fused  # (kernel module, what its transport needs, edges, edge layers, boxes), or None
+        ctx.kernel = kernel  # (kernel module, what its transport needs, edges, edge layers, boxes), or None
         ctx.exact = exact
         return out
 
@@ -497,9 +497,9 @@ class _WindingArea(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_keep):
         d, keep, slope, spill, *flat = ctx.saved_tensors
-        if ctx.fused is not None and ctx.exact is None and not flat and ctx.fused[0].edge_gradient is not None:
+        if ctx.kernel is not None and ctx.exact is None and not flat and ctx.kernel[0].edge_gradient is not None:
             # every piece came from the compiled CPU kernel: the whole backward in its loops
-            kernels, saved = ctx.fused[:2]
+            kernels, saved = ctx.kernel[:2]
             grad = kernels.attempt(kernels.edge_gradient, saved, grad_keep, slope, keep, spill, ctx.total, d)
             if grad is not None:
                 return (grad, None, None, None, None, None, None, None, None)
@@ -510,8 +510,8 @@ class _WindingArea(torch.autograd.Function):
         # its neighbour's gradient (_boundary_offsets)
         dead = torch.ones(ctx.total + 1, dtype=torch.bool, device=d.device).index_fill_(0, keep, False)
         acc = None
-        if ctx.fused is not None:  # the short edges' pieces came from a kernel: its backward
-            kernels, saved, ec, edge_layer, boxes = ctx.fused
+        if ctx.kernel is not None:  # the short edges' pieces came from a kernel: its backward
+            kernels, saved, ec, edge_layer, boxes = ctx.kernel
             acc = kernels.attempt(kernels.transport, saved, grad_area, dead)  # [2, E]
             if acc is None:  # the kernel could not run: the same pieces, per operation
                 g = _short_group(_edge_frame(ec, edge_layer, boxes), 0)

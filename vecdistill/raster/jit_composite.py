@@ -19,7 +19,7 @@ in place:
   a``. No quotient by ``1 - q a``: opaque fragments need no care. (A first version
   recomputed ``w_i`` by a second walk in paint order, one running scalar per pixel;
   keeping ``B`` costs the forward 0.2 ms and saves the backward 0.4 at the 256-path
-  scene: ``compare_revisions.py``, 0.98x forward + backward.)
+  scene: ``compare_revisions.py 59a453e~1 59a453e``, 0.98-0.99x forward + backward.)
 
 Float32 and float64 (each compiled on first use), one thread, the GIL released. The colour
 table is read pixel-major (``[K, 4]``: a column's four values in one cache line); the

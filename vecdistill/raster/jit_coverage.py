@@ -189,6 +189,17 @@ def _edge_integrals(cells, integrals, grad_area, e):  # pragma: no cover - compi
     return a0, a1
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _side_piece(cells, integrals, grad_area, side, offset):  # pragma: no cover - compiled
+    """A listed piece on a pixel side (``side``: its flat index ``k E + e``, ``offset``: to
+    its neighbour): its edge, its cell, and what taking the neighbour's gradient instead of
+    its cell's adds to the edge's two transport sums."""
+    k, e = divmod(side, cells.shape[1])
+    c = cells[k, e]
+    dg = float(grad_area[c - offset]) - float(grad_area[c])
+    return e, c, dg * integrals[0, k, e], dg * integrals[1, k, e]
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _transport(cells, integrals, sides, offsets, grad_area, dead, acc):  # pragma: no cover - compiled
     """See :func:`transport`."""
@@ -196,12 +207,10 @@ def _transport(cells, integrals, sides, offsets, grad_area, dead, acc):  # pragm
     for e in range(num):
         acc[0, e], acc[1, e] = _edge_integrals(cells, integrals, grad_area, e)
     for j in range(sides.shape[0]):  # pieces on a side of a cell without a fragment: the neighbour's gradient
-        k, e = divmod(sides[j], num)
-        c = cells[k, e]
+        e, c, d0, d1 = _side_piece(cells, integrals, grad_area, sides[j], offsets[j])
         if dead[c]:
-            dg = float(grad_area[c - offsets[j]]) - float(grad_area[c])
-            acc[0, e] += dg * integrals[0, k, e]
-            acc[1, e] += dg * integrals[1, k, e]
+            acc[0, e] += d0
+            acc[1, e] += d1
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -222,18 +231,16 @@ def _edge_gradient(cells, integrals, sides, offsets, grad_keep, slope, keep, spi
         out[2, e] = a1 * nx
         out[3, e] = a1 * ny
     for j in range(sides.shape[0]):  # pieces on a side of a cell without a fragment: the neighbour's gradient
-        k, e = divmod(sides[j], num)
-        c = cells[k, e]
-        at = np.searchsorted(keep, c)  # (keep is in buffer order)
+        e, c, d0, d1 = _side_piece(cells, integrals, grad_area, sides[j], offsets[j])
+        at = np.searchsorted(keep, c)  # (keep is in buffer order: is c a fragment's cell?)
         if at < keep.shape[0] and keep[at] == c:
             continue
-        dg = float(grad_area[c - offsets[j]]) - float(grad_area[c])
         nx = -float(direction[1, e])
         ny = float(direction[0, e])
-        out[0, e] += dg * integrals[0, k, e] * nx
-        out[1, e] += dg * integrals[0, k, e] * ny
-        out[2, e] += dg * integrals[1, k, e] * nx
-        out[3, e] += dg * integrals[1, k, e] * ny
+        out[0, e] += d0 * nx
+        out[1, e] += d0 * ny
+        out[2, e] += d1 * nx
+        out[3, e] += d1 * ny
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -396,7 +403,7 @@ def pieces(edges: Tensor, edge_layer: Tensor, box: Tensor, cover: Tensor, partia
     the sink, for a piece that counts for nothing), and what :func:`transport` needs: the
     cells, the pieces' two transport integrals, [2, 3, E] (kept: recomputing them costs more
     than reading them back), and the pieces on a pixel side with their neighbour offsets
-    (:func:`.coverage._boundary_offsets`; few, so listed apart: a per-piece array cost 2-3 %
+    (:func:`.coverage._boundary_offsets`; few, so listed apart: a per-piece array cost 1-4 %
     of a step). :func:`.fused_coverage.pieces`' contract."""
     num = edges.shape[1]
     kinds = torch.empty(num, dtype=torch.int8)
