@@ -138,6 +138,45 @@ def test_interrupt_inside_a_step_resumes_from_the_boundary_before_it(embedded, t
     assert out.read_text() == ref.read_text()
 
 
+@pytest.mark.parametrize("where", ["scene", "objective"])
+def test_interrupt_while_a_boundary_is_being_copied_keeps_the_one_before(embedded, tmp_path, monkeypatch, where):
+    """SIGTERM lands anywhere, also inside ``step_done`` while the new boundary's copies are
+    being refreshed (after the scene's copy; after the scene's and the optimiser's, while the
+    objective's is taken): what the interrupt writes must still be one whole step boundary
+    (the one before). Before double-buffered copies, boundary 4's scene went out with
+    boundary 3's optimiser state and counters and the resume drifted (CI caught it through
+    test_kill's real SIGTERM)."""
+    from vecdistill.pipelines import checkpoint as checkpoint_module
+
+    base = dict(steps=6, size=16, paths=3, segments=2, quiet=True, seed=8)
+    ref = tmp_path / "ref.svg"
+    make("red heart", str(ref), MakeConfig(**base), prior=embedded)
+
+    calls = [0]
+
+    def after(fn):  # fn, then a Ctrl-C on its 4th call: inside step_done(4), boundary 3 not yet on disk
+        def run(*args):
+            result = fn(*args)
+            calls[0] += 1
+            if calls[0] == 4:
+                raise KeyboardInterrupt
+            return result
+
+        return run
+
+    if where == "scene":
+        monkeypatch.setattr(checkpoint_module._SceneCopy, "update", after(checkpoint_module._SceneCopy.update))
+    else:
+        monkeypatch.setattr(checkpoint_module, "objective_state", after(checkpoint_module.objective_state))
+    out = tmp_path / "run.svg"
+    with pytest.raises(KeyboardInterrupt):
+        make("red heart", str(out), MakeConfig(checkpoint_every=2, **base), prior=embedded)
+    monkeypatch.undo()
+    assert torch.load(checkpoint_path(out), weights_only=False)["step"] == 3
+    make("red heart", str(out), MakeConfig(resume=True, **base), prior=embedded)
+    assert out.read_text() == ref.read_text()
+
+
 def test_a_checkpoint_written_before_timings_were_kept_still_resumes(embedded, tmp_path):
     # the format string did not change when "timings" and "wall_seconds" joined the counters
     base = dict(steps=6, size=16, segments=2, paths=3, quiet=True, seed=4)

@@ -18,7 +18,9 @@ before the first step. The loop calls :meth:`Checkpointer.step_done` after every
 keeps an in-memory copy of that step boundary (cheap: the scene's tensor values, copied into
 a structural copy kept while the scene's structure is unchanged, and Adam's moments) and
 writes it every ``every`` steps; :meth:`Checkpointer.interrupted` writes the
-last boundary on Ctrl-C / SIGTERM, so a kill mid-step never saves a half-applied step.
+last boundary on Ctrl-C / SIGTERM, so a kill mid-step never saves a half-applied step. The
+copies are two, refreshed in turn (:class:`_BoundaryCopies`): a kill that lands inside
+``step_done`` itself leaves the previous boundary whole.
 """
 
 from __future__ import annotations
@@ -130,6 +132,18 @@ class _SceneCopy:
         self.key, self.tensors, self.order = key, clones, order
 
 
+class _BoundaryCopies:
+    """One step boundary's copies (scene, optimiser state, objective state), refreshed in
+    place. A :class:`Checkpointer` keeps two and refreshes them in turn, so that a Ctrl-C or
+    SIGTERM landing while one is being refreshed leaves the other, the last whole boundary,
+    untouched for :meth:`Checkpointer.interrupted` to write."""
+
+    def __init__(self) -> None:
+        self.scene = _SceneCopy()
+        self.optimizer = KeptCopy()
+        self.objective = KeptCopy()
+
+
 def objective_state(objective, copy) -> dict | None:
     """The objective's trainable state, or None if it has none (SDS, SDI, DDS, PDS).
 
@@ -192,9 +206,8 @@ class Checkpointer:
         self.resumed_from: int | None = None
         self.written_step: int | None = None
         self._last: dict | None = None
-        self._copy = _SceneCopy()
-        self._optimizer_copy = KeptCopy()  # the boundary's optimiser and objective states
-        self._objective_copy = KeptCopy()
+        self._slots = (_BoundaryCopies(), _BoundaryCopies())  # _last holds one; step_done refreshes the other
+        self._next = 0  # the slot step_done refreshes next
         self._saved = self._read() if resume else None
 
     # -- reading -----------------------------------------------------------------------
@@ -269,8 +282,9 @@ class Checkpointer:
     def step_done(self, next_step: int, state, objective, hooks, counters: dict, x0_shape) -> None:
         """Remember the boundary before step ``next_step`` (in memory); write it to disk
         every ``every`` steps."""
-        self._copy.update(state.scene)
-        copy, order = self._copy.scene, self._copy.order
+        slot = self._slots[self._next]
+        slot.scene.update(state.scene)
+        copy, order = slot.scene.scene, slot.scene.order
         best_values = counters.pop("best_values")
         if state.packing is not None:  # saved as one tensor per path: a packed run's views
             live_groups, optimizer_state = state.packing.per_path(state.groups, state.optimizer)
@@ -285,14 +299,15 @@ class Checkpointer:
             "config": self.fingerprint,
             "scene": copy,
             "groups": groups,
-            "optimizer": self._optimizer_copy.copy(optimizer_state),
+            "optimizer": slot.optimizer.copy(optimizer_state),
             "generator": state.generator.get_state().clone(),
             "hooks": [hook_state(h) for h in hooks],
-            "objective": objective_state(objective, self._objective_copy.copy),
+            "objective": objective_state(objective, slot.objective.copy),
             "x0_shape": tuple(x0_shape) if x0_shape is not None else None,
             "best": [best_values.get(id(t)) for t in flat],
             "counters": {**counters, "history": list(counters["history"])},
         }
+        self._next ^= 1  # only now: an interrupt above left _last, the other slot, whole
         if self.every > 0 and next_step % self.every == 0:
             self.write()
 
