@@ -196,3 +196,35 @@ def test_an_existing_run_is_refused_before_any_model_or_data_loads(tmp_path, mon
         edit(tmp_path / "missing.pt", out, "a ball", "a red ball", NerfEditConfig(steps=1))
     with pytest.raises(OutputError, match="already holds a run"):  # before the dataset is read
         fit(tmp_path / "missing", out, NerfFitConfig(steps=1))
+
+
+def test_ctrl_c_mid_step_saves_a_step_boundary_and_resume_continues_exactly(fitted, tmp_path, monkeypatch):
+    """A real SIGINT while a step renders (its rays already drawn from the generator, the
+    field not yet moved): the step finishes first, the checkpoint is the boundary after it,
+    and the resume matches an uninterrupted run (before, the live state was saved halfway:
+    the generator one step ahead of the step counter)."""
+    import signal
+
+    from vecdistill.pipelines import nerf_fit
+
+    data_dir, _ = fitted
+    config = apply_preset(NerfFitConfig(save_every=0), "tiny")
+    config.outputs, config.steps = False, 6
+    whole, _ = fit(data_dir, tmp_path / "a", config)
+    render_rays, calls = nerf_fit.render_rays, [0]
+
+    def interrupted(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == 3:
+            signal.raise_signal(signal.SIGINT)
+        return render_rays(*args, **kwargs)
+
+    monkeypatch.setattr(nerf_fit, "render_rays", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fit(data_dir, tmp_path / "b", config)
+    monkeypatch.undo()
+    assert load_checkpoint(tmp_path / "b")["step"] == 3  # the interrupted step (index 2) was finished
+    resumed, m = fit(data_dir, tmp_path / "b", config, resume=True)
+    assert m["steps_done"] == 6
+    for (name, p), q in zip(whole.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(p, q), name

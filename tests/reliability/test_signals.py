@@ -45,3 +45,34 @@ def test_the_cli_exits_143_on_sigterm(restore_sigterm, capsys, monkeypatch):
         main(["info", "x.svg"])
     assert exit_info.value.code == 143
     assert capsys.readouterr().err.strip().splitlines()[-1] == "interrupted"
+
+
+def test_held_raises_at_the_end_of_the_block_and_a_second_signal_at_once(restore_sigterm):
+    reached = []
+    with pytest.raises(KeyboardInterrupt):
+        with signals.held():
+            signal.raise_signal(signal.SIGINT)
+            reached.append("rest of the block")
+    assert reached == ["rest of the block"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    assert signals.interrupt_exit_code() == 130
+
+    signals.sigterm_as_interrupt()
+    with pytest.raises(KeyboardInterrupt):
+        with signals.held():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.01)
+            reached.append("held")
+            signal.raise_signal(signal.SIGINT)  # the second: raised here
+            reached.append("not reached")
+    assert reached[-1] == "held" and signals.interrupt_exit_code() == 143
+    assert signal.getsignal(signal.SIGTERM) is signals._handler
+
+
+def test_held_leaves_other_handlers_alone(restore_sigterm):
+    seen = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
+    with signals.held():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.01)
+    assert seen == [signal.SIGTERM]  # the user's handler ran, nothing was held or raised

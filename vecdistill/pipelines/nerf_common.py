@@ -27,6 +27,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from .. import signals
 from ..errors import InputError, NumericalError, OutputError
 from ..fileio import atomic_write_text
 from ..nerf.cameras import OrbitConfig, turntable
@@ -207,38 +208,46 @@ def run_loop(step_fn: Callable[[int], tuple[Tensor, dict]], scene: NerfScene, op
     ``step_fn(step) -> (loss, info)`` renders and returns a scalar loss (gradients are
     taken here). The occupancy grid is refreshed every ``occupancy.update_every`` steps
     (with ``generator``); ``save()`` is called every ``save_every`` steps, at the end, and
-    on Ctrl-C (then the KeyboardInterrupt propagates). Non-finite losses skip the step;
+    on Ctrl-C (then the KeyboardInterrupt propagates). A Ctrl-C or SIGTERM is held until the
+    step it lands in has ended (:func:`vecdistill.signals.held`), so the checkpoint it saves
+    is a step boundary and a resume continues exactly; a second one stops at once and saves
+    nothing (the last checkpoint on disk stays). Non-finite losses skip the step;
     ``max_bad_steps`` in a row raise NumericalError.
     """
     occ = config.occupancy
     bad = 0
+    whole = True  # the live state is a step boundary
     try:
         while loop.step < config.steps:
-            step = loop.step
-            t0 = time.perf_counter()
-            if step >= occ.warmup_steps and step % max(1, occ.update_every) == 0:
-                scene.occupancy.update(scene.field.density, generator)
-            optimizer.zero_grad(set_to_none=True)
-            loss, info = step_fn(step)
-            if not torch.isfinite(loss):
-                bad += 1
-                loop.skipped += 1
-                if bad >= config.max_bad_steps:
+            with signals.held():
+                whole = False
+                step = loop.step
+                t0 = time.perf_counter()
+                if step >= occ.warmup_steps and step % max(1, occ.update_every) == 0:
+                    scene.occupancy.update(scene.field.density, generator)
+                optimizer.zero_grad(set_to_none=True)
+                loss, info = step_fn(step)
+                if not torch.isfinite(loss):
+                    bad += 1
+                    loop.skipped += 1
+                    if bad >= config.max_bad_steps:
+                        save()
+                        raise NumericalError(f"loss was not finite for {bad} steps in a row at step {step}; lower --lr or the guidance scale")
+                else:
+                    bad = 0
+                    loss.backward()
+                    optimizer.step()
+                loop.step += 1
+                loop.losses.append(float(loss.detach()))
+                loop.step_seconds.append(time.perf_counter() - t0)
+                whole = True
+                if progress is not None:
+                    progress(loop.step, config.steps, {"loss": loop.losses[-1], **info})
+                if config.save_every and loop.step % config.save_every == 0 and loop.step < config.steps:
                     save()
-                    raise NumericalError(f"loss was not finite for {bad} steps in a row at step {step}; lower --lr or the guidance scale")
-            else:
-                bad = 0
-                loss.backward()
-                optimizer.step()
-            loop.step += 1
-            loop.losses.append(float(loss.detach()))
-            loop.step_seconds.append(time.perf_counter() - t0)
-            if progress is not None:
-                progress(loop.step, config.steps, {"loss": loop.losses[-1], **info})
-            if config.save_every and loop.step % config.save_every == 0 and loop.step < config.steps:
-                save()
     except KeyboardInterrupt:
-        save()
+        if whole:
+            save()
         raise
     save()
 
