@@ -60,6 +60,10 @@ def main(argv: list[str] | None = None) -> None:
     from .signals import interrupt_exit_code, sigterm_as_interrupt
 
     sigterm_as_interrupt()  # `kill` takes Ctrl-C's path: best-so-far and checkpoint written
+    if sys.stderr.isatty():  # a first use compiles the CPU kernels for seconds: say so at a terminal
+        from .raster import jit
+
+        jit.notice = lambda line: click.echo(f"vecdistill: {line}", err=True)
     try:
         cli.main(args=argv, prog_name="vecdistill", standalone_mode=False)
     except VecdistillError as exc:

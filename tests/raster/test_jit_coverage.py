@@ -250,3 +250,27 @@ def test_a_coverage_kernel_that_cannot_compile_falls_back_with_one_warning(monke
     assert len(caught) == 1 and "VECDISTILL_JIT=0" in str(caught[0].message)
     assert jit.failed is not None and not jit.available()
     assert torch.equal(img, ref)
+
+
+def test_a_long_compile_is_announced_once_and_a_quick_one_not(monkeypatch):
+    """The command line's notice (at a terminal): a compile still running after
+    NOTICE_AFTER seconds (a first use) is told in one line; a cached load is not."""
+    import time
+
+    from vecdistill.raster import jit_coverage
+
+    told = []
+    monkeypatch.setattr(jit, "notice", told.append)
+    monkeypatch.setattr(jit, "NOTICE_AFTER", 0.05)
+    monkeypatch.setattr(jit, "_ready", set())
+    monkeypatch.setattr(jit, "_told", set())
+    monkeypatch.setattr(jit, "failed", None)
+    monkeypatch.setattr(jit_coverage, "compile_for", lambda dtype: time.sleep(0.3) or True)
+    assert jit.compiled(jit_coverage, torch.float32) and jit.compiled(jit_coverage, torch.float32)
+    monkeypatch.setattr(jit, "_ready", set())  # another module of the same dtype: no second line
+    assert jit.compiled(jit_coverage, torch.float32)
+    assert told == ["compiling the CPU kernels for float32 (first use; later runs load them from the cache)"]
+    monkeypatch.setattr(jit_coverage, "compile_for", lambda dtype: True)
+    assert jit.compiled(jit_coverage, torch.float64)
+    time.sleep(0.1)
+    assert len(told) == 1

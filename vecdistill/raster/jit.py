@@ -21,12 +21,18 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 failed: str | None = None  # why a kernel could not run in this process (then none is used)
 _off = 0  # depth of disabled() blocks
 _ready: set = set()  # (module name, dtype) pairs whose kernels have compiled (or loaded) and run
+#: Told (one line) when a compile is still running after NOTICE_AFTER seconds: a first use
+#: compiles for seconds, a cached load takes a fraction of one. The command line sets it
+#: when stderr is a terminal; library code leaves it None (silent).
+notice: Callable[[str], None] | None = None
+NOTICE_AFTER = 1.0
 
 
 def installed() -> bool:
@@ -66,10 +72,29 @@ def compiled(module, dtype) -> bool:
     key = (module.__name__, dtype)
     if key in _ready:
         return True
-    if attempt(module.compile_for, dtype) is None:
+    timer = None
+    if notice is not None and dtype not in _told:
+        timer = threading.Timer(NOTICE_AFTER, _tell, args=(notice, dtype))
+        timer.daemon = True
+        timer.start()
+    try:
+        done = attempt(module.compile_for, dtype)
+    finally:
+        if timer is not None:
+            timer.cancel()
+    if done is None:
         return False
     _ready.add(key)
     return True
+
+
+_told: set = set()  # dtypes whose compile notice was given (one line per dtype and process)
+
+
+def _tell(say: Callable[[str], None], dtype) -> None:
+    if dtype not in _told:
+        _told.add(dtype)
+        say(f"compiling the CPU kernels for {str(dtype).removeprefix('torch.')} (first use; later runs load them from the cache)")
 
 
 @contextmanager
