@@ -38,7 +38,7 @@ def test_doctor_json_reports_versions_and_backends():
     fused = report["checks"]["backends"]["fused GPU kernels"]
     assert fused.startswith("Triton found") or fused.startswith("Triton not installed")
     compiled = report["checks"]["backends"]["compiled CPU kernels"]
-    assert compiled.startswith("Numba") and ("found" in compiled) == (importlib.util.find_spec("numba") is not None)
+    assert compiled.startswith("Numba") and ("ready for CPU renders" in compiled) == (importlib.util.find_spec("numba") is not None)
 
 
 def test_doctor_says_when_the_fused_kernels_are_off(monkeypatch):
@@ -48,6 +48,24 @@ def test_doctor_says_when_the_fused_kernels_are_off(monkeypatch):
     assert run_checks(load_prior=False)["checks"]["backends"]["fused GPU kernels"].startswith("off (VECDISTILL_FUSED=0)")
     monkeypatch.setenv("VECDISTILL_JIT", "0")
     assert run_checks(load_prior=False)["checks"]["backends"]["compiled CPU kernels"].startswith("off (VECDISTILL_JIT=0)")
+
+
+def test_doctor_compiles_the_cpu_kernels_and_reports_a_failure(monkeypatch):
+    """doctor does what a render would (compile or load the kernels), so a machine where
+    they cannot compile is told so, with the reason, before a slow run finds out."""
+    pytest.importorskip("numba")
+    from vecdistill.diagnostics import run_checks
+    from vecdistill.raster import jit, jit_coverage
+
+    def broken(dtype):
+        raise RuntimeError("LLVM ERROR: no target here")
+
+    monkeypatch.setattr(jit, "failed", None)
+    monkeypatch.setattr(jit, "_ready", set())
+    monkeypatch.setattr(jit_coverage, "compile_for", broken)
+    with pytest.warns(RuntimeWarning, match="compiled CPU kernels failed"):
+        line = run_checks(load_prior=False)["checks"]["backends"]["compiled CPU kernels"]
+    assert line == "failed (LLVM ERROR: no target here): CPU renders use the per-operation path"
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

@@ -39,15 +39,28 @@ def _fused_kernels(cuda: bool) -> str:
 
 def _compiled_kernels() -> str:
     """Whether CPU renders will use the rasterizer's compiled kernels
-    (:mod:`vecdistill.raster.jit`, Numba); without Numba, or with ``VECDISTILL_JIT=0``,
-    they take the per-operation path (same images, slower)."""
+    (:mod:`vecdistill.raster.jit`, Numba): when they may run, they are compiled (or loaded
+    from Numba's cache) for float32 here, as a render would, so a failure shows now;
+    without Numba, with ``VECDISTILL_JIT=0`` or after a failure they take the
+    per-operation path (same images, slower)."""
     from vecdistill.raster import jit
 
     if os.environ.get("VECDISTILL_JIT", "1") == "0":
         return "off (VECDISTILL_JIT=0): CPU renders use the per-operation path"
     if not jit.installed():
         return "Numba not installed: CPU renders use the per-operation path (pip install numba)"
-    return f"Numba {_version('numba')} found: used for CPU renders (coverage and compositing)"
+    try:
+        import torch
+
+        from vecdistill.raster.kernel_gate import CPU_STAGES, cpu_kernels_for
+
+        start = time.perf_counter()
+        ready = all(cpu_kernels_for(stage, torch.zeros(1)) is not None for stage in CPU_STAGES)
+    except Exception as exc:  # torch broken: reported above
+        return f"not checked ({type(exc).__name__})"
+    if not ready:
+        return f"failed ({jit.failed}): CPU renders use the per-operation path"
+    return f"Numba {_version('numba')}: ready for CPU renders (coverage and compositing; float32 in {time.perf_counter() - start:.2f} s)"
 
 
 def run_checks(load_prior: bool = True) -> dict:
