@@ -57,9 +57,11 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the group, turn our errors into one line."""
     from .errors import VecdistillError
+    from . import signals
     from .signals import interrupt_exit_code, sigterm_as_interrupt
 
     sigterm_as_interrupt()  # `kill` takes Ctrl-C's path: best-so-far and checkpoint written
+    signals.on_hold = lambda: click.echo("interrupt: finishing the current step first (press Ctrl-C again to stop at once, without saving it)", err=True)
     if sys.stderr.isatty():  # a first use compiles the CPU kernels for seconds: say so at a terminal
         from .raster import jit
 

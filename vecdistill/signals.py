@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 _received: list[int] = []
 
@@ -58,6 +58,11 @@ def sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+#: Called (no arguments) when a :func:`held` block holds a first signal: the command line
+#: says that the step finishes first and how to stop at once. Library code leaves it None.
+on_hold: Callable[[], None] | None = None
+
+
 class _Held:
     """The signals received while a :func:`held` block runs (a second one raises at once)."""
 
@@ -70,6 +75,8 @@ class _Held:
             _count(signum)
             raise KeyboardInterrupt
         self.pending = signum
+        if on_hold is not None:
+            on_hold()
 
 
 def _count(signum: int) -> None:
