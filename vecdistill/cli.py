@@ -56,8 +56,8 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the group, turn our errors into one line."""
-    from .errors import VecdistillError
     from . import signals
+    from .errors import VecdistillError
     from .signals import interrupt_exit_code, sigterm_as_interrupt
 
     sigterm_as_interrupt()  # `kill` takes Ctrl-C's path: best-so-far and checkpoint written
