@@ -199,11 +199,27 @@ def test_star_shaped_layers_are_only_simple_polygons():
     assert not _star_of([star]) and not _star_of([eight]) and not _star_of(ring) and not _star_of([ring[0], ring[1].flip(0)])
 
 
+def sweep_every_pixel(monkeypatch, swept: list) -> None:
+    """Renders sweep every pixel the exact pass is given, whatever its pieces look like
+    (both paths' simplicity check skipped: ``CellPieces.force``), each call appending how
+    many pixels it was given to ``swept``."""
+    from vecdistill.raster import exact_cells
+
+    resolve = exact_cells.resolve
+
+    def sweep_all(p, *args):
+        swept.append(len(np.unique(p.cell)))
+        p.force = np.ones(p.cell.shape[0], dtype=bool)
+        return resolve(p, *args)
+
+    monkeypatch.setattr(exact_cells, "resolve", sweep_all)
+
+
 def test_star_shaped_layers_skip_only_exact_pixels(monkeypatch):
     # jittered circles leave pixels and come back (entered twice) but are simple: skipping
     # their pixels changes nothing against sweeping every pixel entered twice
     from vecdistill.raster import coverage as cv
-    from vecdistill.raster import exact_cells, rasterize
+    from vecdistill.raster import rasterize
     from vecdistill.raster.testscenes import circles_scene
 
     scene = circles_scene(64, 32, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
@@ -216,7 +232,7 @@ def test_star_shaped_layers_skip_only_exact_pixels(monkeypatch):
         return star & False, present
 
     monkeypatch.setattr(cv, "_star_shaped", none_star)
-    monkeypatch.setattr(exact_cells, "_tangled", lambda xa, *a: swept.append(xa.shape[0]) or torch.ones(xa.shape[0], dtype=torch.bool).numpy())
+    sweep_every_pixel(monkeypatch, swept)
     resolved = rasterize(scene, 32, 32)
     assert sum(swept) >= 5  # (pixels entered twice: swept here, skipped above)
     assert float((skipped - resolved).abs().max()) < 1e-12
@@ -242,7 +258,6 @@ def test_only_layers_that_are_not_star_shaped_go_to_the_exact_pass(monkeypatch):
     # are the figure eight's alone, and a scene of circles only counts no entries at all
     import vecdistill
     from vecdistill.raster import coverage as cv
-    from vecdistill.raster import exact_cells
     from vecdistill.raster.testscenes import circles_scene
     from vecdistill.svg.write import to_svg_string
 
@@ -250,7 +265,7 @@ def test_only_layers_that_are_not_star_shaped_go_to_the_exact_pass(monkeypatch):
     eight = '<path d="M1.5 0.5 L11.5 10.5 L11.5 0.5 L1.5 10.5 Z" fill="#000"/>'
     alone = circles[: circles.index(">", circles.index("<svg")) + 1] + eight + "</svg>"
     swept, counted = [], []
-    monkeypatch.setattr(exact_cells, "_tangled", lambda xa, *a: swept.append(xa.shape[0]) or torch.ones(xa.shape[0], dtype=torch.bool).numpy())
+    sweep_every_pixel(monkeypatch, swept)
     real_counts = cv._entry_counts
     monkeypatch.setattr(cv, "_entry_counts", lambda *a: counted.append(1) or real_counts(*a))
 

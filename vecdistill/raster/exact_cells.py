@@ -101,7 +101,26 @@ class Resolved:
 def resolve(p: CellPieces, max_pieces: int = MAX_PIECES) -> Resolved:
     """Exact coverage of the pixels in ``p`` whose pieces interact (:func:`_tangled`); the
     others, and those with more than ``max_pieces`` pieces, are left out (their
-    ``min(|A|, 1)`` is exact, or kept)."""
+    ``min(|A|, 1)`` is exact, or kept). Pixel by pixel in a compiled loop
+    (:mod:`.jit_exact`) when :func:`.jit.available`, else :func:`resolve_numpy`."""
+    import torch
+
+    from . import jit
+
+    if jit.available():
+        import importlib
+
+        module = jit.attempt(importlib.import_module, ".jit_exact", __package__)
+        if module is not None and jit.compiled(module, torch.float64):
+            out = jit.attempt(module.resolve, p, max_pieces)
+            if out is not None:
+                return out
+    return resolve_numpy(p, max_pieces)
+
+
+def resolve_numpy(p: CellPieces, max_pieces: int = MAX_PIECES) -> Resolved:
+    """:func:`resolve` in NumPy: pixels of similar piece counts padded to one size, checked
+    and swept as arrays (the reference, and the path without Numba)."""
     Q = p.cell.shape[0]
     starts = np.flatnonzero(np.r_[True, p.cell[1:] != p.cell[:-1]])
     counts = np.diff(np.r_[starts, Q])
