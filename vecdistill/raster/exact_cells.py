@@ -300,7 +300,7 @@ def _tangled(xa, ya, xb, yb, valid, pairs) -> np.ndarray:
     pos = np.where(top, x, np.where(right, 1 + y, np.where(bottom, 3 - x, np.where(left, 4 - y, np.inf))))
     turn = np.where(top, ddy, np.where(right, -ddx, np.where(bottom, -ddy, np.where(left, ddx, 0.0))))
     turn = np.sign(turn) * np.concatenate([live, live], 1)
-    walk = np.cumsum(np.take_along_axis(turn, np.argsort(pos, 1), 1), 1)
+    walk = np.cumsum(np.take_along_axis(turn, np.argsort(pos, 1, kind="stable"), 1), 1)  # (ties in piece order, as jit_exact)
     spread = np.maximum(walk.max(1), 0) - np.minimum(walk.min(1), 0)
     along = live & (((ya == 0) & (yb == 0)) | ((ya == 1) & (yb == 1)) | ((xa == 0) & (xb == 0)) | ((xa == 1) & (xb == 1)))
     # pairs of pieces that cross or touch (end points included), other than consecutive ones
@@ -397,7 +397,9 @@ def _sweep(xa, ya, xb, yb, valid, area, evenodd, pairs, hit=None):
     # one integer key: the slab in the high bits, x (in [0, 1], clipped against rounding so
     # that it never reaches the next slab's bits) to 2^-40 in the low ones (k S stays below
     # 2^23 within _CHUNK entries; a third of the time of a two-key lexsort)
-    o = np.argsort((seg << 40) + (np.clip(x_mid, 0.0, 1.0) * (2.0**40 - 1)).astype(np.int64))
+    # (stable: pieces at one x, as coincident edges are, in piece order whatever NumPy's sort
+    # implementation; the first of them takes the gradient of the winding step they make)
+    o = np.argsort((seg << 40) + (np.clip(x_mid, 0.0, 1.0) * (2.0**40 - 1)).astype(np.int64), kind="stable")
     p, m, sl, seg, f_lo, f_hi, x_mid = p[o], m[o], sl[o], seg[o], f_lo[o], f_hi[o], x_mid[o]
     sign = np.sign(dy_[o])
     starts = np.ones(seg.shape[0], dtype=bool)  # the first entry of each slab's run

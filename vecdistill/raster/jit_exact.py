@@ -9,10 +9,11 @@ nor run along a side, alternating crossings of the boundary), then the same swee
 left side's winding from ``A``, slabs at every end point and crossing, the pieces sorted by
 ``x`` in each slab, the gaps' windings; horizontal pieces cut where the others meet their
 line) and the same effective integrals for the gradient, all in float64 with the NumPy
-version's formulas. Sums run in another order (the results agree to rounding) and ties of
-sort keys are broken by piece order (the NumPy version's quicksort leaves them to its
-implementation): a pixel at such a tie may be found simple by one and swept by the other,
-which gives the same coverage. Used by :func:`.exact_cells.resolve` when :func:`.jit.available`.
+version's formulas. Sums run in another order (the results agree to rounding); ties of
+sort keys are broken by piece order in both (stable sorts), which matters where pieces
+coincide (a path drawn twice over itself, a stroke's outline doubling back): the first of
+them takes the gradient of the winding step they make together. Used by
+:func:`.exact_cells.resolve` when :func:`.jit.available`.
 """
 
 from __future__ import annotations
