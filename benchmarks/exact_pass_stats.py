@@ -5,9 +5,11 @@
 The scene of ``compare_revisions.py``'s sketch case (``make --style sketch``'s initial scene
 with Stable Diffusion's preset: 128 open strokes 1.28 px wide at 512^2). Prints the pixels
 handed to the host pass (``exact_cells.resolve``), those swept, the most pieces and the most
-crossings of two pieces in one swept pixel (one render, the sweep watched), and the host
-pass's wall time (median of ``--repeats`` further forwards, unwatched, one torch thread);
-appends to the results file.
+crossings of two pieces in one swept pixel (one render, the NumPy pass's sweep watched), and
+the host pass's wall time, NumPy (``exact_cells.resolve_numpy``) and compiled
+(``jit_exact``, where the compiled kernels are available) alternating (medians of
+``--repeats`` further forwards each, unwatched, one torch thread); appends to the results
+file.
 """
 
 from __future__ import annotations
@@ -39,13 +41,15 @@ def main() -> None:
     size = 512
     scene = random_scene("sketch", size, 128, 4, torch.Generator().manual_seed(3), radius=20 / 600 * size, width=1.28)
     stats = {"handed": 0, "swept": 0, "pieces": 0, "crossings": 0}
-    seconds: list[float] = []
+    seconds: dict[str, list[float]] = {"numpy": [], "compiled": []}
     resolve, sweep = exact_cells.resolve, exact_cells._sweep
+    passes = {"numpy": exact_cells.resolve_numpy, "compiled": resolve}  # (resolve: compiled where jit.available())
+    which = ["numpy"]
 
     def timed_resolve(pieces, max_pieces):
         t0 = time.perf_counter()
-        out = resolve(pieces, max_pieces)
-        seconds.append(time.perf_counter() - t0)
+        out = passes[which[0]](pieces, max_pieces)
+        seconds[which[0]].append(time.perf_counter() - t0)
         stats["handed"] = int((pieces.cell[1:] != pieces.cell[:-1]).sum()) + 1
         return out
 
@@ -56,24 +60,27 @@ def main() -> None:
         stats["crossings"] = max(stats["crossings"], int(hit.sum(1).max()))
         return sweep(xa, ya, xb, yb, valid, area, evenodd, pairs, hit)
 
-    # the counts from one render with the sweep watched, the time from renders without (the
-    # counting's own work stays out of the host pass's time)
+    # the counts from one render with the NumPy pass's sweep watched; the times from renders
+    # without (the counting's own work stays out), the NumPy and the compiled pass alternating
     try:
-        exact_cells._sweep = counted_sweep
+        exact_cells._sweep, exact_cells.resolve = counted_sweep, exact_cells.resolve_numpy
         with torch.no_grad():
             rasterize(scene, size, size, exact="all")
         exact_cells._sweep, exact_cells.resolve = sweep, timed_resolve
         for _ in range(args.repeats):
-            with torch.no_grad():
-                rasterize(scene, size, size, exact="all")
+            for name in passes:
+                which[0] = name
+                with torch.no_grad():
+                    rasterize(scene, size, size, exact="all")
     finally:
         exact_cells.resolve, exact_cells._sweep = resolve, sweep
+    numpy_ms, compiled_ms = (statistics.median(seconds[k]) * 1e3 for k in ("numpy", "compiled"))
     lines = [
         f"# exact_pass_stats ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}): the sketch scene (128 strokes of 1.28 px, 512^2), exact='all'",
         "",
-        "| pixels handed to the host pass | swept | most pieces in a swept pixel | most crossings in a swept pixel | host pass ms (median) |",
-        "|---|---|---|---|---|",
-        f"| {stats['handed']} | {stats['swept']} | {stats['pieces']} | {stats['crossings']} | {statistics.median(seconds) * 1e3:.1f} |",
+        "| pixels handed to the host pass | swept | most pieces in a swept pixel | most crossings in a swept pixel | host pass ms, NumPy (median) | compiled, jit_exact (median) | ratio |",
+        "|---|---|---|---|---|---|---|",
+        f"| {stats['handed']} | {stats['swept']} | {stats['pieces']} | {stats['crossings']} | {numpy_ms:.1f} | {compiled_ms:.1f} | {compiled_ms / numpy_ms:.2f} |",
         "",
     ]
     print("\n".join(lines))
