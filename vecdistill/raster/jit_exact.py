@@ -175,14 +175,18 @@ def _sweep(q0, n, xa, ya, xb, yb, ua, ub, area, evenodd, e):  # pragma: no cover
         c0[s] = _covered(w, evenodd)
         cov += c0[s] * (bounds[s + 1] - bounds[s])
     # 3. the (slab, piece) entries where a piece spans a slab, sorted by slab and x
+    span = np.zeros((n, 2), np.int64)  # each piece's slabs [first, last): bounds below its ends
     total = 0
     for i in range(n):
         q = q0 + i
         if yb[q] != ya[q]:
             lo, hi = min(ya[q], yb[q]), max(ya[q], yb[q])
             for s in range(S + 1):
-                if lo <= bounds[s] < hi:
-                    total += 1
+                if bounds[s] < lo:
+                    span[i, 0] += 1
+                if bounds[s] < hi:
+                    span[i, 1] += 1
+            total += span[i, 1] - span[i, 0]
     key = np.empty(total, np.int64)
     slot = np.empty(total, np.int64)
     slab = np.empty(total, np.int64)
@@ -195,14 +199,7 @@ def _sweep(q0, n, xa, ya, xb, yb, ua, ub, area, evenodd, e):  # pragma: no cover
         dy = yb[q] - ya[q]
         if dy == 0.0:
             continue
-        lo, hi = min(ya[q], yb[q]), max(ya[q], yb[q])
-        first = last = 0
-        for s in range(S + 1):
-            if bounds[s] < lo:
-                first += 1
-            if bounds[s] < hi:
-                last += 1
-        for s in range(first, last):
+        for s in range(span[i, 0], span[i, 1]):
             f_lo = _clip01((bounds[s] - ya[q]) / dy)
             f_hi = _clip01((bounds[s + 1] - ya[q]) / dy)
             x_mid = xa[q] + (f_lo + f_hi) * 0.5 * (xb[q] - xa[q])
@@ -260,7 +257,7 @@ def _sweep(q0, n, xa, ya, xb, yb, ua, ub, area, evenodd, e):  # pragma: no cover
         cuts[n + 1] = hi_x
         cuts[1 : n + 1] = np.sort(cuts[1 : n + 1])
         step = np.sign(xb[q] - xa[q])  # the winding above less the one below
-        span = xb[q] - xa[q]
+        run = xb[q] - xa[q]
         for j in range(n + 1):
             a, b = cuts[j], cuts[j + 1]
             if a == b:  # (a part of no length: nothing to integrate)
@@ -273,7 +270,7 @@ def _sweep(q0, n, xa, ya, xb, yb, ua, ub, area, evenodd, e):  # pragma: no cover
             other = side + step if below else side - step
             beta = _covered(max(side, other), evenodd) - _covered(min(side, other), evenodd)
             if beta != 0.0:
-                _part(ua, ub, q, (a - xa[q]) / span, (b - xa[q]) / span, beta, e)
+                _part(ua, ub, q, (a - xa[q]) / run, (b - xa[q]) / run, beta, e)
     return cov
 
 
