@@ -53,3 +53,22 @@ def one_thread():
 def one_thread_module():
     """``one_thread`` for a whole module (for module-scoped fixtures that compute)."""
     yield from _torch_threads(1)
+
+
+@pytest.fixture()
+def compile_fails(monkeypatch):
+    """``compile_fails(module)``: the compiled CPU kernels of ``module`` (``jit_coverage``,
+    ``jit_composite``, ``jit_exact``) fail to compile from now on, as on a machine where
+    LLVM cannot; the process's kernel state (failure, compiled set) starts afresh then and
+    is restored after the test."""
+    from vecdistill.raster import jit
+
+    def broken(dtype=None):
+        raise RuntimeError("LLVM ERROR: no target here")
+
+    def fail(module) -> None:
+        monkeypatch.setattr(jit, "failed", None)
+        monkeypatch.setattr(jit, "_ready", set())
+        monkeypatch.setattr(module, "compile_for", broken)
+
+    return fail

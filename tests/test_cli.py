@@ -50,19 +50,14 @@ def test_doctor_says_when_the_fused_kernels_are_off(monkeypatch):
     assert run_checks(load_prior=False)["checks"]["backends"]["compiled CPU kernels"].startswith("off (VECDISTILL_JIT=0)")
 
 
-def test_doctor_compiles_the_cpu_kernels_and_reports_a_failure(monkeypatch):
+def test_doctor_compiles_the_cpu_kernels_and_reports_a_failure(compile_fails):
     """doctor does what a render would (compile or load the kernels), so a machine where
     they cannot compile is told so, with the reason, before a slow run finds out."""
     pytest.importorskip("numba")
     from vecdistill.diagnostics import run_checks
-    from vecdistill.raster import jit, jit_coverage
+    from vecdistill.raster import jit_coverage
 
-    def broken(dtype):
-        raise RuntimeError("LLVM ERROR: no target here")
-
-    monkeypatch.setattr(jit, "failed", None)
-    monkeypatch.setattr(jit, "_ready", set())
-    monkeypatch.setattr(jit_coverage, "compile_for", broken)
+    compile_fails(jit_coverage)
     with pytest.warns(RuntimeWarning, match="compiled CPU kernels failed"):
         line = run_checks(load_prior=False)["checks"]["backends"]["compiled CPU kernels"]
     assert line == "failed (LLVM ERROR: no target here): CPU renders use the per-operation path"

@@ -231,19 +231,13 @@ def test_boxes_and_star_test_match_the_per_operation_reductions():
     assert 0 < int(star.sum()) < L - 2  # both kinds met
 
 
-def test_a_coverage_kernel_that_cannot_compile_falls_back_with_one_warning(monkeypatch):
+def test_a_coverage_kernel_that_cannot_compile_falls_back_with_one_warning(compile_fails):
     from vecdistill.raster import jit_coverage
 
     scene = circles_scene(8, 32, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     with jit.disabled():
         ref = rasterize(scene, 32, 32)
-
-    def broken(dtype):
-        raise RuntimeError("LLVM ERROR: no target here")
-
-    monkeypatch.setattr(jit, "failed", None)
-    monkeypatch.setattr(jit, "_ready", set())
-    monkeypatch.setattr(jit_coverage, "compile_for", broken)
+    compile_fails(jit_coverage)
     with pytest.warns(RuntimeWarning, match="compiled CPU kernels failed") as caught:
         img = rasterize(scene, 32, 32)
         rasterize(scene, 32, 32)

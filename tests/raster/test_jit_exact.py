@@ -131,19 +131,13 @@ def test_renders_and_gradients_through_both_passes():
     assert float((grad - ref_grad).abs().max()) < 1e-10 * max(1.0, float(ref_grad.abs().max()))
 
 
-def test_a_kernel_that_cannot_compile_falls_back_to_numpy(monkeypatch):
+def test_a_kernel_that_cannot_compile_falls_back_to_numpy(monkeypatch, compile_fails):
     from vecdistill.raster import jit_exact
 
     calls = handed(tangled_scene(1), 24, monkeypatch)
     p, max_pieces = calls[0]
     ref = exact_cells.resolve_numpy(p, max_pieces)
-
-    def broken(dtype):
-        raise RuntimeError("LLVM ERROR: no target here")
-
-    monkeypatch.setattr(jit, "failed", None)
-    monkeypatch.setattr(jit, "_ready", set())
-    monkeypatch.setattr(jit_exact, "compile_for", broken)
+    compile_fails(jit_exact)
     with pytest.warns(RuntimeWarning, match="compiled CPU kernels failed"):
         got = exact_cells.resolve(p, max_pieces)
     assert np.array_equal(got.cov, ref.cov) and jit.failed is not None

@@ -118,14 +118,19 @@ def resolve(p: CellPieces, max_pieces: int = MAX_PIECES) -> Resolved:
     return resolve_numpy(p, max_pieces)
 
 
+def pixel_runs(cell: np.ndarray, max_pieces: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pixels of the pieces ``cell`` [Q] (sorted by pixel) that hold at most
+    ``max_pieces`` pieces: each one's first piece and its piece count ([C] int64 each)."""
+    starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
+    counts = np.diff(np.r_[starts, cell.shape[0]])
+    ok = counts <= max_pieces
+    return starts[ok], counts[ok]
+
+
 def resolve_numpy(p: CellPieces, max_pieces: int = MAX_PIECES) -> Resolved:
     """:func:`resolve` in NumPy: pixels of similar piece counts padded to one size, checked
     and swept as arrays (the reference, and the path without Numba)."""
-    Q = p.cell.shape[0]
-    starts = np.flatnonzero(np.r_[True, p.cell[1:] != p.cell[:-1]])
-    counts = np.diff(np.r_[starts, Q])
-    ok = counts <= max_pieces
-    starts, counts = starts[ok], counts[ok]
+    starts, counts = pixel_runs(p.cell, max_pieces)
     C = starts.shape[0]
     pixel = np.repeat(np.arange(C), counts)
     offset = np.cumsum(counts) - counts  # each pixel's first row in ``piece``

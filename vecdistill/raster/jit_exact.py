@@ -286,13 +286,10 @@ def _resolve(starts, counts, xa, ya, xb, yb, ua, ub, area, evenodd, force, cov, 
 def resolve(p, max_pieces: int):
     """:func:`.exact_cells.resolve_numpy`'s result (a :class:`.exact_cells.Resolved`) for
     the pieces ``p`` (a :class:`.exact_cells.CellPieces`), computed pixel by pixel."""
-    from .exact_cells import Resolved
+    from .exact_cells import Resolved, pixel_runs
 
     Q = p.cell.shape[0]
-    starts = np.flatnonzero(np.r_[True, p.cell[1:] != p.cell[:-1]])
-    counts = np.diff(np.r_[starts, Q])
-    ok = counts <= max_pieces
-    starts, counts = starts[ok], counts[ok]
+    starts, counts = pixel_runs(p.cell, max_pieces)
     C = starts.shape[0]
     cov, done, e = np.zeros(C), np.zeros(C, dtype=np.bool_), np.zeros((2, Q))
     force = np.zeros(Q, dtype=np.bool_) if p.force is None else np.ascontiguousarray(p.force, dtype=np.bool_)
