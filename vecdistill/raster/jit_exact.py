@@ -2,7 +2,7 @@
 
 :func:`.exact_cells.resolve_numpy` pads the pixels' pieces into arrays and runs about 150
 NumPy calls per size class; in optimisation loops, where paths tangle (SDS moves them
-freely), that pass took 18 of a 64^2 render's 42 ms (256 paths of the embedded preset
+freely), that pass took 18 of a 64^2 render's 42 ms (ad hoc; 256 paths of the embedded preset
 after a few steps: 714 crossed pixels of 8236 pieces). Here each pixel is one iteration:
 the same check (:func:`.exact_cells._tangled`: arcs from side to side that neither touch
 nor run along a side, alternating crossings of the boundary), then the same sweep (the
