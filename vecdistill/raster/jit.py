@@ -73,8 +73,8 @@ def compiled(module, dtype) -> bool:
     if key in _ready:
         return True
     timer = None
-    if notice is not None and dtype not in _told:
-        timer = threading.Timer(NOTICE_AFTER, _tell, args=(notice, dtype))
+    if notice is not None and not _told:
+        timer = threading.Timer(NOTICE_AFTER, _tell, args=(notice,))
         timer.daemon = True
         timer.start()
     try:
@@ -88,13 +88,13 @@ def compiled(module, dtype) -> bool:
     return True
 
 
-_told: set = set()  # dtypes whose compile notice was given (one line per dtype and process)
+_told: set = set()  # not empty once the compile notice was given (one line per process)
 
 
-def _tell(say: Callable[[str], None], dtype) -> None:
-    if dtype not in _told:
-        _told.add(dtype)
-        say(f"compiling the CPU kernels for {str(dtype).removeprefix('torch.')} (first use; later runs load them from the cache)")
+def _tell(say: Callable[[str], None]) -> None:
+    if not _told:
+        _told.add(True)
+        say("compiling the rasterizer's CPU kernels (first use; later runs load them from the cache)")
 
 
 @contextmanager
