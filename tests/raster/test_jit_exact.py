@@ -8,42 +8,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import DOUBLED, STROKES, star_svg, tangled_scene
 
 from vecdistill.raster import exact_cells, jit, rasterize
 from vecdistill.svg.parse import load_svg
 
 pytest.importorskip("numba")
 pytestmark = pytest.mark.skipif(not jit.available(), reason="the compiled CPU kernels are not available here")
-
-
-def tangled_scene(seed: int, n: int = 40, size: int = 24, evenodd: bool = False) -> str:
-    """``n`` random polygons of 9 vertices each over a ``size`` px canvas: most cross
-    themselves, some several times in one pixel."""
-    g = np.random.default_rng(seed)
-    rule = ' fill-rule="evenodd"' if evenodd else ""
-    paths = []
-    for _ in range(n):
-        c = g.uniform(2, size - 2, 2)
-        pts = c + g.normal(0, 2.5, (9, 2))
-        paths.append('<path d="M' + " L".join(f"{x:.4f} {y:.4f}" for x, y in pts) + f' Z" fill="#102030" fill-opacity="0.5"{rule}/>')
-    return f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}">' + "".join(paths) + "</svg>"
-
-
-STROKES = (
-    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
-    '<path d="M2.5 2.5 L13.5 13.5 L13.5 2.5 L2.5 13.5 Z" fill="none" stroke="#000" stroke-width="2.2"/>'
-    '<path d="M2.1 13.2 C 17 -1, 17 17, 1.7 3.4" fill="none" stroke="#000" stroke-width="0.9"/>'
-    '<path d="M5.15 5.2 L5.85 5.3 L5.2 5.5 L5.85 5.7 L5.15 5.85" fill="none" stroke="#000" stroke-width="0.5" stroke-linejoin="round" stroke-linecap="round"/>'
-    '<path d="M1 4 H 15 V 6 H 1 Z M1 5 H 15" fill="none" stroke="#000" stroke-width="1"/></svg>'
-)
-
-
-def _star(n: int = 71, k: int = 35, r: float = 3.0, c: float = 8.5) -> str:
-    import math
-
-    pts = [(c + r * math.cos(2 * math.pi * k * i / n), c + r * math.sin(2 * math.pi * k * i / n)) for i in range(n)]
-    return ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><path d="M' + " L".join(f"{x:.6f} {y:.6f}" for x, y in pts)
-            + ' Z" fill="#000" fill-rule="evenodd"/></svg>')
 
 
 def handed(svg: str, size: int, monkeypatch, exact: str = "auto") -> list:
@@ -74,12 +45,6 @@ def same_result(p, max_pieces) -> int:
     return ref.first.shape[0]
 
 
-# a triangle drawn twice over itself: every boundary pixel holds coincident pieces (ties of
-# the sweep's sort: the first in piece order takes the winding step's gradient, in both)
-DOUBLED = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
-           '<path d="M2.3 2.2 L13.6 4.1 L5.2 13.7 Z M2.3 2.2 L13.6 4.1 L5.2 13.7 Z" fill="#000"/></svg>')
-
-
 @pytest.mark.parametrize("case", ["nonzero", "evenodd", "strokes", "strokes-all", "star-all", "doubled"])
 def test_the_compiled_pass_gives_the_reference_result(case, monkeypatch):
     if case in ("nonzero", "evenodd"):
@@ -89,7 +54,7 @@ def test_the_compiled_pass_gives_the_reference_result(case, monkeypatch):
     elif case == "doubled":
         calls = handed(DOUBLED, 16, monkeypatch)
     else:
-        calls = handed(_star(), 16, monkeypatch, exact="all")
+        calls = handed(star_svg(), 16, monkeypatch, exact="all")
     swept = sum(same_result(*c) for c in calls)
     assert swept >= 5  # real work: pixels that needed the sweep
     if case == "star-all":

@@ -783,7 +783,11 @@ def _loop_cells(e: Tensor, edge_layer: Tensor, boxes: _Boxes, counted: int | Non
     entering once) turns by at least pi at vertices inside it, but may enter no pixel side
     twice, which the entry count needs. Contours are runs of edges each starting where the
     one before ends (its last edge precedes its first); a vertex whose previous edge does
-    not end there, or next to an edge of no length, counts as pi. No device read."""
+    not end there, or next to an edge of no length, counts as pi. No device read. (On the
+    CPU with Numba, one compiled loop: :func:`.jit_coverage.loop_cells`.)"""
+    compiled = cpu_kernels_for("coverage", e)
+    if compiled is not None:
+        return compiled.loop_cells(e, edge_layer, boxes, counted)
     n = e.shape[1] if counted is None else counted
     x0, y0, x1, y1 = e[:, :n].unbind(0)
     layer = edge_layer[:n]

@@ -34,6 +34,8 @@ area 1e-8). Float32 and float64, one thread, the GIL released; compiled on first
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from numba import njit
@@ -358,6 +360,39 @@ def _star_counts(edges, edge_layer, centre, counts):  # pragma: no cover - compi
         counts[lay, 4] += 1
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def _loop_sums(edges, edge_layer, n, box, sums, pi):  # pragma: no cover - compiled
+    """See :func:`loop_cells`: ``sums`` [total + 1] (zeros on entry) <- per cell the absolute
+    turning angles of the first ``n`` edges' start vertices in it."""
+    s = 0
+    while s < n:
+        # a contour: edges s .. t - 1, each starting where the one before ends, in one layer
+        t = s + 1
+        while t < n and edges[2, t - 1] == edges[0, t] and edges[3, t - 1] == edges[1, t] and edge_layer[t - 1] == edge_layer[t]:
+            t += 1
+        for i in range(s, t):
+            p = t - 1 if i == s else i - 1  # the previous edge (the contour's last before its first)
+            x0, y0 = edges[0, i], edges[1, i]
+            dx, dy = edges[2, i] - x0, edges[3, i] - y0
+            pdx, pdy = edges[2, p] - edges[0, p], edges[3, p] - edges[1, p]
+            if edges[2, p] == x0 and edges[3, p] == y0 and (dx != 0 or dy != 0) and (pdx != 0 or pdy != 0):
+                turn = math.atan2(abs(pdx * dy - pdy * dx), pdx * dx + pdy * dy)
+            else:  # the previous edge does not end here, or an edge of no length
+                turn = pi
+            lay = edge_layer[i]
+            lx, ly = x0 - box[0, lay], y0 - box[1, lay]
+            cf, rf = math.floor(lx), math.floor(ly)
+            cc, rc = math.ceil(lx) - 1, math.ceil(ly) - 1
+            for k in range(4):  # the cell right of and below it; left of or above it too on a pixel side
+                col = cf if k % 2 == 0 else cc
+                row = rf if k < 2 else rc
+                if (k % 2 == 1 and cc == cf) or (k >= 2 and rc == rf):
+                    continue
+                if 0 <= col < box[2, lay] and 0 <= row < box[3, lay]:
+                    sums[box[4, lay] + np.int64(col) + np.int64(row) * box[5, lay]] += turn
+        s = t
+
+
 def boxes(edges: Tensor, edge_layer: Tensor, num_layers: int, width: int, height: int) -> tuple[Tensor, Tensor, Tensor, list[int]]:
     """The layers' boxes as :func:`.coverage._layer_boxes` computes them before choosing a
     layout, in one loop over the edges (``edges`` [4, E] canvas pixels, ``edge_layer``
@@ -384,6 +419,21 @@ def star_shaped(edges: Tensor, edge_layer: Tensor, centre: Tensor, num_layers: i
     cw, flat, acw, crossings, n = counts.unbind(1)
     star = flat.eq(0) & (cw.eq(0) | acw.eq(0)) & crossings.eq(2) & n.ge(3)
     return star, n > 0
+
+
+def loop_cells(edges: Tensor, edge_layer: Tensor, boxes, counted: int | None) -> Tensor:
+    """:func:`.coverage._loop_cells` in one loop over the edges: [total + 1] bool, the cells
+    where the start vertices of the first ``counted`` edges (None: all) turn by pi or more
+    in all (``edges`` [4, E] canvas pixels, closed polygons; ``edge_layer`` [E];
+    ``boxes``: :class:`.coverage._Boxes`). The angles are the working dtype's, summed in
+    edge order (the per-operation path sums in another order: a cell within rounding of
+    the threshold may differ, which only decides whether that pixel is swept)."""
+    n = edges.shape[1] if counted is None else counted
+    sums = torch.zeros(boxes.total + 1, dtype=edges.dtype)
+    e = edges.contiguous().numpy()
+    _loop_sums(e, edge_layer.contiguous().numpy(), n, box_table(boxes).numpy(), sums.numpy(), e.dtype.type(math.pi))
+    sums[boxes.total] = 0.0
+    return sums >= math.pi * (1 - 1e-6)
 
 
 def box_table(boxes) -> Tensor:
@@ -480,4 +530,5 @@ def compile_for(dtype: torch.dtype) -> bool:
     transport(saved, cover, torch.zeros(7, dtype=torch.bool))
     edge_gradient(saved, cov, slope, keep, spill, 6, edges[2:] - edges[:2])
     star_shaped(edges, layer, boxes(edges, layer, 1, 2, 2)[2], 1)
+    loop_cells(edges, layer, SimpleNamespace(total=6, table=lambda d: box.to(d)), None)
     return True
