@@ -275,9 +275,9 @@ def test_loop_cells_compiled_match_the_per_operation_ones(dtype, monkeypatch):
     """The cells where contours may close a loop inside a pixel (swept whatever their pieces
     look like): the compiled loop marks the same cells as the per-operation path, on tangled
     fills, self-crossing strokes, a doubled triangle and a 71-point star, under both exact modes."""
-    from conftest import DOUBLED, STROKES, star_svg, tangled_scene
 
     from vecdistill.raster import coverage as cv
+    from vecdistill.raster.testscenes import DOUBLED, STROKES, star_svg, tangled_scene
     from vecdistill.svg.parse import load_svg
 
     marked = []

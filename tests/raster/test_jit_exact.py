@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import DOUBLED, STROKES, star_svg, tangled_scene
 
 from vecdistill.raster import exact_cells, jit, rasterize
+from vecdistill.raster.testscenes import DOUBLED, STROKES, star_svg, tangled_scene
 from vecdistill.svg.parse import load_svg
 
 pytest.importorskip("numba")

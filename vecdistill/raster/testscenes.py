@@ -3,6 +3,9 @@
 ``circles_scene`` places N closed paths of 4 cubic segments, each a circle of radius
 ``radius`` (fraction of the width) whose control points are jittered, at random centres,
 with random RGBA fills. Randomness comes only from the given ``torch.Generator``.
+
+``tangled_scene``, ``STROKES``, ``DOUBLED`` and ``star_svg`` are SVGs whose pixels give the
+exact pass of crossed pixels real work (the compiled passes are tested on them).
 """
 
 from __future__ import annotations
@@ -95,3 +98,46 @@ def supersampled_error(path: str, size: int = 16, factor: int = 8, exact: str = 
     coarse = rasterize(scene, size, size, exact=exact)
     fine = rasterize(scene, size * factor, size * factor, exact="all").view(3, size, factor, size, factor).mean((2, 4))
     return float((coarse - fine).abs().max())
+
+
+# SVGs whose pixels hand the exact pass real work (tests of the compiled passes)
+
+
+def tangled_scene(seed: int, n: int = 40, size: int = 24, evenodd: bool = False) -> str:
+    """``n`` random polygons of 9 vertices each over a ``size`` px canvas: most cross
+    themselves, some several times in one pixel."""
+    import numpy as np
+
+    g = np.random.default_rng(seed)
+    rule = ' fill-rule="evenodd"' if evenodd else ""
+    paths = []
+    for _ in range(n):
+        c = g.uniform(2, size - 2, 2)
+        pts = c + g.normal(0, 2.5, (9, 2))
+        paths.append('<path d="M' + " L".join(f"{x:.4f} {y:.4f}" for x, y in pts) + f' Z" fill="#102030" fill-opacity="0.5"{rule}/>')
+    return f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}">' + "".join(paths) + "</svg>"
+
+
+STROKES = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    '<path d="M2.5 2.5 L13.5 13.5 L13.5 2.5 L2.5 13.5 Z" fill="none" stroke="#000" stroke-width="2.2"/>'
+    '<path d="M2.1 13.2 C 17 -1, 17 17, 1.7 3.4" fill="none" stroke="#000" stroke-width="0.9"/>'
+    '<path d="M5.15 5.2 L5.85 5.3 L5.2 5.5 L5.85 5.7 L5.15 5.85" fill="none" stroke="#000" stroke-width="0.5" stroke-linejoin="round" stroke-linecap="round"/>'
+    '<path d="M1 4 H 15 V 6 H 1 Z M1 5 H 15" fill="none" stroke="#000" stroke-width="1"/></svg>'
+)
+
+
+def star_svg(n: int = 71, k: int = 35, r: float = 3.0, c: float = 8.5) -> str:
+    """The star polygon {n/k} about (c, c), filled even-odd: every edge passes near the
+    centre, whose pixel holds all n edges and their crossings (201 pieces)."""
+    import math
+
+    pts = [(c + r * math.cos(2 * math.pi * k * i / n), c + r * math.sin(2 * math.pi * k * i / n)) for i in range(n)]
+    return ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><path d="M' + " L".join(f"{x:.6f} {y:.6f}" for x, y in pts)
+            + ' Z" fill="#000" fill-rule="evenodd"/></svg>')
+
+
+# a triangle drawn twice over itself: every boundary pixel holds coincident pieces (ties of
+# the sweep's sort: the first in piece order takes the winding step's gradient, in both)
+DOUBLED = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+           '<path d="M2.3 2.2 L13.6 4.1 L5.2 13.7 Z M2.3 2.2 L13.6 4.1 L5.2 13.7 Z" fill="#000"/></svg>')
