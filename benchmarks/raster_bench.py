@@ -169,19 +169,20 @@ def compiled_kernels() -> str:
 _COMPILE_CHILD = """
 import time, torch
 t0 = time.perf_counter()
-from vecdistill.raster import jit_composite, jit_coverage
+from vecdistill.raster import jit_composite, jit_coverage, jit_exact
 t1 = time.perf_counter()
 for dtype in (torch.float32, torch.float64):
     jit_coverage.compile_for(dtype)
     jit_composite.compile_for(dtype)
+jit_exact.compile_for()  # (float64 only)
 print(f"{t1 - t0:.2f} {time.perf_counter() - t1:.2f}")
 """
 
 
 def bench_compile_time(out) -> None:
     """Seconds a process spends before its first compiled render: importing Numba,
-    ``jit_coverage`` and ``jit_composite``, and compiling (or loading) their kernels for
-    both dtypes; in a child
+    ``jit_coverage``, ``jit_composite`` and ``jit_exact``, and compiling (or loading) their
+    kernels for both dtypes (the exact pass's: float64 only); in a child
     process with an empty Numba cache (a fresh ``NUMBA_CACHE_DIR``), then in a second child
     that finds the first one's cache."""
     import subprocess

@@ -40,7 +40,7 @@ def _fused_kernels(cuda: bool) -> str:
 def _compiled_kernels() -> str:
     """Whether CPU renders will use the rasterizer's compiled kernels
     (:mod:`vecdistill.raster.jit`, Numba): when they may run, they are compiled (or loaded
-    from Numba's cache) for float32 here, as a render would, so a failure shows now;
+    from Numba's cache) here, as a float32 render would, so a failure shows now;
     without Numba, with ``VECDISTILL_JIT=0`` or after a failure they take the
     per-operation path (same images, slower)."""
     from vecdistill.raster import jit
@@ -52,15 +52,15 @@ def _compiled_kernels() -> str:
     try:
         import torch
 
-        from vecdistill.raster.kernel_gate import CPU_STAGES, cpu_kernels_for
+        from vecdistill.raster.kernel_gate import CPU_STAGES, cpu_module
 
-        start = time.perf_counter()
-        ready = all(cpu_kernels_for(stage, torch.zeros(1)) is not None for stage in CPU_STAGES)
+        start = time.perf_counter()  # (the exact pass's kernels are float64 only)
+        ready = all(cpu_module(stage, torch.float64 if stage == "exact" else torch.float32) is not None for stage in CPU_STAGES)
     except Exception as exc:  # torch broken: reported above
         return f"not checked ({type(exc).__name__})"
     if not ready:
         return f"failed ({jit.failed}): CPU renders use the per-operation path"
-    return f"Numba {_version('numba')}: ready for CPU renders (coverage and compositing; float32 in {time.perf_counter() - start:.2f} s)"
+    return f"Numba {_version('numba')}: ready for CPU renders (coverage, compositing and the exact pass: {time.perf_counter() - start:.2f} s)"
 
 
 def run_checks(load_prior: bool = True) -> dict:

@@ -257,7 +257,7 @@ def test_a_long_compile_is_announced_once_and_a_quick_one_not(monkeypatch):
     monkeypatch.setattr(jit, "notice", told.append)
     monkeypatch.setattr(jit, "NOTICE_AFTER", 0.05)
     monkeypatch.setattr(jit, "_ready", set())
-    monkeypatch.setattr(jit, "_told", set())
+    monkeypatch.setattr(jit, "_told", False)
     monkeypatch.setattr(jit, "failed", None)
     monkeypatch.setattr(jit_coverage, "compile_for", lambda dtype: True)  # a cached load: quick, silent
     assert jit.compiled(jit_coverage, torch.float64)

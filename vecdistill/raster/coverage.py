@@ -784,10 +784,10 @@ def _loop_cells(e: Tensor, edge_layer: Tensor, boxes: _Boxes, counted: int | Non
     twice, which the entry count needs. Contours are runs of edges each starting where the
     one before ends (its last edge precedes its first); a vertex whose previous edge does
     not end there, or next to an edge of no length, counts as pi. No device read. (On the
-    CPU with Numba, one compiled loop: :func:`.jit_coverage.loop_cells`.)"""
+    CPU with Numba, the sums in one compiled loop: :func:`.jit_coverage.loop_sums`.)"""
     compiled = cpu_kernels_for("coverage", e)
     if compiled is not None:
-        return compiled.loop_cells(e, edge_layer, boxes, counted)
+        return compiled.loop_sums(e, edge_layer, boxes, counted) >= torch.pi * (1 - 1e-6)
     n = e.shape[1] if counted is None else counted
     x0, y0, x1, y1 = e[:, :n].unbind(0)
     layer = edge_layer[:n]

@@ -106,16 +106,11 @@ def resolve(p: CellPieces, max_pieces: int = MAX_PIECES) -> Resolved:
     import torch
 
     from . import jit
+    from .kernel_gate import cpu_module
 
-    if jit.available():
-        import importlib
-
-        module = jit.attempt(importlib.import_module, ".jit_exact", __package__)
-        if module is not None and jit.compiled(module, torch.float64):
-            out = jit.attempt(module.resolve, p, max_pieces)
-            if out is not None:
-                return out
-    return resolve_numpy(p, max_pieces)
+    module = cpu_module("exact", torch.float64)
+    out = None if module is None else jit.attempt(module.resolve, p, max_pieces)
+    return out if out is not None else resolve_numpy(p, max_pieces)
 
 
 def pixel_runs(cell: np.ndarray, max_pieces: int) -> tuple[np.ndarray, np.ndarray]:

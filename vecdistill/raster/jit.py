@@ -88,12 +88,13 @@ def compiled(module, dtype) -> bool:
     return True
 
 
-_told: set = set()  # not empty once the compile notice was given (one line per process)
+_told = False  # whether the compile notice was given (one line per process)
 
 
 def _tell(say: Callable[[str], None]) -> None:
+    global _told
     if not _told:
-        _told.add(True)
+        _told = True
         say("compiling the rasterizer's CPU kernels (first use; later runs load them from the cache)")
 
 

@@ -362,7 +362,7 @@ def _star_counts(edges, edge_layer, centre, counts):  # pragma: no cover - compi
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _loop_sums(edges, edge_layer, n, box, sums, pi):  # pragma: no cover - compiled
-    """See :func:`loop_cells`: ``sums`` [total + 1] (zeros on entry) <- per cell the absolute
+    """See :func:`loop_sums`: ``sums`` [total + 1] (zeros on entry) <- per cell the absolute
     turning angles of the first ``n`` edges' start vertices in it."""
     s = 0
     while s < n:
@@ -421,19 +421,19 @@ def star_shaped(edges: Tensor, edge_layer: Tensor, centre: Tensor, num_layers: i
     return star, n > 0
 
 
-def loop_cells(edges: Tensor, edge_layer: Tensor, boxes, counted: int | None) -> Tensor:
-    """:func:`.coverage._loop_cells` in one loop over the edges: [total + 1] bool, the cells
-    where the start vertices of the first ``counted`` edges (None: all) turn by pi or more
-    in all (``edges`` [4, E] canvas pixels, closed polygons; ``edge_layer`` [E];
-    ``boxes``: :class:`.coverage._Boxes`). The angles are the working dtype's, summed in
-    edge order (the per-operation path sums in another order: a cell within rounding of
-    the threshold may differ, which only decides whether that pixel is swept)."""
+def loop_sums(edges: Tensor, edge_layer: Tensor, boxes, counted: int | None) -> Tensor:
+    """:func:`.coverage._loop_cells`' turning sums in one loop over the edges: [total + 1]
+    (the last, the sink, 0), per cell the absolute turning angles of the start vertices of
+    the first ``counted`` edges (None: all) in it (``edges`` [4, E] canvas pixels, closed
+    polygons; ``edge_layer`` [E]; ``boxes``: :class:`.coverage._Boxes`). The angles are the
+    working dtype's, summed in edge order (the per-operation path sums in another order: a
+    cell within rounding of the threshold may differ, which only decides whether that pixel
+    is swept)."""
     n = edges.shape[1] if counted is None else counted
     sums = torch.zeros(boxes.total + 1, dtype=edges.dtype)
     e = edges.contiguous().numpy()
     _loop_sums(e, edge_layer.contiguous().numpy(), n, box_table(boxes).numpy(), sums.numpy(), e.dtype.type(math.pi))
-    sums[boxes.total] = 0.0
-    return sums >= math.pi * (1 - 1e-6)
+    return sums
 
 
 def box_table(boxes) -> Tensor:
@@ -530,5 +530,5 @@ def compile_for(dtype: torch.dtype) -> bool:
     transport(saved, cover, torch.zeros(7, dtype=torch.bool))
     edge_gradient(saved, cov, slope, keep, spill, 6, edges[2:] - edges[:2])
     star_shaped(edges, layer, boxes(edges, layer, 1, 2, 2)[2], 1)
-    loop_cells(edges, layer, SimpleNamespace(total=6, table=lambda d: box.to(d)), None)
+    loop_sums(edges, layer, SimpleNamespace(total=6, table=lambda d: box.to(d)), None)
     return True

@@ -18,17 +18,58 @@ them takes the gradient of the winding step they make together. Used by
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
 _KEY = 2.0**40 - 1  # x in [0, 1] to 2^-40 in a slab's sort key (as exact_cells._sweep)
 
 
+@njit(cache=True, nogil=True)
+def _stable_order(keys):  # pragma: no cover - compiled
+    """The indices that sort ``keys`` [n], equal keys in index order (a bottom-up merge
+    sort: Numba's own sorts cost seconds of compilation each)."""
+    n = keys.shape[0]
+    a = np.arange(n)
+    b = np.empty(n, np.int64)
+    width = 1
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid, hi = min(lo + width, n), min(lo + 2 * width, n)
+            i, j = lo, mid
+            for k in range(lo, hi):
+                if j < hi and (i >= mid or keys[a[j]] < keys[a[i]]):
+                    b[k] = a[j]
+                    j += 1
+                else:
+                    b[k] = a[i]
+                    i += 1
+        a, b = b, a
+        width *= 2
+    return a
+
+
+@njit(cache=True, nogil=True)
+def _sorted(values):  # pragma: no cover - compiled
+    """A sorted copy of ``values`` [n], by :func:`_stable_order`."""
+    order = _stable_order(values)
+    out = np.empty_like(values)
+    for k in range(order.shape[0]):
+        out[k] = values[order[k]]
+    return out
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _covered(w, evenodd):  # pragma: no cover - compiled
     if evenodd:
-        return 1.0 if w - 2.0 * np.floor(w * 0.5) == 1.0 else 0.0
+        return 1.0 if w - 2.0 * math.floor(w * 0.5) == 1.0 else 0.0
     return 1.0 if w != 0.0 else 0.0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sign(v):  # pragma: no cover - compiled
+    return 1.0 if v > 0.0 else (-1.0 if v < 0.0 else 0.0)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -73,11 +114,11 @@ def _tangled(q0, n, xa, ya, xb, yb):  # pragma: no cover - compiled
             elif x == 0.0:
                 p, t = 4.0 - y, dx
             else:
-                p, t = np.inf, 0.0
+                p, t = math.inf, 0.0
             pos[end * n + i] = p
-            turn[end * n + i] = np.sign(t) if live else 0.0
+            turn[end * n + i] = _sign(t) if live else 0.0
     # walked clockwise around the boundary, the winding may take only two adjacent values
-    order = np.argsort(pos, kind="mergesort")
+    order = _stable_order(pos)
     walk = hi = lo = 0.0
     for k in order:
         walk += turn[k]
@@ -126,7 +167,7 @@ def _sweep(q0, n, xa, ya, xb, yb, ua, ub, area, evenodd, e):  # pragma: no cover
             steps -= 1.0 - ya[q]
         if xb[q] == 0.0:
             steps += 1.0 - yb[q]
-    w_top = np.rint((area - own) - steps)
+    w_top = float(round((area - own) - steps))  # (an integer up to rounding)
     # 2. slabs between all end points and the crossings strictly inside two pieces
     ev = np.empty(2 + 2 * n + n * (n - 1) // 2)
     ev[0], ev[1] = 0.0, 1.0
@@ -150,7 +191,7 @@ def _sweep(q0, n, xa, ya, xb, yb, ua, ub, area, evenodd, e):  # pragma: no cover
             if 0.0 < t < 1.0 and 0.0 < u < 1.0:
                 ev[m] = _clip01(ya[qi] + t * ry)
                 m += 1
-    ev = np.sort(ev[:m])
+    ev = _sorted(ev[:m])
     bounds = np.empty(m)
     nb = 0
     for k in range(m):
@@ -203,10 +244,10 @@ def _sweep(q0, n, xa, ya, xb, yb, ua, ub, area, evenodd, e):  # pragma: no cover
             f_lo = _clip01((bounds[s] - ya[q]) / dy)
             f_hi = _clip01((bounds[s + 1] - ya[q]) / dy)
             x_mid = xa[q] + (f_lo + f_hi) * 0.5 * (xb[q] - xa[q])
-            key[k] = (s << 40) + np.int64(_clip01(x_mid) * _KEY)
+            key[k] = (s << 40) + int(_clip01(x_mid) * _KEY)
             slot[k], slab[k], f0[k], f1[k], xm[k] = q, s, f_lo, f_hi, x_mid
             k += 1
-    order = np.argsort(key[:k], kind="mergesort")
+    order = _stable_order(key[:k])
     extra = 0.0
     w = c_prev = 0.0
     s_prev = -1
@@ -214,7 +255,7 @@ def _sweep(q0, n, xa, ya, xb, yb, ua, ub, area, evenodd, e):  # pragma: no cover
         s, q = slab[o], slot[o]
         if s != s_prev:
             w, c_prev, s_prev = w_left[s], c0[s], s
-        sign = np.sign(yb[q] - ya[q])
+        sign = _sign(yb[q] - ya[q])
         w += sign
         c = _covered(w, evenodd)
         delta = c - c_prev
@@ -250,13 +291,13 @@ def _sweep(q0, n, xa, ya, xb, yb, ua, ub, area, evenodd, e):  # pragma: no cover
             if min(ya[r], yb[r]) < mid < max(ya[r], yb[r]):
                 dyr = yb[r] - ya[r]
                 x_at[j] = xa[r] + _clip01((line - ya[r]) / dyr) * (xb[r] - xa[r])
-                s_at[j] = np.sign(dyr)
+                s_at[j] = _sign(dyr)
                 cuts[j + 1] = min(max(x_at[j], lo_x), hi_x)
             else:
                 cuts[j + 1] = hi_x
         cuts[n + 1] = hi_x
-        cuts[1 : n + 1] = np.sort(cuts[1 : n + 1])
-        step = np.sign(xb[q] - xa[q])  # the winding above less the one below
+        cuts[1 : n + 1] = _sorted(cuts[1 : n + 1])
+        step = _sign(xb[q] - xa[q])  # the winding above less the one below
         run = xb[q] - xa[q]
         for j in range(n + 1):
             a, b = cuts[j], cuts[j + 1]

@@ -16,7 +16,9 @@ launches stubbed.
 kernels (``"coverage"``: :mod:`.jit_coverage`, ``"compositing"``: :mod:`.jit_composite`;
 Numba) for float32 or float64 CPU tensors of one dtype when :func:`.jit.available` and
 they have compiled for that dtype (:func:`.jit.compiled`), else None; Numba is imported
-only then.
+only then. :func:`cpu_module` is the same for a stage and dtype without tensors (the exact
+pass, ``"exact"``: :mod:`.jit_exact`, works on host arrays in float64 whatever the render's
+device).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import torch
 
 STAGES = {"flattening": "fused_flatten", "coverage": "fused_coverage", "compositing": "fused"}
 
-CPU_STAGES = {"coverage": "jit_coverage", "compositing": "jit_composite"}
+CPU_STAGES = {"coverage": "jit_coverage", "compositing": "jit_composite", "exact": "jit_exact"}
 
 _stand_in: frozenset[str] = frozenset()  # stages whose kernels take CPU tensors (tests, counts)
 
@@ -74,12 +76,19 @@ def cpu_kernels_for(stage: str, *tensors: torch.Tensor | None):
         return None
     if given[0].dtype not in (torch.float32, torch.float64) or any(t.dtype != given[0].dtype or t.device.type != "cpu" for t in given):
         return None
+    return cpu_module(stage, given[0].dtype)
+
+
+def cpu_module(stage: str, dtype: torch.dtype):
+    """The compiled CPU kernel module of ``stage`` (a key of :data:`CPU_STAGES`), compiled
+    (or loaded) for ``dtype``, when :func:`.jit.available`; else None (a module that fails
+    to import or compile warns once, through :func:`.jit.give_up`)."""
     from . import jit
 
     if not jit.available():
         return None
     module = jit.attempt(importlib.import_module, f".{CPU_STAGES[stage]}", __package__)
-    return module if module is not None and jit.compiled(module, given[0].dtype) else None
+    return module if module is not None and jit.compiled(module, dtype) else None
 
 
 @contextmanager
